@@ -1,0 +1,125 @@
+//! # Vilokanam runtime API
+//!
+//! What dApps and the sidecar read from the chain through the `vilokanam_*` JSON-RPC
+//! (`vilokanam-rpc`): live streams and search, one stream, a creator's streams, a viewer
+//! session and what a voucher would cost, price quotes, earnings and follows.
+//!
+//! The types here are views, decoupled from the pallets' storage layouts so that storage can
+//! migrate without breaking clients. Listing calls are paged (`offset`, `limit`) and capped by
+//! [`MAX_PAGE`].
+
+#![cfg_attr(not(feature = "std"), no_std)]
+#![deny(missing_docs)]
+
+extern crate alloc;
+
+use alloc::vec::Vec;
+use codec::{Codec, Decode, Encode};
+use scale_info::TypeInfo;
+use sp_runtime::Permill;
+
+/// The most items one listing call returns, whatever `limit` asks for.
+pub const MAX_PAGE: u32 = 100;
+
+/// Lifecycle of a stream.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Encode, Decode, TypeInfo)]
+#[cfg_attr(feature = "std", derive(serde::Serialize, serde::Deserialize))]
+pub enum StreamStatus {
+	/// Registered, not yet live.
+	Scheduled,
+	/// Live: viewers can open sessions.
+	Live,
+	/// Over: no new sessions; open ones are closed.
+	Ended,
+}
+
+/// A stream as clients see it.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, TypeInfo)]
+pub struct StreamView<AccountId, Balance> {
+	/// Stream id.
+	pub id: u64,
+	/// The creator's account.
+	pub creator: AccountId,
+	/// Title (UTF-8).
+	pub title: Vec<u8>,
+	/// Description or metadata: a URL or content id.
+	pub metadata: Vec<u8>,
+	/// Category id.
+	pub category: u32,
+	/// Tags (UTF-8 each).
+	pub tags: Vec<Vec<u8>>,
+	/// Price per second watched, for sessions opened now.
+	pub price_per_second: Balance,
+	/// Lifecycle status.
+	pub status: StreamStatus,
+	/// When it was registered (ms since the Unix epoch).
+	pub created_at: u64,
+	/// When it went live, if it did.
+	pub started_at: Option<u64>,
+	/// When it ended, if it did.
+	pub ended_at: Option<u64>,
+	/// The sidecar/SFU endpoint serving it.
+	pub endpoint: Option<Vec<u8>>,
+	/// Collaborators and their shares of the creator's revenue.
+	pub collaborators: Vec<(AccountId, Permill)>,
+	/// Viewer-seconds settled so far.
+	pub total_seconds: u64,
+	/// Amount settled to it so far (before the platform fee).
+	pub total_earned: Balance,
+	/// Open sessions now.
+	pub current_viewers: u32,
+	/// Most open sessions at once.
+	pub peak_viewers: u32,
+}
+
+/// A viewer session as clients see it.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, TypeInfo)]
+pub struct SessionView<AccountId, Balance> {
+	/// Session id.
+	pub id: u64,
+	/// The viewer's account (the voucher signer).
+	pub viewer: AccountId,
+	/// The stream watched.
+	pub stream_id: u64,
+	/// Price per second fixed when the session opened.
+	pub price_per_second: Balance,
+	/// Seconds the escrow covers.
+	pub max_seconds: u64,
+	/// Seconds settled so far.
+	pub settled_seconds: u64,
+	/// Escrow not yet paid out.
+	pub escrow_remaining: Balance,
+	/// When it opened (ms since the Unix epoch).
+	pub opened_at: u64,
+	/// Whether it is still open.
+	pub open: bool,
+}
+
+sp_api::decl_runtime_apis! {
+	/// Queries behind the `vilokanam_*` JSON-RPC.
+	pub trait VilokanamApi<AccountId, Balance>
+	where
+		AccountId: Codec,
+		Balance: Codec,
+	{
+		/// Live streams, optionally of one category, paged.
+		fn live_streams(category: Option<u32>, offset: u32, limit: u32) -> Vec<StreamView<AccountId, Balance>>;
+		/// One stream.
+		fn stream(id: u64) -> Option<StreamView<AccountId, Balance>>;
+		/// Streams whose title or a tag contains `query`, ignoring ASCII case, paged.
+		fn search_streams(query: Vec<u8>, offset: u32, limit: u32) -> Vec<StreamView<AccountId, Balance>>;
+		/// The streams of a creator, paged.
+		fn streams_by_creator(creator: AccountId, offset: u32, limit: u32) -> Vec<StreamView<AccountId, Balance>>;
+		/// One session.
+		fn session(id: u64) -> Option<SessionView<AccountId, Balance>>;
+		/// What settling a voucher for `cumulative_seconds` on session `id` would pay now, or
+		/// `None` when the session is unknown or the voucher would be rejected.
+		fn voucher_cost(id: u64, cumulative_seconds: u64) -> Option<Balance>;
+		/// The price of watching stream `id` for `seconds` at its current price.
+		fn quote(id: u64, seconds: u64) -> Option<Balance>;
+		/// Lifetime earnings of an account (creator or collaborator shares and tips).
+		fn earnings(who: AccountId) -> Balance;
+		/// The creators an account follows.
+		fn following(who: AccountId) -> Vec<AccountId>;
+	}
+}

@@ -1,0 +1,434 @@
+//! Unit tests of the streams pallet.
+
+use crate::mock::Streams;
+use crate::{mock::*, *};
+use frame_support::{
+	assert_noop, assert_ok,
+	traits::fungible::{Inspect, InspectHold},
+};
+use sp_runtime::{DispatchError, Permill};
+
+fn text<S: frame_support::traits::Get<u32>>(s: &[u8]) -> frame_support::BoundedVec<u8, S> {
+	s.to_vec().try_into().unwrap()
+}
+
+fn create(who: AccountId) -> StreamId {
+	let id = NextStreamId::<Test>::get();
+	assert_ok!(Streams::create_stream(
+		RuntimeOrigin::signed(who),
+		text(b"My stream"),
+		text(b"ipfs://cid"),
+		MUSIC,
+		vec![text(b"rust")].try_into().unwrap(),
+		5,
+		Some(text(b"https://sfu.example/whep/1")),
+	));
+	id
+}
+
+fn held(who: AccountId) -> Balance {
+	Balances::balance_on_hold(&RuntimeHoldReason::Streams(HoldReason::StreamDeposit), &who)
+}
+
+#[test]
+fn create_stream_holds_deposit_and_indexes() {
+	ExtBuilder::build_and_execute(|| {
+		let id = create(ALICE);
+		assert_eq!(id, 0);
+		let s = Streams::stream(id).unwrap();
+		assert_eq!(s.creator, ALICE);
+		assert_eq!(s.status, StreamStatus::Scheduled);
+		assert_eq!(s.created_at, 1_000);
+		assert_eq!(s.price_per_second, 5);
+		assert_eq!(s.deposit, 100);
+		assert_eq!(held(ALICE), 100);
+		assert_eq!(Balances::balance(&ALICE), 9_900);
+		assert!(StreamsByCreator::<Test>::contains_key(ALICE, id));
+		assert!(StreamsByCategory::<Test>::contains_key(MUSIC, id));
+		assert!(!LiveStreams::<Test>::contains_key(id));
+		assert_eq!(NextStreamId::<Test>::get(), 1);
+		System::assert_last_event(
+			Event::StreamCreated { stream_id: 0, creator: ALICE, category: MUSIC, deposit: 100 }
+				.into(),
+		);
+	});
+}
+
+#[test]
+fn create_stream_validates_input() {
+	ExtBuilder::build_and_execute(|| {
+		let ok_tags: TagsOf<Test> = Default::default();
+		assert_noop!(
+			Streams::create_stream(
+				RuntimeOrigin::signed(ALICE),
+				text(b""),
+				text(b""),
+				MUSIC,
+				ok_tags.clone(),
+				1,
+				None
+			),
+			Error::<Test>::InvalidTitle
+		);
+		assert_noop!(
+			Streams::create_stream(
+				RuntimeOrigin::signed(ALICE),
+				text(&[0xff, 0xfe]),
+				text(b""),
+				MUSIC,
+				ok_tags.clone(),
+				1,
+				None
+			),
+			Error::<Test>::InvalidTitle
+		);
+		assert_noop!(
+			Streams::create_stream(
+				RuntimeOrigin::signed(ALICE),
+				text(b"t"),
+				text(b""),
+				MUSIC,
+				vec![text(b"")].try_into().unwrap(),
+				1,
+				None
+			),
+			Error::<Test>::InvalidTag
+		);
+		assert_noop!(
+			Streams::create_stream(
+				RuntimeOrigin::signed(ALICE),
+				text(b"t"),
+				text(b""),
+				MUSIC,
+				ok_tags.clone(),
+				1,
+				Some(text(&[0xc3]))
+			),
+			Error::<Test>::InvalidEndpoint
+		);
+		assert_noop!(
+			Streams::create_stream(
+				RuntimeOrigin::signed(ALICE),
+				text(b"t"),
+				text(b""),
+				42,
+				ok_tags.clone(),
+				1,
+				None
+			),
+			Error::<Test>::UnknownCategory
+		);
+		// Not enough funds for the deposit.
+		assert!(Streams::create_stream(
+			RuntimeOrigin::signed(POOR),
+			text(b"t"),
+			text(b""),
+			MUSIC,
+			ok_tags,
+			1,
+			None
+		)
+		.is_err());
+		assert_eq!(NextStreamId::<Test>::get(), 0);
+	});
+}
+
+#[test]
+fn lifecycle_and_live_index() {
+	ExtBuilder::build_and_execute(|| {
+		let id = create(ALICE);
+		assert_noop!(Streams::go_live(RuntimeOrigin::signed(BOB), id), Error::<Test>::NotCreator);
+		Timestamp::set_timestamp(2_000);
+		assert_ok!(Streams::go_live(RuntimeOrigin::signed(ALICE), id));
+		assert_eq!(Streams::stream(id).unwrap().status, StreamStatus::Live);
+		assert_eq!(Streams::stream(id).unwrap().started_at, Some(2_000));
+		assert!(LiveStreams::<Test>::contains_key(id));
+		assert_eq!(LiveStreams::<Test>::count(), 1);
+		assert_noop!(
+			Streams::go_live(RuntimeOrigin::signed(ALICE), id),
+			Error::<Test>::NotScheduled
+		);
+
+		Timestamp::set_timestamp(3_000);
+		assert_ok!(Streams::end_stream(RuntimeOrigin::signed(ALICE), id));
+		let s = Streams::stream(id).unwrap();
+		assert_eq!(s.status, StreamStatus::Ended);
+		assert_eq!(s.ended_at, Some(3_000));
+		assert_eq!(LiveStreams::<Test>::count(), 0);
+		assert_noop!(
+			Streams::end_stream(RuntimeOrigin::signed(ALICE), id),
+			Error::<Test>::StreamEnded
+		);
+		assert_noop!(
+			Streams::go_live(RuntimeOrigin::signed(ALICE), id),
+			Error::<Test>::NotScheduled
+		);
+		assert_noop!(
+			Streams::update_stream(RuntimeOrigin::signed(ALICE), id, Default::default()),
+			Error::<Test>::StreamEnded
+		);
+		// A scheduled stream can be ended directly.
+		let id2 = create(ALICE);
+		assert_ok!(Streams::end_stream(RuntimeOrigin::signed(ALICE), id2));
+		assert_eq!(Streams::stream(id2).unwrap().status, StreamStatus::Ended);
+	});
+}
+
+#[test]
+fn update_stream_changes_fields_and_category_index() {
+	ExtBuilder::build_and_execute(|| {
+		let id = create(ALICE);
+		assert_ok!(Streams::add_category(RuntimeOrigin::root(), 2, text(b"games")));
+		let update = StreamUpdate::<Test> {
+			title: Some(text(b"New title")),
+			category: Some(2),
+			price_per_second: Some(9),
+			endpoint: Some(None),
+			..Default::default()
+		};
+		assert_noop!(
+			Streams::update_stream(RuntimeOrigin::signed(BOB), id, update.clone()),
+			Error::<Test>::NotCreator
+		);
+		assert_ok!(Streams::update_stream(RuntimeOrigin::signed(ALICE), id, update));
+		let s = Streams::stream(id).unwrap();
+		assert_eq!(s.title.to_vec(), b"New title".to_vec());
+		assert_eq!(s.category, 2);
+		assert_eq!(s.price_per_second, 9);
+		assert_eq!(s.endpoint, None);
+		assert!(!StreamsByCategory::<Test>::contains_key(MUSIC, id));
+		assert!(StreamsByCategory::<Test>::contains_key(2, id));
+		assert_noop!(
+			Streams::update_stream(
+				RuntimeOrigin::signed(ALICE),
+				id,
+				StreamUpdate::<Test> { category: Some(77), ..Default::default() }
+			),
+			Error::<Test>::UnknownCategory
+		);
+		assert_noop!(
+			Streams::update_stream(
+				RuntimeOrigin::signed(ALICE),
+				id,
+				StreamUpdate::<Test> { title: Some(text(b"")), ..Default::default() }
+			),
+			Error::<Test>::InvalidTitle
+		);
+		assert_noop!(
+			Streams::update_stream(RuntimeOrigin::signed(ALICE), 9, Default::default()),
+			Error::<Test>::StreamNotFound
+		);
+	});
+}
+
+#[test]
+fn set_split_checks_sum_and_duplicates() {
+	ExtBuilder::build_and_execute(|| {
+		let id = create(ALICE);
+		let too_much: SplitOf<Test> =
+			vec![(BOB, Permill::from_percent(60)), (CHARLIE, Permill::from_percent(41))]
+				.try_into()
+				.unwrap();
+		assert_noop!(
+			Streams::set_split(RuntimeOrigin::signed(ALICE), id, too_much),
+			Error::<Test>::SplitTooLarge
+		);
+		let dup: SplitOf<Test> =
+			vec![(BOB, Permill::from_percent(10)), (BOB, Permill::from_percent(10))]
+				.try_into()
+				.unwrap();
+		assert_noop!(
+			Streams::set_split(RuntimeOrigin::signed(ALICE), id, dup),
+			Error::<Test>::DuplicateCollaborator
+		);
+		let full: SplitOf<Test> =
+			vec![(BOB, Permill::from_percent(60)), (CHARLIE, Permill::from_percent(40))]
+				.try_into()
+				.unwrap();
+		assert_noop!(
+			Streams::set_split(RuntimeOrigin::signed(BOB), id, full.clone()),
+			Error::<Test>::NotCreator
+		);
+		assert_ok!(Streams::set_split(RuntimeOrigin::signed(ALICE), id, full.clone()));
+		assert_eq!(Streams::stream(id).unwrap().collaborators, full);
+		System::assert_last_event(Event::SplitUpdated { stream_id: id, collaborators: 2 }.into());
+	});
+}
+
+#[test]
+fn split_total_works() {
+	assert_eq!(split_total::<u64>(&[]), Some(Permill::zero()));
+	assert_eq!(
+		split_total(&[(1u64, Permill::from_percent(50)), (2, Permill::from_percent(50))]),
+		Some(Permill::one())
+	);
+	assert_eq!(
+		split_total(&[(1u64, Permill::from_parts(500_001)), (2, Permill::from_percent(50))]),
+		None
+	);
+}
+
+#[test]
+fn ban_and_unban() {
+	ExtBuilder::build_and_execute(|| {
+		let id = create(ALICE);
+		assert!(!Streams::is_banned(id, &CHARLIE));
+		assert_ok!(Streams::ban_viewer(RuntimeOrigin::signed(ALICE), CHARLIE));
+		assert!(Streams::is_banned(id, &CHARLIE));
+		assert!(Streams::is_banned_by(&ALICE, &CHARLIE));
+		assert!(!Streams::is_banned(id, &BOB));
+		assert_noop!(
+			Streams::ban_viewer(RuntimeOrigin::signed(ALICE), CHARLIE),
+			Error::<Test>::AlreadyBanned
+		);
+		assert_noop!(
+			Streams::ban_viewer(RuntimeOrigin::signed(ALICE), ALICE),
+			Error::<Test>::CannotBanSelf
+		);
+		assert_ok!(Streams::unban_viewer(RuntimeOrigin::signed(ALICE), CHARLIE));
+		assert!(!Streams::is_banned(id, &CHARLIE));
+		assert_noop!(
+			Streams::unban_viewer(RuntimeOrigin::signed(ALICE), CHARLIE),
+			Error::<Test>::NotBanned
+		);
+		// Unknown stream: not banned.
+		assert!(!Streams::is_banned(77, &CHARLIE));
+	});
+}
+
+#[test]
+fn follow_is_bounded_and_indexed() {
+	ExtBuilder::build_and_execute(|| {
+		assert_noop!(
+			Streams::follow(RuntimeOrigin::signed(CHARLIE), CHARLIE),
+			Error::<Test>::CannotFollowSelf
+		);
+		for creator in [10, 11, 12] {
+			assert_ok!(Streams::follow(RuntimeOrigin::signed(CHARLIE), creator));
+		}
+		assert_noop!(
+			Streams::follow(RuntimeOrigin::signed(CHARLIE), 13),
+			Error::<Test>::TooManyFollows
+		);
+		assert_noop!(
+			Streams::follow(RuntimeOrigin::signed(CHARLIE), 10),
+			Error::<Test>::AlreadyFollowing
+		);
+		assert_ok!(Streams::follow(RuntimeOrigin::signed(BOB), 10));
+		assert_eq!(FollowerCount::<Test>::get(10), 2);
+		assert_eq!(Following::<Test>::get(CHARLIE).to_vec(), vec![10, 11, 12]);
+
+		assert_ok!(Streams::unfollow(RuntimeOrigin::signed(CHARLIE), 11));
+		assert_eq!(Following::<Test>::get(CHARLIE).to_vec(), vec![10, 12]);
+		assert!(!Followers::<Test>::contains_key(11, CHARLIE));
+		assert_eq!(FollowerCount::<Test>::get(11), 0);
+		assert!(!FollowerCount::<Test>::contains_key(11));
+		assert_noop!(
+			Streams::unfollow(RuntimeOrigin::signed(CHARLIE), 11),
+			Error::<Test>::NotFollowing
+		);
+		assert_ok!(Streams::follow(RuntimeOrigin::signed(CHARLIE), 13));
+	});
+}
+
+#[test]
+fn categories_are_root_only_and_protected_while_used() {
+	ExtBuilder::build_and_execute(|| {
+		assert_noop!(
+			Streams::add_category(RuntimeOrigin::signed(ALICE), 5, text(b"x")),
+			DispatchError::BadOrigin
+		);
+		assert_noop!(
+			Streams::add_category(RuntimeOrigin::root(), MUSIC, text(b"x")),
+			Error::<Test>::CategoryExists
+		);
+		assert_noop!(
+			Streams::add_category(RuntimeOrigin::root(), 5, text(b"")),
+			Error::<Test>::InvalidCategoryName
+		);
+		let id = create(ALICE);
+		assert_noop!(
+			Streams::remove_category(RuntimeOrigin::root(), MUSIC),
+			Error::<Test>::CategoryInUse
+		);
+		assert_ok!(Streams::end_stream(RuntimeOrigin::signed(ALICE), id));
+		assert_ok!(Streams::remove_stream(RuntimeOrigin::signed(ALICE), id));
+		assert_ok!(Streams::remove_category(RuntimeOrigin::root(), MUSIC));
+		assert!(!Categories::<Test>::contains_key(MUSIC));
+		assert_noop!(
+			Streams::remove_category(RuntimeOrigin::root(), MUSIC),
+			Error::<Test>::UnknownCategory
+		);
+	});
+}
+
+#[test]
+fn viewer_hooks_track_counts() {
+	ExtBuilder::build_and_execute(|| {
+		let id = create(ALICE);
+		assert_noop!(Streams::note_session_opened(id), Error::<Test>::StreamNotLive);
+		assert_noop!(Streams::note_session_opened(9), Error::<Test>::StreamNotFound);
+		assert_ok!(Streams::go_live(RuntimeOrigin::signed(ALICE), id));
+		assert_ok!(Streams::note_session_opened(id));
+		assert_ok!(Streams::note_session_opened(id));
+		Streams::note_session_closed(id);
+		assert_ok!(Streams::note_session_opened(id));
+		let s = Streams::stream(id).unwrap();
+		assert_eq!((s.current_viewers, s.peak_viewers), (2, 2));
+		Streams::note_settled(id, 30, 150);
+		Streams::note_settled(id, 10, 50);
+		let s = Streams::stream(id).unwrap();
+		assert_eq!((s.total_viewer_seconds, s.total_earned), (40, 200));
+
+		// Removal waits for the viewers to leave.
+		assert_ok!(Streams::end_stream(RuntimeOrigin::signed(ALICE), id));
+		assert_noop!(
+			Streams::remove_stream(RuntimeOrigin::signed(ALICE), id),
+			Error::<Test>::ViewersPresent
+		);
+		Streams::note_session_closed(id);
+		Streams::note_session_closed(id);
+		Streams::note_session_closed(id); // saturates
+		assert_eq!(Streams::stream(id).unwrap().current_viewers, 0);
+		assert_ok!(Streams::remove_stream(RuntimeOrigin::signed(ALICE), id));
+	});
+}
+
+#[test]
+fn remove_stream_releases_deposit_and_cleans_indexes() {
+	ExtBuilder::build_and_execute(|| {
+		let id = create(ALICE);
+		assert_noop!(
+			Streams::remove_stream(RuntimeOrigin::signed(ALICE), id),
+			Error::<Test>::NotEnded
+		);
+		assert_ok!(Streams::end_stream(RuntimeOrigin::signed(ALICE), id));
+		assert_noop!(
+			Streams::remove_stream(RuntimeOrigin::signed(BOB), id),
+			Error::<Test>::NotCreator
+		);
+		assert_eq!(held(ALICE), 100);
+		assert_ok!(Streams::remove_stream(RuntimeOrigin::signed(ALICE), id));
+		assert_eq!(held(ALICE), 0);
+		assert_eq!(Balances::balance(&ALICE), 10_000);
+		assert!(Streams::stream(id).is_none());
+		assert!(!StreamsByCreator::<Test>::contains_key(ALICE, id));
+		assert!(!StreamsByCategory::<Test>::contains_key(MUSIC, id));
+		System::assert_last_event(Event::StreamRemoved { stream_id: id, deposit: 100 }.into());
+		// Ids are not reused.
+		assert_eq!(create(ALICE), 1);
+	});
+}
+
+#[test]
+fn try_state_detects_broken_live_index() {
+	ExtBuilder::build().execute_with(|| {
+		let id = create(ALICE);
+		assert_ok!(Streams::do_try_state());
+		LiveStreams::<Test>::insert(id, ());
+		assert!(Streams::do_try_state().is_err());
+		LiveStreams::<Test>::remove(id);
+		StreamsByCategory::<Test>::remove(MUSIC, id);
+		assert!(Streams::do_try_state().is_err());
+	});
+}

@@ -1,0 +1,282 @@
+//! Benchmarks of the ticks pallet (benchmarks v2).
+//!
+//! Vouchers are signed with sr25519 keys generated in the benchmark keystore. Accepted vouchers
+//! are signed in the `<Bytes>`-wrapped form, the worst case (the plain form is tried first, so
+//! two verifications run); rejected ones carry a bad signature (also two verifications).
+
+use super::*;
+use crate::Pallet as Ticks;
+use alloc::{format, vec, vec::Vec};
+use frame_benchmarking::v2::*;
+use frame_support::{
+	pallet_prelude::TransactionSource,
+	traits::{
+		fungible::{Inspect, Mutate},
+		Authorize, Get,
+	},
+	BoundedVec,
+};
+use frame_system::RawOrigin;
+use pallet_streams::{Categories, CategoryId, StreamId};
+use sp_core::{crypto::KeyTypeId, sr25519};
+use sp_runtime::{
+	traits::{IdentifyAccount, Saturating, Verify},
+	Permill,
+};
+
+const KEY: KeyTypeId = KeyTypeId(*b"vtck");
+const CATEGORY: CategoryId = 7_777;
+const MAX_SECONDS: u64 = 1_000;
+const WATCHED: u64 = 100;
+
+type SignerOf<T> = <<T as Config>::VoucherSignature as Verify>::Signer;
+
+fn price<T: Config>() -> BalanceOf<T> {
+	<T as pallet_payouts::Config>::Currency::minimum_balance().max(1u32.into())
+}
+
+fn fund<T: Config>(who: &T::AccountId) {
+	let amount = price::<T>().saturating_mul(1_000_000u32.into()).saturating_add(
+		<T as pallet_streams::Config>::StreamDeposit::get().saturating_mul(10u32.into()),
+	);
+	<T as pallet_payouts::Config>::Currency::set_balance(who, amount);
+}
+
+/// A live stream of a fresh creator with `collaborators` (funded) collaborators.
+fn live_stream<T: Config>(index: u32, collaborators: u32) -> Result<StreamId, BenchmarkError> {
+	Ticks::<T>::endow_escrow();
+	Categories::<T>::insert(CATEGORY, BoundedVec::truncate_from(vec![b'c']));
+	let creator: T::AccountId = account("creator", index, 0);
+	fund::<T>(&creator);
+	let id = pallet_streams::NextStreamId::<T>::get();
+	pallet_streams::Pallet::<T>::create_stream(
+		RawOrigin::Signed(creator.clone()).into(),
+		BoundedVec::truncate_from(vec![b't']),
+		Default::default(),
+		CATEGORY,
+		Default::default(),
+		price::<T>(),
+		None,
+	)?;
+	let split = (0..collaborators)
+		.map(|i| {
+			let who: T::AccountId =
+				account("collab", index.saturating_mul(1_000).saturating_add(i), 0);
+			fund::<T>(&who);
+			(who, Permill::from_rational(1u32, collaborators.saturating_add(1)))
+		})
+		.collect::<Vec<_>>();
+	pallet_streams::Pallet::<T>::set_split(
+		RawOrigin::Signed(creator.clone()).into(),
+		id,
+		BoundedVec::truncate_from(split),
+	)?;
+	pallet_streams::Pallet::<T>::go_live(RawOrigin::Signed(creator).into(), id)?;
+	Ok(id)
+}
+
+fn viewer_key<T: Config>(index: u32) -> (sr25519::Public, T::AccountId)
+where
+	SignerOf<T>: From<sr25519::Public>,
+{
+	let public =
+		sp_io::crypto::sr25519_generate(KEY, Some(format!("//viewer{index}").into_bytes()));
+	let account = SignerOf::<T>::from(public).into_account();
+	fund::<T>(&account);
+	(public, account)
+}
+
+fn open<T: Config>(viewer: &T::AccountId, stream: StreamId) -> Result<SessionId, BenchmarkError> {
+	let id = NextSessionId::<T>::get();
+	Ticks::<T>::open_session(RawOrigin::Signed(viewer.clone()).into(), stream, MAX_SECONDS)?;
+	Ok(id)
+}
+
+/// Sign `cumulative` for `session_id`, `<Bytes>`-wrapped.
+fn sign<T: Config>(
+	public: &sr25519::Public,
+	session_id: SessionId,
+	cumulative: u64,
+) -> Result<T::VoucherSignature, BenchmarkError>
+where
+	T::VoucherSignature: From<sr25519::Signature>,
+{
+	let payload = Ticks::<T>::voucher_payload(&Ticks::<T>::genesis_hash(), session_id, cumulative);
+	let wrapped = [WRAP_PREFIX, &payload[..], WRAP_SUFFIX].concat();
+	let signature = sp_io::crypto::sr25519_sign(KEY, public, &wrapped)
+		.ok_or(BenchmarkError::Stop("sr25519 signing failed"))?;
+	Ok(signature.into())
+}
+
+/// Let time pass so that `WATCHED` seconds are not ahead of time.
+fn advance_time<T: Config>() {
+	let now = pallet_timestamp::Pallet::<T>::get();
+	pallet_timestamp::Pallet::<T>::set_timestamp(now.saturating_add(10_000_000u32.into()));
+}
+
+fn close_ids<T: Config>(n: u32) -> Result<BoundedVec<SessionId, T::MaxCloseBatch>, BenchmarkError> {
+	let stream = live_stream::<T>(0, 0)?;
+	let mut ids = Vec::new();
+	for i in 0..n {
+		let viewer: T::AccountId = account("viewer", i, 0);
+		fund::<T>(&viewer);
+		ids.push(open::<T>(&viewer, stream)?);
+	}
+	let creator: T::AccountId = account("creator", 0, 0);
+	pallet_streams::Pallet::<T>::end_stream(RawOrigin::Signed(creator).into(), stream)?;
+	Ok(BoundedVec::truncate_from(ids))
+}
+
+#[benchmarks(
+	where
+		T::VoucherSignature: From<sr25519::Signature>,
+		SignerOf<T>: From<sr25519::Public>,
+)]
+mod benchmarks {
+	use super::*;
+
+	#[benchmark]
+	fn open_session() -> Result<(), BenchmarkError> {
+		let stream = live_stream::<T>(0, 0)?;
+		let viewer: T::AccountId = whitelisted_caller();
+		fund::<T>(&viewer);
+		#[extrinsic_call]
+		_(RawOrigin::Signed(viewer), stream, MAX_SECONDS);
+		assert_eq!(OpenSessionCount::<T>::get(), 1);
+		Ok(())
+	}
+
+	#[benchmark]
+	fn top_up() -> Result<(), BenchmarkError> {
+		let stream = live_stream::<T>(0, 0)?;
+		let viewer: T::AccountId = whitelisted_caller();
+		fund::<T>(&viewer);
+		let sid = open::<T>(&viewer, stream)?;
+		#[extrinsic_call]
+		_(RawOrigin::Signed(viewer), sid, MAX_SECONDS);
+		assert_eq!(Sessions::<T>::get(sid).map(|s| s.max_seconds), Some(2 * MAX_SECONDS));
+		Ok(())
+	}
+
+	#[benchmark]
+	fn tick() -> Result<(), BenchmarkError> {
+		let stream = live_stream::<T>(0, <T as pallet_streams::Config>::MaxCollaborators::get())?;
+		let viewer: T::AccountId = whitelisted_caller();
+		fund::<T>(&viewer);
+		let sid = open::<T>(&viewer, stream)?;
+		advance_time::<T>();
+		#[extrinsic_call]
+		_(RawOrigin::Signed(viewer), sid, WATCHED);
+		assert_eq!(Sessions::<T>::get(sid).map(|s| s.settled_seconds), Some(WATCHED));
+		Ok(())
+	}
+
+	/// `a` accepted and `r` rejected vouchers, each on its own session, all on one stream with
+	/// the maximum number of collaborators.
+	#[benchmark]
+	fn settle_batch(
+		a: Linear<0, { T::MaxVouchersPerBatch::get() / 2 }>,
+		r: Linear<0, { T::MaxVouchersPerBatch::get() / 2 }>,
+	) -> Result<(), BenchmarkError> {
+		let stream = live_stream::<T>(0, <T as pallet_streams::Config>::MaxCollaborators::get())?;
+		let mut keys = Vec::new();
+		for i in 0..a.saturating_add(r) {
+			let (public, viewer) = viewer_key::<T>(i);
+			keys.push((public, open::<T>(&viewer, stream)?));
+		}
+		advance_time::<T>();
+		let mut vouchers = Vec::new();
+		for (i, (public, sid)) in keys.iter().enumerate() {
+			let accepted = (i as u32) < a;
+			// A rejected voucher claims one second more than it signs.
+			let signed = if accepted { WATCHED } else { WATCHED.saturating_add(1) };
+			vouchers.push(Voucher {
+				session_id: *sid,
+				cumulative_seconds: WATCHED,
+				signature: sign::<T>(public, *sid, signed)?,
+			});
+		}
+		let caller: T::AccountId = whitelisted_caller();
+		#[extrinsic_call]
+		_(RawOrigin::Signed(caller), BoundedVec::truncate_from(vouchers));
+		for (i, (_, sid)) in keys.iter().enumerate() {
+			let expected = if (i as u32) < a { WATCHED } else { 0 };
+			assert_eq!(Sessions::<T>::get(sid).map(|s| s.settled_seconds), Some(expected));
+		}
+		Ok(())
+	}
+
+	/// `s` accepted vouchers on `s` distinct streams (distinct creators and collaborators): the
+	/// per-stream cost on top of `settle_batch`.
+	#[benchmark]
+	fn settle_batch_streams(
+		s: Linear<1, { T::MaxVouchersPerBatch::get() }>,
+	) -> Result<(), BenchmarkError> {
+		let collaborators = <T as pallet_streams::Config>::MaxCollaborators::get();
+		let mut keys = Vec::new();
+		for i in 0..s {
+			let stream = live_stream::<T>(i, collaborators)?;
+			let (public, viewer) = viewer_key::<T>(i);
+			keys.push((public, open::<T>(&viewer, stream)?));
+		}
+		advance_time::<T>();
+		let mut vouchers = Vec::new();
+		for (public, sid) in keys.iter() {
+			vouchers.push(Voucher {
+				session_id: *sid,
+				cumulative_seconds: WATCHED,
+				signature: sign::<T>(public, *sid, WATCHED)?,
+			});
+		}
+		let caller: T::AccountId = whitelisted_caller();
+		let vouchers = BoundedVec::truncate_from(vouchers);
+		#[block]
+		{
+			Ticks::<T>::settle_batch(RawOrigin::Signed(caller).into(), vouchers)
+				.map_err(|e| e.error)?;
+		}
+		for (_, sid) in keys.iter() {
+			assert_eq!(Sessions::<T>::get(sid).map(|s| s.settled_seconds), Some(WATCHED));
+		}
+		Ok(())
+	}
+
+	#[benchmark]
+	fn close_session() -> Result<(), BenchmarkError> {
+		let stream = live_stream::<T>(0, <T as pallet_streams::Config>::MaxCollaborators::get())?;
+		let (public, viewer) = viewer_key::<T>(0);
+		let sid = open::<T>(&viewer, stream)?;
+		advance_time::<T>();
+		let signature = sign::<T>(&public, sid, WATCHED)?;
+		#[extrinsic_call]
+		_(RawOrigin::Signed(viewer), sid, Some((WATCHED, signature)));
+		assert!(Sessions::<T>::get(sid).is_none());
+		Ok(())
+	}
+
+	#[benchmark]
+	fn close_expired(n: Linear<1, { T::MaxCloseBatch::get() }>) -> Result<(), BenchmarkError> {
+		let ids = close_ids::<T>(n)?;
+		#[extrinsic_call]
+		_(RawOrigin::Authorized, ids);
+		assert_eq!(OpenSessionCount::<T>::get(), 0);
+		Ok(())
+	}
+
+	#[benchmark]
+	fn authorize_close_expired(
+		n: Linear<1, { T::MaxCloseBatch::get() }>,
+	) -> Result<(), BenchmarkError> {
+		let session_ids = close_ids::<T>(n)?;
+		let call = Call::<T>::close_expired { session_ids };
+		#[block]
+		{
+			call.authorize(TransactionSource::External)
+				.ok_or(BenchmarkError::Stop("close_expired must be authorizable"))?
+				.map_err(|_| BenchmarkError::Stop("close_expired must be authorized"))?;
+		}
+		Ok(())
+	}
+
+	impl_benchmark_test_suite!(Ticks, crate::mock::new_bench_ext(), crate::mock::Test);
+}

@@ -1,0 +1,89 @@
+//! Genesis presets: `development` (one validator, Alice) and `local_testnet` (Alice, Bob and
+//! Charlie as validators). The chain specs in `chain-specs/` are generated from these.
+
+use crate::{AccountId, BalancesConfig, RuntimeGenesisConfig, SudoConfig, VLK};
+use alloc::{vec, vec::Vec};
+use frame_support::build_struct_json_patch;
+use serde_json::Value;
+use sp_consensus_aura::sr25519::AuthorityId as AuraId;
+use sp_consensus_grandpa::AuthorityId as GrandpaId;
+use sp_genesis_builder::{self, PresetId};
+use sp_keyring::{Ed25519Keyring, Sr25519Keyring};
+
+/// Each endowed development account starts with a million VLK.
+const ENDOWMENT: crate::Balance = 1_000_000 * VLK;
+
+fn testnet_genesis(
+	initial_authorities: Vec<(AuraId, GrandpaId)>,
+	endowed_accounts: Vec<AccountId>,
+	root: AccountId,
+) -> Value {
+	build_struct_json_patch!(RuntimeGenesisConfig {
+		balances: BalancesConfig {
+			balances: endowed_accounts.iter().cloned().map(|k| (k, ENDOWMENT)).collect::<Vec<_>>(),
+		},
+		aura: pallet_aura::GenesisConfig {
+			authorities: initial_authorities.iter().map(|x| x.0.clone()).collect::<Vec<_>>(),
+		},
+		grandpa: pallet_grandpa::GenesisConfig {
+			authorities: initial_authorities.iter().map(|x| (x.1.clone(), 1)).collect::<Vec<_>>(),
+		},
+		sudo: SudoConfig { key: Some(root) },
+	})
+}
+
+fn authority(sr: Sr25519Keyring, ed: Ed25519Keyring) -> (AuraId, GrandpaId) {
+	(sr.public().into(), ed.public().into())
+}
+
+/// The development preset: Alice authors and finalizes alone; the well-known accounts are
+/// endowed; Alice is sudo.
+pub fn development_config_genesis() -> Value {
+	testnet_genesis(
+		vec![authority(Sr25519Keyring::Alice, Ed25519Keyring::Alice)],
+		Sr25519Keyring::iter()
+			.filter(|v| v != &Sr25519Keyring::One && v != &Sr25519Keyring::Two)
+			.map(|v| v.to_account_id())
+			.collect::<Vec<_>>(),
+		Sr25519Keyring::Alice.to_account_id(),
+	)
+}
+
+/// The local testnet preset: Alice, Bob and Charlie are validators (GRANDPA needs two of the
+/// three to finalize, so the network survives one of them failing).
+pub fn local_config_genesis() -> Value {
+	testnet_genesis(
+		vec![
+			authority(Sr25519Keyring::Alice, Ed25519Keyring::Alice),
+			authority(Sr25519Keyring::Bob, Ed25519Keyring::Bob),
+			authority(Sr25519Keyring::Charlie, Ed25519Keyring::Charlie),
+		],
+		Sr25519Keyring::iter()
+			.filter(|v| v != &Sr25519Keyring::One && v != &Sr25519Keyring::Two)
+			.map(|v| v.to_account_id())
+			.collect::<Vec<_>>(),
+		Sr25519Keyring::Alice.to_account_id(),
+	)
+}
+
+/// The JSON patch of the preset named `id`, if there is one.
+pub fn get_preset(id: &PresetId) -> Option<Vec<u8>> {
+	let patch = match id.as_ref() {
+		sp_genesis_builder::DEV_RUNTIME_PRESET => development_config_genesis(),
+		sp_genesis_builder::LOCAL_TESTNET_RUNTIME_PRESET => local_config_genesis(),
+		_ => return None,
+	};
+	Some(
+		serde_json::to_string(&patch)
+			.expect("a serde_json::Value always serializes to a string; qed")
+			.into_bytes(),
+	)
+}
+
+/// The names of the presets.
+pub fn preset_names() -> Vec<PresetId> {
+	vec![
+		PresetId::from(sp_genesis_builder::DEV_RUNTIME_PRESET),
+		PresetId::from(sp_genesis_builder::LOCAL_TESTNET_RUNTIME_PRESET),
+	]
+}

@@ -1,0 +1,15 @@
+# Sourced by the other scripts: one place for the build settings they share.
+# shellcheck shell=bash
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+export ROOT
+# A persistent target directory under $HOME saves a 30-minute cold build between sessions and
+# runs; nothing depends on it being there, and CARGO_TARGET_DIR set by the caller wins.
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/vilokanam/target}"
+# One profile for everything (node, unit tests, end-to-end tests): the dependency tree is built
+# once, never in debug and release both.
+export PROFILE=release
+export NODE_BIN="$CARGO_TARGET_DIR/$PROFILE/vilokanam-node"
+export PATH="$HOME/.cargo/bin:$PATH"
+
+log() { printf '\033[1;34m==> %s\033[0m\n' "$*" >&2; }

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Installs what building and testing Vilokanam needs on a Debian machine. Idempotent: anything
+# already present is left alone, so it is cheap to run before every build.
+set -euo pipefail
+source "$(dirname "$0")/env.sh"
+cd "$ROOT"
+
+# System packages: a C toolchain for -sys crates, OpenSSL headers (litep2p's WebRTC transport),
+# protoc (libp2p/litep2p protocol definitions), git for build metadata.
+APT_PACKAGES=(build-essential pkg-config libssl-dev protobuf-compiler git ca-certificates curl)
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+	log "installing apt packages: ${missing[*]}"
+	SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+	$SUDO apt-get update -qq
+	$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# Rust: the toolchain pinned in rust-toolchain.toml, with the Wasm target for the runtime.
+if ! command -v rustup >/dev/null 2>&1; then
+	log "installing rustup"
+	curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y --default-toolchain none --profile minimal
+fi
+TOOLCHAIN="$(sed -n 's/^channel *= *"\(.*\)"/\1/p' rust-toolchain.toml)"
+if ! rustup toolchain list | grep -q "^$TOOLCHAIN"; then
+	log "installing Rust $TOOLCHAIN"
+	rustup toolchain install "$TOOLCHAIN" --profile minimal --component rustfmt,clippy
+fi
+for c in rustfmt clippy; do
+	rustup component list --toolchain "$TOOLCHAIN" --installed | grep -q "^$c" ||
+		rustup component add "$c" --toolchain "$TOOLCHAIN"
+done
+rustup target list --toolchain "$TOOLCHAIN" --installed | grep -q '^wasm32v1-none$' ||
+	rustup target add wasm32v1-none --toolchain "$TOOLCHAIN"
+
+# Node.js and the npm packages of the JavaScript end-to-end tests (polkadot.js).
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+	log "installing Node.js"
+	SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+	$SUDO apt-get update -qq
+	$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm
+fi
+for dir in e2e/polkadotjs; do
+	if [ ! -d "$dir/node_modules" ] || [ "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]; then
+		log "npm ci in $dir"
+		(cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+	fi
+done
+
+mkdir -p "$CARGO_TARGET_DIR"
+log "setup done (toolchain $TOOLCHAIN, target dir $CARGO_TARGET_DIR)"
