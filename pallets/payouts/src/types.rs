@@ -55,7 +55,7 @@ pub fn split<AccountId: Clone, B: sp_runtime::traits::AtLeast32BitUnsigned + Cop
 	let mut creator = rest;
 	let mut parts = alloc::vec::Vec::with_capacity(collaborators.len());
 	for (who, share) in collaborators {
-		let part = share.mul_ceil(rest);
+		let part = share.mul_floor(rest);
 		creator = creator.checked_sub(&part).ok_or(ArithmeticError::Underflow)?;
 		parts.push((who.clone(), part));
 	}

@@ -223,16 +223,16 @@ pub trait VilokanamApi<BlockHash, AccountId> {
 	async fn subscribe_stream(&self, id: u64) -> SubscriptionResult;
 }
 
-/// Serves [`VilokanamApiServer`] from a client.
-pub struct Vilokanam<C, Block> {
+/// Serves [`VilokanamApiServer`] from a client whose runtime uses `Balance`.
+pub struct Vilokanam<C, Block, Balance> {
 	client: Arc<C>,
-	_block: PhantomData<Block>,
+	_types: PhantomData<(Block, Balance)>,
 }
 
-impl<C, Block> Vilokanam<C, Block> {
+impl<C, Block, Balance> Vilokanam<C, Block, Balance> {
 	/// Serves the API from `client`.
 	pub fn new(client: Arc<C>) -> Self {
-		Self { client, _block: PhantomData }
+		Self { client, _types: PhantomData }
 	}
 }
 
@@ -252,7 +252,7 @@ fn page(offset: Option<u32>, limit: Option<u32>) -> RpcResult<(u32, u32)> {
 	Ok((offset.unwrap_or(0), limit))
 }
 
-impl<C, Block> Vilokanam<C, Block>
+impl<C, Block, Balance> Vilokanam<C, Block, Balance>
 where
 	Block: BlockT,
 	C: HeaderBackend<Block>,
@@ -263,7 +263,8 @@ where
 }
 
 #[async_trait]
-impl<C, Block, AccountId, Balance> VilokanamApiServer<Block::Hash, AccountId> for Vilokanam<C, Block>
+impl<C, Block, AccountId, Balance> VilokanamApiServer<Block::Hash, AccountId>
+	for Vilokanam<C, Block, Balance>
 where
 	Block: BlockT,
 	C: ProvideRuntimeApi<Block> + HeaderBackend<Block> + BlockchainEvents<Block> + Send + Sync + 'static,
@@ -392,10 +393,10 @@ where
 		};
 
 		// Subscribe to imports before reading the current state, so no block is missed.
-		let mut blocks = self.client.import_notification_stream().filter(|n| {
-			let new_best = n.is_new_best;
-			async move { new_best }
-		});
+		let mut blocks = self
+			.client
+			.import_notification_stream()
+			.filter(|n| futures::future::ready(n.is_new_best));
 		let first = match stats(self.client.info().best_hash) {
 			Ok(Some(s)) => s,
 			Ok(None) => {
@@ -410,12 +411,13 @@ where
 		let sink = pending.accept().await?;
 		sink.send(SubscriptionMessage::from_json(&first)?).await?;
 
+		let closed = sink.closed();
+		futures::pin_mut!(closed);
 		loop {
-			let next = futures::future::select(sink.closed(), blocks.next());
-			let notification = match next.await {
-				futures::future::Either::Left(_) => break,
-				futures::future::Either::Right((None, _)) => break,
-				futures::future::Either::Right((Some(n), _)) => n,
+			use futures::future::{select, Either};
+			let notification = match select(closed.as_mut(), blocks.next()).await {
+				Either::Left(_) | Either::Right((None, _)) => break,
+				Either::Right((Some(n), _)) => n,
 			};
 			// A stream removed later simply ends the subscription.
 			let Ok(Some(s)) = stats(notification.hash) else { break };

@@ -786,7 +786,7 @@ pub mod pallet {
 					}
 				},
 			}
-			if cumulative_seconds < session.settled_seconds {
+			if cumulative_seconds <= session.settled_seconds {
 				return reject(NotIncreasing);
 			}
 			if cumulative_seconds > session.max_seconds {
