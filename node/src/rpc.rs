@@ -1,5 +1,6 @@
 //! The node's JSON-RPC extensions beyond the standard `system_*`, `chain_*`, `state_*` and
-//! `author_*` methods that `sc-service` provides.
+//! `author_*` methods that `sc-service` provides: account nonces, fee queries and Vilokanam's
+//! own `vilokanam_*` methods.
 
 use std::sync::Arc;
 
@@ -25,7 +26,8 @@ pub fn create_full<C, P>(
 where
 	C: ProvideRuntimeApi<Block>,
 	C: HeaderBackend<Block> + HeaderMetadata<Block, Error = BlockChainError> + 'static,
-	C: Send + Sync + 'static,
+	C: sc_client_api::BlockchainEvents<Block> + Send + Sync + 'static,
+	C::Api: vilokanam_rpc::RuntimeApi<Block, AccountId, Balance>,
 	C::Api: substrate_frame_rpc_system::AccountNonceApi<Block, AccountId, Nonce>,
 	C::Api: pallet_transaction_payment_rpc::TransactionPaymentRuntimeApi<Block, Balance>,
 	C::Api: BlockBuilder<Block>,
@@ -33,12 +35,14 @@ where
 {
 	use pallet_transaction_payment_rpc::{TransactionPayment, TransactionPaymentApiServer};
 	use substrate_frame_rpc_system::{System, SystemApiServer};
+	use vilokanam_rpc::{Vilokanam, VilokanamApiServer};
 
 	let mut module = RpcModule::new(());
 	let FullDeps { client, pool } = deps;
 
 	module.merge(System::new(client.clone(), pool).into_rpc())?;
-	module.merge(TransactionPayment::new(client).into_rpc())?;
+	module.merge(TransactionPayment::new(client.clone()).into_rpc())?;
+	module.merge(Vilokanam::<C, Block, Balance>::new(client).into_rpc())?;
 
 	Ok(module)
 }

@@ -16,11 +16,13 @@ use sp_runtime::{
 	ApplyExtrinsicResult,
 };
 use sp_version::RuntimeVersion;
+use vilokanam_runtime_api::{SessionView, StreamView};
 
 use super::{
 	AccountId, Aura, Balance, Block, Executive, Grandpa, InherentDataExt, Nonce, Runtime,
 	RuntimeCall, RuntimeGenesisConfig, SessionKeys, System, TransactionPayment, VERSION,
 };
+use crate::views;
 
 impl_runtime_apis! {
 	impl sp_api::Core<Block> for Runtime {
@@ -195,6 +197,36 @@ impl_runtime_apis! {
 		}
 		fn query_length_to_fee(length: u32) -> Balance {
 			TransactionPayment::length_to_fee(length)
+		}
+	}
+
+	impl vilokanam_runtime_api::VilokanamApi<Block, AccountId, Balance> for Runtime {
+		fn live_streams(category: Option<u32>, offset: u32, limit: u32) -> Vec<StreamView<AccountId, Balance>> {
+			views::live_streams(category, offset, limit)
+		}
+		fn stream(id: u64) -> Option<StreamView<AccountId, Balance>> {
+			views::stream(id)
+		}
+		fn search_streams(query: Vec<u8>, offset: u32, limit: u32) -> Vec<StreamView<AccountId, Balance>> {
+			views::search_streams(query, offset, limit)
+		}
+		fn streams_by_creator(creator: AccountId, offset: u32, limit: u32) -> Vec<StreamView<AccountId, Balance>> {
+			views::streams_by_creator(creator, offset, limit)
+		}
+		fn session(id: u64) -> Option<SessionView<AccountId, Balance>> {
+			views::session(id)
+		}
+		fn voucher_cost(id: u64, cumulative_seconds: u64) -> Option<Balance> {
+			views::voucher_cost(id, cumulative_seconds)
+		}
+		fn quote(id: u64, seconds: u64) -> Option<Balance> {
+			views::quote(id, seconds)
+		}
+		fn earnings(who: AccountId) -> Balance {
+			views::earnings(who)
+		}
+		fn following(who: AccountId) -> Vec<AccountId> {
+			views::following(who)
 		}
 	}
 

@@ -7,4 +7,7 @@ frame_benchmarking::define_benchmarks!(
 	[pallet_balances, Balances]
 	[pallet_timestamp, Timestamp]
 	[pallet_sudo, Sudo]
+	[pallet_streams, Streams]
+	[pallet_payouts, Payouts]
+	[pallet_ticks, Ticks]
 );

@@ -24,6 +24,7 @@ pub mod apis;
 mod benchmarks;
 pub mod configs;
 pub mod genesis_config_presets;
+pub mod views;
 pub mod weights;
 
 extern crate alloc;
@@ -230,4 +231,14 @@ mod runtime {
 
 	#[runtime::pallet_index(6)]
 	pub type Sudo = pallet_sudo;
+
+	// Vilokanam's own pallets.
+	#[runtime::pallet_index(20)]
+	pub type Streams = pallet_streams;
+
+	#[runtime::pallet_index(21)]
+	pub type Payouts = pallet_payouts;
+
+	#[runtime::pallet_index(22)]
+	pub type Ticks = pallet_ticks;
 }

@@ -294,8 +294,31 @@ impl Rpc {
 		UncheckedExtrinsic::new_signed(call, who.into(), signature.into(), extension)
 	}
 
+	/// Signs `call` as `signer`, submits it and waits until it is in a block; returns that block
+	/// and its events. Panics if the extrinsic failed.
+	pub async fn execute(
+		&self,
+		call: RuntimeCall,
+		signer: &sr25519::Pair,
+	) -> (H256, Vec<RuntimeEvent>) {
+		let xt = self.sign(call, signer).await;
+		let block = self.submit_and_wait(xt, false).await;
+		let events = self.events(block).await;
+		if let Some(e) = events.iter().find(|e| {
+			matches!(e, RuntimeEvent::System(frame_system::Event::ExtrinsicFailed { .. }))
+		}) {
+			panic!("extrinsic failed: {e:?}");
+		}
+		(block, events)
+	}
+
 	/// Submits `xt` and waits until it is in a finalized block, returning that block's hash.
 	pub async fn submit_and_finalize(&self, xt: UncheckedExtrinsic) -> H256 {
+		self.submit_and_wait(xt, true).await
+	}
+
+	/// Submits `xt` and waits until it is in a block (finalized if `finalized`).
+	pub async fn submit_and_wait(&self, xt: UncheckedExtrinsic, finalized: bool) -> H256 {
 		let mut sub: Subscription<Value> = self
 			.0
 			.subscribe(
@@ -313,6 +336,9 @@ impl Rpc {
 				.expect("the subscription stays open")
 				.expect("status updates decode");
 			if let Some(hash) = status.get("finalized") {
+				return parse_hash(hash);
+			}
+			if let Some(hash) = status.get("inBlock").filter(|_| !finalized) {
 				return parse_hash(hash);
 			}
 			if status.get("invalid").is_some()

@@ -267,7 +267,12 @@ impl<C, Block, AccountId, Balance> VilokanamApiServer<Block::Hash, AccountId>
 	for Vilokanam<C, Block, Balance>
 where
 	Block: BlockT,
-	C: ProvideRuntimeApi<Block> + HeaderBackend<Block> + BlockchainEvents<Block> + Send + Sync + 'static,
+	C: ProvideRuntimeApi<Block>
+		+ HeaderBackend<Block>
+		+ BlockchainEvents<Block>
+		+ Send
+		+ Sync
+		+ 'static,
 	C::Api: RuntimeApi<Block, AccountId, Balance>,
 	AccountId: Codec + Clone + Send + Sync + Serialize + for<'de> Deserialize<'de> + 'static,
 	Balance: Codec + ToString + Send + Sync + 'static,
@@ -377,7 +382,11 @@ where
 		self.client.runtime_api().following(self.at(at), who).map_err(runtime_error)
 	}
 
-	async fn subscribe_stream(&self, pending: PendingSubscriptionSink, id: u64) -> SubscriptionResult {
+	async fn subscribe_stream(
+		&self,
+		pending: PendingSubscriptionSink,
+		id: u64,
+	) -> SubscriptionResult {
 		let stats = |hash: Block::Hash| -> Result<Option<StreamStats>, ErrorObjectOwned> {
 			let view: Option<StreamView<AccountId, Balance>> =
 				self.client.runtime_api().stream(hash, id).map_err(runtime_error)?;

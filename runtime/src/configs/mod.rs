@@ -1,5 +1,6 @@
 //! The `Config` of every pallet in the runtime.
 
+use frame_support::PalletId;
 use frame_support::{
 	derive_impl,
 	dispatch::DispatchClass,
@@ -10,7 +11,10 @@ use frame_support::{
 		IdentityFee, Weight,
 	},
 };
-use frame_system::limits::{BlockLength, BlockWeights};
+use frame_system::{
+	limits::{BlockLength, BlockWeights},
+	EnsureRoot,
+};
 use pallet_transaction_payment::{ConstFeeMultiplier, FungibleAdapter, Multiplier};
 use sp_consensus_aura::sr25519::AuthorityId as AuraId;
 use sp_runtime::{traits::One, Perbill};
@@ -19,7 +23,8 @@ use sp_version::RuntimeVersion;
 use super::{
 	AccountId, Aura, Balance, Balances, Block, BlockNumber, Hash, Nonce, PalletInfo, Runtime,
 	RuntimeCall, RuntimeEvent, RuntimeFreezeReason, RuntimeHoldReason, RuntimeOrigin, RuntimeTask,
-	System, EXISTENTIAL_DEPOSIT, SLOT_DURATION, SS58_PREFIX, VERSION,
+	Signature, System, Timestamp, TxExtension, UncheckedExtrinsic, EXISTENTIAL_DEPOSIT,
+	MILLI_SECS_PER_BLOCK, MINUTES, SLOT_DURATION, SS58_PREFIX, VERSION, VLK,
 };
 
 /// Share of a block's weight and length available to ordinary transactions; the rest is kept
@@ -121,4 +126,100 @@ impl pallet_sudo::Config for Runtime {
 	type RuntimeEvent = RuntimeEvent;
 	type RuntimeCall = RuntimeCall;
 	type WeightInfo = pallet_sudo::weights::SubstrateWeight<Runtime>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Vilokanam's pallets.
+
+parameter_types! {
+	/// Held from a creator for each registered stream, released when it is removed.
+	pub const StreamDeposit: Balance = VLK;
+	/// The platform account (fees) is derived from this id.
+	pub const PayoutsPalletId: PalletId = PalletId(*b"vlk/fees");
+	/// The escrow account of open viewer sessions is derived from this id.
+	pub const TicksPalletId: PalletId = PalletId(*b"vlk/escr");
+}
+
+impl pallet_streams::Config for Runtime {
+	type Currency = Balances;
+	type RuntimeHoldReason = RuntimeHoldReason;
+	type Time = Timestamp;
+	type StreamDeposit = StreamDeposit;
+	type CategoryOrigin = EnsureRoot<AccountId>;
+	type MaxTitleLen = ConstU32<128>;
+	type MaxMetadataLen = ConstU32<256>;
+	type MaxTagLen = ConstU32<32>;
+	type MaxTags = ConstU32<8>;
+	type MaxEndpointLen = ConstU32<256>;
+	type MaxCategoryNameLen = ConstU32<64>;
+	type MaxCollaborators = ConstU32<8>;
+	type MaxFollows = ConstU32<1_000>;
+	type WeightInfo = pallet_streams::weights::SubstrateWeight<Runtime>;
+}
+
+impl pallet_payouts::Config for Runtime {
+	type Currency = Balances;
+	type PalletId = PayoutsPalletId;
+	type MaxTipMessageLen = ConstU32<256>;
+	type FeeOrigin = EnsureRoot<AccountId>;
+	type WeightInfo = pallet_payouts::weights::SubstrateWeight<Runtime>;
+}
+
+impl pallet_ticks::Config for Runtime {
+	type VoucherSignature = Signature;
+	type PalletId = TicksPalletId;
+	/// Bounded so that a full batch's worst-case weight fits a block's normal dispatch share.
+	type MaxVouchersPerBatch = ConstU32<4_096>;
+	type MaxCloseBatch = ConstU32<256>;
+	/// A session with no settlement for a minute is abandoned: the off-chain worker closes it
+	/// and refunds the viewer. The sidecar settles every few blocks, well within this.
+	type IdleTimeout = ConstU32<{ MINUTES }>;
+	/// One block of clock skew between a viewer's player and the chain's timestamp.
+	type ElapsedGrace = ConstU64<{ MILLI_SECS_PER_BLOCK / 1_000 }>;
+	/// A day of watching per session at most; `top_up` cannot go beyond it.
+	type MaxSecondsPerSession = ConstU64<86_400>;
+	type WeightInfo = pallet_ticks::weights::SubstrateWeight<Runtime>;
+}
+
+impl<C> frame_system::offchain::CreateTransactionBase<C> for Runtime
+where
+	RuntimeCall: From<C>,
+{
+	type Extrinsic = UncheckedExtrinsic;
+	type RuntimeCall = RuntimeCall;
+}
+
+impl<C> frame_system::offchain::CreateTransaction<C> for Runtime
+where
+	RuntimeCall: From<C>,
+{
+	type Extension = TxExtension;
+
+	fn create_transaction(call: RuntimeCall, extension: TxExtension) -> UncheckedExtrinsic {
+		UncheckedExtrinsic::new_transaction(call, extension)
+	}
+}
+
+/// Off-chain workers submit `#[pallet::authorize]`d calls (closing abandoned sessions) as
+/// general transactions: `AuthorizeCall` validates them; nonce and fee checks do not apply to
+/// the authorized origin.
+impl<C> frame_system::offchain::CreateAuthorizedTransaction<C> for Runtime
+where
+	RuntimeCall: From<C>,
+{
+	fn create_extension() -> TxExtension {
+		(
+			frame_system::AuthorizeCall::<Runtime>::new(),
+			frame_system::CheckNonZeroSender::<Runtime>::new(),
+			frame_system::CheckSpecVersion::<Runtime>::new(),
+			frame_system::CheckTxVersion::<Runtime>::new(),
+			frame_system::CheckGenesis::<Runtime>::new(),
+			frame_system::CheckEra::<Runtime>::from(sp_runtime::generic::Era::Immortal),
+			frame_system::CheckNonce::<Runtime>::from(0),
+			frame_system::CheckWeight::<Runtime>::new(),
+			pallet_transaction_payment::ChargeTransactionPayment::<Runtime>::from(0),
+			frame_metadata_hash_extension::CheckMetadataHash::<Runtime>::new(false),
+			frame_system::WeightReclaim::<Runtime>::new(),
+		)
+	}
 }

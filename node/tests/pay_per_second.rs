@@ -1,0 +1,393 @@
+//! End-to-end: pay-per-second on the real dev node.
+//!
+//! A creator registers a stream and goes live; two viewers open sessions; vouchers signed
+//! off-chain (one plain, one in the `<Bytes>` wrapping browser wallets add) settle in one batch
+//! and balances move exactly (price × seconds, platform fee, collaborator split); a replayed
+//! voucher, a forged one and one claiming more seconds than elapsed pay nothing; closing a
+//! session refunds the rest; the off-chain worker closes an abandoned session; and every
+//! `vilokanam_*` RPC method agrees with chain state.
+
+mod common;
+
+use common::{Node, Rpc};
+use frame_support::BoundedVec;
+use jsonrpsee::{
+	core::client::{ClientT, Subscription, SubscriptionClientT},
+	rpc_params,
+};
+use pallet_ticks::{CloseReason, RejectReason, Voucher};
+use serde_json::Value;
+use sp_core::{crypto::Ss58Codec, sr25519, Pair, H256};
+use sp_keyring::Sr25519Keyring::{self, Alice, Bob, Charlie, Dave, Eve, Ferdie};
+use sp_runtime::{MultiSignature, Permill};
+use std::time::Duration;
+use vilokanam_runtime::{AccountId, Balance, Runtime, RuntimeCall, RuntimeEvent, MILLI_VLK};
+
+const PRICE: Balance = MILLI_VLK;
+const MAX_SECONDS: u64 = 600;
+const FEE_BPS: u16 = 1_000;
+
+fn bounded<const N: u32>(s: &str) -> BoundedVec<u8, frame_support::traits::ConstU32<N>> {
+	s.as_bytes().to_vec().try_into().expect("test strings fit")
+}
+
+fn sign_voucher(
+	signer: &sr25519::Pair,
+	genesis: H256,
+	session_id: u64,
+	cumulative: u64,
+	wrapped: bool,
+) -> MultiSignature {
+	let payload =
+		pallet_ticks::Pallet::<Runtime>::voucher_payload(&genesis, session_id, cumulative);
+	let message = if wrapped { [&b"<Bytes>"[..], &payload, b"</Bytes>"].concat() } else { payload };
+	MultiSignature::Sr25519(signer.sign(&message))
+}
+
+fn voucher(
+	session_id: u64,
+	cumulative_seconds: u64,
+	signature: MultiSignature,
+) -> Voucher<MultiSignature> {
+	Voucher { session_id, cumulative_seconds, signature }
+}
+
+async fn balance(rpc: &Rpc, who: &AccountId, at: H256) -> Balance {
+	rpc.free_balance(who, Some(at)).await
+}
+
+/// The balance change of `who` made by block `at`.
+async fn delta(rpc: &Rpc, who: &AccountId, at: H256) -> i128 {
+	let before = balance(rpc, who, rpc.parent_hash(at).await).await;
+	balance(rpc, who, at).await as i128 - before as i128
+}
+
+fn fee_paid(events: &[RuntimeEvent], who: &AccountId) -> Balance {
+	events
+		.iter()
+		.find_map(|e| match e {
+			RuntimeEvent::TransactionPayment(
+				pallet_transaction_payment::Event::TransactionFeePaid {
+					who: w, actual_fee, ..
+				},
+			) if w == who => Some(*actual_fee),
+			_ => None,
+		})
+		.unwrap_or(0)
+}
+
+fn opened_session(events: &[RuntimeEvent], viewer: &AccountId) -> u64 {
+	events
+		.iter()
+		.find_map(|e| match e {
+			RuntimeEvent::Ticks(pallet_ticks::Event::SessionOpened {
+				session_id,
+				viewer: v,
+				..
+			}) if v == viewer => Some(*session_id),
+			_ => None,
+		})
+		.expect("SessionOpened for the viewer")
+}
+
+fn rejections(events: &[RuntimeEvent]) -> Vec<(u64, RejectReason)> {
+	events
+		.iter()
+		.filter_map(|e| match e {
+			RuntimeEvent::Ticks(pallet_ticks::Event::VoucherRejected { session_id, reason }) => {
+				Some((*session_id, *reason))
+			},
+			_ => None,
+		})
+		.collect()
+}
+
+fn batch_settled(events: &[RuntimeEvent]) -> (u32, u32, Balance) {
+	events
+		.iter()
+		.find_map(|e| match e {
+			RuntimeEvent::Ticks(pallet_ticks::Event::BatchSettled {
+				accepted,
+				rejected,
+				total_paid,
+			}) => Some((*accepted, *rejected, *total_paid)),
+			_ => None,
+		})
+		.expect("BatchSettled")
+}
+
+async fn rpc_call(rpc: &Rpc, method: &str, params: jsonrpsee::core::params::ArrayParams) -> Value {
+	rpc.0.request(method, params).await.unwrap_or_else(|e| panic!("{method} failed: {e}"))
+}
+
+fn account(k: Sr25519Keyring) -> AccountId {
+	k.to_account_id()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn viewers_pay_exactly_per_second_settled_in_batches() {
+	let dir = tempfile::tempdir().expect("temp dir");
+	let node = Node::start(&dir.path().join("node")).await;
+	let rpc = node.client().await;
+	rpc.wait_best(1, Duration::from_secs(60)).await;
+	let genesis = rpc.block_hash(0).await;
+
+	// Governance: a category and a 10% platform fee (sudo is Alice on the dev chain).
+	for call in [
+		RuntimeCall::Streams(pallet_streams::Call::add_category {
+			category: 1,
+			name: bounded("Music"),
+		}),
+		RuntimeCall::Payouts(pallet_payouts::Call::set_platform_fee { bps: FEE_BPS }),
+	] {
+		rpc.execute(
+			RuntimeCall::Sudo(pallet_sudo::Call::sudo { call: Box::new(call) }),
+			&Alice.pair(),
+		)
+		.await;
+	}
+
+	// Bob creates a stream, shares 25% with Ferdie, goes live.
+	let (_, events) = rpc
+		.execute(
+			RuntimeCall::Streams(pallet_streams::Call::create_stream {
+				title: bounded("Late Night JAZZ"),
+				metadata: bounded("ipfs://bafy-late-night"),
+				category: 1,
+				tags: vec![bounded("jazz"), bounded("live")].try_into().expect("two tags fit"),
+				price_per_second: PRICE,
+				endpoint: Some(bounded("wss://sidecar.example/ws")),
+			}),
+			&Bob.pair(),
+		)
+		.await;
+	let stream_id = events
+		.iter()
+		.find_map(|e| match e {
+			RuntimeEvent::Streams(pallet_streams::Event::StreamCreated { stream_id, .. }) => {
+				Some(*stream_id)
+			},
+			_ => None,
+		})
+		.expect("StreamCreated");
+	rpc.execute(
+		RuntimeCall::Streams(pallet_streams::Call::set_split {
+			stream_id,
+			collaborators: vec![(account(Ferdie), Permill::from_percent(25))]
+				.try_into()
+				.expect("one collaborator fits"),
+		}),
+		&Bob.pair(),
+	)
+	.await;
+	rpc.execute(RuntimeCall::Streams(pallet_streams::Call::go_live { stream_id }), &Bob.pair())
+		.await;
+
+	// Two viewers open sessions escrowing 600 s each; Charlie follows Bob.
+	let open = |who: Sr25519Keyring| {
+		let rpc = &rpc;
+		async move {
+			let (_, events) = rpc
+				.execute(
+					RuntimeCall::Ticks(pallet_ticks::Call::open_session {
+						stream_id,
+						max_seconds: MAX_SECONDS,
+					}),
+					&who.pair(),
+				)
+				.await;
+			opened_session(&events, &account(who))
+		}
+	};
+	let charlie_session = open(Charlie).await;
+	let dave_session = open(Dave).await;
+	rpc.execute(
+		RuntimeCall::Streams(pallet_streams::Call::follow { creator: account(Bob) }),
+		&Charlie.pair(),
+	)
+	.await;
+
+	// Let real seconds elapse, then settle vouchers signed off-chain in one batch: two good
+	// ones (Dave's in the browser-wallet wrapping), a forgery, one ahead of time, one above the
+	// escrow.
+	let opened = rpc.best_number().await;
+	rpc.wait_best(opened + 2, Duration::from_secs(60)).await;
+	let vouchers: BoundedVec<_, _> = vec![
+		voucher(
+			charlie_session,
+			10,
+			sign_voucher(&Charlie.pair(), genesis, charlie_session, 10, false),
+		),
+		voucher(dave_session, 8, sign_voucher(&Dave.pair(), genesis, dave_session, 8, true)),
+		voucher(dave_session, 9, sign_voucher(&Eve.pair(), genesis, dave_session, 9, false)),
+		voucher(
+			charlie_session,
+			300,
+			sign_voucher(&Charlie.pair(), genesis, charlie_session, 300, false),
+		),
+		voucher(
+			charlie_session,
+			700,
+			sign_voucher(&Charlie.pair(), genesis, charlie_session, 700, false),
+		),
+	]
+	.try_into()
+	.expect("five vouchers fit a batch");
+	let (settle_block, events) = rpc
+		.execute(RuntimeCall::Ticks(pallet_ticks::Call::settle_batch { vouchers }), &Alice.pair())
+		.await;
+	let block = settle_block;
+
+	let paid = 18 * PRICE;
+	let fee = paid / 10;
+	let ferdie_share = (paid - fee) / 4;
+	let bob_share = paid - fee - ferdie_share;
+	assert_eq!(batch_settled(&events), (2, 3, paid));
+	assert_eq!(
+		rejections(&events),
+		vec![
+			(dave_session, RejectReason::BadSignature),
+			(charlie_session, RejectReason::AheadOfTime),
+			(charlie_session, RejectReason::AboveMaxSeconds),
+		]
+	);
+	let platform = pallet_payouts::Pallet::<Runtime>::platform_account();
+	let escrow = pallet_ticks::Pallet::<Runtime>::escrow_account();
+	assert_eq!(delta(&rpc, &account(Bob), block).await, bob_share as i128);
+	assert_eq!(delta(&rpc, &account(Ferdie), block).await, ferdie_share as i128);
+	assert_eq!(delta(&rpc, &platform, block).await, fee as i128);
+	assert_eq!(delta(&rpc, &escrow, block).await, -(paid as i128));
+
+	// A replayed voucher is a no-op.
+	let replay: BoundedVec<_, _> = vec![voucher(
+		charlie_session,
+		10,
+		sign_voucher(&Charlie.pair(), genesis, charlie_session, 10, false),
+	)]
+	.try_into()
+	.expect("one voucher fits");
+	let (replay_block, events) = rpc
+		.execute(
+			RuntimeCall::Ticks(pallet_ticks::Call::settle_batch { vouchers: replay }),
+			&Alice.pair(),
+		)
+		.await;
+	assert_eq!(batch_settled(&events), (0, 1, 0));
+	assert_eq!(rejections(&events), vec![(charlie_session, RejectReason::NotIncreasing)]);
+	assert_eq!(delta(&rpc, &account(Bob), replay_block).await, 0);
+	assert_eq!(delta(&rpc, &escrow, replay_block).await, 0);
+
+	// The RPC agrees with chain state.
+	let bob_ss58 = account(Bob).to_ss58check();
+	let live = rpc_call(&rpc, "vilokanam_liveStreams", rpc_params![]).await;
+	let s = live
+		.as_array()
+		.and_then(|a| a.iter().find(|s| s["id"] == stream_id))
+		.expect("the stream is listed live");
+	assert_eq!(s["title"], "Late Night JAZZ");
+	assert_eq!(s["status"], "Live");
+	assert_eq!(s["creator"], bob_ss58.as_str());
+	let by_category = rpc_call(&rpc, "vilokanam_liveStreams", rpc_params![1, 0, 10]).await;
+	assert_eq!(by_category.as_array().map(Vec::len), Some(1));
+	let s = rpc_call(&rpc, "vilokanam_stream", rpc_params![stream_id]).await;
+	assert_eq!(s["totalSeconds"], 18);
+	assert_eq!(s["totalEarned"], paid.to_string());
+	assert_eq!(s["currentViewers"], 2);
+	assert_eq!(s["pricePerSecond"], PRICE.to_string());
+	assert_eq!(s["collaborators"][0][1], 250_000);
+	let found = rpc_call(&rpc, "vilokanam_searchStreams", rpc_params!["jazz"]).await;
+	assert_eq!(found.as_array().map(Vec::len), Some(1), "search ignores case");
+	let none = rpc_call(&rpc, "vilokanam_searchStreams", rpc_params!["polka"]).await;
+	assert_eq!(none.as_array().map(Vec::len), Some(0));
+	let mine = rpc_call(&rpc, "vilokanam_streamsByCreator", rpc_params![bob_ss58.clone()]).await;
+	assert_eq!(mine[0]["id"], stream_id);
+	let session = rpc_call(&rpc, "vilokanam_session", rpc_params![dave_session, 12]).await;
+	assert_eq!(session["settledSeconds"], 8);
+	assert_eq!(session["escrowRemaining"], ((MAX_SECONDS - 8) as u128 * PRICE).to_string());
+	assert_eq!(session["voucherCost"], (4 * PRICE).to_string());
+	let stale = rpc_call(&rpc, "vilokanam_session", rpc_params![dave_session, 8]).await;
+	assert_eq!(stale["voucherCost"], Value::Null, "a non-increasing voucher would pay nothing");
+	let quote = rpc_call(&rpc, "vilokanam_quote", rpc_params![stream_id, 100]).await;
+	assert_eq!(quote, (100 * PRICE).to_string());
+	let earned = rpc_call(&rpc, "vilokanam_earnings", rpc_params![bob_ss58.clone()]).await;
+	assert_eq!(earned, bob_share.to_string());
+	let follows =
+		rpc_call(&rpc, "vilokanam_following", rpc_params![account(Charlie).to_ss58check()]).await;
+	assert_eq!(follows, serde_json::json!([bob_ss58]));
+	let err = rpc.0.request::<Value, _>("vilokanam_quote", rpc_params![9_999, 1]).await;
+	assert!(
+		format!("{:?}", err.expect_err("an unknown stream is an error")).contains("does not exist"),
+		"the error says why"
+	);
+	let mut sub: Subscription<Value> = rpc
+		.0
+		.subscribe(
+			"vilokanam_subscribeStream",
+			rpc_params![stream_id],
+			"vilokanam_unsubscribeStream",
+		)
+		.await
+		.expect("subscribe to the stream");
+	for _ in 0..2 {
+		let update = tokio::time::timeout(Duration::from_secs(30), sub.next())
+			.await
+			.expect("an update per block")
+			.expect("subscription open")
+			.expect("update decodes");
+		assert_eq!(update["id"], stream_id);
+		assert_eq!(update["currentViewers"], 2);
+		assert_eq!(update["totalSeconds"], 18);
+	}
+	drop(sub);
+
+	// Charlie leaves with a final voucher: it settles and the rest of the escrow is refunded.
+	let final_sig = sign_voucher(&Charlie.pair(), genesis, charlie_session, 14, false);
+	let (block, events) = rpc
+		.execute(
+			RuntimeCall::Ticks(pallet_ticks::Call::close_session {
+				session_id: charlie_session,
+				final_voucher: Some((14, final_sig)),
+			}),
+			&Charlie.pair(),
+		)
+		.await;
+	let refund = (MAX_SECONDS - 14) as u128 * PRICE;
+	assert!(events.iter().any(|e| matches!(
+		e,
+		RuntimeEvent::Ticks(pallet_ticks::Event::SessionClosed {
+			session_id, settled_seconds: 14, refunded, reason: CloseReason::Closed,
+		}) if *session_id == charlie_session && *refunded == refund
+	)));
+	let charlie_fee = fee_paid(&events, &account(Charlie));
+	assert_eq!(delta(&rpc, &account(Charlie), block).await, refund as i128 - charlie_fee as i128);
+	let last4 = 4 * PRICE;
+	assert_eq!(delta(&rpc, &platform, block).await, (last4 / 10) as i128);
+
+	// Dave abandons his session: after the idle timeout the off-chain worker closes it and
+	// Dave gets the rest of his escrow back without sending anything.
+	// Dave has sent nothing since the batch; measure from there.
+	let dave_before = balance(&rpc, &account(Dave), settle_block).await;
+	let deadline = tokio::time::Instant::now() + Duration::from_secs(150);
+	loop {
+		let s = rpc_call(&rpc, "vilokanam_session", rpc_params![dave_session]).await;
+		if s.is_null() {
+			break;
+		}
+		assert!(
+			tokio::time::Instant::now() < deadline,
+			"the off-chain worker did not close the abandoned session:\n{}",
+			node.log_tail()
+		);
+		tokio::time::sleep(Duration::from_secs(3)).await;
+	}
+	let dave_after = rpc.free_balance(&account(Dave), None).await;
+	assert_eq!(dave_after - dave_before, (MAX_SECONDS - 8) as u128 * PRICE);
+	let s = rpc_call(&rpc, "vilokanam_stream", rpc_params![stream_id]).await;
+	assert_eq!(s["currentViewers"], 0);
+	assert_eq!(s["peakViewers"], 2);
+	assert_eq!(s["totalSeconds"], 22);
+
+	// Escrow keeps exactly its existential deposit once no session is open.
+	let escrow_left = rpc.free_balance(&escrow, None).await;
+	assert_eq!(escrow_left, vilokanam_runtime::EXISTENTIAL_DEPOSIT);
+}

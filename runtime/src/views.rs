@@ -1,0 +1,158 @@
+//! Read-only views of Vilokanam's pallets for the `VilokanamApi` runtime API. Listing goes
+//! through the pallets' indexes (live set, by creator, by category); only text search scans,
+//! and it stops after [`SEARCH_SCAN_LIMIT`] streams.
+
+use alloc::vec::Vec;
+use pallet_streams::{
+	Following, LiveStreams, Stream, StreamStatus, Streams, StreamsByCategory, StreamsByCreator,
+};
+use pallet_ticks::Sessions;
+use vilokanam_runtime_api::{self as api, SessionView, StreamView, MAX_PAGE};
+
+use crate::{AccountId, Balance, Runtime};
+
+/// Streams examined by one search at most, so a query's cost is bounded however many streams
+/// are registered.
+pub const SEARCH_SCAN_LIMIT: usize = 10_000;
+
+fn status(s: StreamStatus) -> api::StreamStatus {
+	match s {
+		StreamStatus::Scheduled => api::StreamStatus::Scheduled,
+		StreamStatus::Live => api::StreamStatus::Live,
+		StreamStatus::Ended => api::StreamStatus::Ended,
+	}
+}
+
+fn view(s: Stream<Runtime>) -> StreamView<AccountId, Balance> {
+	StreamView {
+		id: s.id,
+		creator: s.creator,
+		title: s.title.into_inner(),
+		metadata: s.metadata.into_inner(),
+		category: s.category,
+		tags: s.tags.into_iter().map(|t| t.into_inner()).collect(),
+		price_per_second: s.price_per_second,
+		status: status(s.status),
+		created_at: s.created_at,
+		started_at: s.started_at,
+		ended_at: s.ended_at,
+		endpoint: s.endpoint.map(|e| e.into_inner()),
+		collaborators: s.collaborators.into_inner(),
+		total_seconds: s.total_viewer_seconds,
+		total_earned: s.total_earned,
+		current_viewers: s.current_viewers,
+		peak_viewers: s.peak_viewers,
+	}
+}
+
+fn page(
+	ids: impl Iterator<Item = u64>,
+	keep: impl Fn(&Stream<Runtime>) -> bool,
+	offset: u32,
+	limit: u32,
+) -> Vec<StreamView<AccountId, Balance>> {
+	ids.filter_map(Streams::<Runtime>::get)
+		.filter(|s| keep(s))
+		.skip(offset as usize)
+		.take(limit.min(MAX_PAGE) as usize)
+		.map(view)
+		.collect()
+}
+
+/// Live streams, optionally of one category.
+pub fn live_streams(
+	category: Option<u32>,
+	offset: u32,
+	limit: u32,
+) -> Vec<StreamView<AccountId, Balance>> {
+	let live = |s: &Stream<Runtime>| s.status == StreamStatus::Live;
+	match category {
+		Some(c) => page(StreamsByCategory::<Runtime>::iter_key_prefix(c), live, offset, limit),
+		None => page(LiveStreams::<Runtime>::iter_keys(), live, offset, limit),
+	}
+}
+
+/// One stream.
+pub fn stream(id: u64) -> Option<StreamView<AccountId, Balance>> {
+	Streams::<Runtime>::get(id).map(view)
+}
+
+fn contains_ignore_ascii_case(haystack: &[u8], needle: &[u8]) -> bool {
+	needle.is_empty() || haystack.windows(needle.len()).any(|w| w.eq_ignore_ascii_case(needle))
+}
+
+/// Streams whose title or one of whose tags contains `query`, ignoring ASCII case.
+pub fn search_streams(
+	query: Vec<u8>,
+	offset: u32,
+	limit: u32,
+) -> Vec<StreamView<AccountId, Balance>> {
+	let query = query.trim_ascii();
+	Streams::<Runtime>::iter_values()
+		.take(SEARCH_SCAN_LIMIT)
+		.filter(|s| {
+			contains_ignore_ascii_case(&s.title, query)
+				|| s.tags.iter().any(|t| contains_ignore_ascii_case(t, query))
+		})
+		.skip(offset as usize)
+		.take(limit.min(MAX_PAGE) as usize)
+		.map(view)
+		.collect()
+}
+
+/// A creator's streams.
+pub fn streams_by_creator(
+	creator: AccountId,
+	offset: u32,
+	limit: u32,
+) -> Vec<StreamView<AccountId, Balance>> {
+	page(StreamsByCreator::<Runtime>::iter_key_prefix(creator), |_| true, offset, limit)
+}
+
+/// One open session (closed sessions are removed from storage).
+pub fn session(id: u64) -> Option<SessionView<AccountId, Balance>> {
+	Sessions::<Runtime>::get(id).map(|s| SessionView {
+		id,
+		viewer: s.viewer,
+		stream_id: s.stream_id,
+		price_per_second: s.price_per_second,
+		max_seconds: s.max_seconds,
+		settled_seconds: s.settled_seconds,
+		escrow_remaining: s.escrow_remaining,
+		opened_at: s.opened_at,
+		open: true,
+	})
+}
+
+/// What a voucher for `cumulative_seconds` would pay now, by the same rules `settle_batch`
+/// applies (signature aside), or `None` if it would be rejected.
+pub fn voucher_cost(id: u64, cumulative_seconds: u64) -> Option<Balance> {
+	use frame_support::traits::Get;
+	let s = Sessions::<Runtime>::get(id)?;
+	if cumulative_seconds <= s.settled_seconds || cumulative_seconds > s.max_seconds {
+		return None;
+	}
+	let now = pallet_timestamp::Now::<Runtime>::get();
+	let elapsed = now.saturating_sub(s.opened_at) / 1_000;
+	let grace = <Runtime as pallet_ticks::Config>::ElapsedGrace::get();
+	if cumulative_seconds > elapsed.saturating_add(grace) {
+		return None;
+	}
+	let delta = Balance::from(cumulative_seconds - s.settled_seconds);
+	s.price_per_second.checked_mul(delta).filter(|cost| *cost <= s.escrow_remaining)
+}
+
+/// The price of `seconds` of stream `id` at its current price.
+pub fn quote(id: u64, seconds: u64) -> Option<Balance> {
+	Streams::<Runtime>::get(id)?.price_per_second.checked_mul(Balance::from(seconds))
+}
+
+/// Everything `who` received through payouts.
+pub fn earnings(who: AccountId) -> Balance {
+	pallet_payouts::LifetimeEarnings::<Runtime>::get(who)
+}
+
+/// The creators `who` follows.
+pub fn following(who: AccountId) -> Vec<AccountId> {
+	Following::<Runtime>::get(who).into_inner()
+}
