@@ -19,7 +19,8 @@ BENCH_BIN="$CARGO_TARGET_DIR/$PROFILE/vilokanam-node-benchmarks"
 
 log "building vilokanam-node with runtime-benchmarks"
 cargo build --locked --profile "$PROFILE" -p vilokanam-node --features runtime-benchmarks
-cp "$NODE_BIN" "$BENCH_BIN"
+# Replace atomically: a benchmark still running keeps the old file busy.
+cp "$NODE_BIN" "$BENCH_BIN.tmp" && mv -f "$BENCH_BIN.tmp" "$BENCH_BIN"
 
 for pallet in $PALLETS; do
 	dir="pallets/${pallet#pallet_}"

@@ -49,8 +49,9 @@ pub fn development_config_genesis() -> Value {
 	)
 }
 
-/// The local testnet preset: Alice, Bob and Charlie are validators (GRANDPA needs two of the
-/// three to finalize, so the network survives one of them failing).
+/// The local testnet preset: Alice, Bob and Charlie are validators. GRANDPA finalizes with more
+/// than two thirds of the votes, so all three are needed; a network that must keep finalizing
+/// with one validator down needs four (`zombienet/network.toml` adds Dave).
 pub fn local_config_genesis() -> Value {
 	testnet_genesis(
 		vec![

@@ -262,6 +262,13 @@ impl Rpc {
 			.with_context(|| format!("{}: {method}", self.name))
 	}
 
+	/// Vilokanam's own RPC: the live streams (an array, empty on a fresh network).
+	pub async fn live_streams(&self) -> Result<Value> {
+		let live = self.call("vilokanam_liveStreams", RpcParams::new()).await?;
+		ensure!(live.is_array(), "{}: vilokanam_liveStreams returned {live}", self.name);
+		Ok(live)
+	}
+
 	/// Number of connected peers (`system_health`).
 	pub async fn peers(&self) -> Result<u64> {
 		let health = self.call("system_health", RpcParams::new()).await?;

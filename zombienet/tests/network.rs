@@ -2,7 +2,7 @@
 //! zombienet-sdk, produce and finalize blocks, and survive one of them dying.
 //!
 //! One network, one scenario, in order (each step with its own deadline):
-//! 1. all four nodes are up and answer JSON-RPC;
+//! 1. all four nodes are up and answer JSON-RPC, Vilokanam's own `vilokanam_*` methods included;
 //! 2. each node has all the others as peers (`system_health`; the issue asks for at least 2);
 //! 3. every node reaches block 10;
 //! 4. on every node finality trails the best block by at most 5 blocks;
@@ -13,9 +13,6 @@
 //!    the blocks it had finalized before the kill (its `Highest known block` log line), keeps
 //!    the same finalized block hash, catches up with the others and finalizes new blocks, and
 //!    everyone has all the others as peers again.
-//!
-//! Still to come: when the node serves Vilokanam's own RPC methods, step 1 also calls one of them
-//! on every node.
 //!
 //! The network is torn down at the end, whether the scenario passed or not; on failure the end
 //! of every node's log is printed. The node binary comes from `$VILOKANAM_NODE` or the Cargo
@@ -124,6 +121,8 @@ async fn scenario(network: &LocalNetwork) -> Result<()> {
 		node.wait_until_is_up(STEP_TIMEOUT.as_secs()).await?;
 		let rpc = Rpc::connect(node).await?;
 		eprintln!("{} up: {} {:?}", node.name(), node.ws_uri(), rpc.heights().await?);
+		let live = rpc.live_streams().await?;
+		eprintln!("{} answers vilokanam_liveStreams: {live}", node.name());
 	}
 
 	// 2. Everyone connected to everyone (the issue asks for at least 2 peers; all is stronger).

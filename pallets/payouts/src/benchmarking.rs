@@ -4,7 +4,10 @@ use super::*;
 use alloc::vec;
 use frame_benchmarking::v2::*;
 use frame_support::{
-	traits::{fungible::Mutate, EnsureOrigin, Get},
+	traits::{
+		fungible::{Inspect, Mutate},
+		EnsureOrigin, Get,
+	},
 	BoundedVec,
 };
 use frame_system::RawOrigin;
@@ -13,11 +16,23 @@ use sp_runtime::{traits::Saturating, Permill};
 
 const CATEGORY: pallet_streams::CategoryId = 7_777;
 
+/// An amount that keeps every account well above the existential deposit, whatever the
+/// runtime's deposit and existential deposit are.
+fn big<T: Config>() -> BalanceOf<T> {
+	<T as Config>::Currency::minimum_balance()
+		.saturating_mul(1_000u32.into())
+		.max(1_000_000_000u32.into())
+}
+
 /// A stream with the maximum number of collaborators, all existing accounts.
 fn stream_with_full_split<T: Config>() -> Result<StreamId, BenchmarkError> {
 	let creator: T::AccountId = account("creator", 0, 0);
-	let big: BalanceOf<T> = 1_000_000_000u32.into();
-	<T as Config>::Currency::set_balance(&creator, big);
+	let big = big::<T>();
+	let deposit = <T as pallet_streams::Config>::StreamDeposit::get();
+	<T as Config>::Currency::set_balance(
+		&creator,
+		big.saturating_add(deposit.saturating_mul(10u32.into())),
+	);
 	Categories::<T>::insert(CATEGORY, BoundedVec::truncate_from(vec![b'c'; 1]));
 	let id = pallet_streams::NextStreamId::<T>::get();
 	pallet_streams::Pallet::<T>::create_stream(
@@ -53,7 +68,7 @@ mod benchmarks {
 	fn tip() -> Result<(), BenchmarkError> {
 		let id = stream_with_full_split::<T>()?;
 		let tipper: T::AccountId = whitelisted_caller();
-		let big: BalanceOf<T> = 1_000_000_000u32.into();
+		let big = big::<T>();
 		<T as Config>::Currency::set_balance(&tipper, big.saturating_mul(2u32.into()));
 		let message = BoundedVec::truncate_from(vec![b'm'; T::MaxTipMessageLen::get() as usize]);
 		#[extrinsic_call]
