@@ -12,7 +12,7 @@ use jsonrpsee::{
 };
 use serde_json::Value;
 use sp_core::{sr25519, Pair, H256};
-use sp_runtime::{generic::Era, traits::IdentifyAccount, MultiSigner};
+use sp_runtime::{traits::IdentifyAccount, MultiSigner};
 use std::{
 	net::TcpListener,
 	path::{Path, PathBuf},
@@ -275,19 +275,7 @@ impl Rpc {
 		let spec_version = version["specVersion"].as_u64().expect("specVersion") as u32;
 		let tx_version = version["transactionVersion"].as_u64().expect("transactionVersion") as u32;
 
-		let extension: TxExtension = (
-			frame_system::AuthorizeCall::<Runtime>::new(),
-			frame_system::CheckNonZeroSender::<Runtime>::new(),
-			frame_system::CheckSpecVersion::<Runtime>::new(),
-			frame_system::CheckTxVersion::<Runtime>::new(),
-			frame_system::CheckGenesis::<Runtime>::new(),
-			frame_system::CheckEra::<Runtime>::from(Era::Immortal),
-			frame_system::CheckNonce::<Runtime>::from(nonce),
-			frame_system::CheckWeight::<Runtime>::new(),
-			pallet_transaction_payment::ChargeTransactionPayment::<Runtime>::from(0),
-			frame_metadata_hash_extension::CheckMetadataHash::<Runtime>::new(false),
-			frame_system::WeightReclaim::<Runtime>::new(),
-		);
+		let extension: TxExtension = vilokanam_runtime::tx_extension(nonce);
 		let implicit = ((), (), spec_version, tx_version, genesis, genesis, (), (), (), None, ());
 		let payload = SignedPayload::from_raw(call.clone(), extension.clone(), implicit);
 		let signature = payload.using_encoded(|bytes| signer.sign(bytes));
