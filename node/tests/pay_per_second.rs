@@ -15,7 +15,9 @@ use jsonrpsee::{
 	core::client::{ClientT, Subscription, SubscriptionClientT},
 	rpc_params,
 };
-use pallet_ticks::{CloseReason, RejectReason, Voucher};
+use pallet_ticks::{
+	BatchWitness, CloseReason, FinalVoucher, RejectReason, Voucher, VoucherEncoding,
+};
 use serde_json::Value;
 use sp_core::{crypto::Ss58Codec, sr25519, Pair, H256};
 use sp_keyring::Sr25519Keyring::{self, Alice, Bob, Charlie, Dave, Eve, Ferdie};
@@ -37,19 +39,23 @@ fn sign_voucher(
 	session_id: u64,
 	cumulative: u64,
 	wrapped: bool,
-) -> MultiSignature {
+) -> (VoucherEncoding, MultiSignature) {
 	let payload =
 		pallet_ticks::Pallet::<Runtime>::voucher_payload(&genesis, session_id, cumulative);
-	let message = if wrapped { [&b"<Bytes>"[..], &payload, b"</Bytes>"].concat() } else { payload };
-	MultiSignature::Sr25519(signer.sign(&message))
+	if wrapped {
+		let message = [&b"<Bytes>"[..], &payload, b"</Bytes>"].concat();
+		(VoucherEncoding::Wrapped, MultiSignature::Sr25519(signer.sign(&message)))
+	} else {
+		(VoucherEncoding::Raw, MultiSignature::Sr25519(signer.sign(&payload)))
+	}
 }
 
 fn voucher(
 	session_id: u64,
 	cumulative_seconds: u64,
-	signature: MultiSignature,
+	(encoding, signature): (VoucherEncoding, MultiSignature),
 ) -> Voucher<MultiSignature> {
-	Voucher { session_id, cumulative_seconds, signature }
+	Voucher { session_id, cumulative_seconds, encoding, signature }
 }
 
 async fn balance(rpc: &Rpc, who: &AccountId, at: H256) -> Balance {
@@ -233,8 +239,16 @@ async fn viewers_pay_exactly_per_second_settled_in_batches() {
 	]
 	.try_into()
 	.expect("five vouchers fit a batch");
+	// The two sessions were opened one after the other: one page of settlement state; one
+	// stream.
+	let pages = pallet_ticks::pages_of(vouchers.iter().map(|v| v.session_id));
+	assert_eq!(pages, pallet_ticks::pages_of([charlie_session, dave_session]));
+	let witness = BatchWitness { streams: 1, pages };
 	let (settle_block, events) = rpc
-		.execute(RuntimeCall::Ticks(pallet_ticks::Call::settle_batch { vouchers }), &Alice.pair())
+		.execute(
+			RuntimeCall::Ticks(pallet_ticks::Call::settle_batch { vouchers, witness }),
+			&Alice.pair(),
+		)
 		.await;
 	let block = settle_block;
 
@@ -268,7 +282,10 @@ async fn viewers_pay_exactly_per_second_settled_in_batches() {
 	.expect("one voucher fits");
 	let (replay_block, events) = rpc
 		.execute(
-			RuntimeCall::Ticks(pallet_ticks::Call::settle_batch { vouchers: replay }),
+			RuntimeCall::Ticks(pallet_ticks::Call::settle_batch {
+				vouchers: replay,
+				witness: BatchWitness { streams: 1, pages: 1 },
+			}),
 			&Alice.pair(),
 		)
 		.await;
@@ -341,12 +358,12 @@ async fn viewers_pay_exactly_per_second_settled_in_batches() {
 	drop(sub);
 
 	// Charlie leaves with a final voucher: it settles and the rest of the escrow is refunded.
-	let final_sig = sign_voucher(&Charlie.pair(), genesis, charlie_session, 14, false);
+	let (encoding, signature) = sign_voucher(&Charlie.pair(), genesis, charlie_session, 14, false);
 	let (block, events) = rpc
 		.execute(
 			RuntimeCall::Ticks(pallet_ticks::Call::close_session {
 				session_id: charlie_session,
-				final_voucher: Some((14, final_sig)),
+				final_voucher: Some(FinalVoucher { cumulative_seconds: 14, encoding, signature }),
 			}),
 			&Charlie.pair(),
 		)

@@ -79,10 +79,10 @@ pub const VERSION: RuntimeVersion = RuntimeVersion {
 	spec_name: alloc::borrow::Cow::Borrowed("vilokanam"),
 	impl_name: alloc::borrow::Cow::Borrowed("vilokanam-node"),
 	authoring_version: 1,
-	spec_version: 100,
+	spec_version: 102,
 	impl_version: 1,
 	apis: apis::RUNTIME_API_VERSIONS,
-	transaction_version: 1,
+	transaction_version: 3,
 	system_version: 1,
 };
 
@@ -199,8 +199,11 @@ pub type UncheckedExtrinsic =
 pub type SignedPayload = generic::SignedPayload<RuntimeCall, TxExtension>;
 
 /// Migrations of the runtime beyond those the pallets declare.
+///
+/// - `pallet_ticks` v0 → v1: sessions split into cold data and pages of settlement state (a
+///   no-op on chains whose genesis already has the new layout).
 #[allow(unused_parens)]
-type Migrations = ();
+type Migrations = (pallet_ticks::migrations::v1::MigrateV0ToV1<Runtime>,);
 
 /// Executive: dispatches to the pallets.
 pub type Executive = frame_executive::Executive<

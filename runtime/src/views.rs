@@ -6,7 +6,6 @@ use alloc::vec::Vec;
 use pallet_streams::{
 	Following, LiveStreams, Stream, StreamStatus, Streams, StreamsByCategory, StreamsByCreator,
 };
-use pallet_ticks::Sessions;
 use vilokanam_runtime_api::{self as api, SessionView, StreamView, MAX_PAGE};
 
 use crate::{AccountId, Balance, Runtime};
@@ -109,9 +108,10 @@ pub fn streams_by_creator(
 	page(StreamsByCreator::<Runtime>::iter_key_prefix(creator), |_| true, offset, limit)
 }
 
-/// One open session (closed sessions are removed from storage).
+/// One open session (closed sessions are removed from storage): its cold data and its slot in
+/// the session pages, combined.
 pub fn session(id: u64) -> Option<SessionView<AccountId, Balance>> {
-	Sessions::<Runtime>::get(id).map(|s| SessionView {
+	pallet_ticks::Pallet::<Runtime>::session(id).map(|s| SessionView {
 		id,
 		viewer: s.viewer,
 		stream_id: s.stream_id,
@@ -128,7 +128,7 @@ pub fn session(id: u64) -> Option<SessionView<AccountId, Balance>> {
 /// applies (signature aside), or `None` if it would be rejected.
 pub fn voucher_cost(id: u64, cumulative_seconds: u64) -> Option<Balance> {
 	use frame_support::traits::Get;
-	let s = Sessions::<Runtime>::get(id)?;
+	let s = pallet_ticks::Pallet::<Runtime>::session(id)?;
 	if cumulative_seconds <= s.settled_seconds || cumulative_seconds > s.max_seconds {
 		return None;
 	}

@@ -14,20 +14,25 @@
 //!   [`tick`](Pallet::tick), [`settle_batch`](Pallet::settle_batch),
 //!   [`close_session`](Pallet::close_session), [`close_expired`](Pallet::close_expired)
 //!   (authorized, submitted by the off-chain worker).
-//! - Storage: [`Sessions`], [`OpenSessionCount`], [`NextSessionId`].
-//! - [`Event`] and [`Error`]; domain types in [`types`]: [`Session`], [`Voucher`],
-//!   [`RejectReason`].
-//! - Helpers for clients: [`Pallet::voucher_payload`], [`Pallet::escrow_account`].
+//! - Storage: [`Sessions`] (cold session data), [`SessionPages`] (hot settlement state, in
+//!   pages of [`SESSIONS_PER_PAGE`] consecutive sessions), [`OpenSessionCount`],
+//!   [`NextSessionId`].
+//! - [`Event`] and [`Error`]; domain types in [`types`]: [`Session`] (the combined view),
+//!   [`SessionInfo`], [`SessionState`], [`SessionPage`], [`Voucher`], [`RejectReason`].
+//! - Helpers for clients: [`Pallet::session`], [`Pallet::voucher_payload`],
+//!   [`Pallet::escrow_account`], and the pure [`Session::assemble`], [`page_of`] and
+//!   [`pages_of`] (the `pages` witness of `settle_batch`).
 //!
 //! ## Terminology
 //!
 //! - **Session**: a viewer's paid viewing of one stream, with a fixed price (copied from the
 //!   stream at opening) and `max_seconds` paid into escrow.
-//! - **Voucher**: `(session_id, cumulative_seconds, signature)`. The viewer signs
+//! - **Voucher**: `(session_id, cumulative_seconds, encoding, signature)`. The viewer signs
 //!   `(b"vilokanam/tick/v1", genesis_hash, session_id, cumulative_seconds).encode()` — the tag
-//!   as a fixed `[u8; 17]` (no length prefix), the genesis hash of the chain, then two `u64`s.
-//!   The signature may also cover the browser-wallet wrapping `<Bytes>` ++ payload ++
-//!   `</Bytes>`; the plain form is tried first. Vouchers are cumulative, so only the latest one
+//!   as a fixed `[u8; 17]` (no length prefix), the genesis hash of the chain, then two `u64`s —
+//!   either as is ([`VoucherEncoding::Raw`]) or in the browser-wallet wrapping `<Bytes>` ++
+//!   payload ++ `</Bytes>` ([`VoucherEncoding::Wrapped`]). The voucher states which, so one
+//!   signature verification runs per voucher. Vouchers are cumulative, so only the latest one
 //!   matters: an older or replayed voucher is rejected ([`RejectReason::NotIncreasing`]) and
 //!   never charges twice.
 //! - **Relayer**: any account that submits [`settle_batch`](Pallet::settle_batch) on behalf of
@@ -38,13 +43,22 @@
 //! ## Why an escrow account and not holds
 //!
 //! Settling from holds would touch, per voucher, the viewer's account and its holds list (and
-//! release-then-transfer). With one escrow account, settling a voucher touches exactly ONE
-//! storage item — the session (one read, one write) — while the payments of a whole batch are
-//! aggregated in memory per recipient ([`pallet_payouts::Credits`]) and per stream, and written
-//! once per batch: one transfer per distinct recipient out of the escrow, one stream update per
-//! distinct stream. Stream data is read once per batch (cached). This is what makes ≥ 15,000
-//! vouchers per 6 s block reachable (≈ 41 µs sr25519 verification + 8 µs read + 50 µs write on
-//! ParityDB per voucher).
+//! release-then-transfer). With one escrow account, settling a voucher reads the session's
+//! cold [`SessionInfo`] and changes only its [`SessionState`], while the payments of a whole
+//! batch are aggregated in memory per recipient ([`pallet_payouts::Credits`]) and per stream,
+//! and written once per batch: one transfer per distinct recipient out of the escrow, one
+//! stream update per distinct stream. Stream data is read once per batch (cached).
+//!
+//! ## Session pages
+//!
+//! A storage write (≈ 50 µs on ParityDB) costs more than the voucher's signature check, so the
+//! hot state of sessions is stored in pages of [`SESSIONS_PER_PAGE`] consecutive session ids
+//! ([`SessionPages`], slot `id % SESSIONS_PER_PAGE`). A batch loads each page it touches once
+//! (lazily) and writes it once at the end: a voucher costs one verification + one cold read +
+//! about `1/64` of a page read and write when the batch settles consecutive sessions, which is
+//! what makes ≥ 15,000 vouchers per 6 s block reachable. `settle_batch` takes the number of
+//! distinct pages as a witness (`pages`, computed with [`pages_of`]) so that its pre-dispatch
+//! weight charges for exactly those pages. A page is removed when its last session closes.
 //!
 //! ## Escrow and the existential deposit
 //!
@@ -57,10 +71,10 @@
 //!
 //! ## Off-chain worker
 //!
-//! The worker scans a bounded number of sessions per block (resuming from a cursor kept in
-//! off-chain local storage), picks those idle for [`Config::IdleTimeout`] blocks or whose
-//! stream is no longer live, and submits one authorized transaction
-//! [`close_expired`](Pallet::close_expired) (via
+//! The worker scans a bounded number of sessions per block, page by page of [`SessionPages`]
+//! (resuming from a cursor kept in off-chain local storage), picks those idle for
+//! [`Config::IdleTimeout`] blocks or whose stream is no longer live, and submits one authorized
+//! transaction [`close_expired`](Pallet::close_expired) (via
 //! [`CreateAuthorizedTransaction`](frame_system::offchain::CreateAuthorizedTransaction), not
 //! `ValidateUnsigned`). Its `#[pallet::authorize]` function re-checks that every listed session
 //! is really expired and `provides` one tag per session so duplicates are dropped by the pool.
@@ -98,7 +112,9 @@ pub mod weights;
 /// The key of the off-chain lock that prevents concurrent or duplicate submissions.
 pub const OCW_LOCK_KEY: &[u8] = b"vilokanam::ticks::close-expired-lock";
 /// The key of the off-chain scan cursor (the raw storage key where the next scan resumes).
-pub const OCW_CURSOR_KEY: &[u8] = b"vilokanam::ticks::close-expired-cursor";
+/// (A raw key of [`SessionPages`]; a new name, so that a cursor into the former `Sessions`
+/// layout is not reused.)
+pub const OCW_CURSOR_KEY: &[u8] = b"vilokanam::ticks::close-expired-page-cursor";
 /// Blocks a submission stays "pending" (the lock is held) before the worker may resubmit.
 pub const OCW_LOCK_BLOCKS: u32 = 5;
 /// Milliseconds a submission stays "pending" at least (together with [`OCW_LOCK_BLOCKS`]).
@@ -193,12 +209,23 @@ pub mod pallet {
 	#[pallet::storage]
 	pub type NextSessionId<T> = StorageValue<_, SessionId, ValueQuery>;
 
-	/// The open sessions; closed sessions are removed.
+	/// The cold data of the open sessions (the presence of an entry means the session is
+	/// open); closed sessions are removed. Their settlement state is in [`SessionPages`]; use
+	/// [`Pallet::session`] for the combined view.
 	///
 	/// A plain map (not a `CountedStorageMap`, whose `insert` reads the key again to maintain
-	/// its counter), so that settling a voucher is exactly one read and one write.
+	/// its counter), so that settling a voucher reads it once and never writes it.
 	#[pallet::storage]
-	pub type Sessions<T: Config> = StorageMap<_, Twox64Concat, SessionId, Session<T>, OptionQuery>;
+	pub type Sessions<T: Config> =
+		StorageMap<_, Twox64Concat, SessionId, SessionInfo<T>, OptionQuery>;
+
+	/// The settlement state of the open sessions, in pages of [`SESSIONS_PER_PAGE`]
+	/// consecutive ids: page `id / SESSIONS_PER_PAGE`, slot `id % SESSIONS_PER_PAGE`. A slot
+	/// is `Some` exactly while its session has an entry in [`Sessions`]; a page without open
+	/// sessions is removed.
+	#[pallet::storage]
+	pub type SessionPages<T: Config> =
+		StorageMap<_, Twox64Concat, PageIndex, SessionPage<T>, OptionQuery>;
 
 	/// The number of open sessions (entries of [`Sessions`]).
 	#[pallet::storage]
@@ -259,7 +286,8 @@ pub mod pallet {
 			amount: BalanceOf<T>,
 		},
 		/// A batch of vouchers was processed. Accepted vouchers are summarized here (their new
-		/// state is in [`Sessions`]); each rejected one has its own [`Event::VoucherRejected`].
+		/// state is in [`SessionPages`]); each rejected one has its own
+		/// [`Event::VoucherRejected`].
 		BatchSettled {
 			/// Vouchers settled.
 			accepted: u32,
@@ -321,6 +349,12 @@ pub mod pallet {
 		AheadOfTime,
 		/// The escrow account lacks funds for a payment (an invariant violation).
 		EscrowInsufficient,
+		/// `settle_batch`: the vouchers' sessions sit on more distinct pages than the witness
+		/// declares (compute it with [`pages_of`]); nothing was settled.
+		TooManyPages,
+		/// `settle_batch`: the accepted vouchers are on more distinct streams than the witness
+		/// declares (declare the distinct streams of all the vouchers); nothing was settled.
+		TooManyStreams,
 	}
 
 	#[pallet::hooks]
@@ -384,14 +418,19 @@ pub mod pallet {
 			pallet_streams::Pallet::<T>::note_session_opened(stream_id)?;
 			Sessions::<T>::insert(
 				session_id,
-				Session::<T> {
+				SessionInfo::<T> {
 					viewer: viewer.clone(),
 					stream_id,
 					price_per_second: price,
 					max_seconds,
+					opened_at: Self::now_ms(),
+				},
+			);
+			Self::put_state(
+				session_id,
+				SessionState::<T> {
 					settled_seconds: 0,
 					escrow_remaining: deposit,
-					opened_at: Self::now_ms(),
 					last_activity: frame_system::Pallet::<T>::block_number(),
 				},
 			);
@@ -425,7 +464,7 @@ pub mod pallet {
 		) -> DispatchResult {
 			let who = ensure_signed(origin)?;
 			ensure!(extra_seconds > 0, Error::<T>::ZeroSeconds);
-			let mut session = Sessions::<T>::get(session_id).ok_or(Error::<T>::SessionNotFound)?;
+			let mut session = Self::session(session_id).ok_or(Error::<T>::SessionNotFound)?;
 			ensure!(session.viewer == who, Error::<T>::NotViewer);
 			let max_seconds =
 				session.max_seconds.checked_add(extra_seconds).ok_or(Error::<T>::TooManySeconds)?;
@@ -445,7 +484,9 @@ pub mod pallet {
 			session.max_seconds = max_seconds;
 			session.escrow_remaining = remaining;
 			session.last_activity = frame_system::Pallet::<T>::block_number();
-			Sessions::<T>::insert(session_id, session);
+			let (info, state) = session.split();
+			Sessions::<T>::insert(session_id, info);
+			Self::put_state(session_id, state);
 			Self::deposit_event(Event::SessionToppedUp { session_id, max_seconds, amount });
 			Ok(())
 		}
@@ -487,31 +528,47 @@ pub mod pallet {
 		/// `(cumulative − settled) × price` out of escrow; a rejected one changes nothing and
 		/// is reported. Anyone may submit (typically a relayer).
 		///
-		/// Per voucher, exactly one session read and (if accepted) one session write; payments
-		/// are aggregated and made once per distinct recipient, stream totals once per distinct
-		/// stream. The actual weight (refunding the rest) depends on the accepted and rejected
-		/// counts and the number of distinct streams.
+		/// `witness` declares what the batch touches, so that the call is priced exactly
+		/// before dispatch (pricing every voucher as its own stream and page would cap a batch
+		/// at a few hundred vouchers): `pages`, the distinct session pages of the vouchers
+		/// ([`pages_of`] of their session ids), checked up front ([`Error::TooManyPages`]
+		/// before changing anything); `streams`, the distinct streams of the vouchers that
+		/// will be accepted (at most the distinct streams of all of them), checked as they are
+		/// accepted ([`Error::TooManyStreams`] reverts the whole call).
+		///
+		/// Per voucher, exactly one read of its session's cold data; each touched page of
+		/// settlement state is read once and (if a voucher on it is accepted) written once at
+		/// the end. Payments are aggregated and made once per distinct recipient, stream totals
+		/// once per distinct stream. The actual weight (refunding the rest) depends on the
+		/// accepted and rejected counts and the numbers of distinct streams and pages.
 		///
 		/// Emits [`Event::BatchSettled`], one [`Event::VoucherRejected`] per rejected voucher,
 		/// and `pallet-payouts` credit events per recipient.
 		///
-		/// Errors: [`Error::EscrowInsufficient`] (an invariant violation; the whole batch is
-		/// reverted); arithmetic overflow.
+		/// Errors: [`Error::TooManyPages`], [`Error::TooManyStreams`];
+		/// [`Error::EscrowInsufficient`] (an invariant
+		/// violation; the whole batch is reverted); arithmetic overflow.
 		#[pallet::call_index(3)]
-		#[pallet::weight(Pallet::<T>::settle_batch_max_weight(vouchers.len() as u32))]
+		#[pallet::weight(Pallet::<T>::settle_batch_declared_weight(vouchers.len() as u32, *witness))]
 		pub fn settle_batch(
 			origin: OriginFor<T>,
 			vouchers: BoundedVec<Voucher<T::VoucherSignature>, T::MaxVouchersPerBatch>,
+			witness: BatchWitness,
 		) -> DispatchResultWithPostInfo {
 			ensure_signed(origin)?;
+			ensure!(
+				pages_of(vouchers.iter().map(|v| v.session_id)) <= witness.pages,
+				Error::<T>::TooManyPages
+			);
 			let mut batch = Batch::<T>::new();
+			batch.max_streams = witness.streams;
 			let (mut accepted, mut rejected) = (0u32, 0u32);
 			for voucher in vouchers.iter() {
 				match Self::settle_one(
 					&mut batch,
 					voucher.session_id,
 					voucher.cumulative_seconds,
-					Auth::Signature(&voucher.signature),
+					Auth::Signature(&voucher.signature, voucher.encoding),
 				) {
 					Ok(_) => accepted.saturating_inc(),
 					Err(SettleError::Rejected(reason)) => {
@@ -525,10 +582,11 @@ pub mod pallet {
 				}
 			}
 			let streams = batch.streams.len() as u32;
+			let pages = batch.pages.len() as u32;
 			let total_paid = batch.credits.total();
 			Self::finish(batch)?;
 			Self::deposit_event(Event::BatchSettled { accepted, rejected, total_paid });
-			Ok(Some(Self::settle_batch_weight(accepted, rejected, streams)).into())
+			Ok(Some(Self::settle_batch_weight(accepted, rejected, streams, pages)).into())
 		}
 
 		/// Close a session (its viewer or the stream's creator): settle `final_voucher` if given
@@ -545,7 +603,7 @@ pub mod pallet {
 		pub fn close_session(
 			origin: OriginFor<T>,
 			session_id: SessionId,
-			final_voucher: Option<(u64, T::VoucherSignature)>,
+			final_voucher: Option<FinalVoucher<T::VoucherSignature>>,
 		) -> DispatchResult {
 			let who = ensure_signed(origin)?;
 			let session = Sessions::<T>::get(session_id).ok_or(Error::<T>::SessionNotFound)?;
@@ -555,13 +613,13 @@ pub mod pallet {
 					.ok_or(Error::<T>::NotParticipant)?;
 				ensure!(creator == who, Error::<T>::NotParticipant);
 			}
-			if let Some((cumulative_seconds, signature)) = final_voucher {
+			if let Some(FinalVoucher { cumulative_seconds, encoding, signature }) = final_voucher {
 				let mut batch = Batch::<T>::new();
 				match Self::settle_one(
 					&mut batch,
 					session_id,
 					cumulative_seconds,
-					Auth::Signature(&signature),
+					Auth::Signature(&signature, encoding),
 				) {
 					Ok(amount) => {
 						Self::finish(batch)?;
@@ -603,7 +661,7 @@ pub mod pallet {
 			let now = frame_system::Pallet::<T>::block_number();
 			let mut closed = 0u32;
 			for session_id in session_ids.iter() {
-				let Some(session) = Sessions::<T>::get(session_id) else { continue };
+				let Some(session) = Self::session(*session_id) else { continue };
 				if Self::is_expired(&session, now) {
 					Self::do_close(*session_id, CloseReason::Expired)?;
 					closed.saturating_inc();
@@ -618,8 +676,8 @@ pub mod pallet {
 
 	/// How a settlement is authorized.
 	pub(crate) enum Auth<'a, T: Config> {
-		/// By a voucher signature, checked against the session's viewer.
-		Signature(&'a T::VoucherSignature),
+		/// By a voucher signature over the stated encoding, checked against the session's viewer.
+		Signature(&'a T::VoucherSignature, VoucherEncoding),
 		/// By the origin, which must be the session's viewer.
 		Origin(&'a T::AccountId),
 	}
@@ -640,6 +698,13 @@ pub mod pallet {
 		amount: BalanceOf<T>,
 	}
 
+	/// A page of settlement state loaded by a batch.
+	pub(crate) struct PageEntry<T: Config> {
+		page: SessionPage<T>,
+		/// Whether a slot changed, so the page must be written back.
+		dirty: bool,
+	}
+
 	/// The in-memory state of one settlement batch.
 	pub(crate) struct Batch<T: Config> {
 		now_ms: u64,
@@ -647,7 +712,11 @@ pub mod pallet {
 		next_session_id: SessionId,
 		genesis_hash: T::Hash,
 		pub(crate) streams: BTreeMap<StreamId, StreamEntry<T>>,
+		/// The pages read so far (each read once), written back by [`Pallet::finish`].
+		pub(crate) pages: BTreeMap<PageIndex, PageEntry<T>>,
 		pub(crate) credits: Credits<T>,
+		/// The most distinct streams this batch may pay (the `settle_batch` witness).
+		pub(crate) max_streams: u32,
 	}
 
 	impl<T: Config> Batch<T> {
@@ -658,8 +727,18 @@ pub mod pallet {
 				next_session_id: NextSessionId::<T>::get(),
 				genesis_hash: Pallet::<T>::genesis_hash(),
 				streams: BTreeMap::new(),
+				pages: BTreeMap::new(),
 				credits: Credits::<T>::new(),
+				max_streams: u32::MAX,
 			}
+		}
+
+		/// The loaded page `index`, read from storage on first use.
+		fn page(&mut self, index: PageIndex) -> &mut PageEntry<T> {
+			self.pages.entry(index).or_insert_with(|| PageEntry {
+				page: SessionPages::<T>::get(index).unwrap_or_default(),
+				dirty: false,
+			})
 		}
 	}
 
@@ -684,25 +763,32 @@ pub mod pallet {
 			(VOUCHER_TAG, genesis_hash, session_id, cumulative_seconds).encode()
 		}
 
-		/// Whether `signature` signs the voucher payload, plain or `<Bytes>`-wrapped, by `who`.
+		/// Whether `signature` signs the voucher payload in `encoding` by `who`. One
+		/// verification, whatever the encoding.
 		pub fn verify_voucher(
 			signature: &T::VoucherSignature,
+			encoding: VoucherEncoding,
 			genesis_hash: &T::Hash,
 			session_id: SessionId,
 			cumulative_seconds: u64,
 			who: &T::AccountId,
 		) -> bool {
 			let payload = Self::voucher_payload(genesis_hash, session_id, cumulative_seconds);
-			if signature.verify(&payload[..], who) {
-				return true;
+			match encoding {
+				VoucherEncoding::Raw => signature.verify(&payload[..], who),
+				VoucherEncoding::Wrapped => {
+					let mut wrapped = Vec::with_capacity(
+						WRAP_PREFIX
+							.len()
+							.saturating_add(payload.len())
+							.saturating_add(WRAP_SUFFIX.len()),
+					);
+					wrapped.extend_from_slice(WRAP_PREFIX);
+					wrapped.extend_from_slice(&payload);
+					wrapped.extend_from_slice(WRAP_SUFFIX);
+					signature.verify(&wrapped[..], who)
+				},
 			}
-			let mut wrapped = Vec::with_capacity(
-				WRAP_PREFIX.len().saturating_add(payload.len()).saturating_add(WRAP_SUFFIX.len()),
-			);
-			wrapped.extend_from_slice(WRAP_PREFIX);
-			wrapped.extend_from_slice(&payload);
-			wrapped.extend_from_slice(WRAP_SUFFIX);
-			signature.verify(&wrapped[..], who)
 		}
 
 		/// Whether `session` may be closed by `close_expired` at block `now`: idle for
@@ -715,19 +801,72 @@ pub mod pallet {
 				.is_some_and(|s| s.status == StreamStatus::Live)
 		}
 
-		/// The pre-dispatch weight of a `settle_batch` of `n` vouchers: the worst of all
-		/// accepted on distinct streams and all rejected.
+		/// The pre-dispatch weight of a `settle_batch` of `n` vouchers with `witness` (counts
+		/// above `n` count as `n`): the worst of all accepted, on the declared streams and
+		/// pages, and all rejected.
+		pub fn settle_batch_declared_weight(n: u32, witness: BatchWitness) -> Weight {
+			let (streams, pages) = (witness.streams.min(n), witness.pages.min(n));
+			Self::settle_batch_weight(n, 0, streams, pages)
+				.max(Self::settle_batch_weight(0, n, 0, pages))
+		}
+
+		/// The worst-case weight of a `settle_batch` of `n` vouchers, whatever pages they
+		/// touch (each on its own page).
 		pub fn settle_batch_max_weight(n: u32) -> Weight {
-			Self::settle_batch_weight(n, 0, n).max(Self::settle_batch_weight(0, n, 0))
+			Self::settle_batch_declared_weight(n, BatchWitness { streams: n, pages: n })
 		}
 
 		/// The weight of a `settle_batch` with `accepted` and `rejected` vouchers touching
-		/// `streams` distinct streams.
-		pub fn settle_batch_weight(accepted: u32, rejected: u32, streams: u32) -> Weight {
+		/// `streams` distinct streams and `pages` distinct pages: the `settle_batch(a, r)`
+		/// benchmark (one stream, consecutive sessions), plus what `streams` distinct streams
+		/// and `pages` distinct pages cost on top of as many vouchers on one stream and on
+		/// consecutive sessions (`settle_batch_streams(s) − settle_batch(s, 0)` and
+		/// `settle_batch_pages(p) − settle_batch(p, 0)`).
+		pub fn settle_batch_weight(
+			accepted: u32,
+			rejected: u32,
+			streams: u32,
+			pages: u32,
+		) -> Weight {
 			let base = <T as Config>::WeightInfo::settle_batch(accepted, rejected);
 			let per_stream = <T as Config>::WeightInfo::settle_batch_streams(streams)
 				.saturating_sub(<T as Config>::WeightInfo::settle_batch(streams, 0));
-			base.saturating_add(per_stream)
+			let per_page = <T as Config>::WeightInfo::settle_batch_pages(pages)
+				.saturating_sub(<T as Config>::WeightInfo::settle_batch(pages, 0));
+			base.saturating_add(per_stream).saturating_add(per_page)
+		}
+
+		/// Open session `id`: its cold [`SessionInfo`] and its [`SessionState`] combined.
+		/// `None` if it was never opened or is closed (or, against the invariants, if its page
+		/// slot is missing).
+		pub fn session(id: SessionId) -> Option<Session<T>> {
+			let info = Sessions::<T>::get(id)?;
+			let state = SessionPages::<T>::get(page_of(id).0)?.get(id).cloned()?;
+			Some(Session::assemble(info, state))
+		}
+
+		/// Store the settlement state of session `id` in its page slot (one page read and one
+		/// page write).
+		pub(crate) fn put_state(id: SessionId, state: SessionState<T>) {
+			SessionPages::<T>::mutate(page_of(id).0, |page| {
+				let page = page.get_or_insert_with(Default::default);
+				if let Some(slot) = page.slot_mut(id) {
+					*slot = Some(state);
+				}
+			});
+		}
+
+		/// Clear the page slot of session `id`, removing the page if it was the last open
+		/// session on it. Returns the state the slot held.
+		pub(crate) fn take_state(id: SessionId) -> Option<SessionState<T>> {
+			SessionPages::<T>::mutate_exists(page_of(id).0, |maybe_page| {
+				let page = maybe_page.as_mut()?;
+				let state = page.slot_mut(id).and_then(Option::take);
+				if page.is_empty() {
+					*maybe_page = None;
+				}
+				state
+			})
 		}
 
 		fn now_ms() -> u64 {
@@ -751,8 +890,10 @@ pub mod pallet {
 			}
 		}
 
-		/// Settle one voucher into `batch`: one session read, checks, one session write, and
-		/// the payment accumulated in memory. Returns the amount paid.
+		/// Settle one voucher into `batch`: one read of the session's cold data, its state
+		/// taken from the batch's copy of its page (read on first use), checks, the new state
+		/// written to that copy, and the payment accumulated in memory. Returns the amount
+		/// paid.
 		pub(crate) fn settle_one(
 			batch: &mut Batch<T>,
 			session_id: SessionId,
@@ -761,32 +902,26 @@ pub mod pallet {
 		) -> Result<BalanceOf<T>, SettleError> {
 			use RejectReason::*;
 			let reject = |r| Err(SettleError::Rejected(r));
-			let Some(mut session) = Sessions::<T>::get(session_id) else {
+			let Some(session) = Sessions::<T>::get(session_id) else {
 				return reject(if session_id < batch.next_session_id {
 					SessionClosed
 				} else {
 					UnknownSession
 				});
 			};
-			match auth {
-				Auth::Signature(signature) => {
-					if !Self::verify_voucher(
-						signature,
-						&batch.genesis_hash,
-						session_id,
-						cumulative_seconds,
-						&session.viewer,
-					) {
-						return reject(BadSignature);
-					}
-				},
-				Auth::Origin(who) => {
-					if *who != session.viewer {
-						return Err(SettleError::Fatal(Error::<T>::NotViewer.into()));
-					}
-				},
+			let Some(state) = batch.page(page_of(session_id).0).page.get(session_id).cloned()
+			else {
+				// Against the invariants (`try_state` checks them): an open session without
+				// settlement state. Refuse the voucher rather than fail the whole batch.
+				log::error!(target: LOG_TARGET, "session {session_id} has no page slot");
+				return reject(SessionClosed);
+			};
+			if let Auth::Origin(who) = auth {
+				if *who != session.viewer {
+					return Err(SettleError::Fatal(Error::<T>::NotViewer.into()));
+				}
 			}
-			if cumulative_seconds <= session.settled_seconds {
+			if cumulative_seconds <= state.settled_seconds {
 				return reject(NotIncreasing);
 			}
 			if cumulative_seconds > session.max_seconds {
@@ -796,14 +931,34 @@ pub mod pallet {
 			if cumulative_seconds > elapsed.saturating_add(T::ElapsedGrace::get()) {
 				return reject(AheadOfTime);
 			}
-			let delta = cumulative_seconds.saturating_sub(session.settled_seconds);
+			// The signature is checked last: it is the expensive check, and replays (the common
+			// rejection) are refused without it.
+			if let Auth::Signature(signature, encoding) = auth {
+				if !Self::verify_voucher(
+					signature,
+					encoding,
+					&batch.genesis_hash,
+					session_id,
+					cumulative_seconds,
+					&session.viewer,
+				) {
+					return reject(BadSignature);
+				}
+			}
+			let delta = cumulative_seconds.saturating_sub(state.settled_seconds);
 			let Some(amount) = Self::cost(session.price_per_second, delta) else {
 				return reject(AboveMaxSeconds);
 			};
-			let Some(remaining) = session.escrow_remaining.checked_sub(&amount) else {
+			let Some(remaining) = state.escrow_remaining.checked_sub(&amount) else {
 				return Err(SettleError::Fatal(Error::<T>::EscrowInsufficient.into()));
 			};
 
+			// The declared stream count priced this batch; paying one more would be unpriced.
+			if !batch.streams.contains_key(&session.stream_id)
+				&& batch.streams.len() as u32 >= batch.max_streams
+			{
+				return Err(SettleError::Fatal(Error::<T>::TooManyStreams.into()));
+			}
 			let entry = match batch.streams.entry(session.stream_id) {
 				alloc::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
 				alloc::collections::btree_map::Entry::Vacant(e) => {
@@ -827,16 +982,32 @@ pub mod pallet {
 			entry.seconds = entry.seconds.saturating_add(delta);
 			entry.amount = entry.amount.saturating_add(amount);
 
-			session.settled_seconds = cumulative_seconds;
-			session.escrow_remaining = remaining;
-			session.last_activity = batch.now_block;
-			Sessions::<T>::insert(session_id, session);
+			let now_block = batch.now_block;
+			let entry = batch.page(page_of(session_id).0);
+			if let Some(slot) = entry.page.slot_mut(session_id) {
+				*slot = Some(SessionState {
+					settled_seconds: cumulative_seconds,
+					escrow_remaining: remaining,
+					last_activity: now_block,
+				});
+				entry.dirty = true;
+			}
 			Ok(amount)
 		}
 
-		/// Write a batch out: the stream totals once per stream, the payments once per
-		/// recipient.
+		/// Write a batch out: each changed page once, the stream totals once per stream, the
+		/// payments once per recipient.
 		pub(crate) fn finish(batch: Batch<T>) -> DispatchResult {
+			for (index, entry) in batch.pages.into_iter() {
+				if !entry.dirty {
+					continue;
+				}
+				if entry.page.is_empty() {
+					SessionPages::<T>::remove(index);
+				} else {
+					SessionPages::<T>::insert(index, entry.page);
+				}
+			}
 			for (stream_id, entry) in batch.streams.iter() {
 				if entry.seconds > 0 || !entry.amount.is_zero() {
 					pallet_streams::Pallet::<T>::note_settled(
@@ -861,8 +1032,14 @@ pub mod pallet {
 		/// viewer count. A missing session is a no-op.
 		pub(crate) fn do_close(session_id: SessionId, reason: CloseReason) -> DispatchResult {
 			let Some(session) = Sessions::<T>::take(session_id) else { return Ok(()) };
+			let Some(state) = Self::take_state(session_id) else {
+				// Against the invariants: an open session without settlement state. There is
+				// nothing to refund that the pallet knows of.
+				log::error!(target: LOG_TARGET, "closing session {session_id} without page slot");
+				return Err(Error::<T>::SessionNotFound.into());
+			};
 			OpenSessionCount::<T>::mutate(|c| c.saturating_dec());
-			let refund = session.escrow_remaining;
+			let refund = state.escrow_remaining;
 			let escrow = Self::escrow_account();
 			let paid = pallet_payouts::Pallet::<T>::pay_or_redirect(
 				&escrow,
@@ -885,7 +1062,7 @@ pub mod pallet {
 			pallet_streams::Pallet::<T>::note_session_closed(session.stream_id);
 			Self::deposit_event(Event::SessionClosed {
 				session_id,
-				settled_seconds: session.settled_seconds,
+				settled_seconds: state.settled_seconds,
 				refunded: refund,
 				reason,
 			});
@@ -906,7 +1083,7 @@ pub mod pallet {
 				.propagate(true);
 			let mut open = 0u32;
 			for session_id in session_ids.iter() {
-				if let Some(session) = Sessions::<T>::get(session_id) {
+				if let Some(session) = Self::session(*session_id) {
 					if !Self::is_expired(&session, now) {
 						return Err(InvalidTransaction::Call.into());
 					}
@@ -936,30 +1113,49 @@ pub mod pallet {
 		}
 
 		/// The expired sessions the off-chain worker would close now: at most
-		/// [`Config::MaxCloseBatch`], scanning at most [`OCW_SCAN_LIMIT`] sessions from the
-		/// cursor in off-chain local storage (wrapping around at the end).
+		/// [`Config::MaxCloseBatch`], scanning the open sessions of [`SessionPages`] page by page
+		/// from the cursor in off-chain local storage (wrapping around at the end), and stopping
+		/// after the page on which the [`OCW_SCAN_LIMIT`]th session is. An idle session is
+		/// expired without reading more; otherwise its cold data and stream (cached per stream)
+		/// are read. A page is only passed by the cursor once all of its sessions were looked at.
 		pub fn collect_expired(now: BlockNumberFor<T>) -> Vec<SessionId> {
 			let cursor = StorageValueRef::persistent(OCW_CURSOR_KEY);
 			let start: Vec<u8> = cursor.get::<Vec<u8>>().ok().flatten().unwrap_or_default();
 			let mut iter = if start.is_empty() {
-				Sessions::<T>::iter()
+				SessionPages::<T>::iter()
 			} else {
-				Sessions::<T>::iter_from(start)
+				SessionPages::<T>::iter_from(start.clone())
 			};
 			let max = T::MaxCloseBatch::get() as usize;
+			let idle_timeout = T::IdleTimeout::get();
+			let mut live: BTreeMap<StreamId, bool> = BTreeMap::new();
 			let mut ids = Vec::new();
-			let mut next_start = Vec::new();
+			let mut next_start = start;
 			let mut scanned = 0u32;
-			while scanned < OCW_SCAN_LIMIT && ids.len() < max {
-				let Some((id, session)) = iter.next() else {
+			'pages: while scanned < OCW_SCAN_LIMIT && ids.len() < max {
+				let Some((index, page)) = iter.next() else {
 					next_start.clear();
 					break;
 				};
-				scanned.saturating_inc();
-				next_start = Sessions::<T>::hashed_key_for(id);
-				if Self::is_expired(&session, now) {
-					ids.push(id);
+				for (id, state) in page.open_sessions(index) {
+					if ids.len() >= max {
+						// Resume at this page next time.
+						break 'pages;
+					}
+					scanned.saturating_inc();
+					let expired = now.saturating_sub(state.last_activity) >= idle_timeout || {
+						Sessions::<T>::get(id).is_some_and(|info| {
+							!*live.entry(info.stream_id).or_insert_with(|| {
+								pallet_streams::Pallet::<T>::stream(info.stream_id)
+									.is_some_and(|s| s.status == StreamStatus::Live)
+							})
+						})
+					};
+					if expired {
+						ids.push(id);
+					}
 				}
+				next_start = SessionPages::<T>::hashed_key_for(index);
 			}
 			cursor.set(&next_start);
 			ids
@@ -993,7 +1189,10 @@ pub mod pallet {
 		}
 
 		/// Check the invariants:
-		/// - every session id is below [`NextSessionId`]; `settled_seconds ≤ max_seconds`;
+		/// - every session id is below [`NextSessionId`]; every open session (entry of
+		///   [`Sessions`]) has its slot in [`SessionPages`], and every filled slot belongs to
+		///   an open session; no stored page is empty;
+		/// - `settled_seconds ≤ max_seconds`;
 		///   `escrow_remaining == price × (max_seconds − settled_seconds)`;
 		/// - the session counter is right, and each stream's `current_viewers` equals its number
 		///   of open sessions;
@@ -1004,9 +1203,10 @@ pub mod pallet {
 			let mut total: BalanceOf<T> = Zero::zero();
 			let mut count = 0u32;
 			let mut per_stream: BTreeMap<StreamId, u32> = BTreeMap::new();
-			for (id, s) in Sessions::<T>::iter() {
+			for (id, info) in Sessions::<T>::iter() {
 				count.saturating_inc();
 				ensure!(id < next, "session id not below NextSessionId");
+				let s = Self::session(id).ok_or("open session without its page slot")?;
 				ensure!(s.settled_seconds <= s.max_seconds, "settled above max");
 				ensure!(
 					Self::cost(s.price_per_second, s.max_seconds.saturating_sub(s.settled_seconds))
@@ -1014,8 +1214,17 @@ pub mod pallet {
 					"escrow_remaining != price x unsettled seconds"
 				);
 				total = total.checked_add(&s.escrow_remaining).ok_or("escrow sum overflows")?;
-				per_stream.entry(s.stream_id).or_default().saturating_inc();
+				per_stream.entry(info.stream_id).or_default().saturating_inc();
 			}
+			let mut slots = 0u32;
+			for (index, page) in SessionPages::<T>::iter() {
+				ensure!(!page.is_empty(), "empty session page stored");
+				for (id, _) in page.open_sessions(index) {
+					slots.saturating_inc();
+					ensure!(Sessions::<T>::contains_key(id), "page slot of a closed session");
+				}
+			}
+			ensure!(slots == count, "page slots != open sessions");
 			ensure!(OpenSessionCount::<T>::get() == count, "session counter wrong");
 			for (id, stream) in pallet_streams::Streams::<T>::iter() {
 				ensure!(

@@ -59,8 +59,34 @@ fn voucher(p: &sr25519::Pair, session_id: SessionId, cumulative: u64) -> Voucher
 	Voucher {
 		session_id,
 		cumulative_seconds: cumulative,
+		encoding: VoucherEncoding::Raw,
 		signature: sign(p, session_id, cumulative),
 	}
+}
+
+fn wrapped_voucher(
+	p: &sr25519::Pair,
+	session_id: SessionId,
+	cumulative: u64,
+) -> Voucher<MultiSignature> {
+	Voucher {
+		session_id,
+		cumulative_seconds: cumulative,
+		encoding: VoucherEncoding::Wrapped,
+		signature: sign_wrapped(p, session_id, cumulative),
+	}
+}
+
+fn final_voucher(
+	p: &sr25519::Pair,
+	session_id: SessionId,
+	cumulative: u64,
+) -> Option<FinalVoucher<MultiSignature>> {
+	Some(FinalVoucher {
+		cumulative_seconds: cumulative,
+		encoding: VoucherEncoding::Raw,
+		signature: sign(p, session_id, cumulative),
+	})
 }
 
 fn batch(v: Vec<Voucher<MultiSignature>>) -> BoundedVec<Voucher<MultiSignature>, ConstU32Max> {
@@ -68,6 +94,24 @@ fn batch(v: Vec<Voucher<MultiSignature>>) -> BoundedVec<Voucher<MultiSignature>,
 }
 
 type ConstU32Max = <Test as Config>::MaxVouchersPerBatch;
+
+/// `settle_batch` by the relayer, with the exact `pages` witness and the distinct streams of
+/// the vouchers' open sessions.
+fn settle(
+	v: BoundedVec<Voucher<MultiSignature>, ConstU32Max>,
+) -> frame_support::dispatch::DispatchResultWithPostInfo {
+	Ticks::settle_batch(RuntimeOrigin::signed(relayer()), v.clone(), witness(&v))
+}
+
+fn witness(v: &[Voucher<MultiSignature>]) -> BatchWitness {
+	let streams: std::collections::BTreeSet<_> =
+		v.iter().filter_map(|v| Ticks::session(v.session_id)).map(|s| s.stream_id).collect();
+	BatchWitness { streams: streams.len() as u32, pages: pages_of(v.iter().map(|v| v.session_id)) }
+}
+
+fn pages_only(pages: u32) -> BatchWitness {
+	BatchWitness { streams: 1, pages }
+}
 
 fn advance_secs(secs: u64) {
 	Timestamp::set_timestamp(pallet_timestamp::Now::<Test>::get() + secs * 1_000);
@@ -116,7 +160,7 @@ fn open_session_escrows_price_times_max_seconds() {
 		let sid = open(&charlie(), stream, 100);
 		assert_eq!(free(&charlie()), INITIAL - 700);
 		assert_eq!(free(&escrow()), 10 + 700);
-		let s = Sessions::<Test>::get(sid).unwrap();
+		let s = Ticks::session(sid).unwrap();
 		assert_eq!(s.viewer, charlie());
 		assert_eq!(s.price_per_second, 7);
 		assert_eq!((s.max_seconds, s.settled_seconds, s.escrow_remaining), (100, 0, 700));
@@ -205,12 +249,12 @@ fn top_up_adds_seconds_at_the_session_price() {
 		);
 		System::set_block_number(3);
 		assert_ok!(Ticks::top_up(RuntimeOrigin::signed(charlie()), sid, 50));
-		let s = Sessions::<Test>::get(sid).unwrap();
+		let s = Ticks::session(sid).unwrap();
 		assert_eq!((s.max_seconds, s.escrow_remaining, s.last_activity), (150, 1_050, 3));
 		assert_eq!(free(&charlie()), INITIAL - 1_050);
 		// New sessions use the new price.
 		let sid2 = open(&dave(), stream, 2);
-		assert_eq!(Sessions::<Test>::get(sid2).unwrap().price_per_second, 1_000);
+		assert_eq!(Ticks::session(sid2).unwrap().price_per_second, 1_000);
 	});
 }
 
@@ -228,7 +272,7 @@ fn tick_settles_with_exact_split() {
 		assert_eq!(free(&bob()) - bob0, 81);
 		assert_eq!(free(&alice()) - alice0, 192);
 		assert_eq!(free(&escrow()), 10 + 700 - 280);
-		let s = Sessions::<Test>::get(sid).unwrap();
+		let s = Ticks::session(sid).unwrap();
 		assert_eq!((s.settled_seconds, s.escrow_remaining), (40, 420));
 		let st = Streams::stream(stream).unwrap();
 		assert_eq!((st.total_viewer_seconds, st.total_earned), (40, 280));
@@ -260,7 +304,7 @@ fn tick_settles_with_exact_split() {
 			Error::<Test>::AboveMaxSeconds
 		);
 		assert_ok!(Ticks::tick(RuntimeOrigin::signed(charlie()), sid, 100));
-		assert_eq!(Sessions::<Test>::get(sid).unwrap().escrow_remaining, 0);
+		assert_eq!(Ticks::session(sid).unwrap().escrow_remaining, 0);
 		assert_eq!(free(&escrow()), 10);
 		assert_noop!(
 			Ticks::tick(RuntimeOrigin::signed(charlie()), 77, 1),
@@ -286,18 +330,18 @@ fn settle_batch_with_mixed_vouchers() {
 		System::reset_events();
 
 		let vouchers = vec![
-			voucher(&c, s1, 50), // ok: 150
-			Voucher { session_id: s2, cumulative_seconds: 30, signature: sign(&c, s2, 30) }, // forged
-			Voucher { session_id: s2, cumulative_seconds: 33, signature: sign_wrapped(&d, s2, 33) }, // ok: 99
-			voucher(&c, 99, 5),     // unknown
-			voucher(&c, s1, 50),    // replay in the same batch
-			voucher(&c, s3, 21),    // above max
-			voucher(&d, s2, 70),    // ahead of time (60 + 5)
-			voucher(&d, closed, 1), // closed session
-			Voucher { session_id: s1, cumulative_seconds: 51, signature: sign(&c, s1, 52) }, // wrong amount signed
-			voucher(&c, s3, 20),                                                             // ok: 60
+			voucher(&c, s1, 50),                                       // ok: 150
+			voucher(&c, s2, 30),                                       // forged
+			wrapped_voucher(&d, s2, 33),                               // ok: 99
+			voucher(&c, 99, 5),                                        // unknown
+			voucher(&c, s1, 50),                                       // replay in the same batch
+			voucher(&c, s3, 21),                                       // above max
+			voucher(&d, s2, 70),                                       // ahead of time (60 + 5)
+			voucher(&d, closed, 1),                                    // closed session
+			Voucher { cumulative_seconds: 51, ..voucher(&c, s1, 52) }, // wrong amount signed
+			voucher(&c, s3, 20),                                       // ok: 60
 		];
-		assert_ok!(Ticks::settle_batch(RuntimeOrigin::signed(relayer()), batch(vouchers)));
+		assert_ok!(settle(batch(vouchers)));
 
 		assert_eq!(
 			rejected_events(),
@@ -328,9 +372,9 @@ fn settle_batch_with_mixed_vouchers() {
 			})
 			.count();
 		assert_eq!(credited, 3);
-		assert_eq!(Sessions::<Test>::get(s1).unwrap().settled_seconds, 50);
-		assert_eq!(Sessions::<Test>::get(s2).unwrap().settled_seconds, 33);
-		assert_eq!(Sessions::<Test>::get(s3).unwrap().settled_seconds, 20);
+		assert_eq!(Ticks::session(s1).unwrap().settled_seconds, 50);
+		assert_eq!(Ticks::session(s2).unwrap().settled_seconds, 33);
+		assert_eq!(Ticks::session(s3).unwrap().settled_seconds, 20);
 		let st = Streams::stream(stream).unwrap();
 		assert_eq!((st.total_viewer_seconds, st.total_earned), (103, 309));
 	});
@@ -343,11 +387,11 @@ fn replayed_batch_never_charges_twice() {
 		let sid = open(&charlie(), stream, 100);
 		advance_secs(10);
 		let v = batch(vec![voucher(&pair(3), sid, 10)]);
-		assert_ok!(Ticks::settle_batch(RuntimeOrigin::signed(relayer()), v.clone()));
+		assert_ok!(settle(v.clone()));
 		let escrow0 = free(&escrow());
 		let alice0 = free(&alice());
 		System::reset_events();
-		assert_ok!(Ticks::settle_batch(RuntimeOrigin::signed(relayer()), v));
+		assert_ok!(settle(v));
 		assert_eq!(free(&escrow()), escrow0);
 		assert_eq!(free(&alice()), alice0);
 		assert_eq!(rejected_events(), vec![(sid, RejectReason::NotIncreasing)]);
@@ -364,9 +408,18 @@ fn settle_batch_refunds_unused_weight() {
 		let sid = open(&charlie(), stream, 100);
 		advance_secs(10);
 		let v = batch(vec![voucher(&pair(3), sid, 10), voucher(&pair(3), 99, 1)]);
-		let info = Ticks::settle_batch(RuntimeOrigin::signed(relayer()), v).unwrap();
-		assert_eq!(info.actual_weight, Some(Ticks::settle_batch_weight(1, 1, 1)));
-		assert!(Ticks::settle_batch_weight(1, 1, 1).all_lte(Ticks::settle_batch_max_weight(2)));
+		let info = settle(v).unwrap();
+		// Session 99 is on page 1, never loaded (no such session): one page read.
+		assert_eq!(info.actual_weight, Some(Ticks::settle_batch_weight(1, 1, 1, 1)));
+		let declared =
+			Ticks::settle_batch_declared_weight(2, BatchWitness { streams: 2, pages: 2 });
+		assert!(Ticks::settle_batch_weight(1, 1, 1, 1).all_lte(declared));
+		assert!(declared.all_lte(Ticks::settle_batch_max_weight(2)));
+		// Declared counts above the number of vouchers are priced as one per voucher.
+		assert_eq!(
+			Ticks::settle_batch_declared_weight(2, BatchWitness { streams: 9, pages: 1_000 }),
+			declared
+		);
 	});
 }
 
@@ -392,17 +445,19 @@ fn ed25519_and_ecdsa_vouchers_verify() {
 			Voucher {
 				session_id: s_ed,
 				cumulative_seconds: 5,
+				encoding: VoucherEncoding::Raw,
 				signature: ed.sign(&Ticks::voucher_payload(&genesis, s_ed, 5)).into(),
 			},
 			Voucher {
 				session_id: s_ec,
 				cumulative_seconds: 4,
+				encoding: VoucherEncoding::Raw,
 				signature: ec.sign(&Ticks::voucher_payload(&genesis, s_ec, 4)).into(),
 			},
 		];
-		assert_ok!(Ticks::settle_batch(RuntimeOrigin::signed(relayer()), batch(v)));
-		assert_eq!(Sessions::<Test>::get(s_ed).unwrap().settled_seconds, 5);
-		assert_eq!(Sessions::<Test>::get(s_ec).unwrap().settled_seconds, 4);
+		assert_ok!(settle(batch(v)));
+		assert_eq!(Ticks::session(s_ed).unwrap().settled_seconds, 5);
+		assert_eq!(Ticks::session(s_ec).unwrap().settled_seconds, 4);
 	});
 }
 
@@ -420,13 +475,13 @@ fn close_session_settles_final_voucher_and_refunds() {
 		assert_ok!(Ticks::close_session(
 			RuntimeOrigin::signed(charlie()),
 			sid,
-			Some((30, sign(&pair(3), sid, 30)))
+			final_voucher(&pair(3), sid, 30)
 		));
 		// 30 × 4 = 120 paid (fee 3), 280 refunded.
 		assert_eq!(free(&alice()) - alice0, 117);
 		assert_eq!(free(&charlie()), INITIAL - 120);
 		assert_eq!(free(&escrow()), 10);
-		assert!(Sessions::<Test>::get(sid).is_none());
+		assert!(Ticks::session(sid).is_none());
 		assert_eq!(Streams::stream(stream).unwrap().current_viewers, 0);
 		System::assert_last_event(
 			Event::SessionClosed {
@@ -438,10 +493,7 @@ fn close_session_settles_final_voucher_and_refunds() {
 			.into(),
 		);
 		// Vouchers for it are now refused as closed.
-		assert_ok!(Ticks::settle_batch(
-			RuntimeOrigin::signed(relayer()),
-			batch(vec![voucher(&pair(3), sid, 31)])
-		));
+		assert_ok!(settle(batch(vec![voucher(&pair(3), sid, 31)])));
 		assert_eq!(rejected_events().last(), Some(&(sid, RejectReason::SessionClosed)));
 		assert_noop!(
 			Ticks::close_session(RuntimeOrigin::signed(charlie()), sid, None),
@@ -460,11 +512,11 @@ fn creator_can_close_and_bad_final_voucher_is_ignored() {
 		assert_ok!(Ticks::close_session(
 			RuntimeOrigin::signed(alice()),
 			sid,
-			Some((30, sign(&pair(4), sid, 30)))
+			final_voucher(&pair(4), sid, 30)
 		));
 		assert_eq!(rejected_events(), vec![(sid, RejectReason::BadSignature)]);
 		assert_eq!(free(&charlie()), INITIAL);
-		assert!(Sessions::<Test>::get(sid).is_none());
+		assert!(Ticks::session(sid).is_none());
 	});
 }
 
@@ -531,7 +583,7 @@ fn close_expired_is_authorized_only_for_expired_sessions() {
 		);
 		let authorized: RuntimeOrigin = frame_system::RawOrigin::Authorized.into();
 		assert_ok!(Ticks::close_expired(authorized.clone(), ids.clone()));
-		assert!(Sessions::<Test>::get(s1).is_none());
+		assert!(Ticks::session(s1).is_none());
 		assert_eq!(free(&charlie()), INITIAL);
 		System::assert_last_event(
 			Event::SessionClosed {
@@ -545,13 +597,13 @@ fn close_expired_is_authorized_only_for_expired_sessions() {
 		// Idempotent; a live session passed at dispatch is skipped, not closed.
 		assert_ok!(Ticks::close_expired(authorized.clone(), ids));
 		assert_ok!(Ticks::close_expired(authorized.clone(), vec![s2].try_into().unwrap()));
-		assert!(Sessions::<Test>::get(s2).is_some());
+		assert!(Ticks::session(s2).is_some());
 
 		// Once the stream ends, its sessions are expired at once.
 		assert_ok!(Streams::end_stream(RuntimeOrigin::signed(alice()), stream));
 		assert!(authorize(vec![s2]).unwrap().is_ok());
 		assert_ok!(Ticks::close_expired(authorized, vec![s2].try_into().unwrap()));
-		assert!(Sessions::<Test>::get(s2).is_none());
+		assert!(Ticks::session(s2).is_none());
 		assert_eq!(Streams::stream(stream).unwrap().current_viewers, 0);
 	});
 }
@@ -598,7 +650,7 @@ fn offchain_worker_submits_one_authorized_close_expired() {
 			frame_system::RawOrigin::Authorized.into(),
 			session_ids.clone()
 		));
-		assert!(Sessions::<Test>::get(s3).is_some());
+		assert!(Ticks::session(s3).is_some());
 		assert_eq!(OpenSessionCount::<Test>::get(), 1);
 		assert_ok!(Ticks::do_try_state());
 	});
@@ -610,13 +662,313 @@ fn try_state_detects_escrow_shortfall() {
 		let stream = live_stream(2, vec![]);
 		let sid = open(&charlie(), stream, 100);
 		assert_ok!(Ticks::do_try_state());
-		Sessions::<Test>::mutate(sid, |s| s.as_mut().unwrap().escrow_remaining = 10_000);
+		let set = |f: &dyn Fn(&mut SessionState<Test>)| {
+			SessionPages::<Test>::mutate(page_of(sid).0, |p| {
+				f(p.as_mut().unwrap().slot_mut(sid).unwrap().as_mut().unwrap())
+			})
+		};
+		set(&|s| s.escrow_remaining = 10_000);
 		assert!(Ticks::do_try_state().is_err());
-		Sessions::<Test>::mutate(sid, |s| {
-			let s = s.as_mut().unwrap();
+		set(&|s| {
 			s.escrow_remaining = 200;
 			s.settled_seconds = 101;
 		});
 		assert!(Ticks::do_try_state().is_err());
+	});
+}
+
+#[test]
+fn the_stated_encoding_is_the_only_one_verified() {
+	ExtBuilder::build_and_execute(|| {
+		let stream = live_stream(2, vec![]);
+		let sid = open(&charlie(), stream, 100);
+		advance_secs(20);
+		let c = pair(3);
+		System::reset_events();
+		let vouchers = vec![
+			// A wrapped signature stated as raw, and a raw one stated as wrapped: both refused.
+			Voucher { encoding: VoucherEncoding::Raw, ..wrapped_voucher(&c, sid, 10) },
+			Voucher { encoding: VoucherEncoding::Wrapped, ..voucher(&c, sid, 10) },
+			wrapped_voucher(&c, sid, 11),
+			voucher(&c, sid, 12),
+		];
+		assert_ok!(settle(batch(vouchers)));
+		assert_eq!(
+			rejected_events(),
+			vec![(sid, RejectReason::BadSignature), (sid, RejectReason::BadSignature)]
+		);
+		assert_eq!(Ticks::session(sid).unwrap().settled_seconds, 12);
+	});
+}
+
+#[test]
+fn consecutive_sessions_share_one_page_written_once() {
+	ExtBuilder::build_and_execute(|| {
+		let stream = live_stream(2, vec![]);
+		let c = pair(3);
+		let ids: Vec<SessionId> = (0..3).map(|_| open(&charlie(), stream, 100)).collect();
+		assert_eq!(ids, vec![0, 1, 2]);
+		// One page holds all three; its slots are the sessions' states.
+		assert_eq!(SessionPages::<Test>::iter_keys().collect::<Vec<_>>(), vec![0]);
+		let page = SessionPages::<Test>::get(0).unwrap();
+		assert_eq!(page.open_sessions(0).map(|(id, _)| id).collect::<Vec<_>>(), ids);
+		advance_secs(20);
+
+		// Settling into a batch changes nothing in storage until `finish`, and the batch loads
+		// the shared page once.
+		let before = SessionPages::<Test>::get(0);
+		let mut b = crate::pallet::Batch::<Test>::new();
+		for (i, id) in ids.iter().enumerate() {
+			let seconds = 10 + i as u64;
+			let signature = sign(&c, *id, seconds);
+			assert!(Ticks::settle_one(
+				&mut b,
+				*id,
+				seconds,
+				crate::pallet::Auth::Signature(&signature, VoucherEncoding::Raw)
+			)
+			.is_ok());
+		}
+		assert_eq!(b.pages.len(), 1);
+		assert_eq!(SessionPages::<Test>::get(0), before);
+		assert_ok!(Ticks::finish(b));
+		for (i, id) in ids.iter().enumerate() {
+			assert_eq!(Ticks::session(*id).unwrap().settled_seconds, 10 + i as u64);
+		}
+
+		// Through the call: the post-dispatch weight counts one page.
+		let v = batch(ids.iter().map(|id| voucher(&c, *id, 15)).collect());
+		assert_eq!(pages_of(v.iter().map(|v| v.session_id)), 1);
+		let info = settle(v).unwrap();
+		assert_eq!(info.actual_weight, Some(Ticks::settle_batch_weight(3, 0, 1, 1)));
+		assert!(ids.iter().all(|id| Ticks::session(*id).unwrap().settled_seconds == 15));
+	});
+}
+
+#[test]
+fn pages_of_counts_distinct_pages() {
+	assert_eq!(pages_of([]), 0);
+	assert_eq!(pages_of([0, 1, 63]), 1);
+	assert_eq!(pages_of([0, 64, 65, 128, 1]), 3);
+	assert_eq!(page_of(130), (2, 2));
+}
+
+#[test]
+fn settle_batch_fails_on_too_many_pages() {
+	ExtBuilder::build_and_execute(|| {
+		let stream = live_stream(2, vec![]);
+		let c = pair(3);
+		let s0 = open(&charlie(), stream, 100);
+		NextSessionId::<Test>::put(SESSIONS_PER_PAGE);
+		let s64 = open(&charlie(), stream, 100);
+		assert_eq!((page_of(s0).0, page_of(s64).0), (0, 1));
+		advance_secs(20);
+		let v = batch(vec![voucher(&c, s0, 10), voucher(&c, s64, 10)]);
+		for declared in [0, 1] {
+			assert_noop!(
+				Ticks::settle_batch(
+					RuntimeOrigin::signed(relayer()),
+					v.clone(),
+					pages_only(declared)
+				),
+				Error::<Test>::TooManyPages
+			);
+		}
+		// An unknown session on a third page counts too: the witness covers every voucher.
+		let with_unknown = batch(vec![voucher(&c, s0, 10), voucher(&c, 1_000, 10)]);
+		assert_noop!(
+			Ticks::settle_batch(RuntimeOrigin::signed(relayer()), with_unknown, pages_only(1)),
+			Error::<Test>::TooManyPages
+		);
+		// Declaring more is allowed; the refund counts the pages actually read.
+		let info = Ticks::settle_batch(RuntimeOrigin::signed(relayer()), v, pages_only(5)).unwrap();
+		assert_eq!(info.actual_weight, Some(Ticks::settle_batch_weight(2, 0, 1, 2)));
+		assert_eq!(Ticks::session(s0).unwrap().settled_seconds, 10);
+		assert_eq!(Ticks::session(s64).unwrap().settled_seconds, 10);
+	});
+}
+
+#[test]
+fn closing_clears_slots_and_removes_empty_pages() {
+	ExtBuilder::build_and_execute(|| {
+		let stream = live_stream(2, vec![]);
+		let s0 = open(&charlie(), stream, 100);
+		let s1 = open(&dave(), stream, 100);
+		NextSessionId::<Test>::put(SESSIONS_PER_PAGE + 5);
+		let s69 = open(&charlie(), stream, 100);
+		assert_eq!(SessionPages::<Test>::iter_keys().count(), 2);
+
+		assert_ok!(Ticks::close_session(RuntimeOrigin::signed(charlie()), s0, None));
+		let page = SessionPages::<Test>::get(0).expect("s1 is still open on page 0");
+		assert_eq!(page.open_sessions(0).map(|(id, _)| id).collect::<Vec<_>>(), vec![s1]);
+		assert!(Ticks::session(s0).is_none());
+
+		// The final voucher settles into the page, then the close empties it: removed.
+		advance_secs(10);
+		assert_ok!(Ticks::close_session(
+			RuntimeOrigin::signed(dave()),
+			s1,
+			final_voucher(&pair(4), s1, 10)
+		));
+		assert!(SessionPages::<Test>::get(0).is_none());
+
+		// `close_expired` cleans up too.
+		assert_ok!(Streams::end_stream(RuntimeOrigin::signed(alice()), stream));
+		assert_ok!(Ticks::close_expired(
+			frame_system::RawOrigin::Authorized.into(),
+			vec![s69].try_into().unwrap()
+		));
+		assert_eq!(SessionPages::<Test>::iter_keys().count(), 0);
+		assert_eq!(Sessions::<Test>::iter_keys().count(), 0);
+		assert_eq!(OpenSessionCount::<Test>::get(), 0);
+	});
+}
+
+#[test]
+fn try_state_detects_page_inconsistencies() {
+	ExtBuilder::build().execute_with(|| {
+		let stream = live_stream(2, vec![]);
+		let s0 = open(&charlie(), stream, 100);
+		let s1 = open(&dave(), stream, 100);
+		assert_ok!(Ticks::do_try_state());
+
+		// An open session without its slot.
+		let page = SessionPages::<Test>::get(0).unwrap();
+		let mut without = page.clone();
+		*without.slot_mut(s1).unwrap() = None;
+		SessionPages::<Test>::insert(0, without);
+		assert!(Ticks::do_try_state().is_err());
+
+		// A filled slot of a closed (never opened) session.
+		let mut extra = page.clone();
+		*extra.slot_mut(5).unwrap() = page.get(s0).cloned();
+		SessionPages::<Test>::insert(0, extra);
+		assert!(Ticks::do_try_state().is_err());
+
+		// An empty page stored.
+		SessionPages::<Test>::insert(0, page);
+		assert_ok!(Ticks::do_try_state());
+		SessionPages::<Test>::insert(3, SessionPage::<Test>::default());
+		assert!(Ticks::do_try_state().is_err());
+		SessionPages::<Test>::remove(3);
+
+		// A page without any open session.
+		let mut stray = SessionPage::<Test>::default();
+		*stray.slot_mut(SESSIONS_PER_PAGE).unwrap() = Ticks::session(s0).map(|s| s.split().1);
+		SessionPages::<Test>::insert(1, stray);
+		assert!(Ticks::do_try_state().is_err());
+	});
+}
+
+#[test]
+fn migration_v0_to_v1_splits_sessions_into_info_and_pages() {
+	use crate::migrations::v1::{v0, MigrateV0ToV1};
+	use frame_support::traits::{GetStorageVersion, OnRuntimeUpgrade, StorageVersion};
+	ExtBuilder::build_and_execute(|| {
+		let stream = live_stream(3, vec![]);
+		let mut expected = Vec::new();
+		for i in 0..3u64 {
+			// Sessions 0, 1, 2 on page 0 and 64, 65, 66 on page 1 (ids below 64 skipped).
+			if i == 1 {
+				NextSessionId::<Test>::put(SESSIONS_PER_PAGE);
+			}
+			let a = open(&charlie(), stream, 100 + i);
+			let b = open(&dave(), stream, 50);
+			expected.push(a);
+			expected.push(b);
+		}
+		advance_secs(30);
+		assert_ok!(Ticks::tick(RuntimeOrigin::signed(charlie()), expected[2], 30));
+		let sessions: Vec<(SessionId, Session<Test>)> =
+			expected.iter().map(|id| (*id, Ticks::session(*id).unwrap())).collect();
+
+		// Rewrite the storage as version 0 left it: whole sessions in `Sessions`, no pages.
+		let _ = SessionPages::<Test>::clear(u32::MAX, None);
+		for (id, s) in sessions.iter() {
+			let s = s.clone();
+			v0::Sessions::<Test>::insert(
+				id,
+				v0::OldSession::<Test> {
+					viewer: s.viewer,
+					stream_id: s.stream_id,
+					price_per_second: s.price_per_second,
+					max_seconds: s.max_seconds,
+					settled_seconds: s.settled_seconds,
+					escrow_remaining: s.escrow_remaining,
+					opened_at: s.opened_at,
+					last_activity: s.last_activity,
+				},
+			);
+		}
+		StorageVersion::new(0).put::<Ticks>();
+		assert!(Ticks::do_try_state().is_err());
+
+		MigrateV0ToV1::<Test>::on_runtime_upgrade();
+		assert_eq!(Ticks::on_chain_storage_version(), StorageVersion::new(1));
+		assert_eq!(Ticks::on_chain_storage_version(), Ticks::in_code_storage_version());
+		for (id, s) in sessions.iter() {
+			assert_eq!(Ticks::session(*id).as_ref(), Some(s));
+		}
+		let mut pages: Vec<_> = SessionPages::<Test>::iter_keys().collect();
+		pages.sort();
+		assert_eq!(pages, vec![0, 1]);
+		assert_ok!(Ticks::do_try_state());
+
+		// A second run is a no-op (the version is 1 already).
+		let root = sp_io::storage::root(sp_runtime::StateVersion::V1);
+		MigrateV0ToV1::<Test>::on_runtime_upgrade();
+		assert_eq!(sp_io::storage::root(sp_runtime::StateVersion::V1), root);
+	});
+}
+
+#[test]
+fn offchain_scan_resumes_at_an_unfinished_page() {
+	let mut ext = ExtBuilder::build();
+	let (offchain, _state) = testing::TestOffchainExt::new();
+	ext.register_extension(OffchainWorkerExt::new(offchain.clone()));
+	ext.register_extension(OffchainDbExt::new(offchain));
+	ext.execute_with(|| {
+		let stream = live_stream(1, vec![]);
+		// Five sessions on page 0 and five on page 1: ten expired, eight per call at most.
+		let mut all: Vec<SessionId> = (0..5).map(|_| open(&charlie(), stream, 10)).collect();
+		NextSessionId::<Test>::put(SESSIONS_PER_PAGE);
+		all.extend((0..5).map(|_| open(&dave(), stream, 10)));
+		assert_ok!(Streams::end_stream(RuntimeOrigin::signed(alice()), stream));
+		let first = Ticks::collect_expired(2);
+		assert_eq!(first.len(), 8);
+		// The page cut short is scanned again: together the two runs see every session.
+		let second = Ticks::collect_expired(2);
+		let mut seen: Vec<SessionId> = first.into_iter().chain(second).collect();
+		seen.sort();
+		seen.dedup();
+		assert_eq!(seen, all);
+	});
+}
+
+#[test]
+fn settle_batch_fails_on_too_many_streams_and_changes_nothing() {
+	ExtBuilder::build_and_execute(|| {
+		let (first, second) = (live_stream(2, vec![]), live_stream(3, vec![]));
+		let c = pair(3);
+		let s1 = open(&charlie(), first, 100);
+		let s2 = open(&charlie(), second, 100);
+		advance_secs(20);
+		let v = batch(vec![voucher(&c, s1, 10), voucher(&c, s2, 10)]);
+		let declared_one = BatchWitness { streams: 1, pages: 1 };
+		assert_noop!(
+			Ticks::settle_batch(RuntimeOrigin::signed(relayer()), v.clone(), declared_one),
+			Error::<Test>::TooManyStreams
+		);
+		// The declared streams price the call: a thousand vouchers of one stream are cheaper
+		// than a thousand of distinct streams.
+		let on = |streams| BatchWitness { streams, pages: 16 };
+		assert!(
+			Ticks::settle_batch_declared_weight(1_000, on(1)).ref_time()
+				< Ticks::settle_batch_declared_weight(1_000, on(1_000)).ref_time()
+		);
+		let info = settle(v).unwrap();
+		assert_eq!(info.actual_weight, Some(Ticks::settle_batch_weight(2, 0, 2, 1)));
+		assert_eq!(Ticks::session(s1).unwrap().settled_seconds, 10);
+		assert_eq!(Ticks::session(s2).unwrap().settled_seconds, 10);
 	});
 }

@@ -1,8 +1,11 @@
 //! Storage migrations of this pallet.
 //!
-//! None yet: the pallet is at its first storage layout.
+//! - [`v1`]: version 0 → 1, sessions split into cold data ([`crate::Sessions`]) and pages of
+//!   settlement state ([`crate::SessionPages`]).
 
 use frame_support::traits::StorageVersion;
 
+pub mod v1;
+
 /// The in-code storage version of the pallet.
-pub const STORAGE_VERSION: StorageVersion = StorageVersion::new(0);
+pub const STORAGE_VERSION: StorageVersion = StorageVersion::new(1);
