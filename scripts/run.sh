@@ -1,29 +1,76 @@
 #!/usr/bin/env bash
-# Sets up the machine, builds, and runs a development chain: one validator (Alice) that
-# produces and finalizes a block every 6 s. Ctrl-C stops it.
+# Sets up the machine, builds, and runs the main job: a development chain (one validator, Alice,
+# producing and finalizing a block every 6 s) and the vilokanam-sidecar beside it (signaling,
+# heartbeats relayed to the chain as batched settle_batch extrinsics, chat, metrics).
+# Ctrl-C stops both.
 #
-#   RPC_PORT   JSON-RPC/WebSocket port (default 9944)
-#   P2P_PORT   libp2p port (default 30333)
-#   BASE_PATH  keep the chain here across runs (default: a fresh temporary chain)
+#   RPC_PORT      node JSON-RPC/WebSocket port (default 9944)
+#   P2P_PORT      node libp2p port (default 30333)
+#   SIDECAR_ADDR  sidecar HTTP/WebSocket address (default 127.0.0.1:7070)
+#   BASE_PATH     keep the chain and the sidecar's database here across runs (default: fresh
+#                 temporary ones)
+#   RELAYER_SEED  the account that pays for settle_batch (default //Ferdie, a dev account)
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 cd "$ROOT"
 
 "$ROOT/scripts/setup.sh"
 "$ROOT/scripts/build.sh"
+log "building vilokanam-sidecar ($PROFILE)"
+cargo build --locked --profile "$PROFILE" -p vilokanam-sidecar
 
 RPC_PORT="${RPC_PORT:-9944}"
 P2P_PORT="${P2P_PORT:-30333}"
-args=(--dev --rpc-port "$RPC_PORT" --port "$P2P_PORT" --rpc-cors all --no-telemetry)
-if [ -n "${BASE_PATH:-}" ]; then args+=(--base-path "$BASE_PATH"); fi
+SIDECAR_ADDR="${SIDECAR_ADDR:-127.0.0.1:7070}"
+RELAYER_SEED="${RELAYER_SEED:-//Ferdie}"
+if [ -n "${BASE_PATH:-}" ]; then
+	data="$BASE_PATH"
+	mkdir -p "$data"
+else
+	data="$(mktemp -d -t vilokanam-dev.XXXXXX)"
+fi
+
+node_args=(--dev --rpc-port "$RPC_PORT" --port "$P2P_PORT" --rpc-cors all --no-telemetry
+	--base-path "$data/chain")
+"$NODE_BIN" "${node_args[@]}" &
+node_pid=$!
+sidecar_pid=""
+cleanup() {
+	[ -n "$sidecar_pid" ] && kill -INT "$sidecar_pid" 2>/dev/null || true
+	kill -INT "$node_pid" 2>/dev/null || true
+	wait 2>/dev/null || true
+	[ -z "${BASE_PATH:-}" ] && rm -rf "$data"
+}
+trap cleanup EXIT INT TERM
+
+# The sidecar needs the node's RPC; wait for it (a fresh dev chain answers within seconds).
+for _ in $(seq 1 120); do
+	if curl -sf -H 'Content-Type: application/json' \
+		-d '{"id":1,"jsonrpc":"2.0","method":"system_health","params":[]}' \
+		"http://127.0.0.1:$RPC_PORT" >/dev/null; then
+		break
+	fi
+	sleep 0.5
+done
+
+"$CARGO_TARGET_DIR/$PROFILE/vilokanam-sidecar" \
+	--listen "$SIDECAR_ADDR" \
+	--node-url "ws://127.0.0.1:$RPC_PORT" \
+	--db "$data/sidecar.sqlite" \
+	--relayer-seed "$RELAYER_SEED" &
+sidecar_pid=$!
 
 cat >&2 <<MSG
 
-  Vilokanam dev chain
-    JSON-RPC / WebSocket : ws://127.0.0.1:$RPC_PORT
-    Prometheus metrics   : http://127.0.0.1:9615/metrics
-    polkadot.js apps     : https://polkadot.js.org/apps/?rpc=ws%3A%2F%2F127.0.0.1%3A$RPC_PORT
-  Ctrl-C stops it.
+  Vilokanam dev chain + sidecar
+    chain JSON-RPC / WebSocket : ws://127.0.0.1:$RPC_PORT
+    chain Prometheus metrics   : http://127.0.0.1:9615/metrics
+    polkadot.js apps           : https://polkadot.js.org/apps/?rpc=ws%3A%2F%2F127.0.0.1%3A$RPC_PORT
+    sidecar WebSocket          : ws://$SIDECAR_ADDR/ws
+    sidecar health / metrics   : http://$SIDECAR_ADDR/health  http://$SIDECAR_ADDR/metrics
+    data                       : $data
+  Ctrl-C stops both.
 
 MSG
-exec "$NODE_BIN" "${args[@]}"
+# Stop everything when either process exits.
+wait -n "$node_pid" "$sidecar_pid"

@@ -1,6 +1,6 @@
-//! What the end-to-end tests share: starting the real `vilokanam-node` binary on free ports in
-//! a temporary directory, talking to it over JSON-RPC, and building signed extrinsics exactly
-//! as a wallet does.
+//! What the end-to-end tests share: the real `vilokanam-node` binary (started through
+//! `vilokanam-test-utils`), talked to over JSON-RPC, with signed extrinsics built exactly as a
+//! wallet does.
 
 #![allow(dead_code)]
 
@@ -8,15 +8,13 @@ use codec::{Decode, Encode};
 use jsonrpsee::{
 	core::client::{ClientT, Subscription, SubscriptionClientT},
 	rpc_params,
-	ws_client::{WsClient, WsClientBuilder},
+	ws_client::WsClient,
 };
 use serde_json::Value;
 use sp_core::{sr25519, Pair, H256};
 use sp_runtime::{traits::IdentifyAccount, MultiSigner};
 use std::{
-	net::TcpListener,
-	path::{Path, PathBuf},
-	process::{Child, Command, Stdio},
+	path::Path,
 	time::{Duration, Instant},
 };
 use vilokanam_runtime::{
@@ -27,97 +25,29 @@ use vilokanam_runtime::{
 /// The node binary cargo built for this test run (same profile as the test itself).
 pub const NODE_BIN: &str = env!("CARGO_BIN_EXE_vilokanam-node");
 
-/// A port nothing listens on right now.
-pub fn free_port() -> u16 {
-	TcpListener::bind("127.0.0.1:0")
-		.and_then(|l| l.local_addr())
-		.map(|a| a.port())
-		.expect("the OS hands out an ephemeral port")
-}
-
-/// A running `vilokanam-node --dev`, stopped (SIGINT, then SIGKILL) when dropped.
-pub struct Node {
-	child: Option<Child>,
-	/// The node's base path (database, keystore).
-	pub base_path: PathBuf,
-	/// The JSON-RPC port.
-	pub rpc_port: u16,
-	log_path: PathBuf,
-}
+/// A running `vilokanam-node --dev` (the binary cargo built for this test run), stopped when
+/// dropped.
+pub struct Node(vilokanam_test_utils::Node);
 
 impl Node {
 	/// Starts a dev node on `base_path` and waits until its RPC server answers.
 	pub async fn start(base_path: &Path) -> Node {
-		let rpc_port = free_port();
-		let log_path = base_path.with_extension(format!("{rpc_port}.log"));
-		let log = std::fs::File::create(&log_path).expect("the temp dir is writable");
-		let child = Command::new(NODE_BIN)
-			.args(["--dev", "--no-telemetry", "--no-mdns", "--no-prometheus"])
-			.arg("--base-path")
-			.arg(base_path)
-			.args(["--rpc-port", &rpc_port.to_string()])
-			.args(["--port", &free_port().to_string()])
-			.stdout(Stdio::null())
-			.stderr(log)
-			.spawn()
-			.expect("the node binary starts");
-		let node = Node { child: Some(child), base_path: base_path.to_owned(), rpc_port, log_path };
-		node.wait_for_rpc().await;
-		node
+		Node(vilokanam_test_utils::Node::start_bin(Path::new(NODE_BIN), base_path).await)
 	}
 
 	/// The node's log so far (for failure messages).
 	pub fn log_tail(&self) -> String {
-		let log = std::fs::read_to_string(&self.log_path).unwrap_or_default();
-		let lines: Vec<&str> = log.lines().collect();
-		lines[lines.len().saturating_sub(40)..].join("\n")
-	}
-
-	async fn wait_for_rpc(&self) {
-		let deadline = Instant::now() + Duration::from_secs(60);
-		while Instant::now() < deadline {
-			if let Ok(client) = self.try_client().await {
-				if client.request::<Value, _>("system_health", rpc_params![]).await.is_ok() {
-					return;
-				}
-			}
-			tokio::time::sleep(Duration::from_millis(250)).await;
-		}
-		panic!("the node's RPC did not come up in 60 s:\n{}", self.log_tail());
-	}
-
-	async fn try_client(&self) -> Result<WsClient, jsonrpsee::core::ClientError> {
-		WsClientBuilder::default()
-			.request_timeout(Duration::from_secs(30))
-			.build(format!("ws://127.0.0.1:{}", self.rpc_port))
-			.await
+		self.0.log_tail()
 	}
 
 	/// A new JSON-RPC client connected to the node.
 	pub async fn client(&self) -> Rpc {
-		Rpc(self.try_client().await.expect("the node's RPC answers"))
+		Rpc(self.0.ws_client().await)
 	}
 
 	/// Stops the node the way an operator does (SIGINT) and waits for it to exit.
 	pub fn stop(&mut self) {
-		if let Some(mut child) = self.child.take() {
-			let _ = Command::new("kill").args(["-INT", &child.id().to_string()]).status();
-			let deadline = Instant::now() + Duration::from_secs(30);
-			while Instant::now() < deadline {
-				if let Ok(Some(_)) = child.try_wait() {
-					return;
-				}
-				std::thread::sleep(Duration::from_millis(100));
-			}
-			let _ = child.kill();
-			let _ = child.wait();
-		}
-	}
-}
-
-impl Drop for Node {
-	fn drop(&mut self) {
-		self.stop();
+		self.0.stop()
 	}
 }
 

@@ -1,0 +1,745 @@
+//! Heartbeat load benchmark.
+//!
+//! ```text
+//! cargo bench -p vilokanam-sidecar --bench heartbeats -- --viewers 20000 --seconds 20
+//! ```
+//!
+//! Starts the sidecar in-process on loopback (its own tokio runtime) with a chain view seeded
+//! without a node: one live stream and `--viewers` open sessions whose viewers have sr25519 keys.
+//! Every voucher is signed and serialized before the clock starts, so signing does not compete
+//! with the server for CPU. Then `--viewers` WebSocket connections (on a second runtime)
+//! authenticate and watch, and each sends one heartbeat per second, the connections' sending
+//! instants spread evenly across the second, for `--warmup` + `--seconds` seconds. Only the last
+//! `--seconds` are measured.
+//!
+//! Reported: acknowledged heartbeats per second, client-side ack latency (send → ack received)
+//! p50/p99/max, server CPU-seconds per heartbeat (the server's threads only, read from
+//! `/proc/self/task/*/schedstat`, so the in-process clients' work is excluded), client
+//! CPU-seconds, and memory per connection (RSS delta over opening the connections / N; it counts
+//! both ends of each connection, as the clients live in the same process).
+//!
+//! Options: `--viewers N` (20000), `--seconds S` (20), `--warmup W` (3), `--rate R` heartbeats
+//! per second per connection (1), `--verifier-threads T` (0: the server's default),
+//! `--server-threads T` (2), `--client-threads T` (2), `--group-window-ms M` (2).
+//!
+//! Each connection costs a file descriptor at both ends, in this one process: where the hard
+//! `RLIMIT_NOFILE` cannot be raised (no `CAP_SYS_RESOURCE`), N is capped near half of it, and
+//! `--rate` is the way to offer more heartbeats per second.
+
+use futures::{SinkExt, StreamExt};
+use sp_core::{sr25519, Pair, H256};
+use std::{
+	collections::BTreeMap,
+	net::{Ipv4Addr, SocketAddr, SocketAddrV4},
+	sync::Arc,
+	time::{Duration, Instant, SystemTime, UNIX_EPOCH},
+};
+use tokio::{net::TcpSocket, sync::watch};
+use tokio_tungstenite::{
+	tungstenite::{Message, Utf8Bytes},
+	WebSocketStream,
+};
+use vilokanam_chain_client::{voucher, Signature, StreamStatus, VoucherEncoding};
+use vilokanam_sidecar::{
+	chain_view::{account_of, SessionEntry, StreamEntry},
+	http, identity,
+	protocol::{self, ClientMessage, Crypto, Encoding, HexBytes, ServerMessage},
+	store::StoreConfig,
+	ChainView, Metrics, Settings, Sidecar, Store,
+};
+
+const STREAM_ID: u64 = 1;
+const PRICE: u128 = 1_000_000;
+/// Connections opened concurrently during setup.
+const CONNECT_CONCURRENCY: usize = 256;
+/// Client connections per loopback source address (the ephemeral port range is ~28k).
+const PER_SOURCE_IP: usize = 16_000;
+
+struct Args {
+	viewers: usize,
+	seconds: u64,
+	warmup: u64,
+	verifier_threads: usize,
+	server_threads: usize,
+	client_threads: usize,
+	group_window_ms: u64,
+	rate: u64,
+}
+
+fn parse_args() -> Args {
+	let mut a = Args {
+		viewers: 20_000,
+		seconds: 20,
+		warmup: 3,
+		verifier_threads: 0,
+		server_threads: 2,
+		client_threads: 2,
+		group_window_ms: 2,
+		rate: 1,
+	};
+	let args: Vec<String> = std::env::args().skip(1).collect();
+	let mut i = 0;
+	while i < args.len() {
+		let value = args.get(i + 1).and_then(|v| v.parse::<u64>().ok());
+		let known = match (args[i].as_str(), value) {
+			("--viewers", Some(v)) => {
+				a.viewers = v as usize;
+				true
+			},
+			("--seconds", Some(v)) => {
+				a.seconds = v;
+				true
+			},
+			("--warmup", Some(v)) => {
+				a.warmup = v;
+				true
+			},
+			("--verifier-threads", Some(v)) => {
+				a.verifier_threads = v as usize;
+				true
+			},
+			("--server-threads", Some(v)) => {
+				a.server_threads = v as usize;
+				true
+			},
+			("--client-threads", Some(v)) => {
+				a.client_threads = v as usize;
+				true
+			},
+			("--group-window-ms", Some(v)) => {
+				a.group_window_ms = v;
+				true
+			},
+			("--rate", Some(v)) => {
+				a.rate = v.max(1);
+				true
+			},
+			_ => false,
+		};
+		// Unknown arguments (cargo passes `--bench`) are ignored.
+		i += if known { 2 } else { 1 };
+	}
+	a.viewers = a.viewers.max(1);
+	a.seconds = a.seconds.max(1);
+	a
+}
+
+fn now_ms() -> u64 {
+	SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+}
+
+/// Raise the open-files limit to what N connections on both ends need.
+fn raise_nofile(needed: u64) {
+	unsafe {
+		let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+		if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 {
+			eprintln!("getrlimit failed");
+			return;
+		}
+		if lim.rlim_cur >= needed {
+			return;
+		}
+		let want =
+			libc::rlimit { rlim_cur: needed.max(lim.rlim_cur), rlim_max: needed.max(lim.rlim_max) };
+		if libc::setrlimit(libc::RLIMIT_NOFILE, &want) != 0 {
+			// Not allowed to raise the hard limit: take what we may.
+			let soft = libc::rlimit { rlim_cur: lim.rlim_max, rlim_max: lim.rlim_max };
+			libc::setrlimit(libc::RLIMIT_NOFILE, &soft);
+			eprintln!(
+				"warning: could only raise RLIMIT_NOFILE to {} (need {needed})",
+				lim.rlim_max
+			);
+		}
+	}
+}
+
+fn rss_bytes() -> u64 {
+	let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
+	let pages: u64 = statm.split_whitespace().nth(1).and_then(|p| p.parse().ok()).unwrap_or(0);
+	pages * 4096
+}
+
+/// CPU nanoseconds of this process's threads, grouped as server / client / other by thread name.
+#[derive(Default, Clone, Copy, Debug)]
+struct Cpu {
+	server: u64,
+	client: u64,
+	other: u64,
+}
+
+fn thread_cpu() -> Cpu {
+	let mut cpu = Cpu::default();
+	let Ok(tasks) = std::fs::read_dir("/proc/self/task") else { return cpu };
+	for task in tasks.flatten() {
+		let path = task.path();
+		let comm = std::fs::read_to_string(path.join("comm")).unwrap_or_default();
+		let comm = comm.trim();
+		// schedstat: nanoseconds on CPU (precise); stat: clock ticks (fallback).
+		let ns = std::fs::read_to_string(path.join("schedstat"))
+			.ok()
+			.and_then(|s| s.split_whitespace().next().and_then(|v| v.parse::<u64>().ok()))
+			.unwrap_or_else(|| {
+				let stat = std::fs::read_to_string(path.join("stat")).unwrap_or_default();
+				let after = stat.rsplit_once(')').map(|(_, a)| a).unwrap_or("");
+				let f: Vec<u64> = after.split_whitespace().filter_map(|x| x.parse().ok()).collect();
+				// Fields 14 and 15 (utime, stime) are the 12th and 13th after the comm.
+				(f.get(10).copied().unwrap_or(0) + f.get(11).copied().unwrap_or(0)) * 10_000_000
+			});
+		if comm.starts_with("bench-server") || comm.starts_with("sidecar-") {
+			cpu.server += ns;
+		} else if comm.starts_with("bench-client") {
+			cpu.client += ns;
+		} else {
+			cpu.other += ns;
+		}
+	}
+	cpu
+}
+
+/// Nanoseconds the whole machine spent busy (all CPUs, all processes), from `/proc/stat`.
+fn machine_busy_ns() -> u64 {
+	let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+	let Some(line) = stat.lines().next() else { return 0 };
+	let f: Vec<u64> = line.split_whitespace().skip(1).filter_map(|x| x.parse().ok()).collect();
+	let total: u64 = f.iter().take(8).sum();
+	let idle = f.get(3).copied().unwrap_or(0) + f.get(4).copied().unwrap_or(0);
+	// USER_HZ is 100 on Linux.
+	total.saturating_sub(idle) * 10_000_000
+}
+
+/// A viewer and its pre-serialized heartbeats.
+struct Viewer {
+	pair: sr25519::Pair,
+	session_id: u64,
+	heartbeats: Arc<Vec<Utf8Bytes>>,
+}
+
+fn presign(genesis: H256, n: usize, count: u64, threads: usize) -> Vec<Viewer> {
+	let chunks: Vec<Vec<usize>> = {
+		let per = n.div_ceil(threads.max(1));
+		(0..n).collect::<Vec<_>>().chunks(per.max(1)).map(|c| c.to_vec()).collect()
+	};
+	let mut out: Vec<Option<Viewer>> = (0..n).map(|_| None).collect();
+	std::thread::scope(|scope| {
+		let handles: Vec<_> = chunks
+			.into_iter()
+			.map(|chunk| {
+				scope.spawn(move || {
+					chunk
+						.into_iter()
+						.map(|i| {
+							let mut seed = [0u8; 32];
+							seed[..8].copy_from_slice(&(i as u64).to_le_bytes());
+							seed[31] = 0x5a;
+							let pair = sr25519::Pair::from_seed(&seed);
+							let session_id = i as u64;
+							let heartbeats = (1..=count)
+								.map(|c| {
+									let Signature::Sr25519(sig) = voucher::sign(
+										&pair,
+										&genesis,
+										session_id,
+										c,
+										VoucherEncoding::Raw,
+									) else {
+										unreachable!("voucher::sign signs sr25519")
+									};
+									Utf8Bytes::from(protocol::encode_client(
+										&ClientMessage::Heartbeat {
+											session_id,
+											cumulative_seconds: c,
+											encoding: Encoding::Raw,
+											crypto: Crypto::Sr25519,
+											signature: HexBytes(sig.0),
+										},
+									))
+								})
+								.collect();
+							(i, Viewer { pair, session_id, heartbeats: Arc::new(heartbeats) })
+						})
+						.collect::<Vec<_>>()
+				})
+			})
+			.collect();
+		for h in handles {
+			for (i, v) in h.join().expect("signing thread") {
+				out[i] = Some(v);
+			}
+		}
+	});
+	out.into_iter().map(|v| v.expect("every viewer signed")).collect()
+}
+
+type Ws = WebSocketStream<tokio::net::TcpStream>;
+
+async fn next_server_message(ws: &mut Ws) -> Result<ServerMessage, String> {
+	loop {
+		match ws.next().await {
+			Some(Ok(Message::Text(t))) => {
+				return protocol::decode_server(t.as_str()).map_err(|e| e.to_string())
+			},
+			Some(Ok(_)) => continue,
+			Some(Err(e)) => return Err(e.to_string()),
+			None => return Err("closed".into()),
+		}
+	}
+}
+
+async fn expect<F: Fn(&ServerMessage) -> bool>(
+	ws: &mut Ws,
+	what: &str,
+	f: F,
+) -> Result<ServerMessage, String> {
+	loop {
+		let m = next_server_message(ws).await?;
+		if f(&m) {
+			return Ok(m);
+		}
+		if let ServerMessage::Error { code, message, .. } = &m {
+			return Err(format!("waiting for {what}: error {code:?}: {message}"));
+		}
+		// stats and the like: skip.
+	}
+}
+
+/// Connect, authenticate and watch.
+async fn open(server: SocketAddr, source: Ipv4Addr, viewer: &Viewer) -> Result<Ws, String> {
+	let socket = TcpSocket::new_v4().map_err(|e| e.to_string())?;
+	socket.bind(SocketAddr::V4(SocketAddrV4::new(source, 0))).map_err(|e| format!("bind: {e}"))?;
+	let tcp = socket.connect(server).await.map_err(|e| format!("connect: {e}"))?;
+	tcp.set_nodelay(true).map_err(|e| e.to_string())?;
+	let url = format!("ws://{server}/ws");
+	let (mut ws, _) =
+		tokio_tungstenite::client_async_with_config(url, tcp, Some(http::ws_config(64 * 1024)))
+			.await
+			.map_err(|e| format!("handshake: {e}"))?;
+	let ServerMessage::Challenge { nonce, genesis } =
+		expect(&mut ws, "challenge", |m| matches!(m, ServerMessage::Challenge { .. })).await?
+	else {
+		unreachable!()
+	};
+	let signature =
+		identity::sign_auth_sr25519(&viewer.pair, &H256(genesis.0), &nonce.0, Encoding::Raw);
+	let auth = ClientMessage::Auth {
+		account: protocol::account_to_ss58(&account_of(&viewer.pair)),
+		crypto: Crypto::Sr25519,
+		signature: HexBytes(signature),
+		encoding: Encoding::Raw,
+	};
+	ws.send(Message::text(protocol::encode_client(&auth))).await.map_err(|e| e.to_string())?;
+	expect(&mut ws, "authenticated", |m| matches!(m, ServerMessage::Authenticated { .. })).await?;
+	let watch = ClientMessage::Watch { stream_id: STREAM_ID, session_id: viewer.session_id };
+	ws.send(Message::text(protocol::encode_client(&watch))).await.map_err(|e| e.to_string())?;
+	expect(&mut ws, "joined", |m| matches!(m, ServerMessage::Joined { .. })).await?;
+	expect(&mut ws, "chat_history", |m| matches!(m, ServerMessage::ChatHistory { .. })).await?;
+	Ok(ws)
+}
+
+/// What one connection saw during the run.
+#[derive(Default)]
+struct Outcome {
+	/// Ack latencies (µs) of the measured heartbeats.
+	latencies_us: Vec<u32>,
+	/// (Index of the heartbeat, latency µs), for the per-second breakdown.
+	by_beat: Vec<(u32, u32)>,
+	/// Acks received inside the measured window.
+	acks_in_window: u64,
+	/// Errors by code.
+	errors: BTreeMap<String, u64>,
+	/// Heartbeats never acknowledged.
+	missing: u64,
+	/// The connection's index (its sending offset within the period).
+	index: usize,
+}
+
+/// The cumulative in an ack frame, parsed without a full JSON decode.
+fn ack_cumulative(text: &str) -> Option<u64> {
+	if !text.starts_with(r#"{"v":1,"type":"ack""#) {
+		return None;
+	}
+	let at = text.find(r#""cumulative_seconds":"#)? + r#""cumulative_seconds":"#.len();
+	let digits: String = text[at..].chars().take_while(|c| c.is_ascii_digit()).collect();
+	digits.parse().ok()
+}
+
+async fn drive(
+	index: usize,
+	mut ws: Ws,
+	heartbeats: Arc<Vec<Utf8Bytes>>,
+	first_send: tokio::time::Instant,
+	period: Duration,
+	warmup: u64,
+	window: (Instant, Instant),
+	close_at: tokio::time::Instant,
+) -> Outcome {
+	let total = heartbeats.len();
+	let mut sent_at: Vec<Option<Instant>> = vec![None; total];
+	let mut acked = vec![false; total];
+	let mut out = Outcome { index, ..Outcome::default() };
+	let mut next = 0usize;
+	let mut outstanding = 0usize;
+	let sleep = tokio::time::sleep_until(first_send);
+	tokio::pin!(sleep);
+	// Whatever is still unacknowledged 5 s after the last send is missing.
+	let give_up =
+		tokio::time::sleep_until(first_send + period * total as u32 + Duration::from_secs(5));
+	tokio::pin!(give_up);
+	loop {
+		if next >= total && outstanding == 0 {
+			break;
+		}
+		tokio::select! {
+			_ = &mut sleep, if next < total => {
+				sent_at[next] = Some(Instant::now());
+				if ws.send(Message::Text(heartbeats[next].clone())).await.is_err() {
+					*out.errors.entry("send failed".into()).or_default() += 1;
+					break;
+				}
+				next += 1;
+				outstanding += 1;
+				sleep.as_mut().reset(first_send + period * next as u32);
+			},
+			msg = ws.next() => match msg {
+				Some(Ok(Message::Text(t))) => {
+					let now = Instant::now();
+					if let Some(c) = ack_cumulative(t.as_str()) {
+						let k = (c as usize).wrapping_sub(1);
+						if k < total && !acked[k] {
+							acked[k] = true;
+							outstanding = outstanding.saturating_sub(1);
+							if now >= window.0 && now < window.1 {
+								out.acks_in_window += 1;
+							}
+							if k as u64 >= warmup {
+								if let Some(t0) = sent_at[k] {
+									let l = now.duration_since(t0).as_micros().min(u32::MAX as u128) as u32;
+									out.latencies_us.push(l);
+									out.by_beat.push((k as u32, l));
+								}
+							}
+						}
+					} else if t.as_str().starts_with(r#"{"v":1,"type":"error""#) {
+						let code = match protocol::decode_server(t.as_str()) {
+							Ok(ServerMessage::Error { code, .. }) => code.as_str().to_owned(),
+							_ => "undecodable".into(),
+						};
+						*out.errors.entry(code).or_default() += 1;
+						outstanding = outstanding.saturating_sub(1);
+					}
+				},
+				Some(Ok(_)) => {},
+				_ => {
+					*out.errors.entry("connection closed".into()).or_default() += 1;
+					break;
+				},
+			},
+			_ = &mut give_up => break,
+		}
+	}
+	out.missing = acked.iter().filter(|a| !**a).count() as u64;
+	// Close only once every connection is done, so that closing does not load the server while
+	// others still wait for acks.
+	tokio::time::sleep_until(close_at).await;
+	let _ = ws.close(None).await;
+	out
+}
+
+fn percentile(sorted: &[u32], p: f64) -> f64 {
+	if sorted.is_empty() {
+		return f64::NAN;
+	}
+	let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+	sorted[idx.min(sorted.len() - 1)] as f64 / 1000.0
+}
+
+fn main() {
+	let args = parse_args();
+	let n = args.viewers;
+	// Heartbeats per connection (cumulative 1, 2, ...): `rate` per second.
+	let total_beats = (args.warmup + args.seconds) * args.rate;
+	println!(
+		"heartbeats bench: {n} viewers x {} heartbeats/s, {} s measured after {} s warmup; server {} worker + {} verifier threads (0: auto), client {} threads, group window {} ms",
+		args.rate, args.seconds, args.warmup, args.server_threads, args.verifier_threads, args.client_threads, args.group_window_ms
+	);
+	raise_nofile(2 * n as u64 + 4096);
+
+	let genesis = H256(rand::random());
+	let t = Instant::now();
+	let viewers = presign(genesis, n, total_beats, 2);
+	println!(
+		"pre-signed {} vouchers in {:.1} s",
+		n as u64 * total_beats,
+		t.elapsed().as_secs_f64()
+	);
+
+	// The chain view, seeded without a node.
+	let chain = ChainView::offline(genesis);
+	let creator = sr25519::Pair::from_seed(&[0xcc; 32]);
+	chain.insert_stream(StreamEntry::new(
+		STREAM_ID,
+		account_of(&creator),
+		PRICE,
+		StreamStatus::Live,
+	));
+	// Opened long enough ago for every heartbeat of the run.
+	let opened_at = now_ms().saturating_sub((total_beats + 60) * 1000);
+	for v in &viewers {
+		let session = SessionEntry::new(
+			v.session_id,
+			account_of(&v.pair),
+			STREAM_ID,
+			PRICE,
+			opened_at,
+			u64::MAX / 2,
+			0,
+		);
+		chain.insert_session(session);
+	}
+
+	// The server, on its own runtime.
+	let dir = tempfile::tempdir().expect("tempdir");
+	let server_rt = tokio::runtime::Builder::new_multi_thread()
+		.worker_threads(args.server_threads)
+		.thread_name("bench-server")
+		.enable_all()
+		.build()
+		.expect("server runtime");
+	let metrics = Metrics::new().expect("metrics");
+	let (shutdown_tx, shutdown_rx) = watch::channel(false);
+	let (addr, sidecar) = server_rt.block_on(async {
+		let store = Store::open_with(
+			dir.path().join("bench.sqlite"),
+			StoreConfig {
+				group_window: Duration::from_millis(args.group_window_ms),
+				..StoreConfig::default()
+			},
+		)
+		.expect("store");
+		let sidecar = Sidecar::new(
+			chain.clone(),
+			store,
+			metrics.clone(),
+			Settings { verifier_threads: args.verifier_threads, ..Settings::default() },
+		);
+		sidecar.spawn_background();
+		let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+		let addr = listener.local_addr().expect("addr");
+		tokio::spawn(http::serve(listener, sidecar.clone(), shutdown_rx));
+		(addr, sidecar)
+	});
+
+	let client_rt = tokio::runtime::Builder::new_multi_thread()
+		.worker_threads(args.client_threads)
+		.thread_name("bench-client")
+		.enable_all()
+		.build()
+		.expect("client runtime");
+
+	// Open every connection.
+	let rss_before = rss_bytes();
+	let t = Instant::now();
+	// A fresh 127.x.y.0 block per run, so that TIME_WAIT ports of a previous run do not collide.
+	let base: [u8; 2] = rand_base();
+	let viewers = Arc::new(viewers);
+	let conns: Vec<(usize, Ws)> = client_rt.block_on(async {
+		let results: Vec<Result<(usize, Ws), String>> = futures::stream::iter(0..n)
+			.map(|i| {
+				let viewers = viewers.clone();
+				let source = Ipv4Addr::new(127, base[0], base[1], 1 + (i / PER_SOURCE_IP) as u8);
+				async move {
+					let ws = tokio::spawn(async move { open(addr, source, &viewers[i]).await })
+						.await
+						.map_err(|e| e.to_string())??;
+					Ok((i, ws))
+				}
+			})
+			.buffer_unordered(CONNECT_CONCURRENCY)
+			.collect()
+			.await;
+		let mut ok = Vec::with_capacity(n);
+		let mut failures: BTreeMap<String, usize> = BTreeMap::new();
+		for r in results {
+			match r {
+				Ok(c) => ok.push(c),
+				Err(e) => *failures.entry(e).or_default() += 1,
+			}
+		}
+		if !failures.is_empty() {
+			println!("connection failures: {failures:?}");
+		}
+		ok
+	});
+	let opened = conns.len();
+	let rss_after = rss_bytes();
+	println!(
+		"opened, authenticated and joined {opened} connections in {:.1} s",
+		t.elapsed().as_secs_f64()
+	);
+	if opened == 0 {
+		return;
+	}
+
+	// Schedule: connection i sends at start + (i/N + k) × period, period = 1/rate s.
+	let period = Duration::from_nanos(1_000_000_000 / args.rate);
+	let close_at = tokio::time::Instant::now()
+		+ Duration::from_millis(500)
+		+ period * total_beats as u32
+		+ Duration::from_secs(6);
+	let start = tokio::time::Instant::now() + Duration::from_millis(500);
+	let window_start =
+		Instant::now() + Duration::from_millis(500) + Duration::from_secs(args.warmup);
+	let window_end = window_start + Duration::from_secs(args.seconds);
+	let mut handles = Vec::with_capacity(opened);
+	let accepted_before = Arc::new(std::sync::Mutex::new((0u64, Cpu::default(), 0u64)));
+	{
+		let _guard = client_rt.enter();
+		for (i, ws) in conns {
+			let offset = Duration::from_nanos((i as u64 * period.as_nanos() as u64) / n as u64);
+			let heartbeats = viewers[i].heartbeats.clone();
+			handles.push(client_rt.spawn(drive(
+				i,
+				ws,
+				heartbeats,
+				start + offset,
+				period,
+				args.warmup * args.rate,
+				(window_start, window_end),
+				close_at,
+			)));
+		}
+		// Snapshot CPU and server counters at the window's edges.
+		let m = metrics.clone();
+		let snap = accepted_before.clone();
+		client_rt.spawn(async move {
+			tokio::time::sleep_until(tokio::time::Instant::from_std(window_start)).await;
+			if let Ok(mut s) = snap.lock() {
+				*s = (m.heartbeats_accepted.get(), thread_cpu(), machine_busy_ns());
+			}
+		});
+	}
+	let end_snapshot = client_rt.block_on(async {
+		tokio::time::sleep_until(tokio::time::Instant::from_std(window_end)).await;
+		(metrics.heartbeats_accepted.get(), thread_cpu(), machine_busy_ns())
+	});
+	let outcomes: Vec<Outcome> = client_rt.block_on(async {
+		let mut out = Vec::with_capacity(handles.len());
+		for h in handles {
+			if let Ok(o) = h.await {
+				out.push(o);
+			}
+		}
+		out
+	});
+	let (accepted_start, cpu_start, busy_start) = *accepted_before.lock().expect("snapshot");
+	let (accepted_end, cpu_end, busy_end) = end_snapshot;
+
+	let mut latencies: Vec<u32> =
+		outcomes.iter().flat_map(|o| o.latencies_us.iter().copied()).collect();
+	latencies.sort_unstable();
+	let acks_in_window: u64 = outcomes.iter().map(|o| o.acks_in_window).sum();
+	let missing: u64 = outcomes.iter().map(|o| o.missing).sum();
+	let mut errors: BTreeMap<String, u64> = BTreeMap::new();
+	for o in &outcomes {
+		for (k, v) in &o.errors {
+			*errors.entry(k.clone()).or_default() += v;
+		}
+	}
+	let secs = args.seconds as f64;
+	let server_accepted = accepted_end - accepted_start;
+	let server_cpu = (cpu_end.server - cpu_start.server) as f64 / 1e9;
+	let client_cpu = (cpu_end.client - cpu_start.client) as f64 / 1e9;
+	let other_cpu = (cpu_end.other - cpu_start.other) as f64 / 1e9;
+	let machine_busy = (busy_end.saturating_sub(busy_start)) as f64 / 1e9;
+	let other_processes = (machine_busy - server_cpu - client_cpu - other_cpu).max(0.0);
+
+	println!("--- results ({} s window) ---", args.seconds);
+	println!(
+		"acks received by clients in window: {acks_in_window} = {:.0} heartbeats/s",
+		acks_in_window as f64 / secs
+	);
+	println!(
+		"accepted by the server in window:   {server_accepted} = {:.0} heartbeats/s",
+		server_accepted as f64 / secs
+	);
+	println!(
+		"ack latency (client send -> ack received, {} samples): p50 {:.2} ms, p99 {:.2} ms, p99.9 {:.2} ms, max {:.2} ms",
+		latencies.len(),
+		percentile(&latencies, 0.50),
+		percentile(&latencies, 0.99),
+		percentile(&latencies, 0.999),
+		latencies.last().map(|l| *l as f64 / 1000.0).unwrap_or(f64::NAN),
+	);
+	if std::env::var("BENCH_DETAIL").is_ok() {
+		let mut per: BTreeMap<u32, Vec<u32>> = BTreeMap::new();
+		for o in &outcomes {
+			for (k, l) in &o.by_beat {
+				per.entry(*k).or_default().push(*l);
+			}
+		}
+		// The last beats by sending offset (tenths of the period).
+		let last = outcomes.iter().flat_map(|o| o.by_beat.iter().map(|b| b.0)).max().unwrap_or(0);
+		for beat in last.saturating_sub(2)..=last {
+			let mut tenths = vec![Vec::new(); 10];
+			for o in &outcomes {
+				for (k, l) in &o.by_beat {
+					if *k == beat {
+						tenths[o.index * 10 / n].push(*l);
+					}
+				}
+			}
+			let line: Vec<String> = tenths
+				.iter_mut()
+				.map(|v| {
+					v.sort_unstable();
+					format!("{:.0}", percentile(v, 0.99))
+				})
+				.collect();
+			println!("  beat {beat} p99 by tenth of the period (ms): {}", line.join(" "));
+		}
+		for (k, mut v) in per {
+			v.sort_unstable();
+			println!(
+				"  beat {k}: p50 {:.1} ms p99 {:.1} ms max {:.1} ms",
+				percentile(&v, 0.5),
+				percentile(&v, 0.99),
+				v.last().copied().unwrap_or(0) as f64 / 1000.0
+			);
+		}
+	}
+	println!("unacknowledged heartbeats: {missing}; errors: {errors:?}");
+	println!(
+		"server CPU: {server_cpu:.2} s in {secs} s ({:.0}% of one core) = {:.1} µs per heartbeat (server threads only)",
+		100.0 * server_cpu / secs,
+		1e6 * server_cpu / server_accepted.max(1) as f64
+	);
+	println!(
+		"client CPU: {client_cpu:.2} s ({:.1} µs per heartbeat); other threads: {other_cpu:.2} s",
+		1e6 * client_cpu / server_accepted.max(1) as f64
+	);
+	println!(
+		"other processes on this machine used {other_processes:.2} CPU-s during the window ({:.0}% of one core; {} CPUs)",
+		100.0 * other_processes / secs,
+		std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0)
+	);
+	println!(
+		"memory: RSS {:.0} MiB -> {:.0} MiB over opening {opened} connections = {:.1} KiB per connection (both ends, in-process)",
+		rss_before as f64 / 1048576.0,
+		rss_after as f64 / 1048576.0,
+		(rss_after.saturating_sub(rss_before)) as f64 / 1024.0 / opened as f64
+	);
+	let server_hist = metrics.ack_latency.get_sample_count();
+	println!(
+		"server-side ack latency (receive -> ack queued): mean {:.2} ms over {server_hist} acks",
+		1000.0 * metrics.ack_latency.get_sample_sum() / server_hist.max(1) as f64
+	);
+
+	let _ = shutdown_tx.send(true);
+	drop(sidecar);
+	client_rt.shutdown_timeout(Duration::from_secs(2));
+	server_rt.shutdown_timeout(Duration::from_secs(2));
+}
+
+fn rand_base() -> [u8; 2] {
+	let r: [u8; 2] = rand::random();
+	[1 + r[0] % 250, r[1]]
+}

@@ -1,0 +1,140 @@
+//! The client against the real `vilokanam-node --dev` (built by `cargo build --release -p
+//! vilokanam-node`): heads, storage, signing, submission, inclusion outcomes and vouchers that
+//! the chain accepts.
+
+use frame_support::BoundedVec;
+use futures::StreamExt;
+use sp_core::{sr25519, Pair};
+use sp_runtime::{traits::IdentifyAccount, MultiSigner};
+use std::time::Duration;
+use vilokanam_chain_client::{
+	voucher, AccountId, Client, Error, RuntimeCall, RuntimeEvent, StreamStatus, TxStatus, Voucher,
+	VoucherEncoding,
+};
+use vilokanam_test_utils::Node;
+
+fn pair(uri: &str) -> sr25519::Pair {
+	sr25519::Pair::from_string(uri, None).expect("a dev URI")
+}
+
+fn account(p: &sr25519::Pair) -> AccountId {
+	MultiSigner::from(p.public()).into_account()
+}
+
+fn bounded<const N: u32>(s: &str) -> BoundedVec<u8, frame_support::traits::ConstU32<N>> {
+	s.as_bytes().to_vec().try_into().expect("test strings fit")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_client_drives_the_dev_chain() {
+	let dir = tempfile::tempdir().expect("temp dir");
+	let node = Node::start(&dir.path().join("node")).await;
+	let (alice, charlie) = (pair("//Alice"), pair("//Charlie"));
+
+	assert!(matches!(Client::connect("ws://127.0.0.1:1").await, Err(Error::Rpc(_))));
+	let client = Client::connect(&node.ws_url()).await.expect("connects");
+	assert!(client.is_connected());
+	assert_eq!(client.block_hash(0).await.expect("rpc"), Some(client.genesis_hash()));
+
+	// Heads: consecutive best heads whose hashes are the chain's.
+	let mut heads = client.subscribe_heads(false).await.expect("subscribes");
+	let a = heads.next().await.expect("a head").expect("decodes");
+	let b = heads.next().await.expect("a head").expect("decodes");
+	assert!(b.number > a.number);
+	assert_eq!(client.block_hash(b.number).await.expect("rpc"), Some(b.hash));
+	assert_eq!(client.header_number(b.hash).await.expect("rpc"), Some(b.number));
+	let best = client.best_head().await.expect("rpc");
+	assert!(best.number >= b.number);
+	let finalized = client.finalized_head().await.expect("rpc");
+	assert!(finalized.number <= best.number);
+	assert!(client.now_ms(None).await.expect("rpc") > 0);
+	assert!(client.free_balance(&account(&alice), None).await.expect("rpc") > 0);
+
+	// Governance and a live stream, through `execute`.
+	let add_category = RuntimeCall::Streams(pallet_streams::Call::add_category {
+		category: 1,
+		name: bounded("Music"),
+	});
+	let sudo = RuntimeCall::Sudo(pallet_sudo::Call::sudo { call: Box::new(add_category) });
+	assert!(client.execute(sudo, &alice, false).await.expect("included").success);
+	let create = RuntimeCall::Streams(pallet_streams::Call::create_stream {
+		title: bounded("Client test"),
+		metadata: bounded(""),
+		category: 1,
+		tags: Default::default(),
+		price_per_second: vilokanam_runtime::MILLI_VLK,
+		endpoint: None,
+	});
+	let created = client.execute(create, &alice, false).await.expect("included");
+	let stream_id = created
+		.events
+		.iter()
+		.find_map(|e| match e {
+			RuntimeEvent::Streams(pallet_streams::Event::StreamCreated { stream_id, .. }) => {
+				Some(*stream_id)
+			},
+			_ => None,
+		})
+		.expect("StreamCreated among the extrinsic's own events");
+	let live = RuntimeCall::Streams(pallet_streams::Call::go_live { stream_id });
+	assert!(client.execute(live, &alice, false).await.expect("included").success);
+	let stream = client.stream(stream_id, None).await.expect("rpc").expect("stored");
+	assert_eq!(stream.status, StreamStatus::Live);
+	assert_eq!(stream.creator, account(&alice));
+	assert!(!client.is_banned(&account(&alice), &account(&charlie), None).await.expect("rpc"));
+
+	// A failing dispatch is reported with its error.
+	let missing = RuntimeCall::Streams(pallet_streams::Call::go_live { stream_id: 999 });
+	let failed = client.execute(missing, &alice, false).await.expect("included");
+	assert!(!failed.success);
+	assert!(failed.dispatch_error().is_some());
+
+	// A session and a wrapped voucher settled through submit_and_watch, up to finality.
+	let open = RuntimeCall::Ticks(pallet_ticks::Call::open_session { stream_id, max_seconds: 60 });
+	let opened = client.execute(open, &charlie, false).await.expect("included");
+	assert!(opened.success);
+	let session_id = client.next_session_id(None).await.expect("rpc") - 1;
+	let session = client.session(session_id, None).await.expect("rpc").expect("open");
+	assert_eq!(session.viewer, account(&charlie));
+	assert_eq!(client.session(session_id + 1, None).await.expect("rpc"), None);
+	let many = client.sessions(&[session_id + 1, session_id], None).await.expect("rpc");
+	assert_eq!(many, vec![None, Some(session.clone())]);
+	tokio::time::sleep(Duration::from_secs(3)).await;
+	let genesis = client.genesis_hash();
+	let encoding = VoucherEncoding::Wrapped;
+	let signature = voucher::sign(&charlie, &genesis, session_id, 2, encoding);
+	assert!(voucher::verify(&signature, encoding, &genesis, session_id, 2, &account(&charlie)));
+	let vouchers = vec![Voucher { session_id, cumulative_seconds: 2, encoding, signature }];
+	let settle = RuntimeCall::Ticks(pallet_ticks::Call::settle_batch {
+		vouchers: vouchers.try_into().expect("one voucher fits"),
+		witness: pallet_ticks::BatchWitness { streams: 1, pages: 1 },
+	});
+	let ferdie = pair("//Ferdie");
+	let nonce = client.next_nonce(&account(&ferdie)).await.expect("rpc");
+	let xt = client.sign(settle, &ferdie, nonce).await.expect("signs");
+	let statuses: Vec<TxStatus> = tokio::time::timeout(
+		Duration::from_secs(120),
+		client.submit_and_watch(&xt).await.expect("accepted by the pool").collect(),
+	)
+	.await
+	.expect("finalized in time");
+	let Some(TxStatus::Finalized(block)) = statuses.last().cloned() else {
+		panic!("the stream ends with Finalized: {statuses:?}")
+	};
+	assert!(statuses.iter().any(|s| matches!(s, TxStatus::InBlock(_))));
+	let included = client.included(block, &xt).await.expect("rpc").expect("in the block");
+	assert!(included.success);
+	assert!(included.events.iter().any(|e| matches!(
+		e,
+		RuntimeEvent::Ticks(pallet_ticks::Event::BatchSettled { accepted: 1, rejected: 0, .. })
+	)));
+	let session = client.session(session_id, Some(block)).await.expect("rpc").expect("open");
+	assert_eq!(session.settled_seconds, 2);
+	assert!(client.events(block).await.expect("rpc").len() > included.events.len());
+
+	// The same nonce again: the pool refuses it outright.
+	let remark = RuntimeCall::System(frame_system::Call::remark { remark: vec![1] });
+	let stale = client.sign(remark, &ferdie, nonce).await.expect("signs");
+	assert!(matches!(client.submit_and_watch(&stale).await, Err(Error::Rejected(_))));
+	assert!(matches!(client.submit(&stale).await, Err(Error::Rejected(_))));
+}

@@ -1,0 +1,867 @@
+//! Rights and prices from chain state.
+//!
+//! An in-memory cache of the streams and sessions the sidecar cares about. An entry is read from
+//! the node at the best block the first time a `publish` or `watch` needs it (never per
+//! message), then kept current by [`ChainView::follow`], which follows best heads and applies
+//! each block's events: streams starting, ending or being removed, viewers banned and unbanned,
+//! sessions topped up, settled and closed. After a `BatchSettled` (which does not list the
+//! sessions it settled) the sessions with unsettled acknowledged seconds are re-read; after a
+//! gap in the heads (reconnect, reorg, an undecodable block) everything cached is re-read.
+//!
+//! Losing a right is broadcast as a [`Revocation`] (tokio broadcast channel) so that rooms drop
+//! the member at once: session closed, viewer banned by the creator, stream ended.
+//!
+//! The hot path (heartbeats) never takes a lock here: a watching connection holds its session's
+//! [`SessionEntry`], whose changing fields are atomics.
+//!
+//! [`ChainView::offline`] builds a view without a node, filled by explicit
+//! [`ChainView::insert_stream`] / [`ChainView::insert_session`] calls: it exists for the load
+//! benchmark (and unit tests), not for production.
+
+use codec::Decode;
+use futures::StreamExt;
+use jsonrpsee::{core::client::ClientT, rpc_params};
+use sp_runtime::traits::IdentifyAccount;
+use std::{
+	collections::{HashMap, HashSet},
+	sync::{
+		atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering},
+		Arc, OnceLock, RwLock,
+	},
+};
+use tokio::sync::broadcast;
+use vilokanam_chain_client::{
+	keys, AccountId, Balance, BlockNumber, Client, CloseReason, Head, RuntimeEvent, Session,
+	SessionId, SessionKeys, Stream, StreamId, StreamStatus, H256,
+};
+
+/// How many storage keys one `state_queryStorageAt` call reads.
+const QUERY_CHUNK: usize = 512;
+/// Capacity of the revocation channel; a receiver that lags further re-checks every member.
+const REVOCATION_CAPACITY: usize = 4096;
+
+/// Why the view cannot answer.
+#[derive(Debug, thiserror::Error)]
+pub enum ViewError {
+	/// No node connection right now.
+	#[error("the chain node is not connected")]
+	Unavailable,
+	/// The node failed or answered something undecodable.
+	#[error(transparent)]
+	Chain(#[from] vilokanam_chain_client::Error),
+}
+
+/// A lost right, broadcast to the rooms.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Revocation {
+	/// The session was closed on chain.
+	SessionClosed {
+		/// The session.
+		session_id: SessionId,
+		/// Its stream.
+		stream_id: StreamId,
+		/// Closed as expired (`close_expired`) rather than by a participant.
+		expired: bool,
+	},
+	/// `creator` banned `viewer` from all of the creator's streams.
+	Banned {
+		/// The creator.
+		creator: AccountId,
+		/// The banned viewer.
+		viewer: AccountId,
+	},
+	/// The stream ended or was removed.
+	StreamEnded {
+		/// The stream.
+		stream_id: StreamId,
+	},
+}
+
+/// A stream, as far as rights and prices are concerned.
+#[derive(Debug)]
+pub struct StreamEntry {
+	/// The stream.
+	pub id: StreamId,
+	/// Its creator: the only account that may publish and moderate.
+	pub creator: AccountId,
+	/// Its current price per second (sessions keep the price they were opened with).
+	pub price_per_second: Balance,
+	status: AtomicU8,
+}
+
+fn status_to_u8(s: StreamStatus) -> u8 {
+	match s {
+		StreamStatus::Scheduled => 0,
+		StreamStatus::Live => 1,
+		StreamStatus::Ended => 2,
+	}
+}
+
+impl StreamEntry {
+	/// A stream entry.
+	pub fn new(
+		id: StreamId,
+		creator: AccountId,
+		price_per_second: Balance,
+		status: StreamStatus,
+	) -> Self {
+		Self { id, creator, price_per_second, status: AtomicU8::new(status_to_u8(status)) }
+	}
+
+	fn from_chain(id: StreamId, s: &Stream) -> Self {
+		Self::new(id, s.creator.clone(), s.price_per_second, s.status)
+	}
+
+	/// The lifecycle state.
+	pub fn status(&self) -> StreamStatus {
+		match self.status.load(Ordering::Acquire) {
+			0 => StreamStatus::Scheduled,
+			1 => StreamStatus::Live,
+			_ => StreamStatus::Ended,
+		}
+	}
+
+	/// Set the state; returns the previous one.
+	fn set_status(&self, s: StreamStatus) -> StreamStatus {
+		match self.status.swap(status_to_u8(s), Ordering::AcqRel) {
+			0 => StreamStatus::Scheduled,
+			1 => StreamStatus::Live,
+			_ => StreamStatus::Ended,
+		}
+	}
+}
+
+/// An open (or recently closed) session, plus what the sidecar acknowledged for it.
+///
+/// The fields that change are atomics so that the heartbeat path reads them without a lock.
+#[derive(Debug)]
+pub struct SessionEntry {
+	/// The session.
+	pub id: SessionId,
+	/// The paying viewer: vouchers must be signed by this account.
+	pub viewer: AccountId,
+	/// The watched stream.
+	pub stream_id: StreamId,
+	/// The price per second, fixed at opening.
+	pub price_per_second: Balance,
+	/// When the session was opened (Unix milliseconds, the chain's clock).
+	pub opened_at_ms: u64,
+	max_seconds: AtomicU64,
+	settled_seconds: AtomicU64,
+	closed: AtomicBool,
+	last_acked: AtomicU64,
+	sr25519_key: OnceLock<Option<schnorrkel::PublicKey>>,
+}
+
+impl SessionEntry {
+	/// A session entry.
+	pub fn new(
+		id: SessionId,
+		viewer: AccountId,
+		stream_id: StreamId,
+		price_per_second: Balance,
+		opened_at_ms: u64,
+		max_seconds: u64,
+		settled_seconds: u64,
+	) -> Self {
+		Self {
+			id,
+			viewer,
+			stream_id,
+			price_per_second,
+			opened_at_ms,
+			max_seconds: AtomicU64::new(max_seconds),
+			settled_seconds: AtomicU64::new(settled_seconds),
+			closed: AtomicBool::new(false),
+			last_acked: AtomicU64::new(0),
+			sr25519_key: OnceLock::new(),
+		}
+	}
+
+	fn from_chain(id: SessionId, s: &Session) -> Self {
+		Self::new(
+			id,
+			s.viewer.clone(),
+			s.stream_id,
+			s.price_per_second,
+			s.opened_at,
+			s.max_seconds,
+			s.settled_seconds,
+		)
+	}
+
+	/// Seconds paid into escrow.
+	pub fn max_seconds(&self) -> u64 {
+		self.max_seconds.load(Ordering::Acquire)
+	}
+
+	/// Seconds settled on chain.
+	pub fn settled_seconds(&self) -> u64 {
+		self.settled_seconds.load(Ordering::Acquire)
+	}
+
+	/// Whether the session was closed on chain.
+	pub fn is_closed(&self) -> bool {
+		self.closed.load(Ordering::Acquire)
+	}
+
+	/// The highest cumulative seconds acknowledged by this sidecar (at least what is settled).
+	pub fn last_acked(&self) -> u64 {
+		self.last_acked.load(Ordering::Acquire).max(self.settled_seconds())
+	}
+
+	/// Record an acknowledged (durably stored) cumulative; keeps the maximum.
+	pub fn note_acked(&self, cumulative_seconds: u64) {
+		self.last_acked.fetch_max(cumulative_seconds, Ordering::AcqRel);
+	}
+
+	/// The viewer's sr25519 key, decompressed once (it is the account id); `None` if the
+	/// account is not a valid sr25519 key.
+	pub fn sr25519_key(&self) -> Option<&schnorrkel::PublicKey> {
+		self.sr25519_key
+			.get_or_init(|| schnorrkel::PublicKey::from_bytes(self.viewer.as_ref()).ok())
+			.as_ref()
+	}
+
+	fn set_max_seconds(&self, max: u64) {
+		self.max_seconds.store(max, Ordering::Release);
+	}
+
+	fn note_settled(&self, settled: u64) {
+		self.settled_seconds.fetch_max(settled, Ordering::AcqRel);
+	}
+
+	/// Mark closed; returns whether it was open.
+	fn close(&self) -> bool {
+		!self.closed.swap(true, Ordering::AcqRel)
+	}
+}
+
+struct Inner {
+	offline: bool,
+	genesis: OnceLock<H256>,
+	client: RwLock<Option<Client>>,
+	streams: RwLock<HashMap<StreamId, Arc<StreamEntry>>>,
+	sessions: RwLock<HashMap<SessionId, Arc<SessionEntry>>>,
+	bans: RwLock<HashSet<(AccountId, AccountId)>>,
+	/// The best block number seen, `u64::MAX` before any.
+	best: AtomicU64,
+	revocations: broadcast::Sender<Revocation>,
+}
+
+/// The chain-state cache. Cheap to clone.
+#[derive(Clone)]
+pub struct ChainView {
+	inner: Arc<Inner>,
+}
+
+/// What a block's events leave to be re-read.
+#[derive(Default, Debug, PartialEq, Eq)]
+pub struct Dirty {
+	/// Sessions whose settled seconds may have changed without an event saying so.
+	pub sessions: Vec<SessionId>,
+}
+
+// A poisoned lock only means another thread panicked while holding it; the maps stay usable.
+fn read<T>(l: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+	l.read().unwrap_or_else(|p| p.into_inner())
+}
+
+fn write<T>(l: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+	l.write().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Default for ChainView {
+	fn default() -> Self {
+		Self::new()
+	}
+}
+
+impl ChainView {
+	fn build(offline: bool) -> Self {
+		let (revocations, _) = broadcast::channel(REVOCATION_CAPACITY);
+		Self {
+			inner: Arc::new(Inner {
+				offline,
+				genesis: OnceLock::new(),
+				client: RwLock::new(None),
+				streams: RwLock::new(HashMap::new()),
+				sessions: RwLock::new(HashMap::new()),
+				bans: RwLock::new(HashSet::new()),
+				best: AtomicU64::new(u64::MAX),
+				revocations,
+			}),
+		}
+	}
+
+	/// A view that reads from a node once one is [attached](ChainView::attach).
+	pub fn new() -> Self {
+		Self::build(false)
+	}
+
+	/// A view without a node, for the load benchmark and tests only: nothing is ever fetched,
+	/// entries come from [`ChainView::insert_stream`], [`ChainView::insert_session`] and
+	/// [`ChainView::insert_ban`].
+	pub fn offline(genesis: H256) -> Self {
+		let view = Self::build(true);
+		let _ = view.inner.genesis.set(genesis);
+		view
+	}
+
+	/// Insert (or replace) a stream. For the offline view of the benchmark and tests.
+	pub fn insert_stream(&self, entry: StreamEntry) -> Arc<StreamEntry> {
+		let entry = Arc::new(entry);
+		write(&self.inner.streams).insert(entry.id, entry.clone());
+		entry
+	}
+
+	/// Insert (or replace) a session. For the offline view of the benchmark and tests.
+	pub fn insert_session(&self, entry: SessionEntry) -> Arc<SessionEntry> {
+		let entry = Arc::new(entry);
+		write(&self.inner.sessions).insert(entry.id, entry.clone());
+		entry
+	}
+
+	/// Record a ban. For the offline view of tests.
+	pub fn insert_ban(&self, creator: AccountId, viewer: AccountId) {
+		write(&self.inner.bans).insert((creator, viewer));
+	}
+
+	/// Use `client` from now on. Fails if it serves another chain than the one this view was
+	/// first attached to (stored vouchers are bound to that genesis).
+	pub fn attach(&self, client: Client) -> Result<(), String> {
+		let genesis = client.genesis_hash();
+		let known = *self.inner.genesis.get_or_init(|| genesis);
+		if known != genesis {
+			return Err(format!(
+				"the node serves genesis {genesis:?}, but this sidecar works for {known:?}"
+			));
+		}
+		*write(&self.inner.client) = Some(client);
+		Ok(())
+	}
+
+	/// Stop using the current client (it disconnected).
+	pub fn detach(&self) {
+		write(&self.inner.client).take();
+	}
+
+	/// The current client, if any.
+	pub fn client(&self) -> Option<Client> {
+		read(&self.inner.client).clone()
+	}
+
+	/// Whether a live node connection is attached.
+	pub fn is_connected(&self) -> bool {
+		read(&self.inner.client).as_ref().is_some_and(|c| c.is_connected())
+	}
+
+	/// The chain's genesis hash, once known.
+	pub fn genesis(&self) -> Option<H256> {
+		self.inner.genesis.get().copied()
+	}
+
+	/// The best block number seen by [`ChainView::follow`].
+	pub fn best_block(&self) -> Option<BlockNumber> {
+		BlockNumber::try_from(self.inner.best.load(Ordering::Acquire)).ok()
+	}
+
+	/// Subscribe to revocations.
+	pub fn subscribe(&self) -> broadcast::Receiver<Revocation> {
+		self.inner.revocations.subscribe()
+	}
+
+	fn revoke(&self, r: Revocation) {
+		tracing::debug!(?r, "revocation");
+		// No receiver (no rooms yet) is fine.
+		let _ = self.inner.revocations.send(r);
+	}
+
+	fn connected_client(&self) -> Result<Option<Client>, ViewError> {
+		if self.inner.offline {
+			return Ok(None);
+		}
+		match self.client() {
+			Some(c) if c.is_connected() => Ok(Some(c)),
+			_ => Err(ViewError::Unavailable),
+		}
+	}
+
+	/// A cached stream, without fetching.
+	pub fn cached_stream(&self, id: StreamId) -> Option<Arc<StreamEntry>> {
+		read(&self.inner.streams).get(&id).cloned()
+	}
+
+	/// A cached session, without fetching.
+	pub fn cached_session(&self, id: SessionId) -> Option<Arc<SessionEntry>> {
+		read(&self.inner.sessions).get(&id).cloned()
+	}
+
+	/// The stream, from the cache or else the best block. `None` if it does not exist.
+	pub async fn stream(&self, id: StreamId) -> Result<Option<Arc<StreamEntry>>, ViewError> {
+		if let Some(s) = self.cached_stream(id) {
+			return Ok(Some(s));
+		}
+		let Some(client) = self.connected_client()? else { return Ok(None) };
+		let Some(stream) = client.stream(id, None).await? else { return Ok(None) };
+		let entry = Arc::new(StreamEntry::from_chain(id, &stream));
+		// Another task may have fetched it meanwhile: keep the first so everybody shares it.
+		Ok(Some(write(&self.inner.streams).entry(id).or_insert(entry).clone()))
+	}
+
+	/// The session, from the cache or else the best block. `None` if it is not open (never
+	/// opened, or closed before it was cached); a cached session closed since is returned with
+	/// [`SessionEntry::is_closed`].
+	pub async fn session(&self, id: SessionId) -> Result<Option<Arc<SessionEntry>>, ViewError> {
+		if let Some(s) = self.cached_session(id) {
+			return Ok(Some(s));
+		}
+		let Some(client) = self.connected_client()? else { return Ok(None) };
+		let Some(session) = client.session(id, None).await? else { return Ok(None) };
+		let entry = Arc::new(SessionEntry::from_chain(id, &session));
+		Ok(Some(write(&self.inner.sessions).entry(id).or_insert(entry).clone()))
+	}
+
+	/// Whether `creator` banned `viewer`, at the best block (or as learnt from events since).
+	pub async fn is_banned(
+		&self,
+		creator: &AccountId,
+		viewer: &AccountId,
+	) -> Result<bool, ViewError> {
+		if read(&self.inner.bans).contains(&(creator.clone(), viewer.clone())) {
+			return Ok(true);
+		}
+		let Some(client) = self.connected_client()? else { return Ok(false) };
+		Ok(client.is_banned(creator, viewer, None).await?)
+	}
+
+	/// Whether a ban of `viewer` by `creator` is known (from events or earlier checks), without
+	/// asking the node.
+	pub fn is_banned_cached(&self, creator: &AccountId, viewer: &AccountId) -> bool {
+		read(&self.inner.bans).contains(&(creator.clone(), viewer.clone()))
+	}
+
+	/// Drop what can no longer be used of a stream whose room emptied: its closed sessions, and
+	/// the stream itself if it ended. Open entries stay: a connection may be joining with them,
+	/// and they must keep receiving updates. The offline view keeps everything.
+	pub fn forget_closed(&self, id: StreamId) {
+		if self.inner.offline {
+			return;
+		}
+		write(&self.inner.sessions).retain(|_, s| s.stream_id != id || !s.is_closed());
+		let mut streams = write(&self.inner.streams);
+		if streams.get(&id).is_some_and(|s| s.status() == StreamStatus::Ended) {
+			streams.remove(&id);
+		}
+	}
+
+	/// Apply one block's events to the cache, broadcasting revocations. Returns what must be
+	/// re-read from storage.
+	pub fn apply_events(&self, events: impl IntoIterator<Item = RuntimeEvent>) -> Dirty {
+		use pallet_streams::Event as S;
+		use pallet_ticks::Event as T;
+		let mut batch_settled = false;
+		for event in events {
+			match event {
+				RuntimeEvent::Streams(S::StreamStarted { stream_id }) => {
+					if let Some(s) = self.cached_stream(stream_id) {
+						s.set_status(StreamStatus::Live);
+					}
+				},
+				RuntimeEvent::Streams(S::StreamEnded { stream_id }) => {
+					if let Some(s) = self.cached_stream(stream_id) {
+						if s.set_status(StreamStatus::Ended) != StreamStatus::Ended {
+							self.revoke(Revocation::StreamEnded { stream_id });
+						}
+					}
+				},
+				RuntimeEvent::Streams(S::StreamRemoved { stream_id, .. }) => {
+					if let Some(s) = write(&self.inner.streams).remove(&stream_id) {
+						if s.set_status(StreamStatus::Ended) != StreamStatus::Ended {
+							self.revoke(Revocation::StreamEnded { stream_id });
+						}
+					}
+				},
+				RuntimeEvent::Streams(S::ViewerBanned { creator, viewer }) => {
+					write(&self.inner.bans).insert((creator.clone(), viewer.clone()));
+					self.revoke(Revocation::Banned { creator, viewer });
+				},
+				RuntimeEvent::Streams(S::ViewerUnbanned { creator, viewer }) => {
+					write(&self.inner.bans).remove(&(creator, viewer));
+				},
+				RuntimeEvent::Ticks(T::SessionToppedUp { session_id, max_seconds, .. }) => {
+					if let Some(s) = self.cached_session(session_id) {
+						s.set_max_seconds(max_seconds);
+					}
+				},
+				RuntimeEvent::Ticks(T::SessionSettled {
+					session_id, cumulative_seconds, ..
+				}) => {
+					if let Some(s) = self.cached_session(session_id) {
+						s.note_settled(cumulative_seconds);
+					}
+				},
+				RuntimeEvent::Ticks(T::BatchSettled { .. }) => batch_settled = true,
+				RuntimeEvent::Ticks(T::SessionClosed {
+					session_id,
+					settled_seconds,
+					reason,
+					..
+				}) => {
+					if let Some(s) = self.cached_session(session_id) {
+						s.note_settled(settled_seconds);
+						if s.close() {
+							self.revoke(Revocation::SessionClosed {
+								session_id,
+								stream_id: s.stream_id,
+								expired: reason == CloseReason::Expired,
+							});
+						}
+					}
+				},
+				_ => {},
+			}
+		}
+		let mut dirty = Dirty::default();
+		if batch_settled {
+			// The batch does not say which sessions it settled: re-read those with acknowledged
+			// seconds beyond what is known to be settled.
+			dirty.sessions = read(&self.inner.sessions)
+				.values()
+				.filter(|s| !s.is_closed() && s.last_acked() > s.settled_seconds())
+				.map(|s| s.id)
+				.collect();
+		}
+		dirty
+	}
+
+	/// Follow the best heads of `client` until its subscription ends (the connection dropped).
+	pub async fn follow(&self, client: &Client) -> Result<(), ViewError> {
+		let mut heads = client.subscribe_heads(false).await?;
+		let mut last: Option<Head> = None;
+		while let Some(item) = heads.next().await {
+			let head = match item {
+				Ok(h) => h,
+				Err(e) => {
+					tracing::warn!("undecodable head: {e}");
+					continue;
+				},
+			};
+			self.inner.best.store(u64::from(head.number), Ordering::Release);
+			let contiguous = last.is_some_and(|l| head.number == l.number.saturating_add(1));
+			let result = match client.events(head.hash).await {
+				Ok(records) => {
+					let dirty = self.apply_events(records.into_iter().map(|r| r.event));
+					if contiguous {
+						self.refresh_sessions(client, head.hash, &dirty.sessions).await
+					} else {
+						// A gap or a fork switch: events of other blocks were missed.
+						self.refresh_all(client, head.hash).await
+					}
+				},
+				Err(vilokanam_chain_client::Error::Decode(e)) => {
+					tracing::warn!(
+						block = head.number,
+						"undecodable events, re-reading state: {e}"
+					);
+					self.refresh_all(client, head.hash).await
+				},
+				Err(e) => Err(e.into()),
+			};
+			match result {
+				Ok(()) => last = Some(head),
+				Err(e) => {
+					tracing::warn!(block = head.number, "cannot update from block: {e}");
+					// Re-read everything at the next head.
+					last = None;
+				},
+			}
+		}
+		Ok(())
+	}
+
+	/// Read many storage values at `at` in few calls (`state_queryStorageAt`), falling back to
+	/// one `state_getStorage` per key if the node refuses it.
+	async fn query(
+		&self,
+		client: &Client,
+		keys: &[Vec<u8>],
+		at: H256,
+	) -> Result<Vec<Option<Vec<u8>>>, ViewError> {
+		#[derive(serde::Deserialize)]
+		struct ChangeSet {
+			changes: Vec<(String, Option<String>)>,
+		}
+		let mut out = Vec::with_capacity(keys.len());
+		for chunk in keys.chunks(QUERY_CHUNK) {
+			let hex_keys: Vec<String> =
+				chunk.iter().map(|k| format!("0x{}", hex::encode(k))).collect();
+			let answer: Result<Vec<ChangeSet>, _> = client
+				.rpc()
+				.request("state_queryStorageAt", rpc_params![hex_keys.clone(), at])
+				.await;
+			match answer {
+				Ok(sets) => {
+					let mut values: HashMap<String, Option<String>> = HashMap::new();
+					for set in sets {
+						for (k, v) in set.changes {
+							values.insert(k.to_ascii_lowercase(), v);
+						}
+					}
+					for k in &hex_keys {
+						let value = match values.get(k).cloned().flatten() {
+							Some(v) => {
+								Some(hex::decode(v.trim_start_matches("0x")).map_err(|e| {
+									vilokanam_chain_client::Error::Decode(format!("storage: {e}"))
+								})?)
+							},
+							None => None,
+						};
+						out.push(value);
+					}
+				},
+				Err(e) => {
+					tracing::debug!("state_queryStorageAt failed ({e}), reading keys one by one");
+					for k in chunk {
+						out.push(client.storage(k, Some(at)).await?);
+					}
+				},
+			}
+		}
+		Ok(out)
+	}
+
+	/// Re-read sessions at `at`.
+	async fn refresh_sessions(
+		&self,
+		client: &Client,
+		at: H256,
+		ids: &[SessionId],
+	) -> Result<(), ViewError> {
+		if ids.is_empty() {
+			return Ok(());
+		}
+		// Each session's cold entry plus its page of settlement state (pages read once).
+		let query = SessionKeys::new(ids);
+		let values = self.query(client, &query.keys(), at).await?;
+		let sessions = match query.decode(values) {
+			Ok(sessions) => sessions,
+			Err(e) => {
+				tracing::warn!(sessions = ids.len(), "undecodable sessions: {e}");
+				return Ok(());
+			},
+		};
+		for (id, session) in ids.iter().zip(sessions) {
+			let Some(entry) = self.cached_session(*id) else { continue };
+			match session {
+				Some(s) => {
+					entry.set_max_seconds(s.max_seconds);
+					entry.note_settled(s.settled_seconds);
+				},
+				None => {
+					if entry.close() {
+						self.revoke(Revocation::SessionClosed {
+							session_id: *id,
+							stream_id: entry.stream_id,
+							expired: false,
+						});
+					}
+				},
+			}
+		}
+		Ok(())
+	}
+
+	/// Re-read every cached stream, open session and ban that matters at `at`.
+	async fn refresh_all(&self, client: &Client, at: H256) -> Result<(), ViewError> {
+		let open: Vec<SessionId> =
+			read(&self.inner.sessions).values().filter(|s| !s.is_closed()).map(|s| s.id).collect();
+		self.refresh_sessions(client, at, &open).await?;
+
+		let streams: Vec<Arc<StreamEntry>> = read(&self.inner.streams).values().cloned().collect();
+		let keys: Vec<_> = streams.iter().map(|s| keys::stream(s.id)).collect();
+		let values = self.query(client, &keys, at).await?;
+		for (entry, value) in streams.iter().zip(values) {
+			let status = match value {
+				Some(raw) => match Stream::decode(&mut &raw[..]) {
+					Ok(s) => s.status,
+					Err(e) => {
+						tracing::warn!(stream = entry.id, "undecodable stream: {e}");
+						continue;
+					},
+				},
+				None => {
+					write(&self.inner.streams).remove(&entry.id);
+					StreamStatus::Ended
+				},
+			};
+			let before = entry.set_status(status);
+			if status == StreamStatus::Ended && before != StreamStatus::Ended {
+				self.revoke(Revocation::StreamEnded { stream_id: entry.id });
+			}
+		}
+
+		// Bans between the creators and viewers of open cached sessions.
+		let pairs: HashSet<(AccountId, AccountId)> = {
+			let sessions = read(&self.inner.sessions);
+			let streams = read(&self.inner.streams);
+			sessions
+				.values()
+				.filter(|s| !s.is_closed())
+				.filter_map(|s| {
+					streams.get(&s.stream_id).map(|st| (st.creator.clone(), s.viewer.clone()))
+				})
+				.collect()
+		};
+		let pairs: Vec<_> = pairs.into_iter().collect();
+		let keys: Vec<_> = pairs.iter().map(|(c, v)| keys::banned(c, v)).collect();
+		let values = self.query(client, &keys, at).await?;
+		for ((creator, viewer), value) in pairs.into_iter().zip(values) {
+			let key = (creator.clone(), viewer.clone());
+			if value.is_some() {
+				if write(&self.inner.bans).insert(key) {
+					self.revoke(Revocation::Banned { creator, viewer });
+				}
+			} else {
+				write(&self.inner.bans).remove(&key);
+			}
+		}
+		Ok(())
+	}
+}
+
+/// An sr25519 account id of a key pair (tests, benchmark).
+pub fn account_of(pair: &sp_core::sr25519::Pair) -> AccountId {
+	use sp_core::Pair;
+	sp_runtime::MultiSigner::from(pair.public()).into_account()
+}
+
+#[cfg(test)]
+mod tests {
+	use super::*;
+	use vilokanam_chain_client::Runtime;
+
+	fn acct(b: u8) -> AccountId {
+		AccountId::new([b; 32])
+	}
+
+	fn view() -> ChainView {
+		let v = ChainView::offline(H256::repeat_byte(1));
+		v.insert_stream(StreamEntry::new(1, acct(1), 10, StreamStatus::Live));
+		v.insert_session(SessionEntry::new(5, acct(2), 1, 10, 0, 100, 0));
+		v.insert_session(SessionEntry::new(6, acct(3), 1, 10, 0, 100, 0));
+		v
+	}
+
+	#[tokio::test]
+	async fn offline_view_answers_from_inserts() {
+		let v = view();
+		assert_eq!(v.stream(1).await.unwrap().unwrap().creator, acct(1));
+		assert!(v.stream(2).await.unwrap().is_none());
+		assert_eq!(v.session(5).await.unwrap().unwrap().viewer, acct(2));
+		assert!(v.session(7).await.unwrap().is_none());
+		assert!(!v.is_banned(&acct(1), &acct(2)).await.unwrap());
+		v.insert_ban(acct(1), acct(2));
+		assert!(v.is_banned(&acct(1), &acct(2)).await.unwrap());
+		assert_eq!(v.genesis(), Some(H256::repeat_byte(1)));
+		assert!(!v.is_connected());
+		// Forgetting does nothing offline: the benchmark's seed stays.
+		v.forget_closed(1);
+		assert!(v.cached_stream(1).is_some());
+	}
+
+	#[tokio::test]
+	async fn online_view_without_node_is_unavailable() {
+		let v = ChainView::new();
+		assert!(matches!(v.stream(1).await, Err(ViewError::Unavailable)));
+		assert!(matches!(v.session(1).await, Err(ViewError::Unavailable)));
+		assert_eq!(v.genesis(), None);
+		assert_eq!(v.best_block(), None);
+	}
+
+	#[test]
+	fn events_update_cache_and_revoke() {
+		let v = view();
+		let mut rx = v.subscribe();
+		let s5 = v.cached_session(5).unwrap();
+		s5.note_acked(30);
+		let dirty = v.apply_events([
+			RuntimeEvent::Ticks(pallet_ticks::Event::<Runtime>::SessionToppedUp {
+				session_id: 5,
+				max_seconds: 200,
+				amount: 1000,
+			}),
+			RuntimeEvent::Ticks(pallet_ticks::Event::<Runtime>::SessionSettled {
+				session_id: 5,
+				cumulative_seconds: 20,
+				amount: 200,
+			}),
+			RuntimeEvent::Ticks(pallet_ticks::Event::<Runtime>::BatchSettled {
+				accepted: 1,
+				rejected: 0,
+				total_paid: 10,
+			}),
+		]);
+		assert_eq!(s5.max_seconds(), 200);
+		assert_eq!(s5.settled_seconds(), 20);
+		// Session 5 has acknowledged seconds beyond the settled ones; 6 has none.
+		assert_eq!(dirty.sessions, vec![5]);
+		assert!(rx.try_recv().is_err());
+
+		v.apply_events([RuntimeEvent::Ticks(pallet_ticks::Event::<Runtime>::SessionClosed {
+			session_id: 6,
+			settled_seconds: 3,
+			refunded: 0,
+			reason: CloseReason::Expired,
+		})]);
+		assert_eq!(
+			rx.try_recv().unwrap(),
+			Revocation::SessionClosed { session_id: 6, stream_id: 1, expired: true }
+		);
+		assert!(v.cached_session(6).unwrap().is_closed());
+		// Closing twice revokes once.
+		v.apply_events([RuntimeEvent::Ticks(pallet_ticks::Event::<Runtime>::SessionClosed {
+			session_id: 6,
+			settled_seconds: 3,
+			refunded: 0,
+			reason: CloseReason::Closed,
+		})]);
+		assert!(rx.try_recv().is_err());
+
+		v.apply_events([RuntimeEvent::Streams(pallet_streams::Event::<Runtime>::ViewerBanned {
+			creator: acct(1),
+			viewer: acct(2),
+		})]);
+		assert_eq!(
+			rx.try_recv().unwrap(),
+			Revocation::Banned { creator: acct(1), viewer: acct(2) }
+		);
+		v.apply_events([RuntimeEvent::Streams(pallet_streams::Event::<Runtime>::ViewerUnbanned {
+			creator: acct(1),
+			viewer: acct(2),
+		})]);
+
+		v.apply_events([RuntimeEvent::Streams(pallet_streams::Event::<Runtime>::StreamEnded {
+			stream_id: 1,
+		})]);
+		assert_eq!(rx.try_recv().unwrap(), Revocation::StreamEnded { stream_id: 1 });
+		assert_eq!(v.cached_stream(1).unwrap().status(), StreamStatus::Ended);
+		// Events about entries that are not cached change nothing.
+		v.apply_events([RuntimeEvent::Streams(pallet_streams::Event::<Runtime>::StreamEnded {
+			stream_id: 99,
+		})]);
+		assert!(rx.try_recv().is_err());
+	}
+
+	#[test]
+	fn last_acked_is_at_least_settled() {
+		let s = SessionEntry::new(1, acct(1), 1, 1, 0, 100, 40);
+		assert_eq!(s.last_acked(), 40);
+		s.note_acked(50);
+		s.note_acked(45);
+		assert_eq!(s.last_acked(), 50);
+		// An account that is not a valid sr25519 point has no key.
+		let bad = SessionEntry::new(1, AccountId::new([0xff; 32]), 1, 1, 0, 1, 0);
+		assert!(bad.sr25519_key().is_none());
+	}
+}

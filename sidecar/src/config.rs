@@ -1,0 +1,318 @@
+//! Configuration: command-line flags, `VILOKANAM_SIDECAR_*` environment variables and an
+//! optional TOML file (`--config`). Precedence: file < environment < flags < nothing given
+//! (then the defaults below apply).
+//!
+//! The TOML file uses the flags' names as keys, e.g.
+//!
+//! ```toml
+//! listen = "0.0.0.0:7070"
+//! node-url = "ws://127.0.0.1:9944"
+//! relayer-key-file = "/etc/vilokanam/relayer.key"
+//! settle-every-blocks = 2
+//! ```
+
+use clap::Parser;
+use serde::Deserialize;
+use sp_core::{sr25519, Pair};
+use std::{net::SocketAddr, path::PathBuf};
+
+/// Default `--listen`.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:7070";
+/// Default `--node-url`.
+pub const DEFAULT_NODE_URL: &str = "ws://127.0.0.1:9944";
+/// Default `--db`.
+pub const DEFAULT_DB: &str = "vilokanam-sidecar.sqlite";
+/// Default `--settle-every-blocks`.
+pub const DEFAULT_SETTLE_EVERY_BLOCKS: u32 = 2;
+/// Default `--max-message-bytes` (16 KiB).
+pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 16 * 1024;
+/// Default `--chat-rate` (messages per 10 s per account).
+pub const DEFAULT_CHAT_RATE: u32 = 10;
+/// Default `--elapsed-grace-secs` (the runtime's `ElapsedGrace`).
+pub const DEFAULT_ELAPSED_GRACE_SECS: u64 = 6;
+/// Default `--log`.
+pub const DEFAULT_LOG: &str = "info";
+
+/// The command line (each flag also from its `VILOKANAM_SIDECAR_*` variable).
+#[derive(Parser, Debug, Default)]
+#[command(
+	name = "vilokanam-sidecar",
+	version,
+	about = "Vilokanam's control plane: signaling, chat and pay-per-second heartbeats"
+)]
+pub struct Cli {
+	/// A TOML file with defaults for the options below (keys are the flag names).
+	#[arg(long, env = "VILOKANAM_SIDECAR_CONFIG")]
+	pub config: Option<PathBuf>,
+	/// Address of the HTTP/WebSocket server [default: 127.0.0.1:7070].
+	#[arg(long, env = "VILOKANAM_SIDECAR_LISTEN")]
+	pub listen: Option<SocketAddr>,
+	/// WebSocket URL of the Vilokanam node [default: ws://127.0.0.1:9944].
+	#[arg(long, env = "VILOKANAM_SIDECAR_NODE_URL")]
+	pub node_url: Option<String>,
+	/// SQLite database path [default: vilokanam-sidecar.sqlite].
+	#[arg(long, env = "VILOKANAM_SIDECAR_DB")]
+	pub db: Option<PathBuf>,
+	/// The relayer's secret URI (e.g. //Ferdie or a mnemonic) that pays for settle_batch.
+	#[arg(long, env = "VILOKANAM_SIDECAR_RELAYER_SEED", conflicts_with = "relayer_key_file")]
+	pub relayer_seed: Option<String>,
+	/// A file containing the relayer's secret URI or seed.
+	#[arg(long, env = "VILOKANAM_SIDECAR_RELAYER_KEY_FILE")]
+	pub relayer_key_file: Option<PathBuf>,
+	/// Submit settle_batch every N best blocks [default: 2].
+	#[arg(long, env = "VILOKANAM_SIDECAR_SETTLE_EVERY_BLOCKS")]
+	pub settle_every_blocks: Option<u32>,
+	/// Largest accepted WebSocket message in bytes [default: 16384].
+	#[arg(long, env = "VILOKANAM_SIDECAR_MAX_MESSAGE_BYTES")]
+	pub max_message_bytes: Option<usize>,
+	/// Chat messages per 10 seconds per account [default: 10].
+	#[arg(long, env = "VILOKANAM_SIDECAR_CHAT_RATE")]
+	pub chat_rate: Option<u32>,
+	/// Seconds a heartbeat may run ahead of the time elapsed since its session opened
+	/// [default: 6, as the runtime].
+	#[arg(long, env = "VILOKANAM_SIDECAR_ELAPSED_GRACE_SECS")]
+	pub elapsed_grace_secs: Option<u64>,
+	/// Tracing filter, e.g. `info` or `vilokanam_sidecar=debug` [default: info].
+	#[arg(long, env = "VILOKANAM_SIDECAR_LOG")]
+	pub log: Option<String>,
+}
+
+/// The TOML file: the same options, all optional.
+#[derive(Deserialize, Debug, Default)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct FileConfig {
+	/// See [`Cli::listen`].
+	pub listen: Option<SocketAddr>,
+	/// See [`Cli::node_url`].
+	pub node_url: Option<String>,
+	/// See [`Cli::db`].
+	pub db: Option<PathBuf>,
+	/// See [`Cli::relayer_seed`].
+	pub relayer_seed: Option<String>,
+	/// See [`Cli::relayer_key_file`].
+	pub relayer_key_file: Option<PathBuf>,
+	/// See [`Cli::settle_every_blocks`].
+	pub settle_every_blocks: Option<u32>,
+	/// See [`Cli::max_message_bytes`].
+	pub max_message_bytes: Option<usize>,
+	/// See [`Cli::chat_rate`].
+	pub chat_rate: Option<u32>,
+	/// See [`Cli::elapsed_grace_secs`].
+	pub elapsed_grace_secs: Option<u64>,
+	/// See [`Cli::log`].
+	pub log: Option<String>,
+}
+
+/// Where the relayer key comes from.
+#[derive(Clone, PartialEq, Eq)]
+pub enum RelayerKey {
+	/// A secret URI.
+	Seed(String),
+	/// A file containing one.
+	File(PathBuf),
+}
+
+impl std::fmt::Debug for RelayerKey {
+	fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+		match self {
+			// Never log secrets.
+			Self::Seed(_) => f.write_str("Seed(<redacted>)"),
+			Self::File(p) => f.debug_tuple("File").field(p).finish(),
+		}
+	}
+}
+
+/// The effective configuration.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Config {
+	/// HTTP/WebSocket listen address.
+	pub listen: SocketAddr,
+	/// Node WebSocket URL.
+	pub node_url: String,
+	/// SQLite path.
+	pub db: PathBuf,
+	/// The relayer key; without one, vouchers are stored but not settled.
+	pub relayer: Option<RelayerKey>,
+	/// Settle every N best blocks (at least 1).
+	pub settle_every_blocks: u32,
+	/// Largest accepted WebSocket message in bytes.
+	pub max_message_bytes: usize,
+	/// Chat messages per 10 s per account.
+	pub chat_rate: u32,
+	/// Heartbeat clock grace, seconds.
+	pub elapsed_grace_secs: u64,
+	/// Tracing filter.
+	pub log: String,
+}
+
+/// A configuration problem.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+	/// The file cannot be read.
+	#[error("cannot read {0}: {1}")]
+	Read(PathBuf, std::io::Error),
+	/// The file is not valid TOML of the expected shape.
+	#[error("invalid config file {0}: {1}")]
+	Toml(PathBuf, toml::de::Error),
+	/// Both a relayer seed and a key file were given.
+	#[error("give either relayer-seed or relayer-key-file, not both")]
+	TwoRelayerKeys,
+	/// An out-of-range value.
+	#[error("{0}")]
+	Invalid(&'static str),
+	/// The relayer key does not parse.
+	#[error("invalid relayer key: {0}")]
+	Key(String),
+}
+
+impl Config {
+	/// Parse the command line and environment, then merge the file they name.
+	pub fn load() -> Result<Self, ConfigError> {
+		let cli = Cli::parse();
+		let file = match &cli.config {
+			Some(path) => {
+				let text = std::fs::read_to_string(path)
+					.map_err(|e| ConfigError::Read(path.clone(), e))?;
+				toml::from_str(&text).map_err(|e| ConfigError::Toml(path.clone(), e))?
+			},
+			None => FileConfig::default(),
+		};
+		Self::merge(cli, file)
+	}
+
+	/// Merge flags and environment (`cli`) over the file over the defaults.
+	pub fn merge(cli: Cli, file: FileConfig) -> Result<Self, ConfigError> {
+		let relayer = match (cli.relayer_seed, cli.relayer_key_file) {
+			(Some(_), Some(_)) => return Err(ConfigError::TwoRelayerKeys),
+			(Some(s), None) => Some(RelayerKey::Seed(s)),
+			(None, Some(p)) => Some(RelayerKey::File(p)),
+			(None, None) => match (file.relayer_seed, file.relayer_key_file) {
+				(Some(_), Some(_)) => return Err(ConfigError::TwoRelayerKeys),
+				(Some(s), None) => Some(RelayerKey::Seed(s)),
+				(None, Some(p)) => Some(RelayerKey::File(p)),
+				(None, None) => None,
+			},
+		};
+		let default_listen = SocketAddr::from(([127, 0, 0, 1], 7070));
+		let config = Config {
+			listen: cli.listen.or(file.listen).unwrap_or(default_listen),
+			node_url: cli.node_url.or(file.node_url).unwrap_or_else(|| DEFAULT_NODE_URL.into()),
+			db: cli.db.or(file.db).unwrap_or_else(|| DEFAULT_DB.into()),
+			relayer,
+			settle_every_blocks: cli
+				.settle_every_blocks
+				.or(file.settle_every_blocks)
+				.unwrap_or(DEFAULT_SETTLE_EVERY_BLOCKS),
+			max_message_bytes: cli
+				.max_message_bytes
+				.or(file.max_message_bytes)
+				.unwrap_or(DEFAULT_MAX_MESSAGE_BYTES),
+			chat_rate: cli.chat_rate.or(file.chat_rate).unwrap_or(DEFAULT_CHAT_RATE),
+			elapsed_grace_secs: cli
+				.elapsed_grace_secs
+				.or(file.elapsed_grace_secs)
+				.unwrap_or(DEFAULT_ELAPSED_GRACE_SECS),
+			log: cli.log.or(file.log).unwrap_or_else(|| DEFAULT_LOG.into()),
+		};
+		if config.settle_every_blocks == 0 {
+			return Err(ConfigError::Invalid("settle-every-blocks must be at least 1"));
+		}
+		if config.max_message_bytes < 1024 {
+			return Err(ConfigError::Invalid("max-message-bytes must be at least 1024"));
+		}
+		Ok(config)
+	}
+
+	/// The relayer key pair, if configured.
+	pub fn relayer_pair(&self) -> Result<Option<sr25519::Pair>, ConfigError> {
+		let uri = match &self.relayer {
+			None => return Ok(None),
+			Some(RelayerKey::Seed(s)) => s.clone(),
+			Some(RelayerKey::File(p)) => std::fs::read_to_string(p)
+				.map_err(|e| ConfigError::Read(p.clone(), e))?
+				.trim()
+				.to_owned(),
+		};
+		sr25519::Pair::from_string(&uri, None)
+			.map(Some)
+			.map_err(|e| ConfigError::Key(format!("{e:?}")))
+	}
+}
+
+#[cfg(test)]
+mod tests {
+	use super::*;
+
+	fn parse(args: &[&str]) -> Cli {
+		Cli::try_parse_from(std::iter::once("vilokanam-sidecar").chain(args.iter().copied()))
+			.unwrap()
+	}
+
+	#[test]
+	fn defaults() {
+		let c = Config::merge(parse(&[]), FileConfig::default()).unwrap();
+		assert_eq!(c.listen.to_string(), DEFAULT_LISTEN);
+		assert_eq!(c.node_url, DEFAULT_NODE_URL);
+		assert_eq!(c.db, PathBuf::from(DEFAULT_DB));
+		assert_eq!(c.relayer, None);
+		assert_eq!(c.settle_every_blocks, 2);
+		assert_eq!(c.max_message_bytes, 16 * 1024);
+		assert_eq!(c.chat_rate, 10);
+		assert_eq!(c.elapsed_grace_secs, 6);
+		assert_eq!(c.log, "info");
+	}
+
+	#[test]
+	fn flags_override_file() {
+		let file: FileConfig = toml::from_str(
+			r#"
+			listen = "0.0.0.0:8000"
+			node-url = "ws://node:9944"
+			chat-rate = 3
+			relayer-seed = "//Ferdie"
+			"#,
+		)
+		.unwrap();
+		let c = Config::merge(parse(&["--chat-rate", "5", "--db", "/tmp/x.sqlite"]), file).unwrap();
+		assert_eq!(c.listen.to_string(), "0.0.0.0:8000");
+		assert_eq!(c.node_url, "ws://node:9944");
+		assert_eq!(c.chat_rate, 5);
+		assert_eq!(c.db, PathBuf::from("/tmp/x.sqlite"));
+		assert_eq!(c.relayer, Some(RelayerKey::Seed("//Ferdie".into())));
+		assert!(c.relayer_pair().unwrap().is_some());
+		assert!(!format!("{c:?}").contains("Ferdie"));
+	}
+
+	#[test]
+	fn relayer_from_key_file() {
+		let dir = tempfile::tempdir().unwrap();
+		let path = dir.path().join("key");
+		std::fs::write(&path, "//Ferdie\n").unwrap();
+		let c = Config::merge(
+			parse(&["--relayer-key-file", path.to_str().unwrap()]),
+			FileConfig::default(),
+		)
+		.unwrap();
+		let ferdie = sr25519::Pair::from_string("//Ferdie", None).unwrap();
+		assert_eq!(c.relayer_pair().unwrap().unwrap().public(), ferdie.public());
+	}
+
+	#[test]
+	fn invalid_configurations() {
+		assert!(
+			Cli::try_parse_from(["x", "--relayer-seed", "//A", "--relayer-key-file", "k"]).is_err()
+		);
+		assert!(Cli::try_parse_from(["x", "--listen", "nonsense"]).is_err());
+		assert!(toml::from_str::<FileConfig>("unknown-key = 1").is_err());
+		let file: FileConfig =
+			toml::from_str("relayer-seed = \"//A\"\nrelayer-key-file = \"k\"").unwrap();
+		assert!(matches!(Config::merge(parse(&[]), file), Err(ConfigError::TwoRelayerKeys)));
+		assert!(
+			Config::merge(parse(&["--settle-every-blocks", "0"]), FileConfig::default()).is_err()
+		);
+		let c =
+			Config::merge(parse(&["--relayer-seed", "not a valid uri ///"]), FileConfig::default())
+				.unwrap();
+		assert!(c.relayer_pair().is_err());
+	}
+}

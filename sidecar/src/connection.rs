@@ -1,0 +1,568 @@
+//! One WebSocket connection: the challenge, authentication, and dispatch of every client
+//! message to the rooms and the heartbeat pipeline.
+//!
+//! A connection is ONE task: it waits for whichever comes first of a client frame, a push from
+//! its room (signaling, chat, stats, revocation), the verdict of its in-flight heartbeat, and
+//! shutdown, and writes what results in one flush. Heartbeats of a connection are processed in
+//! order, one at a time (later ones queue), so "strictly above the last acknowledged" needs no
+//! lock; other messages are served meanwhile.
+
+use crate::{
+	chain_view::{SessionEntry, ViewError},
+	heartbeat::{Heartbeat, HeartbeatError, Verdict},
+	identity,
+	protocol::{
+		self, decode_client, error, ClientMessage, ErrorCode, HexBytes, Role, ServerMessage,
+	},
+	rooms::{JoinRequest, Membership, Push, RoomError, TokenBucket},
+	Sidecar,
+};
+use futures::{SinkExt, StreamExt};
+use std::{
+	collections::VecDeque,
+	sync::Arc,
+	time::{Duration, Instant, SystemTime, UNIX_EPOCH},
+};
+use tokio::{
+	io::{AsyncRead, AsyncWrite},
+	sync::{mpsc, oneshot, watch},
+};
+use tokio_tungstenite::{
+	tungstenite::{
+		error::{CapacityError, Error as WsError},
+		protocol::{frame::coding::CloseCode, CloseFrame},
+		Message, Utf8Bytes,
+	},
+	WebSocketStream,
+};
+use vilokanam_chain_client::{AccountId, StreamStatus, H256};
+
+/// How long a connection may stay unauthenticated.
+pub const AUTH_TIMEOUT: Duration = Duration::from_secs(30);
+/// Pushes queued for a connection before further ones are dropped.
+pub const PUSH_QUEUE: usize = 256;
+/// Heartbeats queued behind the in-flight one before further ones are refused.
+pub const MAX_QUEUED_HEARTBEATS: usize = 16;
+/// Requests that cost a signature verification or chain reads (`auth`, `publish`, `watch`) a
+/// connection may burst...
+const EXPENSIVE_BURST: f64 = 5.0;
+/// ...and sustain, per second.
+const EXPENSIVE_PER_SEC: f64 = 0.5;
+/// How long closing handshakes may take.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
+
+struct Authenticated {
+	account: AccountId,
+	ss58: Arc<str>,
+}
+
+struct InFlight {
+	verdict: oneshot::Receiver<Verdict>,
+	session: Arc<SessionEntry>,
+	cumulative_seconds: u64,
+	received: Instant,
+}
+
+struct Conn {
+	sidecar: Sidecar,
+	genesis: H256,
+	nonce: [u8; 32],
+	auth: Option<Authenticated>,
+	membership: Option<Membership>,
+	push_tx: mpsc::Sender<Push>,
+	queued: VecDeque<(Heartbeat, Instant)>,
+	out: Vec<Message>,
+	/// Limits `auth`, `publish` and `watch`, which cost verifications and node reads.
+	expensive: TokenBucket,
+}
+
+fn now_ms() -> u64 {
+	SystemTime::now()
+		.duration_since(UNIX_EPOCH)
+		.map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+		.unwrap_or(0)
+}
+
+fn frame(msg: &ServerMessage) -> Message {
+	Message::Text(Utf8Bytes::from(protocol::encode(msg)))
+}
+
+/// Serve one upgraded WebSocket until it closes or `shutdown` turns true.
+pub async fn run<S>(
+	mut ws: WebSocketStream<S>,
+	sidecar: Sidecar,
+	mut shutdown: watch::Receiver<bool>,
+) where
+	S: AsyncRead + AsyncWrite + Unpin,
+{
+	let metrics = sidecar.metrics.clone();
+	metrics.connections.inc();
+	let Some(genesis) = sidecar.chain.genesis() else {
+		// Without the genesis hash there is nothing to sign against.
+		let _ = ws
+			.send(frame(&error(
+				ErrorCode::ChainUnavailable,
+				"the chain node has not been reached yet",
+				None,
+			)))
+			.await;
+		close(&mut ws, CloseCode::Again, "chain unavailable").await;
+		metrics.connections.dec();
+		return;
+	};
+	let (push_tx, mut push_rx) = mpsc::channel(PUSH_QUEUE);
+	let mut conn = Conn {
+		sidecar,
+		genesis,
+		nonce: identity::new_nonce(),
+		auth: None,
+		membership: None,
+		push_tx,
+		queued: VecDeque::new(),
+		out: Vec::with_capacity(8),
+		expensive: TokenBucket::full(EXPENSIVE_BURST, Instant::now()),
+	};
+	let mut inflight: Option<InFlight> = None;
+	conn.out.push(frame(&ServerMessage::Challenge {
+		nonce: HexBytes(conn.nonce),
+		genesis: HexBytes(genesis.0),
+	}));
+	let auth_deadline = tokio::time::sleep(AUTH_TIMEOUT);
+	tokio::pin!(auth_deadline);
+	let mut closing: Option<(CloseCode, &'static str)> = None;
+
+	loop {
+		if !conn.out.is_empty() && !flush(&mut ws, &mut conn, &mut push_rx).await {
+			break;
+		}
+		if let Some((code, reason)) = closing {
+			close(&mut ws, code, reason).await;
+			break;
+		}
+		tokio::select! {
+			biased;
+			_ = shutdown.changed() => {
+				closing = Some((CloseCode::Away, "server shutting down"));
+			},
+			verdict = async {
+				match inflight.as_mut() {
+					Some(f) => (&mut f.verdict).await,
+					None => std::future::pending().await,
+				}
+			} => {
+				if let Some(f) = inflight.take() {
+					let verdict = verdict.unwrap_or(Err(HeartbeatError::Internal));
+					conn.finish_heartbeat(f, verdict);
+				}
+				inflight = conn.next_heartbeat();
+			},
+			push = push_rx.recv() => {
+				if let Some(push) = push {
+					conn.on_push(push);
+				}
+			},
+			msg = ws.next() => match msg {
+				None => break,
+				Some(Ok(Message::Text(text))) => {
+					let received = Instant::now();
+					match decode_client(text.as_str()) {
+						Ok(ClientMessage::Heartbeat { session_id, cumulative_seconds, encoding, crypto, signature }) => {
+							let hb = Heartbeat {
+								session_id,
+								cumulative_seconds,
+								encoding,
+								crypto,
+								signature: signature.0,
+							};
+							if inflight.is_some() {
+								if conn.queued.len() >= MAX_QUEUED_HEARTBEATS {
+									conn.reject(ErrorCode::RateLimited, "too many heartbeats in flight");
+								} else {
+									conn.queued.push_back((hb, received));
+								}
+							} else {
+								inflight = conn.start_heartbeat(hb, received);
+							}
+						},
+						Ok(msg) => conn.on_message(msg).await,
+						Err(e) => conn.out.push(frame(&e.into_message())),
+					}
+				},
+				Some(Ok(Message::Binary(_))) => conn.out.push(frame(&error(
+					ErrorCode::BadJson,
+					"binary frames are not supported: send JSON text",
+					None,
+				))),
+				Some(Ok(Message::Close(_))) => {
+					// Answering the close is part of closing.
+					closing = Some((CloseCode::Normal, ""));
+				},
+				Some(Ok(_)) => {},
+				Some(Err(WsError::Capacity(e))) => {
+					let limit = conn.sidecar.limits.max_message_bytes;
+					let detail = match e {
+						CapacityError::MessageTooLong { size, .. } => format!("{size} bytes"),
+						other => other.to_string(),
+					};
+					conn.out.push(frame(&error(
+						ErrorCode::TooLarge,
+						format!("message too large ({detail}; the limit is {limit} bytes)"),
+						None,
+					)));
+					closing = Some((CloseCode::Size, "message too large"));
+				},
+				Some(Err(e)) => {
+					tracing::debug!("connection error: {e}");
+					break;
+				},
+			},
+			_ = &mut auth_deadline, if conn.auth.is_none() => {
+				conn.out.push(frame(&error(
+					ErrorCode::Unauthenticated,
+					"authenticate within 30 seconds",
+					None,
+				)));
+				closing = Some((CloseCode::Policy, "authentication timeout"));
+			},
+		}
+	}
+
+	if let Some(m) = conn.membership.take() {
+		conn.sidecar.rooms.leave(&m);
+	}
+	if conn.auth.is_some() {
+		metrics.authenticated_peers.dec();
+	}
+	metrics.connections.dec();
+}
+
+/// Write what is pending, plus whatever pushes are already waiting, in one flush. False if the
+/// socket is gone.
+async fn flush<S>(
+	ws: &mut WebSocketStream<S>,
+	conn: &mut Conn,
+	push_rx: &mut mpsc::Receiver<Push>,
+) -> bool
+where
+	S: AsyncRead + AsyncWrite + Unpin,
+{
+	// Coalesce: pushes that arrived meanwhile go out with the same flush.
+	for _ in 0..64 {
+		match push_rx.try_recv() {
+			Ok(push) => conn.on_push(push),
+			Err(_) => break,
+		}
+	}
+	// Piggyback the room's stats snapshot on this write if it was not sent yet.
+	if let Some(stats) = conn.membership.as_ref().and_then(|m| m.take_stats()) {
+		conn.out.push(Message::Text(stats));
+	}
+	for msg in conn.out.drain(..) {
+		if ws.feed(msg).await.is_err() {
+			return false;
+		}
+	}
+	ws.flush().await.is_ok()
+}
+
+async fn close<S>(ws: &mut WebSocketStream<S>, code: CloseCode, reason: &'static str)
+where
+	S: AsyncRead + AsyncWrite + Unpin,
+{
+	let frame = CloseFrame { code, reason: Utf8Bytes::from_static(reason) };
+	let _ = tokio::time::timeout(CLOSE_TIMEOUT, ws.close(Some(frame))).await;
+}
+
+impl Conn {
+	fn send(&mut self, msg: &ServerMessage) {
+		self.out.push(frame(msg));
+	}
+
+	fn reject(&mut self, code: ErrorCode, message: &str) {
+		self.out.push(frame(&error(code, message, Some("heartbeat"))));
+		self.sidecar.metrics.heartbeats_rejected.with_label_values(&[code.as_str()]).inc();
+	}
+
+	fn on_push(&mut self, push: Push) {
+		match push {
+			Push::Text(text) => self.out.push(Message::Text(text)),
+			Push::Removed { stream_id, peer_id, notice } => {
+				if self
+					.membership
+					.as_ref()
+					.is_some_and(|m| m.stream_id() == stream_id && m.peer_id == peer_id)
+				{
+					self.membership = None;
+				}
+				self.out.push(Message::Text(notice));
+			},
+		}
+	}
+
+	/// Check and queue a heartbeat; errors are answered at once.
+	fn start_heartbeat(&mut self, hb: Heartbeat, received: Instant) -> Option<InFlight> {
+		if self.auth.is_none() {
+			self.reject(ErrorCode::Unauthenticated, "authenticate first");
+			return None;
+		}
+		let Some(session) = active(&mut self.membership)
+			.and_then(|m| m.session.clone())
+			.filter(|s| s.id == hb.session_id)
+		else {
+			self.reject(ErrorCode::NotInRoom, "watch this session before sending its heartbeats");
+			return None;
+		};
+		match self.sidecar.heartbeats.submit(&self.genesis, &session, &hb, now_ms()) {
+			Ok(verdict) => Some(InFlight {
+				verdict,
+				session,
+				cumulative_seconds: hb.cumulative_seconds,
+				received,
+			}),
+			Err(e) => {
+				self.reject(e.code(), &e.to_string());
+				None
+			},
+		}
+	}
+
+	/// Start the next queued heartbeat, answering those that fail at once.
+	fn next_heartbeat(&mut self) -> Option<InFlight> {
+		while let Some((hb, received)) = self.queued.pop_front() {
+			if let Some(f) = self.start_heartbeat(hb, received) {
+				return Some(f);
+			}
+		}
+		None
+	}
+
+	fn finish_heartbeat(&mut self, f: InFlight, verdict: Verdict) {
+		match verdict {
+			Ok(()) => {
+				f.session.note_acked(f.cumulative_seconds);
+				self.send(&ServerMessage::Ack {
+					session_id: f.session.id,
+					cumulative_seconds: f.cumulative_seconds,
+				});
+				let metrics = &self.sidecar.metrics;
+				metrics.heartbeats_accepted.inc();
+				metrics.ack_latency.observe(f.received.elapsed().as_secs_f64());
+			},
+			Err(e) => self.reject(e.code(), &e.to_string()),
+		}
+	}
+
+	async fn on_message(&mut self, msg: ClientMessage) {
+		let request = msg.type_name();
+		let expensive = matches!(
+			msg,
+			ClientMessage::Auth { .. }
+				| ClientMessage::Publish { .. }
+				| ClientMessage::Watch { .. }
+		);
+		if expensive && !self.expensive.try_take(Instant::now(), EXPENSIVE_BURST, EXPENSIVE_PER_SEC)
+		{
+			self.send(&error(ErrorCode::RateLimited, "too many requests", Some(request)));
+			return;
+		}
+		let result = match msg {
+			ClientMessage::Auth { account, crypto, signature, encoding } => {
+				self.on_auth(&account, crypto, encoding, &signature.0)
+			},
+			ClientMessage::Publish { stream_id } => self.on_publish(stream_id).await,
+			ClientMessage::Watch { stream_id, session_id } => {
+				self.on_watch(stream_id, session_id).await
+			},
+			ClientMessage::Leave {} => match self.membership.take() {
+				Some(m) => {
+					self.sidecar.rooms.leave(&m);
+					Ok(())
+				},
+				None => Err(not_in_room()),
+			},
+			ClientMessage::Signal { to, payload } => match active(&mut self.membership) {
+				Some(m) => self.sidecar.rooms.signal(m, to, payload).map_err(room_error),
+				None => Err(not_in_room()),
+			},
+			ClientMessage::Chat { text } => self.on_chat(text).await,
+			ClientMessage::DeleteChat { id } => self.on_delete_chat(id).await,
+			// Handled on the fast path in `run`.
+			ClientMessage::Heartbeat { .. } => Ok(()),
+		};
+		if let Err((code, message)) = result {
+			self.send(&error(code, message, Some(request)));
+		}
+	}
+
+	fn on_auth(
+		&mut self,
+		account: &str,
+		crypto: protocol::Crypto,
+		encoding: protocol::Encoding,
+		signature: &[u8; 64],
+	) -> Result<(), (ErrorCode, String)> {
+		if self.auth.is_some() {
+			return Err((ErrorCode::Forbidden, "already authenticated".into()));
+		}
+		let account = protocol::parse_account(account).ok_or((
+			ErrorCode::BadJson,
+			"account must be SS58 or 0x and 64 hex digits".to_owned(),
+		))?;
+		if !identity::verify_auth(&self.genesis, &self.nonce, &account, crypto, encoding, signature)
+		{
+			return Err((
+				ErrorCode::BadSignature,
+				"the signature does not answer the challenge".into(),
+			));
+		}
+		// Single use, even on this connection.
+		self.nonce = identity::new_nonce();
+		let ss58: Arc<str> = protocol::account_to_ss58(&account).into();
+		self.send(&ServerMessage::Authenticated { account: ss58.to_string() });
+		self.auth = Some(Authenticated { account, ss58 });
+		self.sidecar.metrics.authenticated_peers.inc();
+		Ok(())
+	}
+
+	async fn on_chat(&mut self, text: String) -> Result<(), (ErrorCode, String)> {
+		let auth =
+			self.auth.as_ref().ok_or((ErrorCode::Unauthenticated, "authenticate first".into()))?;
+		let m = active(&mut self.membership).ok_or_else(not_in_room)?;
+		self.sidecar.rooms.chat(m, &auth.account, &auth.ss58, text).await.map_err(room_error)
+	}
+
+	async fn on_delete_chat(&mut self, id: u64) -> Result<(), (ErrorCode, String)> {
+		let auth =
+			self.auth.as_ref().ok_or((ErrorCode::Unauthenticated, "authenticate first".into()))?;
+		let m = active(&mut self.membership).ok_or_else(not_in_room)?;
+		self.sidecar.rooms.delete_chat(m, &auth.account, id).await.map_err(room_error)
+	}
+
+	fn account(&self) -> Result<(AccountId, Arc<str>), (ErrorCode, String)> {
+		self.auth
+			.as_ref()
+			.map(|a| (a.account.clone(), a.ss58.clone()))
+			.ok_or((ErrorCode::Unauthenticated, "authenticate first".into()))
+	}
+
+	async fn on_publish(&mut self, stream_id: u64) -> Result<(), (ErrorCode, String)> {
+		let (account, ss58) = self.account()?;
+		let stream = self
+			.sidecar
+			.chain
+			.stream(stream_id)
+			.await
+			.map_err(view_error)?
+			.ok_or((ErrorCode::NotFound, format!("no stream {stream_id}")))?;
+		if stream.creator != account {
+			return Err((ErrorCode::Forbidden, "only the stream's creator publishes".into()));
+		}
+		if stream.status() == StreamStatus::Ended {
+			return Err((ErrorCode::Forbidden, "the stream has ended".into()));
+		}
+		self.join(JoinRequest {
+			stream,
+			account,
+			ss58,
+			role: Role::Publisher,
+			session: None,
+			tx: self.push_tx.clone(),
+		})
+		.await
+	}
+
+	async fn on_watch(
+		&mut self,
+		stream_id: u64,
+		session_id: u64,
+	) -> Result<(), (ErrorCode, String)> {
+		let (account, ss58) = self.account()?;
+		let chain = self.sidecar.chain.clone();
+		let stream = chain
+			.stream(stream_id)
+			.await
+			.map_err(view_error)?
+			.ok_or((ErrorCode::NotFound, format!("no stream {stream_id}")))?;
+		if stream.status() != StreamStatus::Live {
+			return Err((ErrorCode::Forbidden, "the stream is not live".into()));
+		}
+		let session = chain
+			.session(session_id)
+			.await
+			.map_err(view_error)?
+			.filter(|s| !s.is_closed())
+			.ok_or((ErrorCode::NotFound, format!("no open session {session_id}")))?;
+		if session.stream_id != stream_id {
+			return Err((ErrorCode::Forbidden, "the session is for another stream".into()));
+		}
+		if session.viewer != account {
+			return Err((ErrorCode::Forbidden, "the session is another account's".into()));
+		}
+		if chain.is_banned(&stream.creator, &account).await.map_err(view_error)? {
+			return Err((ErrorCode::Forbidden, "the creator banned this account".into()));
+		}
+		// Resume above what was acknowledged before a reconnect or restart.
+		match self.sidecar.store.latest_voucher(session_id).await {
+			Ok(Some(v)) => session.note_acked(v.cumulative_seconds),
+			Ok(None) => {},
+			Err(e) => {
+				tracing::error!("cannot read the latest voucher: {e}");
+				return Err((ErrorCode::Internal, "storage failure".into()));
+			},
+		}
+		self.join(JoinRequest {
+			stream,
+			account,
+			ss58,
+			role: Role::Viewer,
+			session: Some(session),
+			tx: self.push_tx.clone(),
+		})
+		.await
+	}
+
+	async fn join(&mut self, req: JoinRequest) -> Result<(), (ErrorCode, String)> {
+		if let Some(old) = self.membership.take() {
+			self.sidecar.rooms.leave(&old);
+		}
+		let stream_id = req.stream.id;
+		let role = req.role;
+		let (membership, peers) = self.sidecar.rooms.join(req);
+		self.send(&ServerMessage::Joined { role, stream_id, peer_id: membership.peer_id, peers });
+		self.membership = Some(membership);
+		match self.sidecar.rooms.chat_history(stream_id).await {
+			Ok(messages) => self.send(&ServerMessage::ChatHistory { messages }),
+			Err(e) => return Err(room_error(e)),
+		}
+		Ok(())
+	}
+}
+
+/// The membership, if still active (a revocation may have removed it without its push
+/// arriving, when the queue was full).
+fn active(membership: &mut Option<Membership>) -> Option<&Membership> {
+	if membership.as_ref().is_some_and(|m| !m.is_active()) {
+		*membership = None;
+	}
+	membership.as_ref()
+}
+
+fn not_in_room() -> (ErrorCode, String) {
+	(ErrorCode::NotInRoom, "not in a room".into())
+}
+
+fn view_error(e: ViewError) -> (ErrorCode, String) {
+	match e {
+		ViewError::Unavailable => {
+			(ErrorCode::ChainUnavailable, "the chain node is not reachable".into())
+		},
+		ViewError::Chain(e) => {
+			tracing::warn!("chain read failed: {e}");
+			(ErrorCode::ChainUnavailable, "the chain node failed to answer".into())
+		},
+	}
+}
+
+fn room_error(e: RoomError) -> (ErrorCode, String) {
+	(e.code(), e.to_string())
+}

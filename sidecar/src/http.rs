@@ -1,0 +1,182 @@
+//! The HTTP server (hyper 1, HTTP/1.1) on `--listen`:
+//!
+//! - `GET /ws`: WebSocket upgrade (RFC 6455), then [`crate::connection::run`];
+//! - `GET /health`: `{"status", "chain_connected", "best_block", "db_ok"}`, 200 when the chain
+//!   node is connected and the database answers, 503 otherwise;
+//! - `GET /metrics`: Prometheus text format;
+//! - anything else: 404.
+
+use crate::{connection, Sidecar};
+use http_body_util::Full;
+use hyper::{
+	body::{Bytes, Incoming},
+	header::{self, HeaderValue},
+	server::conn::http1,
+	service::service_fn,
+	Method, Request, Response, StatusCode,
+};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use std::{convert::Infallible, time::Duration};
+use tokio::{net::TcpListener, sync::watch};
+use tokio_tungstenite::{
+	tungstenite::{
+		handshake::derive_accept_key,
+		protocol::{Role, WebSocketConfig},
+	},
+	WebSocketStream,
+};
+
+/// How long a client may take to send a request's headers.
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long `/health` waits for the database.
+const DB_PING_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The WebSocket settings: frames and messages up to `max_message_bytes`, and a small initial
+/// read buffer (it grows when needed) so that idle connections cost little memory.
+pub fn ws_config(max_message_bytes: usize) -> WebSocketConfig {
+	WebSocketConfig::default()
+		.read_buffer_size(2 * 1024)
+		.write_buffer_size(16 * 1024)
+		.max_message_size(Some(max_message_bytes))
+		.max_frame_size(Some(max_message_bytes))
+}
+
+/// Serve HTTP on `listener` until `shutdown` turns true. WebSocket connections are told to go
+/// away at shutdown; this returns once the listener is closed.
+pub async fn serve(listener: TcpListener, sidecar: Sidecar, mut shutdown: watch::Receiver<bool>) {
+	loop {
+		let (stream, peer) = tokio::select! {
+			accepted = listener.accept() => match accepted {
+				Ok(a) => a,
+				Err(e) => {
+					// Out of file descriptors, typically: back off instead of spinning.
+					tracing::warn!("accept failed: {e}");
+					tokio::time::sleep(Duration::from_millis(50)).await;
+					continue;
+				},
+			},
+			_ = shutdown.changed() => break,
+		};
+		// Acks and signaling are small and latency-bound.
+		let _ = stream.set_nodelay(true);
+		let sidecar = sidecar.clone();
+		let shutdown = shutdown.clone();
+		tokio::spawn(async move {
+			let service = service_fn(move |req| {
+				let sidecar = sidecar.clone();
+				let shutdown = shutdown.clone();
+				async move { Ok::<_, Infallible>(route(req, sidecar, shutdown).await) }
+			});
+			if let Err(e) = http1::Builder::new()
+				// Slow or silent clients must not hold connections open forever.
+				.timer(TokioTimer::new())
+				.header_read_timeout(HEADER_READ_TIMEOUT)
+				.serve_connection(TokioIo::new(stream), service)
+				.with_upgrades()
+				.await
+			{
+				tracing::debug!(%peer, "HTTP connection error: {e}");
+			}
+		});
+	}
+	tracing::info!("HTTP server stopped accepting connections");
+}
+
+fn response(
+	status: StatusCode,
+	content_type: &'static str,
+	body: impl Into<Bytes>,
+) -> Response<Full<Bytes>> {
+	let mut r = Response::new(Full::new(body.into()));
+	*r.status_mut() = status;
+	r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+	r
+}
+
+async fn route(
+	req: Request<Incoming>,
+	sidecar: Sidecar,
+	shutdown: watch::Receiver<bool>,
+) -> Response<Full<Bytes>> {
+	match (req.method(), req.uri().path()) {
+		(&Method::GET, "/ws") => upgrade(req, sidecar, shutdown),
+		(&Method::GET, "/health") => health(&sidecar).await,
+		(&Method::GET, "/metrics") => {
+			response(StatusCode::OK, "text/plain; version=0.0.4", sidecar.metrics.encode())
+		},
+		_ => response(StatusCode::NOT_FOUND, "text/plain", "not found\n"),
+	}
+}
+
+fn header_has(req: &Request<Incoming>, name: header::HeaderName, token: &str) -> bool {
+	req.headers().get_all(name).iter().any(|v| {
+		v.to_str()
+			.map(|s| s.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
+			.unwrap_or(false)
+	})
+}
+
+fn upgrade(
+	mut req: Request<Incoming>,
+	sidecar: Sidecar,
+	shutdown: watch::Receiver<bool>,
+) -> Response<Full<Bytes>> {
+	let key = req.headers().get(header::SEC_WEBSOCKET_KEY).map(|k| k.as_bytes().to_vec());
+	let version_ok =
+		req.headers().get(header::SEC_WEBSOCKET_VERSION).is_some_and(|v| v.as_bytes() == b"13");
+	let (Some(key), true, true, true) = (
+		key,
+		version_ok,
+		header_has(&req, header::UPGRADE, "websocket"),
+		header_has(&req, header::CONNECTION, "upgrade"),
+	) else {
+		let mut r = response(
+			StatusCode::UPGRADE_REQUIRED,
+			"text/plain",
+			"a WebSocket (version 13) upgrade is required\n",
+		);
+		r.headers_mut().insert(header::SEC_WEBSOCKET_VERSION, HeaderValue::from_static("13"));
+		return r;
+	};
+	let accept = derive_accept_key(&key);
+	let on_upgrade = hyper::upgrade::on(&mut req);
+	let config = ws_config(sidecar.limits.max_message_bytes);
+	tokio::spawn(async move {
+		match on_upgrade.await {
+			Ok(upgraded) => {
+				let ws = WebSocketStream::from_raw_socket(
+					TokioIo::new(upgraded),
+					Role::Server,
+					Some(config),
+				)
+				.await;
+				connection::run(ws, sidecar, shutdown).await;
+			},
+			Err(e) => tracing::debug!("WebSocket upgrade failed: {e}"),
+		}
+	});
+	let mut r = Response::new(Full::new(Bytes::new()));
+	*r.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+	let headers = r.headers_mut();
+	headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+	headers.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
+	if let Ok(v) = HeaderValue::from_str(&accept) {
+		headers.insert(header::SEC_WEBSOCKET_ACCEPT, v);
+	}
+	r
+}
+
+async fn health(sidecar: &Sidecar) -> Response<Full<Bytes>> {
+	let chain_connected = sidecar.chain.is_connected();
+	let db_ok =
+		matches!(tokio::time::timeout(DB_PING_TIMEOUT, sidecar.store.ping()).await, Ok(Ok(())));
+	let healthy = chain_connected && db_ok;
+	let body = serde_json::json!({
+		"status": if healthy { "ok" } else { "degraded" },
+		"chain_connected": chain_connected,
+		"best_block": sidecar.chain.best_block(),
+		"db_ok": db_ok,
+	});
+	let status = if healthy { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+	response(status, "application/json", body.to_string())
+}

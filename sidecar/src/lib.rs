@@ -1,0 +1,100 @@
+//! # Vilokanam sidecar
+//!
+//! The control plane browsers and OBS talk to, and the bridge between live media and the chain.
+//! One HTTP server ([`http`]) upgrades `/ws` to a WebSocket speaking the JSON protocol of
+//! [`protocol`]: a signed challenge ([`identity`]), rooms with WebRTC signaling and chat
+//! ([`rooms`]), and per-second heartbeat vouchers ([`heartbeat`]) that are verified, stored
+//! durably ([`store`]) and acknowledged, then settled on chain in batches by the relay
+//! ([`relay`]). Rights and prices come from chain state ([`chain_view`]).
+//!
+//! Data flow of a heartbeat: connection task → checks against the cached session (atomics) →
+//! batch signature verification thread → store writer thread (group commit) → ack.
+
+#![deny(missing_docs)]
+
+pub mod chain_view;
+pub mod config;
+pub mod connection;
+pub mod heartbeat;
+pub mod http;
+pub mod identity;
+pub mod metrics;
+pub mod protocol;
+pub mod relay;
+pub mod rooms;
+pub mod store;
+
+use std::time::Duration;
+
+pub use chain_view::ChainView;
+pub use heartbeat::Heartbeats;
+pub use metrics::Metrics;
+pub use rooms::Rooms;
+pub use store::Store;
+
+/// How often rooms get `stats`.
+pub const STATS_PERIOD: Duration = Duration::from_secs(1);
+
+/// Limits and tuning that apply to every connection.
+#[derive(Clone, Copy, Debug)]
+pub struct Settings {
+	/// Largest accepted WebSocket message, in bytes.
+	pub max_message_bytes: usize,
+	/// Chat messages per 10 seconds per account.
+	pub chat_rate: u32,
+	/// Seconds a heartbeat may run ahead of the time elapsed since its session opened.
+	pub elapsed_grace_secs: u64,
+	/// Signature verification threads (0: half the CPUs, at least one).
+	pub verifier_threads: usize,
+}
+
+impl Default for Settings {
+	fn default() -> Self {
+		Self {
+			max_message_bytes: config::DEFAULT_MAX_MESSAGE_BYTES,
+			chat_rate: config::DEFAULT_CHAT_RATE,
+			elapsed_grace_secs: config::DEFAULT_ELAPSED_GRACE_SECS,
+			verifier_threads: 0,
+		}
+	}
+}
+
+/// Everything a connection needs. Cheap to clone.
+#[derive(Clone)]
+pub struct Sidecar {
+	/// Chain state.
+	pub chain: ChainView,
+	/// The database.
+	pub store: Store,
+	/// The rooms.
+	pub rooms: Rooms,
+	/// The heartbeat pipeline.
+	pub heartbeats: Heartbeats,
+	/// Metrics.
+	pub metrics: Metrics,
+	/// Limits.
+	pub limits: Settings,
+}
+
+impl Sidecar {
+	/// Assemble the services (starts the verifier threads).
+	pub fn new(chain: ChainView, store: Store, metrics: Metrics, limits: Settings) -> Self {
+		// Batch verification makes one thread enough for tens of thousands of heartbeats per
+		// second; the rest of the cores serve the connections.
+		let threads = match limits.verifier_threads {
+			0 => std::thread::available_parallelism().map(|n| n.get() / 2).unwrap_or(1).max(1),
+			n => n,
+		};
+		let heartbeats = Heartbeats::new(store.clone(), limits.elapsed_grace_secs, threads);
+		let rooms = Rooms::new(store.clone(), chain.clone(), metrics.clone(), limits.chat_rate);
+		Self { chain, store, rooms, heartbeats, metrics, limits }
+	}
+
+	/// Spawn the background tasks of the rooms: applying revocations and pushing stats.
+	pub fn spawn_background(&self) -> Vec<tokio::task::JoinHandle<()>> {
+		vec![
+			tokio::spawn(self.rooms.clone().run_revocations(self.chain.subscribe())),
+			tokio::spawn(self.rooms.clone().run_stats(STATS_PERIOD)),
+		]
+	}
+}

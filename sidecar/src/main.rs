@@ -1,0 +1,163 @@
+//! The `vilokanam-sidecar` binary: configuration, logging, the store, the chain connection
+//! (kept alive with backoff), the chain follower, the relay and the HTTP server, with a
+//! graceful shutdown on SIGINT/SIGTERM.
+
+use std::{process::ExitCode, time::Duration};
+use tokio::{net::TcpListener, sync::watch};
+use tracing_subscriber::EnvFilter;
+use vilokanam_chain_client::Client;
+use vilokanam_sidecar::{
+	config::Config, http, relay::Relay, ChainView, Metrics, Settings, Sidecar, Store,
+};
+
+/// The longest wait between two connection attempts to the node.
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+/// How long connections get to close at shutdown.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
+
+#[tokio::main]
+async fn main() -> ExitCode {
+	let config = match Config::load() {
+		Ok(c) => c,
+		Err(e) => {
+			eprintln!("vilokanam-sidecar: {e}");
+			return ExitCode::from(2);
+		},
+	};
+	let filter = match EnvFilter::try_new(&config.log) {
+		Ok(f) => f,
+		Err(e) => {
+			eprintln!("vilokanam-sidecar: invalid --log filter {:?}: {e}", config.log);
+			return ExitCode::from(2);
+		},
+	};
+	tracing_subscriber::fmt().with_env_filter(filter).init();
+	match run(config).await {
+		Ok(()) => ExitCode::SUCCESS,
+		Err(e) => {
+			tracing::error!("{e}");
+			ExitCode::FAILURE
+		},
+	}
+}
+
+async fn run(config: Config) -> Result<(), String> {
+	tracing::info!(?config, "starting");
+	let relayer = config.relayer_pair().map_err(|e| e.to_string())?;
+	if relayer.is_none() {
+		tracing::warn!("no relayer key (--relayer-seed or --relayer-key-file): vouchers are stored but not settled");
+	}
+	let store = Store::open(&config.db).map_err(|e| format!("cannot open {:?}: {e}", config.db))?;
+	let metrics = Metrics::new().map_err(|e| format!("metrics: {e}"))?;
+	let chain = ChainView::new();
+	let sidecar = Sidecar::new(
+		chain.clone(),
+		store.clone(),
+		metrics.clone(),
+		Settings {
+			max_message_bytes: config.max_message_bytes,
+			chat_rate: config.chat_rate,
+			elapsed_grace_secs: config.elapsed_grace_secs,
+			verifier_threads: 0,
+		},
+	);
+	let background = sidecar.spawn_background();
+	let listener = TcpListener::bind(config.listen)
+		.await
+		.map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
+	tracing::info!("listening on http://{}", config.listen);
+
+	let (shutdown_tx, shutdown_rx) = watch::channel(false);
+	let server = tokio::spawn(http::serve(listener, sidecar.clone(), shutdown_rx));
+	let chain_task = tokio::spawn(maintain_chain(
+		config.node_url.clone(),
+		chain,
+		store,
+		relayer,
+		config.settle_every_blocks,
+		metrics.clone(),
+	));
+
+	wait_for_signal().await;
+	tracing::info!("shutting down");
+	let _ = shutdown_tx.send(true);
+	chain_task.abort();
+	let _ = server.await;
+	let deadline = tokio::time::Instant::now() + DRAIN_TIMEOUT;
+	while metrics.connections.get() > 0 && tokio::time::Instant::now() < deadline {
+		tokio::time::sleep(Duration::from_millis(50)).await;
+	}
+	for task in background {
+		task.abort();
+	}
+	// Every acknowledged heartbeat is already committed; nothing else needs flushing.
+	tracing::info!("stopped");
+	Ok(())
+}
+
+/// Keep a node connection: connect with backoff, attach it to the chain view and follow its
+/// best heads until it drops, then start over. The relay is started with the first connection
+/// and reconnects by itself.
+async fn maintain_chain(
+	url: String,
+	chain: ChainView,
+	store: Store,
+	relayer: Option<sp_core::sr25519::Pair>,
+	settle_every_blocks: u32,
+	metrics: Metrics,
+) {
+	let mut backoff = Duration::from_secs(1);
+	let mut relayer = relayer;
+	loop {
+		match Client::connect(&url).await {
+			Ok(client) => match chain.attach(client.clone()) {
+				Ok(()) => {
+					backoff = Duration::from_secs(1);
+					tracing::info!(%url, genesis = ?client.genesis_hash(), "connected to the node");
+					if let Some(pair) = relayer.take() {
+						let relay = Relay::new(
+							client.clone(),
+							store.clone(),
+							pair,
+							settle_every_blocks,
+							metrics.clone(),
+						);
+						tokio::spawn(relay.run());
+					}
+					if let Err(e) = chain.follow(&client).await {
+						tracing::warn!("following the chain failed: {e}");
+					}
+					chain.detach();
+					tracing::warn!(%url, "lost the node connection");
+				},
+				Err(e) => tracing::error!("{e}"),
+			},
+			Err(e) => tracing::warn!(%url, "cannot connect to the node: {e}"),
+		}
+		tokio::time::sleep(backoff).await;
+		backoff = (backoff * 2).min(MAX_BACKOFF);
+	}
+}
+
+async fn wait_for_signal() {
+	#[cfg(unix)]
+	{
+		use tokio::signal::unix::{signal, SignalKind};
+		match signal(SignalKind::terminate()) {
+			Ok(mut term) => {
+				tokio::select! {
+					_ = tokio::signal::ctrl_c() => {},
+					_ = term.recv() => {},
+				}
+			},
+			Err(e) => {
+				tracing::warn!("cannot listen for SIGTERM: {e}");
+				let _ = tokio::signal::ctrl_c().await;
+			},
+		}
+	}
+	#[cfg(not(unix))]
+	{
+		let _ = tokio::signal::ctrl_c().await;
+	}
+}

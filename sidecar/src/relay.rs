@@ -1,0 +1,997 @@
+//! # Relay: settling stored vouchers on chain
+//!
+//! Every `every_blocks` new best heads, if no submitted batch is still waiting for inclusion,
+//! the relay runs a *round*:
+//!
+//! 1. It takes the unsettled vouchers from the [`Store`] (the latest voucher of each session),
+//!    leaving out the sessions of batches still in flight.
+//! 2. It reconciles them with chain state at the **finalized** head ([`reconcile`]): a session
+//!    that was closed gets its voucher marked rejected (`session_closed`: the chain's settled
+//!    count of a closed session is gone), a session already settled up to the voucher is marked
+//!    settled. The finalized head, not the best one, because what is marked settled is never
+//!    submitted again: a retracted block must not lose a second.
+//! 3. It groups the rest by stream, then by consecutive session ids, into `settle_batch`
+//!    extrinsics of at most `MaxVouchersPerBatch` vouchers ([`plan_batches`]), each with the
+//!    exact `pages` witness ([`settle_call`]), signs them with consecutive nonces from
+//!    `system_accountNextIndex` and submits and watches each.
+//!
+//! Each batch is watched by its own task:
+//! - **In block**: the extrinsic's events say which vouchers were rejected
+//!   ([`voucher_outcomes`]). Permanent rejections (bad signature, unknown or closed session,
+//!   above the escrow) are recorded in the store at once; `AheadOfTime` is transient (the
+//!   voucher is submitted again in a later round); `NotIncreasing` waits for finality.
+//! - **Finalized**: the outcome is read again *from the finalized block* (which may differ from
+//!   the first block after a reorg). Accepted vouchers are marked settled with their cumulative
+//!   seconds; a `NotIncreasing` voucher (settled by someone else, or by an earlier submission
+//!   the relay lost track of) is marked settled with the session's `settled_seconds` in that
+//!   block.
+//! - **Dropped, invalid, timed out, failed as a whole (`ExtrinsicFailed`), connection lost**:
+//!   logged and counted (`relay_errors_total{kind}`); the sessions are released and their
+//!   vouchers go into a later round with a fresh nonce.
+//!
+//! While a batch is in flight (submitted and not final) its sessions are not submitted again.
+//! Vouchers are cumulative, so a duplicate submission can never charge twice: at worst the chain
+//! rejects it as `NotIncreasing`.
+//!
+//! The relay never panics and survives node disconnects: when the connection drops it reconnects
+//! to the same node with backoff (the sidecar's `main` also restarts it on a new connection).
+
+use crate::{
+	metrics::Metrics,
+	store::{StoreError, StoredVoucher},
+	Store,
+};
+use futures::StreamExt;
+use pallet_ticks::BatchWitness;
+use sp_core::{Get, Pair};
+use sp_runtime::{traits::IdentifyAccount, MultiSigner};
+use std::{
+	collections::{HashMap, HashSet},
+	time::Duration,
+};
+use tokio::{sync::mpsc, task::JoinSet, time::Instant};
+use vilokanam_chain_client::{
+	AccountId, Client, Error as ClientError, Head, Included, RejectReason, Runtime, RuntimeCall,
+	RuntimeEvent, Session, SessionId, TxStatus, UncheckedExtrinsic, Voucher, H256,
+};
+
+/// The log target of the relay.
+const LOG_TARGET: &str = "relay";
+/// The most `settle_batch` extrinsics one round submits (about what fits in a block).
+pub const MAX_BATCHES_PER_ROUND: usize = 4;
+/// How long a submitted batch may wait for inclusion before the relay gives up on it.
+const INCLUSION_TIMEOUT: Duration = Duration::from_secs(90);
+/// How long an included batch may wait for finality before the relay gives up on it.
+const FINALITY_TIMEOUT: Duration = Duration::from_secs(300);
+/// The longest wait between two reconnection attempts.
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+
+/// The most vouchers one `settle_batch` takes: the runtime's `MaxVouchersPerBatch`.
+pub fn max_vouchers_per_batch() -> usize {
+	<<Runtime as pallet_ticks::Config>::MaxVouchersPerBatch as Get<u32>>::get() as usize
+}
+
+/// The label of a rejection reason in the store and in metrics.
+pub fn reason_label(reason: RejectReason) -> &'static str {
+	match reason {
+		RejectReason::BadSignature => "bad_signature",
+		RejectReason::UnknownSession => "unknown_session",
+		RejectReason::SessionClosed => "session_closed",
+		RejectReason::NotIncreasing => "not_increasing",
+		RejectReason::AboveMaxSeconds => "above_max_seconds",
+		RejectReason::AheadOfTime => "ahead_of_time",
+	}
+}
+
+/// Whether a voucher rejected for `reason` can never settle (as opposed to: later, or already).
+pub fn is_permanent(reason: RejectReason) -> bool {
+	match reason {
+		RejectReason::BadSignature
+		| RejectReason::UnknownSession
+		| RejectReason::SessionClosed
+		| RejectReason::AboveMaxSeconds => true,
+		RejectReason::NotIncreasing | RejectReason::AheadOfTime => false,
+	}
+}
+
+/// What chain state says about a stored voucher before it is submitted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reconciled {
+	/// Submit it. `settled` is the chain's settled seconds if they are above the store's.
+	Submit {
+		/// Seconds settled on chain that the store does not know yet.
+		settled: Option<u64>,
+	},
+	/// The chain already settled at least the voucher's seconds (this many).
+	Settled(u64),
+	/// The session was closed: the voucher can never settle.
+	Closed,
+}
+
+/// Reconciles `voucher` with its session as stored on chain (`None`: not stored) and the
+/// chain's `NextSessionId`.
+pub fn reconcile(
+	voucher: &StoredVoucher,
+	session: Option<&Session>,
+	next_session_id: SessionId,
+) -> Reconciled {
+	match session {
+		Some(s) if s.settled_seconds >= voucher.cumulative_seconds => {
+			Reconciled::Settled(s.settled_seconds)
+		},
+		Some(s) => Reconciled::Submit {
+			settled: (s.settled_seconds > voucher.settled_seconds).then_some(s.settled_seconds),
+		},
+		// Ids below `NextSessionId` were opened; not stored any more means closed.
+		None if voucher.session_id < next_session_id => Reconciled::Closed,
+		// Opened in a block that is not final yet: the best chain may have it.
+		None => Reconciled::Submit { settled: None },
+	}
+}
+
+/// Splits `vouchers` into `settle_batch`es of at most `max` vouchers, grouped by stream: sorted
+/// by stream then session id and cut in order, so that each batch touches as few distinct
+/// streams as possible (the pallet reads and writes each distinct stream once per batch, its
+/// most expensive per-item cost) with the fewest batches, and, within a stream, consecutive
+/// session ids share a batch: the pallet reads and writes each distinct page of
+/// `SESSIONS_PER_PAGE` consecutive sessions once per batch.
+///
+/// A batch is also cut before its declared weight (what the chain charges before dispatch,
+/// from the batch's witness) would pass [`batch_weight_budget`]: a batch of thousands of
+/// vouchers on hundreds of streams is priced above what one block can take, and the pool
+/// would refuse it.
+pub fn plan_batches(mut vouchers: Vec<StoredVoucher>, max: usize) -> Vec<Vec<StoredVoucher>> {
+	vouchers.sort_by_key(|v| (v.stream_id, v.session_id));
+	let max = max.max(1);
+	let budget = batch_weight_budget();
+	let mut batches = Vec::new();
+	let mut current: Vec<StoredVoucher> = Vec::new();
+	let (mut streams, mut pages) = (HashSet::new(), HashSet::new());
+	for voucher in vouchers {
+		let new_stream = !streams.contains(&voucher.stream_id);
+		let new_page = !pages.contains(&pallet_ticks::page_of(voucher.session_id).0);
+		let witness = BatchWitness {
+			streams: (streams.len() + usize::from(new_stream)) as u32,
+			pages: (pages.len() + usize::from(new_page)) as u32,
+		};
+		let declared = pallet_ticks::Pallet::<Runtime>::settle_batch_declared_weight(
+			(current.len() + 1) as u32,
+			witness,
+		);
+		if !current.is_empty() && (current.len() >= max || !declared.all_lte(budget)) {
+			batches.push(std::mem::take(&mut current));
+			streams.clear();
+			pages.clear();
+		}
+		streams.insert(voucher.stream_id);
+		pages.insert(pallet_ticks::page_of(voucher.session_id).0);
+		current.push(voucher);
+	}
+	if !current.is_empty() {
+		batches.push(current);
+	}
+	batches
+}
+
+/// The most a `settle_batch` may declare: half the weight a normal extrinsic may have, so two
+/// fit a block before their refunds.
+pub fn batch_weight_budget() -> sp_runtime::Weight {
+	let weights = <Runtime as frame_system::Config>::BlockWeights::get();
+	let max = weights
+		.get(frame_support::dispatch::DispatchClass::Normal)
+		.max_extrinsic
+		.unwrap_or(weights.max_block);
+	max / 2
+}
+
+/// The outcome of one voucher of an included batch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum VoucherOutcome {
+	/// No `VoucherRejected`: the voucher settled.
+	Accepted,
+	/// The chain rejected it.
+	Rejected(RejectReason),
+}
+
+/// The outcome of each voucher `(session_id, cumulative_seconds)` of a batch, given the
+/// batch extrinsic's events. `settle_batch` reports only rejections; a batch holds at most one
+/// voucher per session.
+pub fn voucher_outcomes(
+	vouchers: &[(SessionId, u64)],
+	events: &[RuntimeEvent],
+) -> Vec<VoucherOutcome> {
+	let rejected: HashMap<SessionId, RejectReason> = events
+		.iter()
+		.filter_map(|e| match e {
+			RuntimeEvent::Ticks(pallet_ticks::Event::VoucherRejected { session_id, reason }) => {
+				Some((*session_id, *reason))
+			},
+			_ => None,
+		})
+		.collect();
+	vouchers
+		.iter()
+		.map(|(id, _)| {
+			rejected.get(id).map_or(VoucherOutcome::Accepted, |r| VoucherOutcome::Rejected(*r))
+		})
+		.collect()
+}
+
+/// The `settle_batch` call of `vouchers` (`None` if there are more than the runtime takes),
+/// with its witness: the distinct streams and session pages the vouchers touch (the call is
+/// priced by them and fails if they are too low).
+pub fn settle_call(vouchers: &[StoredVoucher]) -> Option<RuntimeCall> {
+	let pages = pallet_ticks::pages_of(vouchers.iter().map(|v| v.session_id));
+	let streams = vouchers.iter().map(|v| v.stream_id).collect::<HashSet<_>>().len();
+	let witness = BatchWitness { streams: u32::try_from(streams).ok()?, pages };
+	let vouchers: Vec<Voucher> = vouchers
+		.iter()
+		.map(|v| Voucher {
+			session_id: v.session_id,
+			cumulative_seconds: v.cumulative_seconds,
+			encoding: v.encoding,
+			signature: v.signature.clone(),
+		})
+		.collect();
+	let vouchers = vouchers.try_into().ok()?;
+	Some(RuntimeCall::Ticks(pallet_ticks::Call::settle_batch { vouchers, witness }))
+}
+
+/// The batches in flight (submitted, not final) and their sessions.
+#[derive(Default)]
+struct InFlight {
+	next_id: u64,
+	/// Batch id → its sessions and whether it is in a block yet.
+	batches: HashMap<u64, (Vec<SessionId>, bool)>,
+	sessions: HashSet<SessionId>,
+}
+
+impl InFlight {
+	/// Records a submitted batch; returns its id.
+	fn add(&mut self, sessions: Vec<SessionId>) -> u64 {
+		let id = self.next_id;
+		self.next_id = self.next_id.wrapping_add(1);
+		self.sessions.extend(sessions.iter().copied());
+		self.batches.insert(id, (sessions, false));
+		id
+	}
+
+	/// The batch is in a block (maybe not final).
+	fn included(&mut self, id: u64) {
+		if let Some((_, included)) = self.batches.get_mut(&id) {
+			*included = true;
+		}
+	}
+
+	/// The batch is done (final, or given up on): its sessions may be submitted again.
+	/// Returns how many vouchers it had.
+	fn release(&mut self, id: u64) -> usize {
+		let Some((sessions, _)) = self.batches.remove(&id) else { return 0 };
+		for s in &sessions {
+			self.sessions.remove(s);
+		}
+		sessions.len()
+	}
+
+	/// Batches submitted and not in a block yet.
+	fn awaiting_inclusion(&self) -> usize {
+		self.batches.values().filter(|(_, included)| !included).count()
+	}
+
+	fn contains(&self, session: SessionId) -> bool {
+		self.sessions.contains(&session)
+	}
+}
+
+/// What a batch's watcher task reports to the relay loop.
+enum Report {
+	/// The batch is in a block.
+	Included(u64),
+	/// The batch is done (sent on drop, so also if the task is aborted).
+	Done(u64),
+}
+
+/// Sends [`Report::Done`] when the watcher task ends, however it ends.
+struct DoneGuard {
+	id: u64,
+	reports: mpsc::UnboundedSender<Report>,
+}
+
+impl Drop for DoneGuard {
+	fn drop(&mut self) {
+		let _ = self.reports.send(Report::Done(self.id));
+	}
+}
+
+/// Why a round stopped early.
+#[derive(Debug, thiserror::Error)]
+enum RoundError {
+	#[error("store: {0}")]
+	Store(#[from] StoreError),
+	#[error("chain: {0}")]
+	Chain(#[from] ClientError),
+}
+
+impl RoundError {
+	fn kind(&self) -> &'static str {
+		match self {
+			RoundError::Store(_) => "store",
+			RoundError::Chain(ClientError::Rejected(_)) => "rejected",
+			RoundError::Chain(ClientError::Dropped(_)) => "dropped",
+			RoundError::Chain(_) => "rpc",
+		}
+	}
+}
+
+/// Submits the latest unsettled voucher of each session in `settle_batch` extrinsics and tracks
+/// them to finality (see the [module documentation](self)).
+pub struct Relay {
+	client: Client,
+	store: Store,
+	relayer: sp_core::sr25519::Pair,
+	relayer_account: AccountId,
+	every_blocks: u32,
+	metrics: Metrics,
+}
+
+impl Relay {
+	/// A relay submitting with `relayer` (who pays the fees) every `every_blocks` best blocks
+	/// (at least 1).
+	pub fn new(
+		client: Client,
+		store: Store,
+		relayer: sp_core::sr25519::Pair,
+		every_blocks: u32,
+		metrics: Metrics,
+	) -> Self {
+		let relayer_account = MultiSigner::from(relayer.public()).into_account();
+		Self { client, store, relayer, relayer_account, every_blocks: every_blocks.max(1), metrics }
+	}
+
+	/// Runs until the task is dropped (which also stops the batch watchers).
+	pub async fn run(self) {
+		tracing::info!(
+			target: LOG_TARGET,
+			relayer = %self.relayer_account,
+			every_blocks = self.every_blocks,
+			max_batch = max_vouchers_per_batch(),
+			"relay started"
+		);
+		let (reports_tx, mut reports) = mpsc::unbounded_channel();
+		let mut watchers = JoinSet::new();
+		let mut in_flight = InFlight::default();
+		let mut client = self.client.clone();
+		let mut backoff = Duration::from_secs(1);
+		loop {
+			let mut heads = match client.subscribe_heads(false).await {
+				Ok(heads) => heads,
+				Err(e) => {
+					tracing::warn!(target: LOG_TARGET, "cannot follow best heads: {e}");
+					self.count_error("rpc");
+					tokio::time::sleep(backoff).await;
+					backoff = (backoff * 2).min(MAX_BACKOFF);
+					if !client.is_connected() {
+						client = self.reconnect(&client).await;
+					}
+					continue;
+				},
+			};
+			backoff = Duration::from_secs(1);
+			let mut since_round = 0u32;
+			loop {
+				tokio::select! {
+					head = heads.next() => match head {
+						Some(Ok(head)) => {
+							since_round = since_round.saturating_add(1);
+							let due = since_round >= self.every_blocks;
+							if due && in_flight.awaiting_inclusion() == 0 {
+								since_round = 0;
+								let round = self.round(
+									&client,
+									head,
+									&mut in_flight,
+									&mut watchers,
+									&reports_tx,
+								);
+								if let Err(e) = round.await {
+									tracing::warn!(
+										target: LOG_TARGET,
+										"settlement round at #{} stopped: {e}",
+										head.number
+									);
+									self.count_error(e.kind());
+								}
+							}
+						},
+						Some(Err(e)) => tracing::warn!(target: LOG_TARGET, "undecodable head: {e}"),
+						None => break,
+					},
+					Some(report) = reports.recv() => match report {
+						Report::Included(id) => in_flight.included(id),
+						Report::Done(id) => {
+							let n = in_flight.release(id);
+							self.metrics.relay_in_flight.sub(n as i64);
+						},
+					},
+				}
+				// Reap finished watcher tasks (their reports arrive through the channel).
+				while watchers.try_join_next().is_some() {}
+			}
+			tracing::warn!(target: LOG_TARGET, "lost the best-head subscription");
+			if client.is_connected() {
+				// Subscribe again, but not in a tight loop should it keep ending at once.
+				tokio::time::sleep(Duration::from_secs(1)).await;
+			} else {
+				client = self.reconnect(&client).await;
+			}
+		}
+	}
+
+	/// Connects to the same node again, with backoff, until it works.
+	async fn reconnect(&self, old: &Client) -> Client {
+		let mut backoff = Duration::from_secs(1);
+		loop {
+			tokio::time::sleep(backoff).await;
+			match old.reconnect().await {
+				Ok(client) => {
+					tracing::info!(target: LOG_TARGET, url = old.url(), "reconnected to the node");
+					return client;
+				},
+				Err(e) => {
+					tracing::warn!(target: LOG_TARGET, url = old.url(), "cannot reconnect: {e}");
+					backoff = (backoff * 2).min(MAX_BACKOFF);
+				},
+			}
+		}
+	}
+
+	fn count_error(&self, kind: &str) {
+		self.metrics.relay_errors.with_label_values(&[kind]).inc();
+	}
+
+	/// One settlement round at best head `best` (see the module documentation).
+	async fn round(
+		&self,
+		client: &Client,
+		best: Head,
+		in_flight: &mut InFlight,
+		watchers: &mut JoinSet<()>,
+		reports: &mpsc::UnboundedSender<Report>,
+	) -> Result<(), RoundError> {
+		let max_batch = max_vouchers_per_batch();
+		let limit = max_batch
+			.saturating_mul(MAX_BATCHES_PER_ROUND)
+			.saturating_add(in_flight.sessions.len());
+		let candidates: Vec<StoredVoucher> = self
+			.store
+			.unsettled_vouchers(limit)
+			.await?
+			.into_iter()
+			.filter(|v| !in_flight.contains(v.session_id))
+			.collect();
+		if candidates.is_empty() {
+			return Ok(());
+		}
+
+		let finalized = client.finalized_head().await?;
+		let next_session_id = client.next_session_id(Some(finalized.hash)).await?;
+		let ids: Vec<SessionId> = candidates.iter().map(|v| v.session_id).collect();
+		let sessions = client.sessions(&ids, Some(finalized.hash)).await?;
+		let mut to_submit = Vec::with_capacity(candidates.len());
+		for (voucher, session) in candidates.into_iter().zip(sessions) {
+			match reconcile(&voucher, session.as_ref(), next_session_id) {
+				Reconciled::Submit { settled } => {
+					if let Some(settled) = settled {
+						self.store.mark_settled(voucher.session_id, settled).await?;
+					}
+					to_submit.push(voucher);
+				},
+				Reconciled::Settled(settled) => {
+					self.store.mark_settled(voucher.session_id, settled).await?;
+				},
+				Reconciled::Closed => {
+					tracing::info!(
+						target: LOG_TARGET,
+						session = voucher.session_id,
+						cumulative = voucher.cumulative_seconds,
+						"session closed before its voucher settled"
+					);
+					let label = reason_label(RejectReason::SessionClosed);
+					self.store
+						.mark_rejected(voucher.session_id, voucher.cumulative_seconds, label)
+						.await?;
+					self.metrics.relay_vouchers_rejected.with_label_values(&[label]).inc();
+				},
+			}
+		}
+		if to_submit.is_empty() {
+			return Ok(());
+		}
+
+		let mut nonce = client.next_nonce(&self.relayer_account).await?;
+		for batch in plan_batches(to_submit, max_batch).into_iter().take(MAX_BATCHES_PER_ROUND) {
+			let Some(call) = settle_call(&batch) else {
+				tracing::error!(
+					target: LOG_TARGET,
+					n = batch.len(),
+					"a batch exceeds MaxVouchersPerBatch"
+				);
+				break;
+			};
+			let xt = client.sign(call, &self.relayer, nonce).await?;
+			// A failed submission ends the round: later nonces would wait on the gap.
+			let statuses = client.submit_and_watch(&xt).await?;
+			let vouchers: Vec<(SessionId, u64)> =
+				batch.iter().map(|v| (v.session_id, v.cumulative_seconds)).collect();
+			let id = in_flight.add(vouchers.iter().map(|(s, _)| *s).collect());
+			tracing::info!(
+				target: LOG_TARGET,
+				batch = id,
+				nonce,
+				vouchers = vouchers.len(),
+				best = best.number,
+				"settle_batch submitted"
+			);
+			self.metrics.relay_batches_submitted.inc();
+			self.metrics.relay_in_flight.add(vouchers.len() as i64);
+			let watch = Watch {
+				id,
+				client: client.clone(),
+				store: self.store.clone(),
+				metrics: self.metrics.clone(),
+				xt,
+				vouchers,
+				handled: HashSet::new(),
+				reports: reports.clone(),
+			};
+			watchers.spawn(watch.run(statuses));
+			nonce = nonce.wrapping_add(1);
+		}
+		Ok(())
+	}
+}
+
+/// The watcher of one submitted batch.
+struct Watch {
+	id: u64,
+	client: Client,
+	store: Store,
+	metrics: Metrics,
+	xt: UncheckedExtrinsic,
+	/// `(session_id, cumulative_seconds)` of each voucher, in batch order.
+	vouchers: Vec<(SessionId, u64)>,
+	/// Sessions whose permanent rejection was recorded already.
+	handled: HashSet<SessionId>,
+	reports: mpsc::UnboundedSender<Report>,
+}
+
+impl Watch {
+	async fn run(mut self, mut statuses: futures::stream::BoxStream<'static, TxStatus>) {
+		let _done = DoneGuard { id: self.id, reports: self.reports.clone() };
+		let mut deadline = Instant::now() + INCLUSION_TIMEOUT;
+		let mut in_block: Option<H256> = None;
+		loop {
+			let status = match tokio::time::timeout_at(deadline, statuses.next()).await {
+				Ok(Some(status)) => status,
+				Ok(None) => {
+					tracing::warn!(
+						target: LOG_TARGET,
+						batch = self.id,
+						"lost track of the batch (connection lost?); retrying later"
+					);
+					self.count_error("lost");
+					return;
+				},
+				Err(_) => {
+					let stage = if in_block.is_some() { "finality" } else { "inclusion" };
+					tracing::warn!(
+						target: LOG_TARGET,
+						batch = self.id,
+						"timed out waiting for {stage}; retrying later"
+					);
+					self.count_error("timeout");
+					return;
+				},
+			};
+			match status {
+				TxStatus::Pool => {},
+				TxStatus::InBlock(block) => {
+					if in_block.is_none() {
+						let _ = self.reports.send(Report::Included(self.id));
+						deadline = Instant::now() + FINALITY_TIMEOUT;
+					}
+					if in_block != Some(block) {
+						in_block = Some(block);
+						self.on_in_block(block).await;
+					}
+				},
+				TxStatus::Retracted(block) => {
+					tracing::debug!(target: LOG_TARGET, batch = self.id, ?block, "block retracted");
+				},
+				TxStatus::Finalized(block) => {
+					self.on_finalized(block, in_block != Some(block)).await;
+					return;
+				},
+				TxStatus::Dropped(why) => {
+					tracing::warn!(
+						target: LOG_TARGET,
+						batch = self.id,
+						"dropped: {why}; retrying later"
+					);
+					self.count_error("dropped");
+					return;
+				},
+				TxStatus::Invalid(why) => {
+					tracing::warn!(
+						target: LOG_TARGET,
+						batch = self.id,
+						"invalid: {why}; retrying later"
+					);
+					self.count_error("invalid");
+					return;
+				},
+			}
+		}
+	}
+
+	fn count_error(&self, kind: &str) {
+		self.metrics.relay_errors.with_label_values(&[kind]).inc();
+	}
+
+	/// The batch's outcome in `block`, logging what prevents reading it.
+	async fn outcome(&self, block: H256) -> Option<Included> {
+		match self.client.included(block, &self.xt).await {
+			Ok(Some(included)) => Some(included),
+			Ok(None) => {
+				tracing::warn!(
+					target: LOG_TARGET,
+					batch = self.id,
+					?block,
+					"the batch is not in the block it was reported in"
+				);
+				None
+			},
+			Err(e) => {
+				tracing::warn!(
+					target: LOG_TARGET,
+					batch = self.id,
+					?block,
+					"cannot read the batch's outcome: {e}"
+				);
+				self.count_error("rpc");
+				None
+			},
+		}
+	}
+
+	/// A failed extrinsic is logged with its dispatch error; nothing of it settled.
+	fn note_failed(&self, included: &Included) {
+		tracing::warn!(
+			target: LOG_TARGET,
+			batch = self.id,
+			block = ?included.block,
+			dispatch_error = ?included.dispatch_error(),
+			"settle_batch failed as a whole; retrying later"
+		);
+		self.count_error("extrinsic_failed");
+	}
+
+	async fn on_in_block(&mut self, block: H256) {
+		let Some(included) = self.outcome(block).await else { return };
+		if !included.success {
+			self.note_failed(&included);
+			return;
+		}
+		tracing::debug!(target: LOG_TARGET, batch = self.id, ?block, "in block");
+		self.record_rejections(&included).await;
+	}
+
+	/// Records the permanent rejections not recorded yet and counts every new rejection
+	/// except `NotIncreasing` (which [`Watch::on_finalized`] resolves).
+	async fn record_rejections(&mut self, included: &Included) {
+		let outcomes = voucher_outcomes(&self.vouchers, &included.events);
+		for (&(session, cumulative), outcome) in self.vouchers.iter().zip(outcomes) {
+			let VoucherOutcome::Rejected(reason) = outcome else { continue };
+			let label = reason_label(reason);
+			if reason == RejectReason::AheadOfTime {
+				tracing::debug!(
+					target: LOG_TARGET,
+					session,
+					cumulative,
+					"voucher ahead of chain time; retrying later"
+				);
+				self.metrics.relay_vouchers_rejected.with_label_values(&[label]).inc();
+				continue;
+			}
+			if !is_permanent(reason) || !self.handled.insert(session) {
+				continue;
+			}
+			tracing::info!(
+				target: LOG_TARGET,
+				session,
+				cumulative,
+				reason = label,
+				"voucher rejected"
+			);
+			self.metrics.relay_vouchers_rejected.with_label_values(&[label]).inc();
+			if let Err(e) = self.store.mark_rejected(session, cumulative, label).await {
+				tracing::warn!(target: LOG_TARGET, session, "cannot record the rejection: {e}");
+				self.count_error("store");
+			}
+		}
+	}
+
+	/// Marks the vouchers settled in finalized `block`. `new_block`: the batch's outcome in this
+	/// block was not read yet (first report, or a reorg moved it).
+	async fn on_finalized(&mut self, block: H256, new_block: bool) {
+		let Some(included) = self.outcome(block).await else { return };
+		if !included.success {
+			if new_block {
+				self.note_failed(&included);
+			}
+			return;
+		}
+		if new_block {
+			self.record_rejections(&included).await;
+		}
+		let outcomes = voucher_outcomes(&self.vouchers, &included.events);
+		let mut settled = 0u64;
+		let mut not_increasing = Vec::new();
+		for (&(session, cumulative), outcome) in self.vouchers.iter().zip(outcomes) {
+			match outcome {
+				VoucherOutcome::Accepted => {
+					match self.store.mark_settled(session, cumulative).await {
+						Ok(()) => settled += 1,
+						Err(e) => {
+							tracing::warn!(
+								target: LOG_TARGET,
+								session,
+								"cannot record the settlement: {e}"
+							);
+							self.count_error("store");
+						},
+					}
+				},
+				VoucherOutcome::Rejected(RejectReason::NotIncreasing) => {
+					not_increasing.push(session)
+				},
+				VoucherOutcome::Rejected(_) => {},
+			}
+		}
+		if !not_increasing.is_empty() {
+			let label = reason_label(RejectReason::NotIncreasing);
+			self.metrics
+				.relay_vouchers_rejected
+				.with_label_values(&[label])
+				.inc_by(not_increasing.len() as u64);
+			match self.client.sessions(&not_increasing, Some(block)).await {
+				Ok(sessions) => {
+					for (session, state) in not_increasing.iter().zip(sessions) {
+						// A session closed later in the same block is left to the next round.
+						let Some(state) = state else { continue };
+						if let Err(e) =
+							self.store.mark_settled(*session, state.settled_seconds).await
+						{
+							tracing::warn!(
+								target: LOG_TARGET,
+								session,
+								"cannot record the settlement: {e}"
+							);
+							self.count_error("store");
+						}
+					}
+				},
+				Err(e) => {
+					tracing::warn!(
+						target: LOG_TARGET,
+						batch = self.id,
+						"cannot read the sessions: {e}"
+					);
+					self.count_error("rpc");
+				},
+			}
+		}
+		self.metrics.relay_vouchers_settled.inc_by(settled);
+		tracing::info!(
+			target: LOG_TARGET,
+			batch = self.id,
+			?block,
+			settled,
+			not_increasing = not_increasing.len(),
+			vouchers = self.vouchers.len(),
+			"settle_batch finalized"
+		);
+	}
+}
+
+#[cfg(test)]
+mod tests {
+	use super::*;
+	use vilokanam_chain_client::{Signature, VoucherEncoding};
+
+	fn stored(session_id: u64, stream_id: u64, cumulative: u64, settled: u64) -> StoredVoucher {
+		StoredVoucher {
+			session_id,
+			stream_id,
+			viewer: AccountId::new([session_id as u8; 32]),
+			cumulative_seconds: cumulative,
+			encoding: VoucherEncoding::Raw,
+			signature: Signature::Sr25519(sp_core::sr25519::Signature::from_raw([0; 64])),
+			settled_seconds: settled,
+		}
+	}
+
+	#[test]
+	fn batches_stay_within_the_weight_budget() {
+		// 4,096 vouchers, each on its own stream: priced far above a block as one batch.
+		let vouchers: Vec<_> = (0..4_096u64).map(|id| stored(id, id, 10, 0)).collect();
+		let batches = plan_batches(vouchers, max_vouchers_per_batch());
+		assert!(batches.len() > 1, "the stream cost splits the batch");
+		assert_eq!(batches.iter().map(Vec::len).sum::<usize>(), 4_096);
+		for batch in &batches {
+			let Some(RuntimeCall::Ticks(pallet_ticks::Call::settle_batch { witness, .. })) =
+				settle_call(batch)
+			else {
+				panic!("a settle_batch call")
+			};
+			let declared = pallet_ticks::Pallet::<Runtime>::settle_batch_declared_weight(
+				batch.len() as u32,
+				witness,
+			);
+			assert!(declared.all_lte(batch_weight_budget()));
+		}
+		// The same number on one stream and consecutive sessions fits one batch.
+		let one_stream: Vec<_> = (0..4_096u64).map(|id| stored(id, 1, 10, 0)).collect();
+		assert_eq!(plan_batches(one_stream, max_vouchers_per_batch()).len(), 1);
+	}
+
+	fn session(settled_seconds: u64) -> Session {
+		Session {
+			viewer: AccountId::new([0; 32]),
+			stream_id: 0,
+			price_per_second: 1,
+			max_seconds: 600,
+			settled_seconds,
+			escrow_remaining: 600 - u128::from(settled_seconds),
+			opened_at: 0,
+			last_activity: 0,
+		}
+	}
+
+	#[test]
+	fn batches_are_grouped_by_stream_and_bounded() {
+		let vouchers = vec![
+			stored(5, 2, 10, 0),
+			stored(1, 1, 10, 0),
+			stored(9, 1, 10, 0),
+			stored(3, 2, 10, 0),
+			stored(4, 3, 10, 0),
+		];
+		let batches = plan_batches(vouchers.clone(), 2);
+		let ids: Vec<Vec<(u64, u64)>> = batches
+			.iter()
+			.map(|b| b.iter().map(|v| (v.stream_id, v.session_id)).collect())
+			.collect();
+		assert_eq!(ids, vec![vec![(1, 1), (1, 9)], vec![(2, 3), (2, 5)], vec![(3, 4)]]);
+		let one = plan_batches(vouchers.clone(), 4096);
+		assert_eq!(one.len(), 1);
+		assert_eq!(one[0].len(), 5);
+		assert!(plan_batches(Vec::new(), 4).is_empty());
+		// A zero bound cannot loop forever.
+		assert_eq!(plan_batches(vouchers, 0).len(), 5);
+	}
+
+	#[test]
+	fn the_pages_witness_counts_distinct_pages() {
+		// Sessions 1, 63 (page 0), 64, 100 (page 1) and 200 (page 3).
+		let vouchers: Vec<_> = [1, 63, 64, 100, 200].map(|id| stored(id, 1, 10, 0)).to_vec();
+		let Some(RuntimeCall::Ticks(pallet_ticks::Call::settle_batch { witness, .. })) =
+			settle_call(&vouchers)
+		else {
+			panic!("a settle_batch call")
+		};
+		assert_eq!(witness, BatchWitness { streams: 1, pages: 3 });
+		// Consecutive sessions of a stream are kept together when batches are cut.
+		let many: Vec<_> = (0..130).rev().map(|id| stored(id, 1, 10, 0)).collect();
+		let batches = plan_batches(many, 64);
+		let pages: Vec<u32> = batches
+			.iter()
+			.map(|b| pallet_ticks::pages_of(b.iter().map(|v| v.session_id)))
+			.collect();
+		assert_eq!(pages, vec![1, 1, 1]);
+	}
+
+	#[test]
+	fn the_runtime_bound_is_used() {
+		assert_eq!(max_vouchers_per_batch(), 4096);
+		let too_many: Vec<_> = (0..4097).map(|i| stored(i, 0, 1, 0)).collect();
+		assert!(settle_call(&too_many).is_none());
+		assert!(settle_call(&too_many[..4096]).is_some());
+	}
+
+	#[test]
+	fn the_call_carries_the_stored_vouchers() {
+		let v = stored(7, 1, 30, 10);
+		let Some(RuntimeCall::Ticks(pallet_ticks::Call::settle_batch { vouchers, witness })) =
+			settle_call(std::slice::from_ref(&v))
+		else {
+			panic!("a settle_batch call")
+		};
+		assert_eq!(witness, BatchWitness { streams: 1, pages: 1 });
+		assert_eq!(vouchers.len(), 1);
+		assert_eq!(vouchers[0].session_id, 7);
+		assert_eq!(vouchers[0].cumulative_seconds, 30);
+		assert_eq!(vouchers[0].signature, v.signature);
+	}
+
+	#[test]
+	fn reconciliation_follows_chain_state() {
+		let v = stored(4, 1, 20, 5);
+		assert_eq!(reconcile(&v, Some(&session(20)), 10), Reconciled::Settled(20));
+		assert_eq!(reconcile(&v, Some(&session(25)), 10), Reconciled::Settled(25));
+		assert_eq!(reconcile(&v, Some(&session(12)), 10), Reconciled::Submit { settled: Some(12) });
+		assert_eq!(reconcile(&v, Some(&session(5)), 10), Reconciled::Submit { settled: None });
+		assert_eq!(reconcile(&v, Some(&session(0)), 10), Reconciled::Submit { settled: None });
+		assert_eq!(reconcile(&v, None, 10), Reconciled::Closed);
+		// Not final yet: the session may exist in the best chain.
+		assert_eq!(reconcile(&v, None, 4), Reconciled::Submit { settled: None });
+	}
+
+	#[test]
+	fn outcomes_come_from_rejection_events() {
+		let rejected = |session_id, reason| {
+			RuntimeEvent::Ticks(pallet_ticks::Event::VoucherRejected { session_id, reason })
+		};
+		let events = vec![
+			rejected(2, RejectReason::NotIncreasing),
+			RuntimeEvent::Ticks(pallet_ticks::Event::BatchSettled {
+				accepted: 2,
+				rejected: 2,
+				total_paid: 5,
+			}),
+			rejected(4, RejectReason::BadSignature),
+		];
+		let outcomes = voucher_outcomes(&[(1, 10), (2, 10), (3, 10), (4, 10)], &events);
+		assert_eq!(
+			outcomes,
+			vec![
+				VoucherOutcome::Accepted,
+				VoucherOutcome::Rejected(RejectReason::NotIncreasing),
+				VoucherOutcome::Accepted,
+				VoucherOutcome::Rejected(RejectReason::BadSignature),
+			]
+		);
+		assert_eq!(voucher_outcomes(&[(1, 1)], &[]), vec![VoucherOutcome::Accepted]);
+	}
+
+	#[test]
+	fn reasons_are_classified() {
+		use RejectReason::*;
+		for r in [BadSignature, UnknownSession, SessionClosed, AboveMaxSeconds] {
+			assert!(is_permanent(r), "{r:?}");
+		}
+		for r in [NotIncreasing, AheadOfTime] {
+			assert!(!is_permanent(r), "{r:?}");
+		}
+		assert_eq!(reason_label(SessionClosed), "session_closed");
+		assert_eq!(reason_label(AheadOfTime), "ahead_of_time");
+	}
+
+	#[test]
+	fn in_flight_sessions_are_tracked_until_released() {
+		let mut f = InFlight::default();
+		let a = f.add(vec![1, 2]);
+		let b = f.add(vec![3]);
+		assert_ne!(a, b);
+		assert_eq!(f.awaiting_inclusion(), 2);
+		assert!(f.contains(1) && f.contains(3) && !f.contains(4));
+		f.included(a);
+		assert_eq!(f.awaiting_inclusion(), 1);
+		assert!(f.contains(2), "included but not final: still in flight");
+		assert_eq!(f.release(a), 2);
+		assert!(!f.contains(1) && !f.contains(2) && f.contains(3));
+		assert_eq!(f.release(a), 0, "releasing twice is harmless");
+		assert_eq!(f.release(b), 1);
+		assert_eq!(f.awaiting_inclusion(), 0);
+	}
+}

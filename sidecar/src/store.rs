@@ -1,0 +1,809 @@
+//! Durable state: the latest voucher of each session and the chat, in an embedded SQLite
+//! database (WAL, `synchronous=FULL`).
+//!
+//! All access goes through ONE writer thread that owns the connection and group-commits: it
+//! takes the first request, collects whatever else arrives within [`StoreConfig::group_window`]
+//! of that request's arrival (or up to [`StoreConfig::max_batch`] requests), runs them all in
+//! one transaction, commits (one fsync) and only then completes each request. WAL checkpoints
+//! run on a second thread and connection, so the writer never stalls on copying pages back
+//! into the database file. A heartbeat is therefore acknowledged only
+//! once it is on disk, while tens of thousands per second share a few hundred fsyncs. Reads go
+//! through the same thread, so they see every write acknowledged before them.
+//!
+//! [`Store`] is a cheap-clone async handle; the thread stops when the last handle is dropped.
+
+use codec::{Decode, Encode};
+use rusqlite::{params, Connection, OptionalExtension};
+use std::{
+	path::Path,
+	sync::{mpsc, Arc, Mutex},
+	thread::JoinHandle,
+	time::{Duration, Instant, SystemTime, UNIX_EPOCH},
+};
+use tokio::sync::oneshot;
+use vilokanam_chain_client::{AccountId, Signature, VoucherEncoding};
+
+/// A commit slower than this is logged (the disk is struggling: acks are delayed).
+const SLOW_COMMIT: Duration = Duration::from_millis(250);
+
+/// How many recent chat messages [`Store::chat_history`] returns.
+pub const CHAT_HISTORY: usize = 50;
+
+/// A store failure.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+	/// SQLite failed (I/O, corruption, full disk, ...).
+	#[error("database error: {0}")]
+	Database(String),
+	/// The writer thread is gone (the store was shut down or it could not start).
+	#[error("the store is closed")]
+	Closed,
+	/// A number does not fit SQLite's signed 64-bit integers.
+	#[error("value out of range: {0}")]
+	OutOfRange(&'static str),
+	/// A row does not decode (written by something else).
+	#[error("corrupt row: {0}")]
+	Corrupt(String),
+}
+
+impl From<rusqlite::Error> for StoreError {
+	fn from(e: rusqlite::Error) -> Self {
+		Self::Database(e.to_string())
+	}
+}
+
+/// The latest voucher of a session, with its settlement state.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct StoredVoucher {
+	/// The session.
+	pub session_id: u64,
+	/// The session's stream.
+	pub stream_id: u64,
+	/// The session's viewer, who signed the voucher.
+	pub viewer: AccountId,
+	/// Total seconds watched, as signed.
+	pub cumulative_seconds: u64,
+	/// Which bytes the signature covers.
+	pub encoding: VoucherEncoding,
+	/// The viewer's signature.
+	pub signature: Signature,
+	/// Seconds known to be settled on chain (final).
+	pub settled_seconds: u64,
+}
+
+/// A stored chat message.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct ChatMessage {
+	/// Its identifier (increasing).
+	pub id: u64,
+	/// The stream it was posted to.
+	pub stream_id: u64,
+	/// The author (SS58).
+	pub author: String,
+	/// The text.
+	pub text: String,
+	/// When it was received (Unix milliseconds).
+	pub at_ms: u64,
+}
+
+/// Tuning of the writer thread.
+#[derive(Clone, Copy, Debug)]
+pub struct StoreConfig {
+	/// How long the writer collects requests after the first one before committing.
+	pub group_window: Duration,
+	/// The most requests in one transaction.
+	pub max_batch: usize,
+}
+
+impl Default for StoreConfig {
+	fn default() -> Self {
+		Self { group_window: Duration::from_millis(2), max_batch: 8192 }
+	}
+}
+
+/// What runs after the commit: completes a request with the commit's outcome.
+type Finish = Box<dyn FnOnce(Option<&StoreError>) + Send>;
+
+/// A queued request.
+trait Request: Send {
+	/// Run inside the batch's transaction; returns how to complete the request.
+	fn run(self: Box<Self>, conn: &Connection) -> Finish;
+	/// Complete the request with `e` without running it.
+	fn fail(self: Box<Self>, e: &StoreError);
+}
+
+/// A request made of an operation and its completion.
+struct Op<T, F, D> {
+	op: F,
+	done: D,
+	_result: std::marker::PhantomData<fn() -> T>,
+}
+
+impl<T, F, D> Request for Op<T, F, D>
+where
+	T: Send + 'static,
+	F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+	D: FnOnce(Result<T, StoreError>) + Send + 'static,
+{
+	fn run(self: Box<Self>, conn: &Connection) -> Finish {
+		let Op { op, done, .. } = *self;
+		let result = op(conn);
+		Box::new(move |commit_error: Option<&StoreError>| match commit_error {
+			Some(e) => done(Err(e.clone())),
+			None => done(result),
+		})
+	}
+
+	fn fail(self: Box<Self>, e: &StoreError) {
+		(self.done)(Err(e.clone()))
+	}
+}
+
+type Job = Box<dyn Request>;
+
+struct Inner {
+	tx: Option<mpsc::Sender<(Instant, Job)>>,
+	/// Dropped to stop the checkpointer.
+	stop_checkpoints: Option<mpsc::Sender<()>>,
+	threads: Mutex<Vec<JoinHandle<()>>>,
+}
+
+impl Drop for Inner {
+	fn drop(&mut self) {
+		// Closing the channels lets the threads finish what they have and exit; waiting for
+		// them means a reopened store sees everything.
+		self.tx.take();
+		self.stop_checkpoints.take();
+		let threads = self.threads.lock().map(|mut t| std::mem::take(&mut *t)).unwrap_or_default();
+		for handle in threads {
+			// Never join from the thread itself (a request that held the last handle).
+			if handle.thread().id() != std::thread::current().id() {
+				let _ = handle.join();
+			}
+		}
+	}
+}
+
+/// A cheap-clone handle to the database and its writer thread.
+#[derive(Clone)]
+pub struct Store {
+	inner: Arc<Inner>,
+}
+
+fn to_i64(v: u64, what: &'static str) -> Result<i64, StoreError> {
+	i64::try_from(v).map_err(|_| StoreError::OutOfRange(what))
+}
+
+fn to_u64(v: i64, what: &'static str) -> Result<u64, StoreError> {
+	u64::try_from(v).map_err(|_| StoreError::Corrupt(format!("negative {what}")))
+}
+
+fn now_ms() -> i64 {
+	SystemTime::now()
+		.duration_since(UNIX_EPOCH)
+		.map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+		.unwrap_or(0)
+}
+
+const SCHEMA: &str = "
+	CREATE TABLE IF NOT EXISTS vouchers (
+		session_id INTEGER PRIMARY KEY,
+		stream_id INTEGER NOT NULL,
+		viewer BLOB NOT NULL,
+		cumulative_seconds INTEGER NOT NULL,
+		encoding INTEGER NOT NULL,
+		signature BLOB NOT NULL,
+		settled_seconds INTEGER NOT NULL DEFAULT 0,
+		rejected_reason TEXT,
+		updated_at INTEGER NOT NULL
+	);
+	CREATE TABLE IF NOT EXISTS chat (
+		id INTEGER PRIMARY KEY AUTOINCREMENT,
+		stream_id INTEGER NOT NULL,
+		author TEXT NOT NULL,
+		text TEXT NOT NULL,
+		at_ms INTEGER NOT NULL,
+		deleted INTEGER NOT NULL DEFAULT 0
+	);
+	CREATE INDEX IF NOT EXISTS chat_by_stream ON chat (stream_id, id);
+";
+
+const VOUCHER_COLUMNS: &str = "session_id, stream_id, viewer, cumulative_seconds, encoding, \
+	signature, settled_seconds";
+
+fn encoding_to_sql(e: VoucherEncoding) -> i64 {
+	match e {
+		VoucherEncoding::Raw => 0,
+		VoucherEncoding::Wrapped => 1,
+	}
+}
+
+fn voucher_from_row(row: &rusqlite::Row) -> rusqlite::Result<Result<StoredVoucher, StoreError>> {
+	let session_id: i64 = row.get(0)?;
+	let stream_id: i64 = row.get(1)?;
+	let viewer: Vec<u8> = row.get(2)?;
+	let cumulative: i64 = row.get(3)?;
+	let encoding: i64 = row.get(4)?;
+	let signature: Vec<u8> = row.get(5)?;
+	let settled: i64 = row.get(6)?;
+	Ok((|| {
+		let viewer = <[u8; 32]>::try_from(viewer.as_slice())
+			.map_err(|_| StoreError::Corrupt("viewer is not 32 bytes".into()))?;
+		Ok(StoredVoucher {
+			session_id: to_u64(session_id, "session_id")?,
+			stream_id: to_u64(stream_id, "stream_id")?,
+			viewer: AccountId::new(viewer),
+			cumulative_seconds: to_u64(cumulative, "cumulative_seconds")?,
+			encoding: match encoding {
+				0 => VoucherEncoding::Raw,
+				1 => VoucherEncoding::Wrapped,
+				_ => return Err(StoreError::Corrupt("unknown encoding".into())),
+			},
+			signature: Signature::decode(&mut &signature[..])
+				.map_err(|e| StoreError::Corrupt(format!("signature: {e}")))?,
+			settled_seconds: to_u64(settled, "settled_seconds")?,
+		})
+	})())
+}
+
+fn chat_from_row(row: &rusqlite::Row) -> rusqlite::Result<Result<ChatMessage, StoreError>> {
+	let id: i64 = row.get(0)?;
+	let stream_id: i64 = row.get(1)?;
+	let author: String = row.get(2)?;
+	let text: String = row.get(3)?;
+	let at_ms: i64 = row.get(4)?;
+	Ok((|| {
+		Ok(ChatMessage {
+			id: to_u64(id, "id")?,
+			stream_id: to_u64(stream_id, "stream_id")?,
+			author,
+			text,
+			at_ms: to_u64(at_ms, "at_ms")?,
+		})
+	})())
+}
+
+fn put_voucher_sql(conn: &Connection, v: &StoredVoucher) -> Result<(), StoreError> {
+	let mut stmt = conn.prepare_cached(
+		"INSERT INTO vouchers (session_id, stream_id, viewer, cumulative_seconds, encoding, \
+			signature, settled_seconds, rejected_reason, updated_at) \
+		 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, NULL, ?8) \
+		 ON CONFLICT (session_id) DO UPDATE SET \
+			cumulative_seconds = excluded.cumulative_seconds, \
+			encoding = excluded.encoding, \
+			signature = excluded.signature, \
+			rejected_reason = NULL, \
+			updated_at = excluded.updated_at \
+		 WHERE excluded.cumulative_seconds > vouchers.cumulative_seconds",
+	)?;
+	let viewer: &[u8] = v.viewer.as_ref();
+	stmt.execute(params![
+		to_i64(v.session_id, "session_id")?,
+		to_i64(v.stream_id, "stream_id")?,
+		viewer,
+		to_i64(v.cumulative_seconds, "cumulative_seconds")?,
+		encoding_to_sql(v.encoding),
+		v.signature.encode(),
+		to_i64(v.settled_seconds, "settled_seconds")?,
+		now_ms(),
+	])?;
+	Ok(())
+}
+
+fn writer_loop(conn: Connection, rx: mpsc::Receiver<(Instant, Job)>, config: StoreConfig) {
+	let mut batch: Vec<Job> = Vec::with_capacity(256);
+	let mut finishers: Vec<Finish> = Vec::with_capacity(256);
+	loop {
+		let Ok((arrived, first)) = rx.recv() else { break };
+		batch.push(first);
+		// The window counts from the first request's arrival: after a slow commit, what queued
+		// meanwhile is committed at once.
+		let deadline = arrived + config.group_window;
+		while batch.len() < config.max_batch {
+			match rx.try_recv() {
+				Ok((_, job)) => {
+					batch.push(job);
+					continue;
+				},
+				Err(mpsc::TryRecvError::Disconnected) => break,
+				Err(mpsc::TryRecvError::Empty) => {},
+			}
+			let now = Instant::now();
+			if now >= deadline {
+				break;
+			}
+			match rx.recv_timeout(deadline - now) {
+				Ok((_, job)) => batch.push(job),
+				Err(_) => break,
+			}
+		}
+		let outcome = match conn.execute_batch("BEGIN") {
+			Ok(()) => {
+				let n = batch.len();
+				let started = Instant::now();
+				for job in batch.drain(..) {
+					finishers.push(job.run(&conn));
+				}
+				let committed = conn.execute_batch("COMMIT").map_err(StoreError::from);
+				let total = started.elapsed();
+				if total > SLOW_COMMIT {
+					tracing::warn!(requests = n, "slow store commit: {total:?}");
+				}
+				committed
+			},
+			Err(e) => {
+				// Run nothing: every request of the batch fails with the same error.
+				let e = StoreError::from(e);
+				tracing::error!("store cannot begin a transaction: {e}");
+				for job in batch.drain(..) {
+					job.fail(&e);
+				}
+				continue;
+			},
+		};
+		if let Err(e) = &outcome {
+			tracing::error!("store commit failed: {e}");
+			let _ = conn.execute_batch("ROLLBACK");
+		}
+		for finish in finishers.drain(..) {
+			finish(outcome.as_ref().err());
+		}
+	}
+	// Leave a small database file behind.
+	if let Err(e) = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)") {
+		tracing::warn!("final checkpoint failed: {e}");
+	}
+	tracing::debug!("store writer stopped");
+}
+
+/// How often the checkpointer copies committed WAL frames back into the database file.
+const CHECKPOINT_PERIOD: Duration = Duration::from_millis(500);
+
+/// Checkpoint the WAL (PASSIVE: never blocks the writer) until `stop` is dropped.
+fn checkpoint_loop(conn: Connection, stop: mpsc::Receiver<()>) {
+	loop {
+		match stop.recv_timeout(CHECKPOINT_PERIOD) {
+			Err(mpsc::RecvTimeoutError::Timeout) => {},
+			_ => return,
+		}
+		if let Err(e) = conn.execute_batch("PRAGMA wal_checkpoint(PASSIVE)") {
+			tracing::warn!("WAL checkpoint failed: {e}");
+		}
+	}
+}
+
+impl Store {
+	/// Open (or create) the database at `path` and start the writer thread.
+	pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
+		Self::open_with(path, StoreConfig::default())
+	}
+
+	/// [`Store::open`] with explicit tuning.
+	pub fn open_with(path: impl AsRef<Path>, config: StoreConfig) -> Result<Self, StoreError> {
+		let conn = Connection::open(path.as_ref())?;
+		conn.busy_timeout(Duration::from_secs(5))?;
+		// WAL: one sequential append (and fsync) per commit; FULL: that fsync happens, so an
+		// acknowledged heartbeat survives a power loss.
+		conn.pragma_update(None, "journal_mode", "WAL")?;
+		conn.pragma_update(None, "synchronous", "FULL")?;
+		// Checkpoints are the checkpointer's job; the WAL file is cut back after them.
+		conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+		conn.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)?;
+		conn.execute_batch(SCHEMA)?;
+		conn.set_prepared_statement_cache_capacity(32);
+		let checkpointer = Connection::open(path.as_ref())?;
+		checkpointer.busy_timeout(Duration::from_secs(5))?;
+		checkpointer.pragma_update(None, "synchronous", "FULL")?;
+
+		let spawn_error =
+			|e: std::io::Error| StoreError::Database(format!("cannot start a store thread: {e}"));
+		let (tx, rx) = mpsc::channel::<(Instant, Job)>();
+		let writer = std::thread::Builder::new()
+			.name("sidecar-store".into())
+			.spawn(move || writer_loop(conn, rx, config))
+			.map_err(spawn_error)?;
+		let (stop_tx, stop_rx) = mpsc::channel::<()>();
+		let mut threads = vec![writer];
+		match std::thread::Builder::new()
+			.name("sidecar-checkpt".into())
+			.spawn(move || checkpoint_loop(checkpointer, stop_rx))
+		{
+			Ok(t) => threads.push(t),
+			Err(e) => {
+				// Stop the writer again before failing.
+				drop(tx);
+				for t in threads {
+					let _ = t.join();
+				}
+				return Err(spawn_error(e));
+			},
+		}
+		Ok(Self {
+			inner: Arc::new(Inner {
+				tx: Some(tx),
+				stop_checkpoints: Some(stop_tx),
+				threads: Mutex::new(threads),
+			}),
+		})
+	}
+
+	/// Queue `op` in the writer; `done` gets its result once the transaction is committed (or
+	/// the commit's error).
+	fn submit<T, F, D>(&self, op: F, done: D)
+	where
+		T: Send + 'static,
+		F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+		D: FnOnce(Result<T, StoreError>) + Send + 'static,
+	{
+		let job: Job = Box::new(Op { op, done, _result: std::marker::PhantomData });
+		let job = match &self.inner.tx {
+			Some(tx) => match tx.send((Instant::now(), job)) {
+				Ok(()) => return,
+				Err(mpsc::SendError((_, job))) => job,
+			},
+			None => job,
+		};
+		// The writer is gone.
+		job.fail(&StoreError::Closed);
+	}
+
+	/// Run `op` in the writer and wait for the commit.
+	async fn call<T, F>(&self, op: F) -> Result<T, StoreError>
+	where
+		T: Send + 'static,
+		F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+	{
+		let (tx, rx) = oneshot::channel();
+		self.submit(op, move |r| {
+			let _ = tx.send(r);
+		});
+		// A dropped sender means the writer died with the request.
+		rx.await.unwrap_or(Err(StoreError::Closed))
+	}
+
+	/// Store `v` as its session's latest voucher unless a higher cumulative is stored already
+	/// (then nothing changes). A new voucher clears an earlier rejection. Completes after the
+	/// commit.
+	pub async fn put_voucher(&self, v: StoredVoucher) -> Result<(), StoreError> {
+		self.call(move |conn| put_voucher_sql(conn, &v)).await
+	}
+
+	/// [`Store::put_voucher`] with a callback instead of a future, run on the writer thread
+	/// after the commit (the heartbeat path: no task wakeup in between).
+	pub fn put_voucher_then(
+		&self,
+		v: StoredVoucher,
+		done: impl FnOnce(Result<(), StoreError>) + Send + 'static,
+	) {
+		self.submit(move |conn| put_voucher_sql(conn, &v), done)
+	}
+
+	/// Up to `limit` vouchers with `cumulative_seconds > settled_seconds` that were not
+	/// rejected, ordered by stream then session.
+	pub async fn unsettled_vouchers(&self, limit: usize) -> Result<Vec<StoredVoucher>, StoreError> {
+		let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+		self.call(move |conn| {
+			let mut stmt = conn.prepare_cached(&format!(
+				"SELECT {VOUCHER_COLUMNS} FROM vouchers \
+				 WHERE cumulative_seconds > settled_seconds AND rejected_reason IS NULL \
+				 ORDER BY stream_id, session_id LIMIT ?1"
+			))?;
+			let rows = stmt.query_map(params![limit], voucher_from_row)?;
+			let mut out = Vec::new();
+			for row in rows {
+				out.push(row??);
+			}
+			Ok(out)
+		})
+		.await
+	}
+
+	/// Record that `settled_seconds` of the session are settled on chain (kept if higher).
+	pub async fn mark_settled(
+		&self,
+		session_id: u64,
+		settled_seconds: u64,
+	) -> Result<(), StoreError> {
+		self.call(move |conn| {
+			conn.prepare_cached(
+				"UPDATE vouchers SET settled_seconds = max(settled_seconds, ?2), updated_at = ?3 \
+				 WHERE session_id = ?1",
+			)?
+			.execute(params![
+				to_i64(session_id, "session_id")?,
+				to_i64(settled_seconds, "settled_seconds")?,
+				now_ms()
+			])?;
+			Ok(())
+		})
+		.await
+	}
+
+	/// Record that the chain rejected the session's voucher of `cumulative_seconds`, if that is
+	/// still the stored one (a newer voucher may settle).
+	pub async fn mark_rejected(
+		&self,
+		session_id: u64,
+		cumulative_seconds: u64,
+		reason: &str,
+	) -> Result<(), StoreError> {
+		let reason = reason.to_owned();
+		self.call(move |conn| {
+			conn.prepare_cached(
+				"UPDATE vouchers SET rejected_reason = ?3, updated_at = ?4 \
+				 WHERE session_id = ?1 AND cumulative_seconds = ?2",
+			)?
+			.execute(params![
+				to_i64(session_id, "session_id")?,
+				to_i64(cumulative_seconds, "cumulative_seconds")?,
+				reason,
+				now_ms()
+			])?;
+			Ok(())
+		})
+		.await
+	}
+
+	/// The session's stored voucher, if any.
+	pub async fn latest_voucher(
+		&self,
+		session_id: u64,
+	) -> Result<Option<StoredVoucher>, StoreError> {
+		self.call(move |conn| {
+			let mut stmt = conn.prepare_cached(&format!(
+				"SELECT {VOUCHER_COLUMNS} FROM vouchers WHERE session_id = ?1"
+			))?;
+			stmt.query_row(params![to_i64(session_id, "session_id")?], voucher_from_row)
+				.optional()?
+				.transpose()
+		})
+		.await
+	}
+
+	/// The rejection reason recorded for the session's stored voucher, if any.
+	pub async fn rejected_reason(&self, session_id: u64) -> Result<Option<String>, StoreError> {
+		self.call(move |conn| {
+			let reason: Option<Option<String>> = conn
+				.prepare_cached("SELECT rejected_reason FROM vouchers WHERE session_id = ?1")?
+				.query_row(params![to_i64(session_id, "session_id")?], |r| r.get(0))
+				.optional()?;
+			Ok(reason.flatten())
+		})
+		.await
+	}
+
+	/// Append a chat message (received now) and return it with its id.
+	pub async fn append_chat(
+		&self,
+		stream_id: u64,
+		author: String,
+		text: String,
+	) -> Result<ChatMessage, StoreError> {
+		self.call(move |conn| {
+			let at_ms = now_ms();
+			conn.prepare_cached(
+				"INSERT INTO chat (stream_id, author, text, at_ms) VALUES (?1, ?2, ?3, ?4)",
+			)?
+			.execute(params![to_i64(stream_id, "stream_id")?, author, text, at_ms])?;
+			Ok(ChatMessage {
+				id: to_u64(conn.last_insert_rowid(), "id")?,
+				stream_id,
+				author,
+				text,
+				at_ms: to_u64(at_ms, "at_ms")?,
+			})
+		})
+		.await
+	}
+
+	/// The last [`CHAT_HISTORY`] messages of the stream that were not deleted, oldest first.
+	pub async fn chat_history(&self, stream_id: u64) -> Result<Vec<ChatMessage>, StoreError> {
+		self.call(move |conn| {
+			let mut stmt = conn.prepare_cached(
+				"SELECT id, stream_id, author, text, at_ms FROM chat \
+				 WHERE stream_id = ?1 AND deleted = 0 ORDER BY id DESC LIMIT ?2",
+			)?;
+			let rows = stmt.query_map(
+				params![to_i64(stream_id, "stream_id")?, CHAT_HISTORY as i64],
+				chat_from_row,
+			)?;
+			let mut out = Vec::new();
+			for row in rows {
+				out.push(row??);
+			}
+			out.reverse();
+			Ok(out)
+		})
+		.await
+	}
+
+	/// Delete a chat message of the stream. Returns whether it existed there (and was not
+	/// deleted already).
+	pub async fn delete_chat(&self, stream_id: u64, id: u64) -> Result<bool, StoreError> {
+		self.call(move |conn| {
+			let changed = conn
+				.prepare_cached(
+					"UPDATE chat SET deleted = 1 WHERE id = ?1 AND stream_id = ?2 AND deleted = 0",
+				)?
+				.execute(params![to_i64(id, "id")?, to_i64(stream_id, "stream_id")?])?;
+			Ok(changed > 0)
+		})
+		.await
+	}
+
+	/// Whether the database answers (for `/health`).
+	pub async fn ping(&self) -> Result<(), StoreError> {
+		self.call(|conn| {
+			conn.query_row("SELECT 1", [], |_| Ok(()))?;
+			Ok(())
+		})
+		.await
+	}
+}
+
+#[cfg(test)]
+mod tests {
+	use super::*;
+	use sp_core::{ed25519, Pair};
+
+	fn voucher(session_id: u64, stream_id: u64, cumulative: u64) -> StoredVoucher {
+		// ed25519 signatures are deterministic, so equal vouchers compare equal.
+		let pair = ed25519::Pair::from_seed(&[session_id as u8; 32]);
+		StoredVoucher {
+			session_id,
+			stream_id,
+			viewer: AccountId::from(pair.public()),
+			cumulative_seconds: cumulative,
+			encoding: if cumulative.is_multiple_of(2) {
+				VoucherEncoding::Raw
+			} else {
+				VoucherEncoding::Wrapped
+			},
+			signature: Signature::from(pair.sign(&cumulative.to_le_bytes())),
+			settled_seconds: 0,
+		}
+	}
+
+	fn open(dir: &tempfile::TempDir) -> Store {
+		Store::open(dir.path().join("db.sqlite")).unwrap()
+	}
+
+	#[tokio::test]
+	async fn keeps_the_max_cumulative() {
+		let dir = tempfile::tempdir().unwrap();
+		let store = open(&dir);
+		store.put_voucher(voucher(1, 7, 10)).await.unwrap();
+		store.put_voucher(voucher(1, 7, 5)).await.unwrap();
+		assert_eq!(store.latest_voucher(1).await.unwrap(), Some(voucher(1, 7, 10)));
+		store.put_voucher(voucher(1, 7, 11)).await.unwrap();
+		assert_eq!(store.latest_voucher(1).await.unwrap(), Some(voucher(1, 7, 11)));
+		assert_eq!(store.latest_voucher(2).await.unwrap(), None);
+	}
+
+	#[tokio::test]
+	async fn group_commit_completes_every_request() {
+		let dir = tempfile::tempdir().unwrap();
+		let store = Store::open_with(
+			dir.path().join("db.sqlite"),
+			StoreConfig { group_window: Duration::from_millis(20), max_batch: 100 },
+		)
+		.unwrap();
+		// 1,000 concurrent writes: they share a few transactions, and each completes.
+		let mut tasks = Vec::new();
+		for i in 0..1_000u64 {
+			let store = store.clone();
+			tasks.push(tokio::spawn(
+				async move { store.put_voucher(voucher(i, i % 3, i + 1)).await },
+			));
+		}
+		for t in tasks {
+			t.await.unwrap().unwrap();
+		}
+		let all = store.unsettled_vouchers(10_000).await.unwrap();
+		assert_eq!(all.len(), 1_000);
+		// Ordered by stream, then session.
+		let keys: Vec<_> = all.iter().map(|v| (v.stream_id, v.session_id)).collect();
+		let mut sorted = keys.clone();
+		sorted.sort();
+		assert_eq!(keys, sorted);
+		assert_eq!(store.unsettled_vouchers(10).await.unwrap().len(), 10);
+	}
+
+	#[tokio::test]
+	async fn callbacks_complete_after_commit() {
+		let dir = tempfile::tempdir().unwrap();
+		let store = open(&dir);
+		let (tx, rx) = oneshot::channel();
+		store.put_voucher_then(voucher(3, 1, 9), move |r| {
+			let _ = tx.send(r);
+		});
+		rx.await.unwrap().unwrap();
+		assert_eq!(store.latest_voucher(3).await.unwrap().map(|v| v.cumulative_seconds), Some(9));
+	}
+
+	#[tokio::test]
+	async fn settled_and_rejected() {
+		let dir = tempfile::tempdir().unwrap();
+		let store = open(&dir);
+		store.put_voucher(voucher(1, 1, 10)).await.unwrap();
+		store.put_voucher(voucher(2, 1, 20)).await.unwrap();
+		// Settled keeps the max and removes fully settled sessions from the unsettled list.
+		store.mark_settled(1, 10).await.unwrap();
+		store.mark_settled(1, 4).await.unwrap();
+		assert_eq!(store.latest_voucher(1).await.unwrap().unwrap().settled_seconds, 10);
+		let unsettled: Vec<_> =
+			store.unsettled_vouchers(100).await.unwrap().iter().map(|v| v.session_id).collect();
+		assert_eq!(unsettled, vec![2]);
+		// A rejection of an older cumulative than the stored one changes nothing.
+		store.mark_rejected(2, 19, "AheadOfTime").await.unwrap();
+		assert_eq!(store.unsettled_vouchers(100).await.unwrap().len(), 1);
+		assert_eq!(store.rejected_reason(2).await.unwrap(), None);
+		// A rejection of the stored one takes it out of the list...
+		store.mark_rejected(2, 20, "AheadOfTime").await.unwrap();
+		assert!(store.unsettled_vouchers(100).await.unwrap().is_empty());
+		assert_eq!(store.rejected_reason(2).await.unwrap().as_deref(), Some("AheadOfTime"));
+		// ...until a newer voucher replaces it.
+		store.put_voucher(voucher(2, 1, 21)).await.unwrap();
+		assert_eq!(store.unsettled_vouchers(100).await.unwrap().len(), 1);
+		assert_eq!(store.rejected_reason(2).await.unwrap(), None);
+		// More settled on chain than stored (another relayer): not unsettled either.
+		store.mark_settled(2, 30).await.unwrap();
+		assert!(store.unsettled_vouchers(100).await.unwrap().is_empty());
+		// Unknown sessions: no-ops.
+		store.mark_settled(99, 1).await.unwrap();
+		store.mark_rejected(99, 1, "x").await.unwrap();
+		assert_eq!(store.latest_voucher(99).await.unwrap(), None);
+	}
+
+	#[tokio::test]
+	async fn reopen_keeps_data() {
+		let dir = tempfile::tempdir().unwrap();
+		{
+			let store = open(&dir);
+			store.put_voucher(voucher(5, 2, 42)).await.unwrap();
+			store.append_chat(2, "alice".into(), "hi".into()).await.unwrap();
+		}
+		let store = open(&dir);
+		assert_eq!(store.latest_voucher(5).await.unwrap(), Some(voucher(5, 2, 42)));
+		assert_eq!(store.chat_history(2).await.unwrap().len(), 1);
+		store.ping().await.unwrap();
+	}
+
+	#[tokio::test]
+	async fn out_of_range_fails_only_that_request() {
+		let dir = tempfile::tempdir().unwrap();
+		let store = open(&dir);
+		let mut v = voucher(1, 1, 1);
+		v.cumulative_seconds = u64::MAX;
+		let (a, b) = tokio::join!(store.put_voucher(v), store.put_voucher(voucher(2, 1, 3)));
+		assert_eq!(a, Err(StoreError::OutOfRange("cumulative_seconds")));
+		assert_eq!(b, Ok(()));
+	}
+
+	#[tokio::test]
+	async fn chat_history_and_delete() {
+		let dir = tempfile::tempdir().unwrap();
+		let store = open(&dir);
+		let mut ids = Vec::new();
+		for i in 0..60 {
+			let m = store.append_chat(1, "bob".into(), format!("m{i}")).await.unwrap();
+			assert_eq!(m.text, format!("m{i}"));
+			ids.push(m.id);
+		}
+		store.append_chat(2, "eve".into(), "elsewhere".into()).await.unwrap();
+		let history = store.chat_history(1).await.unwrap();
+		assert_eq!(history.len(), CHAT_HISTORY);
+		assert_eq!(history.first().unwrap().text, "m10");
+		assert_eq!(history.last().unwrap().text, "m59");
+		// Deleting: only in its own stream, only once, and it leaves the history.
+		assert!(!store.delete_chat(2, ids[59]).await.unwrap());
+		assert!(store.delete_chat(1, ids[59]).await.unwrap());
+		assert!(!store.delete_chat(1, ids[59]).await.unwrap());
+		assert!(!store.delete_chat(1, 123_456).await.unwrap());
+		let history = store.chat_history(1).await.unwrap();
+		assert_eq!(history.len(), CHAT_HISTORY);
+		assert_eq!(history.first().unwrap().text, "m9");
+		assert_eq!(history.last().unwrap().text, "m58");
+		assert_eq!(store.chat_history(3).await.unwrap(), vec![]);
+	}
+}

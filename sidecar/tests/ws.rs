@@ -1,0 +1,381 @@
+//! The WebSocket protocol end to end, over real sockets, with a chain view seeded without a node.
+
+use futures::{SinkExt, StreamExt};
+use sp_core::{sr25519, Pair, H256};
+use std::{
+	net::SocketAddr,
+	time::{Duration, SystemTime, UNIX_EPOCH},
+};
+use tokio::{
+	io::{AsyncReadExt, AsyncWriteExt},
+	net::TcpStream,
+	sync::watch,
+};
+use tokio_tungstenite::{
+	tungstenite::{protocol::frame::coding::CloseCode, Message},
+	MaybeTlsStream, WebSocketStream,
+};
+use vilokanam_chain_client::{voucher, RuntimeEvent, Signature, StreamStatus, VoucherEncoding};
+use vilokanam_sidecar::{
+	chain_view::{account_of, SessionEntry, StreamEntry},
+	http, identity,
+	protocol::{
+		self, ClientMessage, Crypto, Encoding, ErrorCode, HexBytes, RevokeReason, Role,
+		ServerMessage, SignalPayload,
+	},
+	ChainView, Metrics, Settings, Sidecar, Store,
+};
+
+type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+const GENESIS: H256 = H256::repeat_byte(0x11);
+
+struct Server {
+	addr: SocketAddr,
+	chain: ChainView,
+	store: Store,
+	_dir: tempfile::TempDir,
+	_shutdown: watch::Sender<bool>,
+}
+
+fn pair(name: &str) -> sr25519::Pair {
+	sr25519::Pair::from_string(&format!("//{name}"), None).unwrap()
+}
+
+fn now_ms() -> u64 {
+	SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as u64
+}
+
+/// Stream 1 by Alice (live, price 10); sessions 100 (Bob) and 101 (Charlie) on it, opened a
+/// minute ago with 1,000 seconds paid.
+async fn server(max_message_bytes: usize) -> Server {
+	let dir = tempfile::tempdir().unwrap();
+	let store = Store::open(dir.path().join("db.sqlite")).unwrap();
+	let chain = ChainView::offline(GENESIS);
+	chain.insert_stream(StreamEntry::new(1, account_of(&pair("Alice")), 10, StreamStatus::Live));
+	let opened = now_ms() - 60_000;
+	chain.insert_session(SessionEntry::new(100, account_of(&pair("Bob")), 1, 10, opened, 1_000, 0));
+	chain.insert_session(SessionEntry::new(
+		101,
+		account_of(&pair("Charlie")),
+		1,
+		10,
+		opened,
+		1_000,
+		0,
+	));
+	let settings = Settings { max_message_bytes, chat_rate: 3, ..Settings::default() };
+	let sidecar = Sidecar::new(chain.clone(), store.clone(), Metrics::new().unwrap(), settings);
+	sidecar.spawn_background();
+	let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+	let addr = listener.local_addr().unwrap();
+	let (tx, rx) = watch::channel(false);
+	tokio::spawn(http::serve(listener, sidecar, rx));
+	Server { addr, chain, store, _dir: dir, _shutdown: tx }
+}
+
+async fn recv(ws: &mut Ws) -> ServerMessage {
+	loop {
+		let msg = tokio::time::timeout(Duration::from_secs(10), ws.next())
+			.await
+			.expect("a message within 10 s")
+			.expect("open")
+			.expect("no error");
+		if let Message::Text(t) = msg {
+			let m = protocol::decode_server(t.as_str()).unwrap();
+			// Stats arrive every second; tests look at everything else.
+			if !matches!(m, ServerMessage::Stats { .. }) {
+				return m;
+			}
+		}
+	}
+}
+
+async fn send(ws: &mut Ws, msg: &ClientMessage) {
+	ws.send(Message::text(protocol::encode_client(msg))).await.unwrap();
+}
+
+async fn error_code(ws: &mut Ws) -> ErrorCode {
+	match recv(ws).await {
+		ServerMessage::Error { code, .. } => code,
+		other => panic!("expected an error, got {other:?}"),
+	}
+}
+
+/// Connect and read the challenge.
+async fn connect(s: &Server) -> (Ws, [u8; 32]) {
+	let (mut ws, _) =
+		tokio_tungstenite::connect_async(format!("ws://{}/ws", s.addr)).await.unwrap();
+	let ServerMessage::Challenge { nonce, genesis } = recv(&mut ws).await else { panic!() };
+	assert_eq!(genesis.0, GENESIS.0);
+	(ws, nonce.0)
+}
+
+async fn authed(s: &Server, who: &sr25519::Pair) -> Ws {
+	let (mut ws, nonce) = connect(s).await;
+	let signature = identity::sign_auth_sr25519(who, &GENESIS, &nonce, Encoding::Wrapped);
+	send(
+		&mut ws,
+		&ClientMessage::Auth {
+			account: protocol::account_to_ss58(&account_of(who)),
+			crypto: Crypto::Sr25519,
+			signature: HexBytes(signature),
+			encoding: Encoding::Wrapped,
+		},
+	)
+	.await;
+	assert!(matches!(recv(&mut ws).await, ServerMessage::Authenticated { .. }));
+	ws
+}
+
+fn heartbeat(who: &sr25519::Pair, session_id: u64, cumulative: u64) -> ClientMessage {
+	let Signature::Sr25519(sig) =
+		voucher::sign(who, &GENESIS, session_id, cumulative, VoucherEncoding::Raw)
+	else {
+		unreachable!()
+	};
+	ClientMessage::Heartbeat {
+		session_id,
+		cumulative_seconds: cumulative,
+		encoding: Encoding::Raw,
+		crypto: Crypto::Sr25519,
+		signature: HexBytes(sig.0),
+	}
+}
+
+#[tokio::test]
+async fn auth_failures() {
+	let s = server(16 * 1024).await;
+	let (mut ws, nonce) = connect(&s).await;
+	// Signed for another nonce.
+	let bob = pair("Bob");
+	let sig = identity::sign_auth_sr25519(&bob, &GENESIS, &[0; 32], Encoding::Raw);
+	let auth = |signature| ClientMessage::Auth {
+		account: protocol::account_to_ss58(&account_of(&bob)),
+		crypto: Crypto::Sr25519,
+		signature: HexBytes(signature),
+		encoding: Encoding::Raw,
+	};
+	send(&mut ws, &auth(sig)).await;
+	assert_eq!(error_code(&mut ws).await, ErrorCode::BadSignature);
+	// Nothing but auth works before it.
+	send(&mut ws, &ClientMessage::Watch { stream_id: 1, session_id: 100 }).await;
+	assert_eq!(error_code(&mut ws).await, ErrorCode::Unauthenticated);
+	send(&mut ws, &heartbeat(&bob, 100, 1)).await;
+	assert_eq!(error_code(&mut ws).await, ErrorCode::Unauthenticated);
+	// The right answer works.
+	send(&mut ws, &auth(identity::sign_auth_sr25519(&bob, &GENESIS, &nonce, Encoding::Raw))).await;
+	assert!(matches!(recv(&mut ws).await, ServerMessage::Authenticated { .. }));
+}
+
+#[tokio::test]
+async fn watch_heartbeat_ack() {
+	let s = server(16 * 1024).await;
+	let bob = pair("Bob");
+	let mut ws = authed(&s, &bob).await;
+	// Not Bob's session / no such session / not in the room yet.
+	send(&mut ws, &heartbeat(&bob, 100, 1)).await;
+	assert_eq!(error_code(&mut ws).await, ErrorCode::NotInRoom);
+	send(&mut ws, &ClientMessage::Watch { stream_id: 1, session_id: 101 }).await;
+	assert_eq!(error_code(&mut ws).await, ErrorCode::Forbidden);
+	send(&mut ws, &ClientMessage::Watch { stream_id: 1, session_id: 999 }).await;
+	assert_eq!(error_code(&mut ws).await, ErrorCode::NotFound);
+	send(&mut ws, &ClientMessage::Watch { stream_id: 2, session_id: 100 }).await;
+	assert_eq!(error_code(&mut ws).await, ErrorCode::NotFound);
+
+	send(&mut ws, &ClientMessage::Watch { stream_id: 1, session_id: 100 }).await;
+	let ServerMessage::Joined { role: Role::Viewer, stream_id: 1, peers, .. } = recv(&mut ws).await
+	else {
+		panic!()
+	};
+	assert!(peers.is_empty());
+	assert!(matches!(recv(&mut ws).await, ServerMessage::ChatHistory { .. }));
+
+	for c in [1, 2, 5] {
+		send(&mut ws, &heartbeat(&bob, 100, c)).await;
+		assert_eq!(
+			recv(&mut ws).await,
+			ServerMessage::Ack { session_id: 100, cumulative_seconds: c }
+		);
+	}
+	// Pipelined: both are answered, in order.
+	send(&mut ws, &heartbeat(&bob, 100, 6)).await;
+	send(&mut ws, &heartbeat(&bob, 100, 7)).await;
+	assert_eq!(recv(&mut ws).await, ServerMessage::Ack { session_id: 100, cumulative_seconds: 6 });
+	assert_eq!(recv(&mut ws).await, ServerMessage::Ack { session_id: 100, cumulative_seconds: 7 });
+	send(&mut ws, &heartbeat(&bob, 100, 7)).await;
+	assert_eq!(error_code(&mut ws).await, ErrorCode::Stale);
+	// Opened 60 s ago, grace 6 s.
+	send(&mut ws, &heartbeat(&bob, 100, 200)).await;
+	assert_eq!(error_code(&mut ws).await, ErrorCode::AheadOfTime);
+	// Signed by somebody else.
+	send(&mut ws, &heartbeat(&pair("Charlie"), 100, 8)).await;
+	assert_eq!(error_code(&mut ws).await, ErrorCode::BadSignature);
+	// Stored durably.
+	let stored = s.store.latest_voucher(100).await.unwrap().unwrap();
+	assert_eq!(stored.cumulative_seconds, 7);
+
+	// A reconnect resumes above what was acknowledged.
+	drop(ws);
+	let mut ws = authed(&s, &bob).await;
+	send(&mut ws, &ClientMessage::Watch { stream_id: 1, session_id: 100 }).await;
+	assert!(matches!(recv(&mut ws).await, ServerMessage::Joined { .. }));
+	assert!(matches!(recv(&mut ws).await, ServerMessage::ChatHistory { .. }));
+	send(&mut ws, &heartbeat(&bob, 100, 7)).await;
+	assert_eq!(error_code(&mut ws).await, ErrorCode::Stale);
+
+	// Closing the session on chain revokes the viewer; the connection stays.
+	s.chain.apply_events([RuntimeEvent::Ticks(pallet_ticks::Event::SessionClosed {
+		session_id: 100,
+		settled_seconds: 0,
+		refunded: 0,
+		reason: vilokanam_chain_client::CloseReason::Closed,
+	})]);
+	assert_eq!(recv(&mut ws).await, ServerMessage::Revoked { reason: RevokeReason::SessionClosed });
+	send(&mut ws, &heartbeat(&bob, 100, 9)).await;
+	assert_eq!(error_code(&mut ws).await, ErrorCode::NotInRoom);
+}
+
+#[tokio::test]
+async fn publisher_viewer_signaling_and_chat() {
+	let s = server(16 * 1024).await;
+	let alice = pair("Alice");
+	let bob = pair("Bob");
+	let mut viewer = authed(&s, &bob).await;
+	send(&mut viewer, &ClientMessage::Publish { stream_id: 1 }).await;
+	assert_eq!(error_code(&mut viewer).await, ErrorCode::Forbidden);
+	send(&mut viewer, &ClientMessage::Watch { stream_id: 1, session_id: 100 }).await;
+	let ServerMessage::Joined { peer_id: viewer_id, .. } = recv(&mut viewer).await else {
+		panic!()
+	};
+	let _history = recv(&mut viewer).await;
+
+	let mut publisher = authed(&s, &alice).await;
+	send(&mut publisher, &ClientMessage::Publish { stream_id: 1 }).await;
+	let ServerMessage::Joined { role: Role::Publisher, peer_id: publisher_id, peers, .. } =
+		recv(&mut publisher).await
+	else {
+		panic!()
+	};
+	assert_eq!(peers.len(), 1);
+	assert_eq!(peers[0].peer_id, viewer_id);
+	let _history = recv(&mut publisher).await;
+	assert!(matches!(
+		recv(&mut viewer).await,
+		ServerMessage::PeerJoined { role: Role::Publisher, .. }
+	));
+
+	let offer = SignalPayload::Offer { sdp: "v=0".into() };
+	send(&mut viewer, &ClientMessage::Signal { to: publisher_id, payload: offer.clone() }).await;
+	assert_eq!(
+		recv(&mut publisher).await,
+		ServerMessage::Signal { from: viewer_id, payload: offer }
+	);
+	let candidate = SignalPayload::Candidate {
+		candidate: "candidate:0 1 UDP 1 10.0.0.1 9 typ host".into(),
+		sdp_mid: Some("0".into()),
+		sdp_m_line_index: Some(0),
+	};
+	send(&mut publisher, &ClientMessage::Signal { to: viewer_id, payload: candidate.clone() })
+		.await;
+	assert_eq!(
+		recv(&mut viewer).await,
+		ServerMessage::Signal { from: publisher_id, payload: candidate }
+	);
+
+	send(&mut viewer, &ClientMessage::Chat { text: "hello".into() }).await;
+	let ServerMessage::Chat(entry) = recv(&mut viewer).await else { panic!() };
+	assert_eq!(recv(&mut publisher).await, ServerMessage::Chat(entry.clone()));
+	assert_eq!(entry.from, protocol::account_to_ss58(&account_of(&bob)));
+	send(&mut viewer, &ClientMessage::DeleteChat { id: entry.id }).await;
+	assert_eq!(error_code(&mut viewer).await, ErrorCode::Forbidden);
+	send(&mut publisher, &ClientMessage::DeleteChat { id: entry.id }).await;
+	assert_eq!(recv(&mut publisher).await, ServerMessage::ChatDeleted { id: entry.id });
+	assert_eq!(recv(&mut viewer).await, ServerMessage::ChatDeleted { id: entry.id });
+	// Rate limit: 3 per 10 s.
+	for _ in 0..2 {
+		send(&mut viewer, &ClientMessage::Chat { text: "again".into() }).await;
+		assert!(matches!(recv(&mut viewer).await, ServerMessage::Chat(_)));
+	}
+	send(&mut viewer, &ClientMessage::Chat { text: "too much".into() }).await;
+	assert_eq!(error_code(&mut viewer).await, ErrorCode::RateLimited);
+
+	// The creator bans the viewer on chain.
+	s.chain.apply_events([RuntimeEvent::Streams(pallet_streams::Event::ViewerBanned {
+		creator: account_of(&alice),
+		viewer: account_of(&bob),
+	})]);
+	assert_eq!(recv(&mut viewer).await, ServerMessage::Revoked { reason: RevokeReason::Banned });
+	send(&mut viewer, &ClientMessage::Watch { stream_id: 1, session_id: 100 }).await;
+	assert_eq!(error_code(&mut viewer).await, ErrorCode::Forbidden);
+
+	// The stream ends: everybody left is revoked.
+	s.chain
+		.apply_events([RuntimeEvent::Streams(pallet_streams::Event::StreamEnded { stream_id: 1 })]);
+	loop {
+		match recv(&mut publisher).await {
+			ServerMessage::Revoked { reason } => {
+				assert_eq!(reason, RevokeReason::StreamEnded);
+				break;
+			},
+			// The viewer's departure and the chat that preceded it.
+			ServerMessage::PeerLeft { .. } | ServerMessage::Chat(_) => {},
+			other => panic!("unexpected {other:?}"),
+		}
+	}
+}
+
+#[tokio::test]
+async fn bad_frames() {
+	let s = server(2 * 1024).await;
+	let (mut ws, _) = connect(&s).await;
+	ws.send(Message::text("not json")).await.unwrap();
+	assert_eq!(error_code(&mut ws).await, ErrorCode::BadJson);
+	ws.send(Message::text(r#"{"v":1,"type":"fly"}"#)).await.unwrap();
+	assert_eq!(error_code(&mut ws).await, ErrorCode::UnknownType);
+	ws.send(Message::text(r#"{"v":9,"type":"leave"}"#)).await.unwrap();
+	assert_eq!(error_code(&mut ws).await, ErrorCode::UnsupportedVersion);
+	ws.send(Message::binary(vec![1, 2, 3])).await.unwrap();
+	assert_eq!(error_code(&mut ws).await, ErrorCode::BadJson);
+	ws.send(Message::text(r#"{"v":1,"type":"leave"}"#)).await.unwrap();
+	assert_eq!(error_code(&mut ws).await, ErrorCode::NotInRoom);
+	// Too large: an error, then a close with 1009.
+	ws.send(Message::text("x".repeat(4 * 1024))).await.unwrap();
+	assert_eq!(error_code(&mut ws).await, ErrorCode::TooLarge);
+	let close = loop {
+		match tokio::time::timeout(Duration::from_secs(10), ws.next()).await.unwrap() {
+			Some(Ok(Message::Close(frame))) => break frame,
+			Some(Ok(_)) => continue,
+			other => panic!("expected a close frame, got {other:?}"),
+		}
+	};
+	assert_eq!(close.map(|f| f.code), Some(CloseCode::Size));
+}
+
+async fn http_get(addr: SocketAddr, path: &str) -> String {
+	let mut tcp = TcpStream::connect(addr).await.unwrap();
+	tcp.write_all(
+		format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes(),
+	)
+	.await
+	.unwrap();
+	let mut out = String::new();
+	tcp.read_to_string(&mut out).await.unwrap();
+	out
+}
+
+#[tokio::test]
+async fn health_metrics_and_404() {
+	let s = server(16 * 1024).await;
+	// The offline view has no node: 503, but the database is fine.
+	let health = http_get(s.addr, "/health").await;
+	assert!(health.starts_with("HTTP/1.1 503"), "{health}");
+	assert!(health.contains(r#""chain_connected":false"#), "{health}");
+	assert!(health.contains(r#""db_ok":true"#), "{health}");
+	let metrics = http_get(s.addr, "/metrics").await;
+	assert!(metrics.starts_with("HTTP/1.1 200"), "{metrics}");
+	assert!(metrics.contains("vilokanam_sidecar_connections"), "{metrics}");
+	assert!(http_get(s.addr, "/nope").await.starts_with("HTTP/1.1 404"));
+	// /ws without an upgrade.
+	assert!(http_get(s.addr, "/ws").await.starts_with("HTTP/1.1 426"));
+}
