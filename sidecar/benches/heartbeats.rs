@@ -128,27 +128,29 @@ fn now_ms() -> u64 {
 	SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
 }
 
-/// Raise the open-files limit to what N connections on both ends need.
-fn raise_nofile(needed: u64) {
+/// Raise the open-files limit towards `needed`; returns the limit in force.
+fn raise_nofile(needed: u64) -> u64 {
+	// SAFETY: plain system calls on a local, initialized struct.
 	unsafe {
 		let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
 		if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 {
 			eprintln!("getrlimit failed");
-			return;
+			return 1024;
 		}
 		if lim.rlim_cur >= needed {
-			return;
+			return lim.rlim_cur;
 		}
 		let want =
 			libc::rlimit { rlim_cur: needed.max(lim.rlim_cur), rlim_max: needed.max(lim.rlim_max) };
-		if libc::setrlimit(libc::RLIMIT_NOFILE, &want) != 0 {
-			// Not allowed to raise the hard limit: take what we may.
-			let soft = libc::rlimit { rlim_cur: lim.rlim_max, rlim_max: lim.rlim_max };
-			libc::setrlimit(libc::RLIMIT_NOFILE, &soft);
-			eprintln!(
-				"warning: could only raise RLIMIT_NOFILE to {} (need {needed})",
-				lim.rlim_max
-			);
+		if libc::setrlimit(libc::RLIMIT_NOFILE, &want) == 0 {
+			return needed;
+		}
+		// Not allowed to raise the hard limit (no CAP_SYS_RESOURCE): take what we may.
+		let soft = libc::rlimit { rlim_cur: lim.rlim_max, rlim_max: lim.rlim_max };
+		if libc::setrlimit(libc::RLIMIT_NOFILE, &soft) == 0 {
+			lim.rlim_max
+		} else {
+			lim.rlim_cur
 		}
 	}
 }
@@ -362,16 +364,22 @@ fn ack_cumulative(text: &str) -> Option<u64> {
 	digits.parse().ok()
 }
 
-async fn drive(
-	index: usize,
-	mut ws: Ws,
-	heartbeats: Arc<Vec<Utf8Bytes>>,
+/// When a connection sends, and what is measured.
+#[derive(Clone, Copy)]
+struct Schedule {
+	/// The first heartbeat; then one every `period`.
 	first_send: tokio::time::Instant,
 	period: Duration,
+	/// Heartbeats not measured at the start.
 	warmup: u64,
+	/// The measured window (acks received in it are counted).
 	window: (Instant, Instant),
+	/// When to close (after every connection is done).
 	close_at: tokio::time::Instant,
-) -> Outcome {
+}
+
+async fn drive(index: usize, mut ws: Ws, heartbeats: Arc<Vec<Utf8Bytes>>, at: Schedule) -> Outcome {
+	let Schedule { first_send, period, warmup, window, close_at } = at;
 	let total = heartbeats.len();
 	let mut sent_at: Vec<Option<Instant>> = vec![None; total];
 	let mut acked = vec![false; total];
@@ -453,7 +461,17 @@ fn percentile(sorted: &[u32], p: f64) -> f64 {
 }
 
 fn main() {
-	let args = parse_args();
+	let mut args = parse_args();
+	// Both ends of every connection live in this process: two descriptors each.
+	let limit = raise_nofile(2 * args.viewers as u64 + 200);
+	let max_viewers = (limit.saturating_sub(200) / 2) as usize;
+	if args.viewers > max_viewers {
+		println!(
+			"warning: RLIMIT_NOFILE is {limit} and cannot be raised: {} connections do not fit, using {max_viewers} (use --rate to offer more heartbeats per second)",
+			args.viewers
+		);
+		args.viewers = max_viewers.max(1);
+	}
 	let n = args.viewers;
 	// Heartbeats per connection (cumulative 1, 2, ...): `rate` per second.
 	let total_beats = (args.warmup + args.seconds) * args.rate;
@@ -461,7 +479,6 @@ fn main() {
 		"heartbeats bench: {n} viewers x {} heartbeats/s, {} s measured after {} s warmup; server {} worker + {} verifier threads (0: auto), client {} threads, group window {} ms",
 		args.rate, args.seconds, args.warmup, args.server_threads, args.verifier_threads, args.client_threads, args.group_window_ms
 	);
-	raise_nofile(2 * n as u64 + 4096);
 
 	let genesis = H256(rand::random());
 	let t = Instant::now();
@@ -547,9 +564,15 @@ fn main() {
 				let viewers = viewers.clone();
 				let source = Ipv4Addr::new(127, base[0], base[1], 1 + (i / PER_SOURCE_IP) as u8);
 				async move {
-					let ws = tokio::spawn(async move { open(addr, source, &viewers[i]).await })
+					let open = async move {
+						tokio::time::timeout(
+							Duration::from_secs(30),
+							open(addr, source, &viewers[i]),
+						)
 						.await
-						.map_err(|e| e.to_string())??;
+						.map_err(|_| "timed out".to_string())?
+					};
+					let ws = tokio::spawn(open).await.map_err(|e| e.to_string())??;
 					Ok((i, ws))
 				}
 			})
@@ -596,16 +619,14 @@ fn main() {
 		for (i, ws) in conns {
 			let offset = Duration::from_nanos((i as u64 * period.as_nanos() as u64) / n as u64);
 			let heartbeats = viewers[i].heartbeats.clone();
-			handles.push(client_rt.spawn(drive(
-				i,
-				ws,
-				heartbeats,
-				start + offset,
+			let at = Schedule {
+				first_send: start + offset,
 				period,
-				args.warmup * args.rate,
-				(window_start, window_end),
+				warmup: args.warmup * args.rate,
+				window: (window_start, window_end),
 				close_at,
-			)));
+			};
+			handles.push(client_rt.spawn(drive(i, ws, heartbeats, at)));
 		}
 		// Snapshot CPU and server counters at the window's edges.
 		let m = metrics.clone();
