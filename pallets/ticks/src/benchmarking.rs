@@ -93,6 +93,25 @@ fn open<T: Config>(viewer: &T::AccountId, stream: StreamId) -> Result<SessionId,
 	Ok(id)
 }
 
+/// One accepted voucher for [`WATCHED`] seconds per `(key, session)`.
+fn watched_vouchers<T: Config>(
+	keys: &[(sr25519::Public, SessionId)],
+) -> Result<Vec<Voucher<T::VoucherSignature>>, BenchmarkError>
+where
+	T::VoucherSignature: From<sr25519::Signature>,
+{
+	keys.iter()
+		.map(|(public, sid)| {
+			Ok(Voucher {
+				session_id: *sid,
+				cumulative_seconds: WATCHED,
+				encoding: VoucherEncoding::Wrapped,
+				signature: sign::<T>(public, *sid, WATCHED)?,
+			})
+		})
+		.collect()
+}
+
 /// Sign `cumulative` for `session_id`, `<Bytes>`-wrapped.
 fn sign<T: Config>(
 	public: &sr25519::Public,
@@ -230,15 +249,7 @@ mod benchmarks {
 			keys.push((public, open::<T>(&viewer, stream)?));
 		}
 		advance_time::<T>();
-		let mut vouchers = Vec::new();
-		for (public, sid) in keys.iter() {
-			vouchers.push(Voucher {
-				session_id: *sid,
-				cumulative_seconds: WATCHED,
-				encoding: VoucherEncoding::Wrapped,
-				signature: sign::<T>(public, *sid, WATCHED)?,
-			});
-		}
+		let vouchers = watched_vouchers::<T>(&keys)?;
 		let pages = pages_of(keys.iter().map(|(_, sid)| *sid));
 		let caller: T::AccountId = whitelisted_caller();
 		let vouchers = BoundedVec::truncate_from(vouchers);
@@ -277,15 +288,7 @@ mod benchmarks {
 			keys.push((public, open::<T>(&viewer, stream)?));
 		}
 		advance_time::<T>();
-		let mut vouchers = Vec::new();
-		for (public, sid) in keys.iter() {
-			vouchers.push(Voucher {
-				session_id: *sid,
-				cumulative_seconds: WATCHED,
-				encoding: VoucherEncoding::Wrapped,
-				signature: sign::<T>(public, *sid, WATCHED)?,
-			});
-		}
+		let vouchers = watched_vouchers::<T>(&keys)?;
 		let pages = pages_of(keys.iter().map(|(_, sid)| *sid));
 		assert_eq!(pages, p);
 		let caller: T::AccountId = whitelisted_caller();
