@@ -6,7 +6,8 @@
 #
 #   RPC_PORT      node JSON-RPC/WebSocket port (default 9944)
 #   P2P_PORT      node libp2p port (default 30333)
-#   SIDECAR_ADDR  sidecar HTTP/WebSocket address (default 127.0.0.1:7070)
+#   SIDECAR_ADDR  sidecar HTTP/WebSocket address, and the web pages (default 127.0.0.1:7070)
+#   MEDIA_ADDR    the SFU's UDP address (WebRTC, ICE-lite; default 127.0.0.1:7071)
 #   BASE_PATH     keep the chain and the sidecar's database here across runs (default: fresh
 #                 temporary ones)
 #   RELAYER_SEED  the account that pays for settle_batch (default //Ferdie, a dev account)
@@ -22,6 +23,7 @@ cargo build --locked --profile "$PROFILE" -p vilokanam-sidecar
 RPC_PORT="${RPC_PORT:-9944}"
 P2P_PORT="${P2P_PORT:-30333}"
 SIDECAR_ADDR="${SIDECAR_ADDR:-127.0.0.1:7070}"
+MEDIA_ADDR="${MEDIA_ADDR:-127.0.0.1:7071}"
 RELAYER_SEED="${RELAYER_SEED:-//Ferdie}"
 if [ -n "${BASE_PATH:-}" ]; then
 	data="$BASE_PATH"
@@ -57,7 +59,10 @@ done
 	--listen "$SIDECAR_ADDR" \
 	--node-url "ws://127.0.0.1:$RPC_PORT" \
 	--db "$data/sidecar.sqlite" \
-	--relayer-seed "$RELAYER_SEED" &
+	--relayer-seed "$RELAYER_SEED" \
+	--media-listen "$MEDIA_ADDR" \
+	--web-dir "$ROOT/web/dist" \
+	--dev-accounts &
 sidecar_pid=$!
 
 cat >&2 <<MSG
@@ -66,7 +71,10 @@ cat >&2 <<MSG
     chain JSON-RPC / WebSocket : ws://127.0.0.1:$RPC_PORT
     chain Prometheus metrics   : http://127.0.0.1:9615/metrics
     polkadot.js apps           : https://polkadot.js.org/apps/?rpc=ws%3A%2F%2F127.0.0.1%3A$RPC_PORT
+    web pages (viewer, creator): http://$SIDECAR_ADDR/   http://$SIDECAR_ADDR/creator.html
     sidecar WebSocket          : ws://$SIDECAR_ADDR/ws
+    WHIP (OBS) / WHEP          : http://$SIDECAR_ADDR/whip/<stream id>  /whep/<stream id>
+    SFU (WebRTC, UDP)          : $MEDIA_ADDR
     sidecar health / metrics   : http://$SIDECAR_ADDR/health  http://$SIDECAR_ADDR/metrics
     data                       : $data
   Ctrl-C stops both.

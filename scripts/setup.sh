@@ -43,12 +43,31 @@ if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
 	$SUDO apt-get update -qq
 	$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm
 fi
-for dir in e2e/polkadotjs; do
+for dir in e2e/polkadotjs web; do
 	if [ ! -d "$dir/node_modules" ] || [ "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]; then
 		log "npm ci in $dir"
 		(cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
 	fi
 done
+
+# The viewer and creator pages the sidecar serves (web/dist), rebuilt only when a source changed.
+if [ ! -f web/dist/index.html ] || [ -n "$(find web/src web/public web/build.mjs web/package-lock.json -newer web/dist/index.html -print -quit)" ]; then
+	log "building the web pages (web/dist)"
+	(cd web && npm run build --silent)
+fi
+
+# Chromium for the pages' browser tests: Debian's package (Playwright cannot download browsers
+# here; playwright-core drives this one).
+web_missing=()
+for p in chromium fonts-liberation; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || web_missing+=("$p")
+done
+if ((${#web_missing[@]})); then
+	log "installing apt packages: ${web_missing[*]}"
+	SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+	$SUDO apt-get update -qq
+	$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${web_missing[@]}"
+fi
 
 mkdir -p "$CARGO_TARGET_DIR"
 log "setup done (toolchain $TOOLCHAIN, target dir $CARGO_TARGET_DIR)"

@@ -31,4 +31,9 @@ cargo test --locked --profile "$PROFILE" -p pallet-streams -p pallet-payouts -p 
 log "polkadot.js end-to-end test"
 NODE_BIN="$NODE_BIN" node --test e2e/polkadotjs/
 
+# The viewer and creator pages in headless Chromium against the real node and sidecar: a fake
+# camera published through the SFU, a paying viewer, chat, moderation, leave with the refund.
+log "web pages: browser end-to-end test"
+NODE_BIN="$NODE_BIN" SIDECAR_BIN="$CARGO_TARGET_DIR/$PROFILE/vilokanam-sidecar" node --test web/tests/
+
 log "all tests passed in $(( $(date +%s) - start )) s"

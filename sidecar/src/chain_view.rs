@@ -150,6 +150,8 @@ pub struct SessionEntry {
 	settled_seconds: AtomicU64,
 	closed: AtomicBool,
 	last_acked: AtomicU64,
+	/// When the last voucher was acknowledged (Unix ms; 0: never).
+	last_ack_at_ms: AtomicU64,
 	sr25519_key: OnceLock<Option<schnorrkel::PublicKey>>,
 }
 
@@ -174,6 +176,7 @@ impl SessionEntry {
 			settled_seconds: AtomicU64::new(settled_seconds),
 			closed: AtomicBool::new(false),
 			last_acked: AtomicU64::new(0),
+			last_ack_at_ms: AtomicU64::new(0),
 			sr25519_key: OnceLock::new(),
 		}
 	}
@@ -213,6 +216,17 @@ impl SessionEntry {
 	/// Record an acknowledged (durably stored) cumulative; keeps the maximum.
 	pub fn note_acked(&self, cumulative_seconds: u64) {
 		self.last_acked.fetch_max(cumulative_seconds, Ordering::AcqRel);
+		let now = std::time::SystemTime::now()
+			.duration_since(std::time::UNIX_EPOCH)
+			.map(|d| d.as_millis() as u64)
+			.unwrap_or(0);
+		self.last_ack_at_ms.fetch_max(now, Ordering::AcqRel);
+	}
+
+	/// When this sidecar last acknowledged a voucher of the session (Unix ms; 0: never). The
+	/// media gate pauses a viewer whose vouchers stop.
+	pub fn last_ack_at_ms(&self) -> u64 {
+		self.last_ack_at_ms.load(Ordering::Acquire)
 	}
 
 	/// The viewer's sr25519 key, decompressed once (it is the account id); `None` if the

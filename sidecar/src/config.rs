@@ -14,7 +14,10 @@
 use clap::Parser;
 use serde::Deserialize;
 use sp_core::{sr25519, Pair};
-use std::{net::SocketAddr, path::PathBuf};
+use std::{
+	net::{IpAddr, SocketAddr},
+	path::PathBuf,
+};
 
 /// Default `--listen`.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:7070";
@@ -32,6 +35,11 @@ pub const DEFAULT_CHAT_RATE: u32 = 10;
 pub const DEFAULT_ELAPSED_GRACE_SECS: u64 = 6;
 /// Default `--log`.
 pub const DEFAULT_LOG: &str = "info";
+/// Default `--media-listen`: the SFU's one UDP port.
+pub const DEFAULT_MEDIA_LISTEN: &str = "127.0.0.1:7071";
+/// Default `--voucher-grace-ms`: vouchers come every second, so a viewer whose next voucher is
+/// this late stops receiving media (within half a second of the missed one).
+pub const DEFAULT_VOUCHER_GRACE_MS: u64 = 1_500;
 
 /// The command line (each flag also from its `VILOKANAM_SIDECAR_*` variable).
 #[derive(Parser, Debug, Default)]
@@ -75,6 +83,28 @@ pub struct Cli {
 	/// Tracing filter, e.g. `info` or `vilokanam_sidecar=debug` [default: info].
 	#[arg(long, env = "VILOKANAM_SIDECAR_LOG")]
 	pub log: Option<String>,
+	/// UDP address of the media server (WebRTC, ICE-lite) [default: 127.0.0.1:7071].
+	#[arg(long, env = "VILOKANAM_SIDECAR_MEDIA_LISTEN")]
+	pub media_listen: Option<SocketAddr>,
+	/// The IP announced to WebRTC clients, when it differs from --media-listen's (e.g. a
+	/// public address in front of 0.0.0.0).
+	#[arg(long, env = "VILOKANAM_SIDECAR_MEDIA_PUBLIC_IP")]
+	pub media_public_ip: Option<IpAddr>,
+	/// A viewer stops receiving media when its last voucher is this old [default: 1500].
+	#[arg(long, env = "VILOKANAM_SIDECAR_VOUCHER_GRACE_MS")]
+	pub voucher_grace_ms: Option<u64>,
+	/// Record publishers' video into this directory (off when unset).
+	#[arg(long, env = "VILOKANAM_SIDECAR_RECORD_DIR")]
+	pub record_dir: Option<PathBuf>,
+	/// Serve the web pages (the built `web/dist`) from this directory (off when unset).
+	#[arg(long, env = "VILOKANAM_SIDECAR_WEB_DIR")]
+	pub web_dir: Option<PathBuf>,
+	/// The node URL the web pages use [default: --node-url].
+	#[arg(long, env = "VILOKANAM_SIDECAR_PUBLIC_NODE_URL")]
+	pub public_node_url: Option<String>,
+	/// Offer the well-known development accounts in the web pages (dev chains only).
+	#[arg(long, env = "VILOKANAM_SIDECAR_DEV_ACCOUNTS")]
+	pub dev_accounts: bool,
 }
 
 /// The TOML file: the same options, all optional.
@@ -101,6 +131,20 @@ pub struct FileConfig {
 	pub elapsed_grace_secs: Option<u64>,
 	/// See [`Cli::log`].
 	pub log: Option<String>,
+	/// See [`Cli::media_listen`].
+	pub media_listen: Option<SocketAddr>,
+	/// See [`Cli::media_public_ip`].
+	pub media_public_ip: Option<IpAddr>,
+	/// See [`Cli::voucher_grace_ms`].
+	pub voucher_grace_ms: Option<u64>,
+	/// See [`Cli::record_dir`].
+	pub record_dir: Option<PathBuf>,
+	/// See [`Cli::web_dir`].
+	pub web_dir: Option<PathBuf>,
+	/// See [`Cli::public_node_url`].
+	pub public_node_url: Option<String>,
+	/// See [`Cli::dev_accounts`].
+	pub dev_accounts: Option<bool>,
 }
 
 /// Where the relayer key comes from.
@@ -143,6 +187,20 @@ pub struct Config {
 	pub elapsed_grace_secs: u64,
 	/// Tracing filter.
 	pub log: String,
+	/// The SFU's UDP address.
+	pub media_listen: SocketAddr,
+	/// The IP announced to WebRTC clients.
+	pub media_public_ip: Option<IpAddr>,
+	/// How old a viewer's last voucher may be for its media to flow, milliseconds.
+	pub voucher_grace_ms: u64,
+	/// Where publishers' video is recorded, if anywhere.
+	pub record_dir: Option<PathBuf>,
+	/// Where the web pages are, if served.
+	pub web_dir: Option<PathBuf>,
+	/// The node URL the web pages use.
+	pub public_node_url: String,
+	/// Whether the web pages offer the development accounts.
+	pub dev_accounts: bool,
 }
 
 /// A configuration problem.
@@ -213,7 +271,23 @@ impl Config {
 				.or(file.elapsed_grace_secs)
 				.unwrap_or(DEFAULT_ELAPSED_GRACE_SECS),
 			log: cli.log.or(file.log).unwrap_or_else(|| DEFAULT_LOG.into()),
+			media_listen: cli
+				.media_listen
+				.or(file.media_listen)
+				.unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 7071))),
+			media_public_ip: cli.media_public_ip.or(file.media_public_ip),
+			voucher_grace_ms: cli
+				.voucher_grace_ms
+				.or(file.voucher_grace_ms)
+				.unwrap_or(DEFAULT_VOUCHER_GRACE_MS),
+			record_dir: cli.record_dir.or(file.record_dir),
+			web_dir: cli.web_dir.or(file.web_dir),
+			public_node_url: String::new(),
+			dev_accounts: cli.dev_accounts || file.dev_accounts.unwrap_or(false),
 		};
+		let mut config = config;
+		config.public_node_url =
+			cli.public_node_url.or(file.public_node_url).unwrap_or_else(|| config.node_url.clone());
 		if config.settle_every_blocks == 0 {
 			return Err(ConfigError::Invalid("settle-every-blocks must be at least 1"));
 		}
@@ -260,6 +334,10 @@ mod tests {
 		assert_eq!(c.chat_rate, 10);
 		assert_eq!(c.elapsed_grace_secs, 6);
 		assert_eq!(c.log, "info");
+		assert_eq!(c.media_listen.to_string(), DEFAULT_MEDIA_LISTEN);
+		assert_eq!(c.voucher_grace_ms, DEFAULT_VOUCHER_GRACE_MS);
+		assert_eq!(c.public_node_url, DEFAULT_NODE_URL);
+		assert!(!c.dev_accounts && c.web_dir.is_none() && c.record_dir.is_none());
 	}
 
 	#[test]

@@ -11,8 +11,13 @@ use crate::{
 	chain_view::{SessionEntry, ViewError},
 	heartbeat::{Heartbeat, HeartbeatError, Verdict},
 	identity,
+	media::{
+		CloseReason, MediaError, MediaEvent, MediaPeerId, MediaRole, PeerSetup, PublisherGate,
+		ViewerGate,
+	},
 	protocol::{
-		self, decode_client, error, ClientMessage, ErrorCode, HexBytes, Role, ServerMessage,
+		self, decode_client, error, ClientMessage, ErrorCode, HexBytes, MediaState, Role,
+		ServerMessage,
 	},
 	rooms::{JoinRequest, Membership, Push, RoomError, TokenBucket},
 	Sidecar,
@@ -72,8 +77,12 @@ struct Conn {
 	push_tx: mpsc::Sender<Push>,
 	queued: VecDeque<(Heartbeat, Instant)>,
 	out: Vec<Message>,
-	/// Limits `auth`, `publish` and `watch`, which cost verifications and node reads.
+	/// Limits `auth`, `publish`, `watch` and `media_offer`, which cost verifications, node
+	/// reads or a DTLS handshake.
 	expensive: TokenBucket,
+	/// This connection's media peer in the SFU, if any.
+	media: Option<MediaPeerId>,
+	media_tx: mpsc::Sender<(MediaPeerId, MediaEvent)>,
 }
 
 fn now_ms() -> u64 {
@@ -111,6 +120,7 @@ pub async fn run<S>(
 		return;
 	};
 	let (push_tx, mut push_rx) = mpsc::channel(PUSH_QUEUE);
+	let (media_tx, mut media_rx) = mpsc::channel(16);
 	let mut conn = Conn {
 		sidecar,
 		genesis,
@@ -121,6 +131,8 @@ pub async fn run<S>(
 		queued: VecDeque::new(),
 		out: Vec::with_capacity(8),
 		expensive: TokenBucket::full(EXPENSIVE_BURST, Instant::now()),
+		media: None,
+		media_tx,
 	};
 	let mut inflight: Option<InFlight> = None;
 	conn.out.push(frame(&ServerMessage::Challenge {
@@ -161,6 +173,7 @@ pub async fn run<S>(
 					conn.on_push(push);
 				}
 			},
+			Some((id, event)) = media_rx.recv() => conn.on_media_event(id, event),
 			msg = ws.next() => match msg {
 				None => break,
 				Some(Ok(Message::Text(text))) => {
@@ -227,6 +240,7 @@ pub async fn run<S>(
 		}
 	}
 
+	conn.close_media(CloseReason::Closed);
 	if let Some(m) = conn.membership.take() {
 		conn.sidecar.rooms.leave(&m);
 	}
@@ -293,6 +307,8 @@ impl Conn {
 					.is_some_and(|m| m.stream_id() == stream_id && m.peer_id == peer_id)
 				{
 					self.membership = None;
+					// The media engine's gate would notice too; this is at once.
+					self.close_media(CloseReason::Revoked);
 				}
 				self.out.push(Message::Text(notice));
 			},
@@ -359,6 +375,7 @@ impl Conn {
 			ClientMessage::Auth { .. }
 				| ClientMessage::Publish { .. }
 				| ClientMessage::Watch { .. }
+				| ClientMessage::MediaOffer { .. }
 		);
 		if expensive && !self.expensive.try_take(Instant::now(), EXPENSIVE_BURST, EXPENSIVE_PER_SEC)
 		{
@@ -375,6 +392,7 @@ impl Conn {
 			},
 			ClientMessage::Leave {} => match self.membership.take() {
 				Some(m) => {
+					self.close_media(CloseReason::Closed);
 					self.sidecar.rooms.leave(&m);
 					Ok(())
 				},
@@ -386,6 +404,13 @@ impl Conn {
 			},
 			ClientMessage::Chat { text } => self.on_chat(text).await,
 			ClientMessage::DeleteChat { id } => self.on_delete_chat(id).await,
+			ClientMessage::MediaOffer { sdp } => self.on_media_offer(&sdp).await,
+			ClientMessage::MediaClose {} => {
+				self.close_media(CloseReason::Closed);
+				Ok(())
+			},
+			ClientMessage::PublishToken { stream_id } => self.on_publish_token(stream_id).await,
+			ClientMessage::WatchToken {} => self.on_watch_token(),
 			// Handled on the fast path in `run`.
 			ClientMessage::Heartbeat { .. } => Ok(()),
 		};
@@ -523,6 +548,7 @@ impl Conn {
 
 	async fn join(&mut self, req: JoinRequest) -> Result<(), (ErrorCode, String)> {
 		if let Some(old) = self.membership.take() {
+			self.close_media(CloseReason::Closed);
 			self.sidecar.rooms.leave(&old);
 		}
 		let stream_id = req.stream.id;
@@ -536,6 +562,130 @@ impl Conn {
 		}
 		Ok(())
 	}
+}
+
+impl Conn {
+	/// End this connection's media (if any) and say so now: the engine's own `Closed` event
+	/// comes later and is then stale.
+	fn close_media(&mut self, reason: CloseReason) {
+		if let (Some(id), Some(media)) = (self.media.take(), &self.sidecar.media) {
+			media.close(id, reason);
+			self.send(&ServerMessage::MediaState {
+				state: MediaState::Closed,
+				reason: Some(reason.as_str().to_owned()),
+			});
+		}
+	}
+
+	fn on_media_event(&mut self, id: MediaPeerId, event: MediaEvent) {
+		// Events of a replaced peer are stale.
+		if self.media != Some(id) {
+			return;
+		}
+		let (state, reason) = match event {
+			MediaEvent::Connected => (MediaState::Connected, None),
+			MediaEvent::Paused => (MediaState::Paused, None),
+			MediaEvent::Resumed => (MediaState::Resumed, None),
+			MediaEvent::Closed(r) => {
+				self.media = None;
+				(MediaState::Closed, Some(r.as_str().to_owned()))
+			},
+		};
+		self.send(&ServerMessage::MediaState { state, reason });
+	}
+
+	/// `media_offer`: the room member's media with the SFU, gated by its rights.
+	async fn on_media_offer(&mut self, sdp: &str) -> Result<(), (ErrorCode, String)> {
+		let (_, ss58) = self.account()?;
+		let media = self.sidecar.media.clone().ok_or((
+			ErrorCode::MediaUnavailable,
+			"this sidecar runs without a media server".to_owned(),
+		))?;
+		let m = active(&mut self.membership).ok_or_else(not_in_room)?;
+		let (stream_id, role, session) = (m.stream_id(), m.role, m.session.clone());
+		let stream = self
+			.sidecar
+			.chain
+			.stream(stream_id)
+			.await
+			.map_err(view_error)?
+			.ok_or((ErrorCode::NotFound, format!("no stream {stream_id}")))?;
+		let (role, gate): (_, Arc<dyn crate::media::Gate>) = match (role, session) {
+			(Role::Publisher, _) => (MediaRole::Publisher, Arc::new(PublisherGate { stream })),
+			(Role::Viewer, Some(session)) => (
+				MediaRole::Viewer,
+				Arc::new(ViewerGate {
+					stream,
+					session,
+					chain: self.sidecar.chain.clone(),
+					voucher_grace: self.sidecar.limits.voucher_grace,
+					since_ms: now_ms(),
+				}),
+			),
+			(Role::Viewer, None) => return Err(not_in_room()),
+		};
+		// One media session per connection: a new offer replaces the last.
+		self.close_media(CloseReason::Replaced);
+		let setup = PeerSetup {
+			stream_id,
+			role,
+			gate,
+			events: Some(self.media_tx.clone()),
+			label: ss58.to_string(),
+		};
+		match media.offer(sdp, setup) {
+			Ok((id, answer)) => {
+				self.media = Some(id);
+				self.send(&ServerMessage::MediaAnswer { sdp: answer });
+				Ok(())
+			},
+			Err(e) => Err(media_error(e)),
+		}
+	}
+
+	async fn on_publish_token(&mut self, stream_id: u64) -> Result<(), (ErrorCode, String)> {
+		let (account, _) = self.account()?;
+		let stream = self
+			.sidecar
+			.chain
+			.stream(stream_id)
+			.await
+			.map_err(view_error)?
+			.ok_or((ErrorCode::NotFound, format!("no stream {stream_id}")))?;
+		if stream.creator != account {
+			return Err((ErrorCode::Forbidden, "only the stream's creator publishes".into()));
+		}
+		let token = self.sidecar.tokens.publish(stream_id, &account);
+		self.send(&ServerMessage::PublishToken {
+			stream_id,
+			token,
+			whip_url: format!("/whip/{stream_id}"),
+		});
+		Ok(())
+	}
+
+	fn on_watch_token(&mut self) -> Result<(), (ErrorCode, String)> {
+		let (account, _) = self.account()?;
+		let m = active(&mut self.membership).ok_or_else(not_in_room)?;
+		let session = m.session.clone().ok_or_else(not_in_room)?;
+		let stream_id = m.stream_id();
+		let token = self.sidecar.tokens.watch(session.id, &account);
+		self.send(&ServerMessage::WatchToken {
+			stream_id,
+			session_id: session.id,
+			token,
+			whep_url: format!("/whep/{stream_id}"),
+		});
+		Ok(())
+	}
+}
+
+fn media_error(e: MediaError) -> (ErrorCode, String) {
+	let code = match e {
+		MediaError::BadSdp(_) | MediaError::BadOffer(_) => ErrorCode::BadSdp,
+		MediaError::Full | MediaError::Stopped => ErrorCode::MediaUnavailable,
+	};
+	(code, e.to_string())
 }
 
 /// The membership, if still active (a revocation may have removed it without its push

@@ -4,6 +4,8 @@
 //! - `GET /health`: `{"status", "chain_connected", "best_block", "db_ok"}`, 200 when the chain
 //!   node is connected and the database answers, 503 otherwise;
 //! - `GET /metrics`: Prometheus text format;
+//! - `/whip/…`, `/whep/…`: WHIP and WHEP ([`crate::whip`]);
+//! - `GET /config.json`, `GET /media/stats` and the web pages ([`crate::web`]);
 //! - anything else: 404.
 
 use crate::{connection, Sidecar};
@@ -104,6 +106,12 @@ async fn route(
 		(&Method::GET, "/metrics") => {
 			response(StatusCode::OK, "text/plain; version=0.0.4", sidecar.metrics.encode())
 		},
+		(_, p) if p.starts_with("/whip/") || p.starts_with("/whep/") => {
+			crate::whip::handle(req, sidecar).await
+		},
+		(&Method::GET, "/config.json") => crate::web::config(&sidecar),
+		(&Method::GET, "/media/stats") => crate::web::media_stats(&sidecar),
+		(&Method::GET, p) => crate::web::file(&sidecar, p).await,
 		_ => response(StatusCode::NOT_FOUND, "text/plain", "not found\n"),
 	}
 }

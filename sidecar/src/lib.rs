@@ -7,6 +7,11 @@
 //! durably ([`store`]) and acknowledged, then settled on chain in batches by the relay
 //! ([`relay`]). Rights and prices come from chain state ([`chain_view`]).
 //!
+//! Media goes through the SFU ([`media`]): publishers and viewers offer over the WebSocket
+//! (`media_offer`) or over WHIP/WHEP ([`whip`], bearer [`tokens`]); the engine forwards RTP to
+//! viewers whose session is open and whose vouchers keep coming. [`web`] serves the viewer and
+//! creator pages.
+//!
 //! Data flow of a heartbeat: connection task → checks against the cached session (atomics) →
 //! batch signature verification thread → store writer thread (group commit) → ack.
 
@@ -18,19 +23,25 @@ pub mod connection;
 pub mod heartbeat;
 pub mod http;
 pub mod identity;
+pub mod media;
 pub mod metrics;
 pub mod protocol;
 pub mod relay;
 pub mod rooms;
 pub mod store;
+pub mod tokens;
+pub mod web;
+pub mod whip;
 
-use std::time::Duration;
+use std::{path::PathBuf, sync::Arc, time::Duration};
 
 pub use chain_view::ChainView;
 pub use heartbeat::Heartbeats;
+pub use media::MediaServer;
 pub use metrics::Metrics;
 pub use rooms::Rooms;
 pub use store::Store;
+pub use tokens::Tokens;
 
 /// How often rooms get `stats`.
 pub const STATS_PERIOD: Duration = Duration::from_secs(1);
@@ -46,6 +57,8 @@ pub struct Settings {
 	pub elapsed_grace_secs: u64,
 	/// Signature verification threads (0: half the CPUs, at least one).
 	pub verifier_threads: usize,
+	/// A viewer's media pauses when its last acknowledged voucher is this old.
+	pub voucher_grace: Duration,
 }
 
 impl Default for Settings {
@@ -55,8 +68,20 @@ impl Default for Settings {
 			chat_rate: config::DEFAULT_CHAT_RATE,
 			elapsed_grace_secs: config::DEFAULT_ELAPSED_GRACE_SECS,
 			verifier_threads: 0,
+			voucher_grace: Duration::from_millis(config::DEFAULT_VOUCHER_GRACE_MS),
 		}
 	}
+}
+
+/// What the web pages are told (`GET /config.json`) and where they are.
+#[derive(Clone, Debug, Default)]
+pub struct WebSettings {
+	/// The built pages (`web/dist`); `None`: not served.
+	pub dir: Option<PathBuf>,
+	/// The node's WebSocket URL, as the browser should use it.
+	pub node_url: String,
+	/// Whether to offer the well-known development accounts.
+	pub dev_accounts: bool,
 }
 
 /// Everything a connection needs. Cheap to clone.
@@ -74,6 +99,14 @@ pub struct Sidecar {
 	pub metrics: Metrics,
 	/// Limits.
 	pub limits: Settings,
+	/// The SFU, when running.
+	pub media: Option<MediaServer>,
+	/// WHIP/WHEP bearer tokens.
+	pub tokens: Tokens,
+	/// The web pages.
+	pub web: Arc<WebSettings>,
+	/// Live WHIP/WHEP sessions.
+	pub whip: Arc<whip::Resources>,
 }
 
 impl Sidecar {
@@ -87,7 +120,31 @@ impl Sidecar {
 		};
 		let heartbeats = Heartbeats::new(store.clone(), limits.elapsed_grace_secs, threads);
 		let rooms = Rooms::new(store.clone(), chain.clone(), metrics.clone(), limits.chat_rate);
-		Self { chain, store, rooms, heartbeats, metrics, limits }
+		Self {
+			chain,
+			store,
+			rooms,
+			heartbeats,
+			metrics,
+			limits,
+			media: None,
+			tokens: Tokens::ephemeral(),
+			web: Arc::new(WebSettings::default()),
+			whip: Arc::default(),
+		}
+	}
+
+	/// With the SFU and the token secret.
+	pub fn with_media(mut self, media: MediaServer, tokens: Tokens) -> Self {
+		self.media = Some(media);
+		self.tokens = tokens;
+		self
+	}
+
+	/// With web pages.
+	pub fn with_web(mut self, web: WebSettings) -> Self {
+		self.web = Arc::new(web);
+		self
 	}
 
 	/// Spawn the background tasks of the rooms: applying revocations and pushing stats.

@@ -7,7 +7,11 @@ use tokio::{net::TcpListener, sync::watch};
 use tracing_subscriber::EnvFilter;
 use vilokanam_chain_client::Client;
 use vilokanam_sidecar::{
-	config::Config, http, relay::Relay, ChainView, Metrics, Settings, Sidecar, Store,
+	config::Config,
+	http,
+	media::{MediaConfig, MediaServer},
+	relay::Relay,
+	ChainView, Metrics, Settings, Sidecar, Store, Tokens, WebSettings,
 };
 
 /// The longest wait between two connection attempts to the node.
@@ -59,8 +63,37 @@ async fn run(config: Config) -> Result<(), String> {
 			chat_rate: config.chat_rate,
 			elapsed_grace_secs: config.elapsed_grace_secs,
 			verifier_threads: 0,
+			voucher_grace: Duration::from_millis(config.voucher_grace_ms),
 		},
 	);
+	let media = MediaServer::start(
+		MediaConfig {
+			listen: config.media_listen,
+			public_ip: config.media_public_ip,
+			record_dir: config.record_dir.clone(),
+			..MediaConfig::default()
+		},
+		metrics.clone(),
+	)
+	.map_err(|e| format!("cannot start the media server on {}: {e}", config.media_listen))?;
+	// The token secret lives beside the database, so WHIP tokens survive restarts.
+	let mut secret_path = config.db.clone().into_os_string();
+	secret_path.push(".token-secret");
+	let tokens = Tokens::load_or_create(std::path::Path::new(&secret_path))
+		.map_err(|e| format!("token secret {secret_path:?}: {e}"))?;
+	if let Some(dir) = &config.web_dir {
+		if !dir.join("index.html").is_file() {
+			tracing::warn!(
+				"--web-dir {} has no index.html (run scripts/setup.sh to build the pages)",
+				dir.display()
+			);
+		}
+	}
+	let sidecar = sidecar.with_media(media.clone(), tokens).with_web(WebSettings {
+		dir: config.web_dir.clone(),
+		node_url: config.public_node_url.clone(),
+		dev_accounts: config.dev_accounts,
+	});
 	let background = sidecar.spawn_background();
 	let listener = TcpListener::bind(config.listen)
 		.await
@@ -90,6 +123,7 @@ async fn run(config: Config) -> Result<(), String> {
 	for task in background {
 		task.abort();
 	}
+	media.shutdown();
 	// Every acknowledged heartbeat is already committed; nothing else needs flushing.
 	tracing::info!("stopped");
 	Ok(())

@@ -205,6 +205,10 @@ pub enum ErrorCode {
 	ChainUnavailable,
 	/// A server-side failure.
 	Internal,
+	/// The SDP offer does not parse, or does not suit the role (`media_offer`).
+	BadSdp,
+	/// The media server is not running or is full; retry later.
+	MediaUnavailable,
 }
 
 impl ErrorCode {
@@ -226,6 +230,8 @@ impl ErrorCode {
 			Self::AboveMax => "above_max",
 			Self::ChainUnavailable => "chain_unavailable",
 			Self::Internal => "internal",
+			Self::BadSdp => "bad_sdp",
+			Self::MediaUnavailable => "media_unavailable",
 		}
 	}
 }
@@ -289,6 +295,21 @@ pub enum ClientMessage {
 		/// The message.
 		id: u64,
 	},
+	/// Start (or replace) this connection's media with the SFU: the publisher's offer sends,
+	/// a viewer's receives. Answered with `media_answer`.
+	MediaOffer {
+		/// The SDP offer (no trickle needed: the server is ICE-lite).
+		sdp: String,
+	},
+	/// End this connection's media.
+	MediaClose {},
+	/// Ask for the WHIP token of a stream (its creator only), for OBS.
+	PublishToken {
+		/// The stream.
+		stream_id: u64,
+	},
+	/// Ask for a WHEP token for the session watched on this connection.
+	WatchToken {},
 }
 
 impl ClientMessage {
@@ -303,13 +324,44 @@ impl ClientMessage {
 			Self::Heartbeat { .. } => "heartbeat",
 			Self::Chat { .. } => "chat",
 			Self::DeleteChat { .. } => "delete_chat",
+			Self::MediaOffer { .. } => "media_offer",
+			Self::MediaClose {} => "media_close",
+			Self::PublishToken { .. } => "publish_token",
+			Self::WatchToken {} => "watch_token",
 		}
 	}
 }
 
 /// The `type`s of [`ClientMessage`], to tell `unknown_type` from `bad_json`.
-const CLIENT_TYPES: [&str; 8] =
-	["auth", "publish", "watch", "leave", "signal", "heartbeat", "chat", "delete_chat"];
+const CLIENT_TYPES: [&str; 12] = [
+	"auth",
+	"publish",
+	"watch",
+	"leave",
+	"signal",
+	"heartbeat",
+	"chat",
+	"delete_chat",
+	"media_offer",
+	"media_close",
+	"publish_token",
+	"watch_token",
+];
+
+/// The state of a connection's media, in `media_state`.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MediaState {
+	/// ICE and DTLS are up; media flows.
+	Connected,
+	/// Forwarding to this viewer is suspended: its vouchers are late. It resumes, from the
+	/// next keyframe, with the next acknowledged voucher.
+	Paused,
+	/// Forwarding resumed.
+	Resumed,
+	/// The media session is over (`reason` says why).
+	Closed,
+}
 
 /// Messages the server sends.
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
@@ -396,6 +448,39 @@ pub enum ServerMessage {
 	Revoked {
 		/// Why.
 		reason: RevokeReason,
+	},
+	/// The SFU's answer to `media_offer`.
+	MediaAnswer {
+		/// The SDP answer, with the server's one host candidate.
+		sdp: String,
+	},
+	/// The connection's media changed state.
+	MediaState {
+		/// The new state.
+		state: MediaState,
+		/// Why it closed (`closed`, `session_closed`, `banned`, `stream_ended`, `replaced`, `revoked`,
+		/// `disconnected`, `shutdown`).
+		reason: Option<String>,
+	},
+	/// A stream's WHIP endpoint and bearer token, for OBS.
+	PublishToken {
+		/// The stream.
+		stream_id: u64,
+		/// The bearer token.
+		token: String,
+		/// The WHIP endpoint (a path on this server).
+		whip_url: String,
+	},
+	/// A session's WHEP endpoint and bearer token.
+	WatchToken {
+		/// The stream.
+		stream_id: u64,
+		/// The session the token is bound to.
+		session_id: u64,
+		/// The bearer token.
+		token: String,
+		/// The WHEP endpoint (a path on this server).
+		whep_url: String,
 	},
 	/// A request failed.
 	Error {

@@ -23,7 +23,8 @@ use vilokanam_sidecar::{
 		self, ClientMessage, Crypto, Encoding, ErrorCode, HexBytes, RevokeReason, Role,
 		ServerMessage, SignalPayload,
 	},
-	ChainView, Metrics, Settings, Sidecar, Store,
+	media::{MediaConfig, MediaServer},
+	ChainView, Metrics, Settings, Sidecar, Store, Tokens,
 };
 
 type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
@@ -49,6 +50,11 @@ fn now_ms() -> u64 {
 /// Stream 1 by Alice (live, price 10); sessions 100 (Bob) and 101 (Charlie) on it, opened a
 /// minute ago with 1,000 seconds paid.
 async fn server(max_message_bytes: usize) -> Server {
+	server_with(max_message_bytes, false).await
+}
+
+/// As [`server`], with the media server (SFU) when `media`.
+async fn server_with(max_message_bytes: usize, media: bool) -> Server {
 	let dir = tempfile::tempdir().unwrap();
 	let store = Store::open(dir.path().join("db.sqlite")).unwrap();
 	let chain = ChainView::offline(GENESIS);
@@ -65,7 +71,12 @@ async fn server(max_message_bytes: usize) -> Server {
 		0,
 	));
 	let settings = Settings { max_message_bytes, chat_rate: 3, ..Settings::default() };
-	let sidecar = Sidecar::new(chain.clone(), store.clone(), Metrics::new().unwrap(), settings);
+	let metrics = Metrics::new().unwrap();
+	let mut sidecar = Sidecar::new(chain.clone(), store.clone(), metrics.clone(), settings);
+	if media {
+		let sfu = MediaServer::start(MediaConfig::default(), metrics).unwrap();
+		sidecar = sidecar.with_media(sfu, Tokens::ephemeral());
+	}
 	sidecar.spawn_background();
 	let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
 	let addr = listener.local_addr().unwrap();
@@ -378,4 +389,77 @@ async fn health_metrics_and_404() {
 	assert!(http_get(s.addr, "/nope").await.starts_with("HTTP/1.1 404"));
 	// /ws without an upgrade.
 	assert!(http_get(s.addr, "/ws").await.starts_with("HTTP/1.1 426"));
+}
+
+/// Joins `who` to stream 1: as its publisher, or as a viewer with `session`.
+async fn join(s: &Server, who: &sr25519::Pair, session: Option<u64>) -> Ws {
+	let mut ws = authed(s, who).await;
+	match session {
+		None => send(&mut ws, &ClientMessage::Publish { stream_id: 1 }).await,
+		Some(session_id) => send(&mut ws, &ClientMessage::Watch { stream_id: 1, session_id }).await,
+	}
+	assert!(matches!(recv(&mut ws).await, ServerMessage::Joined { .. }));
+	assert!(matches!(recv(&mut ws).await, ServerMessage::ChatHistory { .. }));
+	ws
+}
+
+#[tokio::test]
+async fn media_signaling_rules() {
+	// Without a media server, media requests say so.
+	let plain = server(16 * 1024).await;
+	let mut bob = join(&plain, &pair("Bob"), Some(100)).await;
+	send(&mut bob, &ClientMessage::MediaOffer { sdp: "v=0".into() }).await;
+	assert_eq!(error_code(&mut bob).await, ErrorCode::MediaUnavailable);
+
+	let s = server_with(16 * 1024, true).await;
+	// Outside a room: no media, no watch token.
+	let mut dave = authed(&s, &pair("Dave")).await;
+	send(&mut dave, &ClientMessage::MediaOffer { sdp: "v=0".into() }).await;
+	assert_eq!(error_code(&mut dave).await, ErrorCode::NotInRoom);
+	send(&mut dave, &ClientMessage::WatchToken {}).await;
+	assert_eq!(error_code(&mut dave).await, ErrorCode::NotInRoom);
+	// Only the creator gets the stream's WHIP token.
+	send(&mut dave, &ClientMessage::PublishToken { stream_id: 1 }).await;
+	assert_eq!(error_code(&mut dave).await, ErrorCode::Forbidden);
+	send(&mut dave, &ClientMessage::PublishToken { stream_id: 9 }).await;
+	assert_eq!(error_code(&mut dave).await, ErrorCode::NotFound);
+
+	// A viewer in its room: a bad offer is refused with the reason, nothing else changes.
+	let mut bob = join(&s, &pair("Bob"), Some(100)).await;
+	send(&mut bob, &ClientMessage::MediaOffer { sdp: "not sdp".into() }).await;
+	assert_eq!(error_code(&mut bob).await, ErrorCode::BadSdp);
+	send(&mut bob, &ClientMessage::WatchToken {}).await;
+	let ServerMessage::WatchToken { stream_id, session_id, token, whep_url } = recv(&mut bob).await
+	else {
+		panic!("a watch token")
+	};
+	assert_eq!((stream_id, session_id, whep_url.as_str()), (1, 100, "/whep/1"));
+	assert!(token.starts_with("100.") && token.len() == 4 + 64, "{token}");
+	// A viewer's (receive-only) offer from the publisher is refused.
+	let (_, viewer_offer) = vilokanam_media_bots::ViewerBot::new().await.unwrap();
+	let mut alice = join(&s, &pair("Alice"), None).await;
+	send(&mut alice, &ClientMessage::MediaOffer { sdp: viewer_offer.clone() }).await;
+	let ServerMessage::Error { code, message, .. } = recv(&mut alice).await else { panic!() };
+	assert_eq!(code, ErrorCode::BadSdp);
+	assert!(message.contains("must send"), "{message}");
+	send(&mut alice, &ClientMessage::PublishToken { stream_id: 1 }).await;
+	let ServerMessage::PublishToken { token, whip_url, .. } = recv(&mut alice).await else {
+		panic!("a publish token")
+	};
+	assert_eq!((token.len(), whip_url.as_str()), (64, "/whip/1"));
+	// The same offer from the viewer is answered.
+	send(&mut bob, &ClientMessage::MediaOffer { sdp: viewer_offer }).await;
+	let sdp = loop {
+		match recv(&mut bob).await {
+			// Bob was told about Alice joining.
+			ServerMessage::PeerJoined { .. } => continue,
+			ServerMessage::MediaAnswer { sdp } => break sdp,
+			other => panic!("an answer, not {other:?}"),
+		}
+	};
+	assert!(sdp.contains("a=ice-lite") && sdp.contains("a=candidate"), "{sdp}");
+	// Leaving the room ends the media.
+	send(&mut bob, &ClientMessage::Leave {}).await;
+	let ServerMessage::MediaState { state, reason } = recv(&mut bob).await else { panic!() };
+	assert_eq!((state, reason.as_deref()), (protocol::MediaState::Closed, Some("closed")));
 }

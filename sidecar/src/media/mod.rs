@@ -1,0 +1,400 @@
+//! The media path: a Selective Forwarding Unit on str0m.
+//!
+//! A creator publishes once (browser over the WebSocket signaling, or OBS over WHIP); the SFU
+//! forwards the RTP packets to every viewer whose session is open and whose vouchers keep
+//! coming. It runs on one UDP port with ICE-lite (the answer carries that one host candidate,
+//! clients need not trickle), in RTP mode: packets are forwarded as received (payloads shared,
+//! not copied), with per-viewer SSRC, sequence numbers and timestamps ([`forward`]).
+//!
+//! All peers live on ONE thread, the engine ([`engine`]), which owns the socket and every
+//! `Rtc`: no per-packet lock is shared across cores. The async world talks to it through a
+//! command channel ([`MediaServer`]) and learns of its state from [`MediaEvent`]s and a
+//! once-per-second [`MediaSnapshot`].
+//!
+//! Rights are checked by a [`Gate`] per peer, polled by the engine every
+//! [`GATE_PERIOD`]: a viewer's gate closes when its session closes, it is banned or the
+//! stream ends, and pauses while its vouchers are late.
+
+pub mod codec;
+mod engine;
+pub mod forward;
+pub mod gate;
+pub mod recorder;
+
+use serde::Serialize;
+use std::{
+	collections::BTreeMap,
+	net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket},
+	path::PathBuf,
+	sync::{
+		atomic::{AtomicU64, Ordering},
+		mpsc, Arc, Mutex, RwLock,
+	},
+	thread::JoinHandle,
+	time::{Duration, Instant},
+};
+use str0m::{
+	bwe::Bitrate,
+	change::SdpOffer,
+	config::{CryptoProvider, DtlsCert},
+	media::{Direction, MediaKind, Mid},
+	Candidate, Rtc,
+};
+use vilokanam_chain_client::StreamId;
+
+pub use engine::PeerSetup;
+pub use gate::{Gate, GateState, OpenGate, PublisherGate, ViewerGate};
+
+/// How often the engine re-checks every peer's [`Gate`].
+pub const GATE_PERIOD: Duration = Duration::from_millis(100);
+/// A peer that has not connected (ICE + DTLS) this long after its offer is dropped.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
+/// At most one keyframe request per publisher layer per this period, however many viewers ask.
+pub const KEYFRAME_REQUEST_INTERVAL: Duration = Duration::from_secs(1);
+
+/// A media peer's identifier, unique for the life of the process.
+pub type MediaPeerId = u64;
+
+/// What a media peer does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MediaRole {
+	/// Sends media for its stream.
+	Publisher,
+	/// Receives its stream's media.
+	Viewer,
+}
+
+/// Why a media peer was closed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CloseReason {
+	/// The client (or its signaling connection) ended it.
+	Closed,
+	/// The viewer's session was closed on chain.
+	SessionClosed,
+	/// The creator banned the viewer.
+	Banned,
+	/// The stream ended on chain.
+	StreamEnded,
+	/// A newer publisher (or a newer offer on the same connection) took over.
+	Replaced,
+	/// The member was removed from its room (the `revoked` message says why).
+	Revoked,
+	/// ICE or DTLS failed, or the peer went silent.
+	Disconnected,
+	/// The server is shutting down.
+	Shutdown,
+}
+
+impl CloseReason {
+	/// As written on the wire.
+	pub fn as_str(self) -> &'static str {
+		match self {
+			Self::Closed => "closed",
+			Self::SessionClosed => "session_closed",
+			Self::Banned => "banned",
+			Self::StreamEnded => "stream_ended",
+			Self::Replaced => "replaced",
+			Self::Revoked => "revoked",
+			Self::Disconnected => "disconnected",
+			Self::Shutdown => "shutdown",
+		}
+	}
+}
+
+/// What the engine tells the owner of a peer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MediaEvent {
+	/// ICE and DTLS are up.
+	Connected,
+	/// Forwarding to this viewer is suspended: its vouchers are late.
+	Paused,
+	/// Forwarding resumed (from the next keyframe).
+	Resumed,
+	/// The peer is gone.
+	Closed(CloseReason),
+}
+
+/// Why an offer was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum MediaError {
+	/// The SDP does not parse, or str0m refuses it.
+	#[error("bad SDP offer: {0}")]
+	BadSdp(String),
+	/// The offer sends or receives the wrong way for the role, or has nothing usable.
+	#[error("{0}")]
+	BadOffer(&'static str),
+	/// Too many media peers.
+	#[error("the media server is full")]
+	Full,
+	/// The engine is not running.
+	#[error("the media server is not running")]
+	Stopped,
+}
+
+/// The media server's settings.
+#[derive(Clone, Debug)]
+pub struct MediaConfig {
+	/// The UDP address to bind.
+	pub listen: SocketAddr,
+	/// The address announced in answers (the host candidate); defaults to `listen`, with
+	/// 127.0.0.1 for an unspecified IP.
+	pub public_ip: Option<IpAddr>,
+	/// Record every publisher's video here (an IVF or Annex-B file per publisher), if set.
+	pub record_dir: Option<PathBuf>,
+	/// Most media peers at once.
+	pub max_peers: usize,
+}
+
+impl Default for MediaConfig {
+	fn default() -> Self {
+		Self {
+			listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+			public_ip: None,
+			record_dir: None,
+			max_peers: 10_000,
+		}
+	}
+}
+
+/// A peer's numbers, as of the last snapshot.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct PeerStats {
+	/// The peer.
+	pub id: MediaPeerId,
+	/// Its role.
+	pub role: Option<MediaRole>,
+	/// Who it is (an SS58 account, when known).
+	pub label: String,
+	/// Connected (ICE + DTLS).
+	pub connected: bool,
+	/// Forwarding suspended (viewers whose vouchers are late).
+	pub paused: bool,
+	/// Media bitrate over the last second (received for a publisher, sent for a viewer).
+	pub bitrate_bps: u64,
+	/// RTP packets (received, or sent) in total.
+	pub packets: u64,
+	/// Bytes of RTP payload in total.
+	pub bytes: u64,
+	/// Fraction of packets lost, as last reported by RTCP (0–1).
+	pub loss: f32,
+	/// Keyframe requests: received from this viewer, or sent to this publisher.
+	pub keyframe_requests: u64,
+	/// NACKs (received from this viewer, or sent to this publisher).
+	pub nacks: u64,
+	/// The simulcast layer sent to this viewer (its rid), if any.
+	pub layer: Option<String>,
+	/// The viewer's estimated bandwidth (bit/s), when estimated.
+	pub estimate_bps: Option<u64>,
+}
+
+/// A stream's media, as of the last snapshot.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct RoomStats {
+	/// The stream.
+	pub stream_id: StreamId,
+	/// Its publisher.
+	pub publisher: Option<PeerStats>,
+	/// Incoming layers: rid ("" when not simulcast) → bitrate.
+	pub layers: BTreeMap<String, u64>,
+	/// Its viewers.
+	pub viewers: Vec<PeerStats>,
+	/// Packets forwarded to viewers in total.
+	pub forwarded_packets: u64,
+	/// Keyframe requests from viewers not passed on to the publisher (coalesced).
+	pub keyframe_requests_coalesced: u64,
+}
+
+/// The whole media server, once per second.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct MediaSnapshot {
+	/// Rooms by stream.
+	pub rooms: Vec<RoomStats>,
+	/// Media peers.
+	pub peers: usize,
+	/// Packets forwarded in total.
+	pub forwarded_packets: u64,
+	/// UDP datagrams that no peer accepted.
+	pub unrouted_datagrams: u64,
+}
+
+pub(crate) enum Command {
+	Add(Box<engine::NewPeer>),
+	Close(MediaPeerId, CloseReason),
+	Shutdown,
+}
+
+struct Inner {
+	commands: Mutex<mpsc::Sender<Command>>,
+	/// A socket to nudge the engine out of its wait when a command is queued.
+	waker: UdpSocket,
+	engine_addr: SocketAddr,
+	candidate: SocketAddr,
+	crypto: Arc<CryptoProvider>,
+	cert: DtlsCert,
+	next_id: AtomicU64,
+	peers: Arc<AtomicU64>,
+	max_peers: usize,
+	snapshot: Arc<RwLock<MediaSnapshot>>,
+	thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+/// The handle to the media engine. Cheap to clone.
+#[derive(Clone)]
+pub struct MediaServer {
+	inner: Arc<Inner>,
+}
+
+impl MediaServer {
+	/// Bind the UDP port and start the engine thread.
+	pub fn start(config: MediaConfig, metrics: crate::Metrics) -> std::io::Result<Self> {
+		let socket = UdpSocket::bind(config.listen)?;
+		let local = socket.local_addr()?;
+		let ip = match config.public_ip {
+			Some(ip) => ip,
+			None if local.ip().is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+			None => local.ip(),
+		};
+		let candidate = SocketAddr::new(ip, local.port());
+		let engine_addr = if local.ip().is_unspecified() {
+			SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), local.port())
+		} else {
+			local
+		};
+		let waker = UdpSocket::bind(SocketAddr::new(engine_addr.ip(), 0))?;
+		let crypto = Arc::new(str0m::crypto::from_feature_flags());
+		// One certificate for every peer: generating one per peer would cost a key generation
+		// per join. Clients pin it per connection through the answer's fingerprint.
+		let cert = crypto
+			.dtls_provider
+			.generate_certificate()
+			.ok_or_else(|| std::io::Error::other("cannot generate a DTLS certificate"))?;
+		let (tx, rx) = mpsc::channel();
+		let snapshot = Arc::new(RwLock::new(MediaSnapshot::default()));
+		let peers = Arc::new(AtomicU64::new(0));
+		let recorder = config.record_dir.clone().map(recorder::Recorder::new);
+		let engine = engine::Engine::new(
+			socket,
+			candidate,
+			rx,
+			waker.local_addr()?,
+			snapshot.clone(),
+			peers.clone(),
+			metrics,
+			recorder,
+		)?;
+		let thread =
+			std::thread::Builder::new().name("media-engine".into()).spawn(move || engine.run())?;
+		tracing::info!(%local, %candidate, "media engine listening (UDP, ICE-lite)");
+		Ok(Self {
+			inner: Arc::new(Inner {
+				commands: Mutex::new(tx),
+				waker,
+				engine_addr,
+				candidate,
+				crypto,
+				cert,
+				next_id: AtomicU64::new(1),
+				peers,
+				max_peers: config.max_peers,
+				snapshot,
+				thread: Mutex::new(Some(thread)),
+			}),
+		})
+	}
+
+	/// The host candidate announced to clients.
+	pub fn candidate(&self) -> SocketAddr {
+		self.inner.candidate
+	}
+
+	/// Media peers currently in the engine.
+	pub fn peers(&self) -> u64 {
+		self.inner.peers.load(Ordering::Relaxed)
+	}
+
+	/// Accept an offer for `setup`: returns the new peer's id and the SDP answer. The peer is
+	/// handed to the engine, which keeps it until it is closed, fails, or its gate closes.
+	pub fn offer(&self, sdp: &str, setup: PeerSetup) -> Result<(MediaPeerId, String), MediaError> {
+		if self.peers() as usize >= self.inner.max_peers {
+			return Err(MediaError::Full);
+		}
+		let offer =
+			SdpOffer::from_sdp_string(sdp).map_err(|e| MediaError::BadSdp(e.to_string()))?;
+		let now = Instant::now();
+		let mut rtc = Rtc::builder()
+			.set_ice_lite(true)
+			.set_rtp_mode(true)
+			.set_crypto_provider(self.inner.crypto.clone())
+			.set_dtls_cert(self.inner.cert.clone())
+			.set_stats_interval(Some(Duration::from_secs(1)))
+			// Bandwidth estimation drives the viewers' simulcast layer.
+			// Bandwidth estimation (TWCC) picks the viewers' simulcast layer.
+			.enable_bwe(matches!(setup.role, MediaRole::Viewer).then(|| Bitrate::bps(2_500_000)))
+			.build(now);
+		let candidate = Candidate::host(self.inner.candidate, "udp")
+			.map_err(|e| MediaError::BadSdp(e.to_string()))?;
+		rtc.add_local_candidate(candidate);
+		let answer =
+			rtc.sdp_api().accept_offer(offer).map_err(|e| MediaError::BadSdp(e.to_string()))?;
+		// The negotiated media, by the offer's mids (str0m reports `MediaAdded` only once
+		// connected, too late to refuse an offer).
+		let media: Vec<(Mid, MediaKind, Direction)> = sdp
+			.lines()
+			.filter_map(|l| l.trim().strip_prefix("a=mid:"))
+			.filter_map(|mid| {
+				let mid = Mid::from(mid.trim());
+				rtc.media(mid).map(|m| (mid, m.kind(), m.direction()))
+			})
+			.collect();
+		let wanted = match setup.role {
+			MediaRole::Publisher => Direction::RecvOnly,
+			MediaRole::Viewer => Direction::SendOnly,
+		};
+		let usable = |kind| media.iter().find(|(_, k, d)| *k == kind && *d == wanted).map(|m| m.0);
+		let (audio, video) = (usable(MediaKind::Audio), usable(MediaKind::Video));
+		if audio.is_none() && video.is_none() {
+			return Err(MediaError::BadOffer(match setup.role {
+				MediaRole::Publisher => "a publisher's offer must send audio or video (sendonly)",
+				MediaRole::Viewer => "a viewer's offer must receive audio or video (recvonly)",
+			}));
+		}
+		let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
+		let new = engine::NewPeer { id, rtc, setup, audio, video, created: now };
+		self.send(Command::Add(Box::new(new)))?;
+		Ok((id, answer.to_sdp_string()))
+	}
+
+	/// Close a peer (no-op if it is already gone).
+	pub fn close(&self, id: MediaPeerId, reason: CloseReason) {
+		let _ = self.send(Command::Close(id, reason));
+	}
+
+	/// The last once-per-second snapshot.
+	pub fn snapshot(&self) -> MediaSnapshot {
+		self.inner.snapshot.read().unwrap_or_else(|p| p.into_inner()).clone()
+	}
+
+	/// Stop the engine (closing every peer) and wait for its thread.
+	pub fn shutdown(&self) {
+		let _ = self.send(Command::Shutdown);
+		let thread = self.inner.thread.lock().unwrap_or_else(|p| p.into_inner()).take();
+		if let Some(t) = thread {
+			let _ = t.join();
+		}
+	}
+
+	fn send(&self, cmd: Command) -> Result<(), MediaError> {
+		self.inner
+			.commands
+			.lock()
+			.unwrap_or_else(|p| p.into_inner())
+			.send(cmd)
+			.map_err(|_| MediaError::Stopped)?;
+		// An empty datagram from the waker's address: the engine takes it as "commands
+		// pending". Best effort: the engine also drains commands at every wake-up.
+		let _ = self.inner.waker.send_to(&[], self.inner.engine_addr);
+		Ok(())
+	}
+}

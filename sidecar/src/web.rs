@@ -1,0 +1,115 @@
+//! The web pages (viewer and creator), served from `--web-dir`, and what they need to know.
+//!
+//! - `GET /config.json`: where the chain node is, whether to offer development accounts, and
+//!   the media server's candidate;
+//! - `GET /media/stats`: the SFU's once-per-second snapshot (rooms, publishers, viewers);
+//! - any other `GET`: a file under the web directory (`/` is `index.html`); paths are
+//!   confined to that directory.
+
+use crate::Sidecar;
+use http_body_util::Full;
+use hyper::{
+	body::Bytes,
+	header::{self, HeaderValue},
+	Response, StatusCode,
+};
+use std::path::{Component, Path, PathBuf};
+
+fn respond(
+	status: StatusCode,
+	content_type: &'static str,
+	body: impl Into<Bytes>,
+) -> Response<Full<Bytes>> {
+	let mut r = Response::new(Full::new(body.into()));
+	*r.status_mut() = status;
+	r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+	r
+}
+
+/// `GET /config.json`.
+pub fn config(sidecar: &Sidecar) -> Response<Full<Bytes>> {
+	let body = serde_json::json!({
+		"node_url": sidecar.web.node_url,
+		"ws_path": "/ws",
+		"dev": sidecar.web.dev_accounts,
+		"media": sidecar.media.as_ref().map(|m| m.candidate().to_string()),
+		"genesis": sidecar.chain.genesis().map(|g| format!("{g:?}")),
+		// Wallets that ask before every signature cannot sign each second: the pages warn.
+		"voucher_grace_ms": sidecar.limits.voucher_grace.as_millis() as u64,
+	});
+	let mut r = respond(StatusCode::OK, "application/json", body.to_string());
+	r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+	r
+}
+
+/// `GET /media/stats`.
+pub fn media_stats(sidecar: &Sidecar) -> Response<Full<Bytes>> {
+	match &sidecar.media {
+		Some(m) => match serde_json::to_string(&m.snapshot()) {
+			Ok(body) => respond(StatusCode::OK, "application/json", body),
+			Err(_) => respond(StatusCode::INTERNAL_SERVER_ERROR, "text/plain", "stats\n"),
+		},
+		None => respond(StatusCode::NOT_FOUND, "text/plain", "no media server\n"),
+	}
+}
+
+fn content_type(path: &Path) -> &'static str {
+	match path.extension().and_then(|e| e.to_str()).unwrap_or("") {
+		"html" => "text/html; charset=utf-8",
+		"js" | "mjs" => "text/javascript; charset=utf-8",
+		"css" => "text/css; charset=utf-8",
+		"json" | "map" => "application/json",
+		"svg" => "image/svg+xml",
+		"png" => "image/png",
+		"ico" => "image/x-icon",
+		"wasm" => "application/wasm",
+		"txt" => "text/plain; charset=utf-8",
+		_ => "application/octet-stream",
+	}
+}
+
+/// The file `url_path` names under `root`, if it is a plain relative path.
+pub fn resolve(root: &Path, url_path: &str) -> Option<PathBuf> {
+	let rel = url_path.trim_start_matches('/');
+	let rel = if rel.is_empty() { "index.html" } else { rel };
+	let mut out = root.to_path_buf();
+	for c in Path::new(rel).components() {
+		match c {
+			Component::Normal(p) => out.push(p),
+			// `..`, absolute paths, prefixes: never leave the root.
+			_ => return None,
+		}
+	}
+	Some(out)
+}
+
+/// Any other `GET`: a static file.
+pub async fn file(sidecar: &Sidecar, url_path: &str) -> Response<Full<Bytes>> {
+	let not_found = || respond(StatusCode::NOT_FOUND, "text/plain", "not found\n");
+	let Some(root) = &sidecar.web.dir else { return not_found() };
+	let Some(path) = resolve(root, url_path) else { return not_found() };
+	match tokio::fs::read(&path).await {
+		Ok(bytes) => {
+			let mut r = respond(StatusCode::OK, content_type(&path), bytes);
+			// Pages change with each build; assets are small. Revalidate always.
+			r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+			r
+		},
+		Err(_) => not_found(),
+	}
+}
+
+#[cfg(test)]
+mod tests {
+	use super::*;
+
+	#[test]
+	fn paths_stay_inside_the_root() {
+		let root = Path::new("/srv/web");
+		assert_eq!(resolve(root, "/"), Some(PathBuf::from("/srv/web/index.html")));
+		assert_eq!(resolve(root, "/assets/app.js"), Some(PathBuf::from("/srv/web/assets/app.js")));
+		assert_eq!(resolve(root, "/../etc/passwd"), None);
+		assert_eq!(resolve(root, "/a/../../b"), None);
+		assert_eq!(resolve(root, "//etc/passwd"), Some(PathBuf::from("/srv/web/etc/passwd")));
+	}
+}

@@ -1,0 +1,282 @@
+//! WHIP (RFC 9725) and WHEP: media sessions over plain HTTP, for OBS Studio and standard
+//! players.
+//!
+//! - `POST /whip/{stream}` with `Authorization: Bearer <publish token>` and an
+//!   `application/sdp` offer → `201 Created`, the answer, and `Location: /whip/{stream}/{id}`;
+//! - `POST /whep/{stream}` the same with a watch token (the viewer's open session);
+//! - `DELETE` on the `Location` ends the session; `OPTIONS` answers CORS preflights;
+//!   `PATCH` (trickle ICE, ICE restart) is not supported: the server is ICE-lite and its one
+//!   candidate is in the answer, so `405`.
+//!
+//! Rights are the same as over the WebSocket, checked against the chain when the offer comes
+//! and then by the media engine's gates for as long as the session lasts.
+
+use crate::{
+	media::{
+		CloseReason, Gate, MediaError, MediaEvent, MediaPeerId, MediaRole, PeerSetup,
+		PublisherGate, ViewerGate,
+	},
+	protocol, Sidecar, Tokens,
+};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::{
+	body::{Bytes, Incoming},
+	header::{self, HeaderValue},
+	Method, Request, Response, StatusCode,
+};
+use std::{
+	collections::HashMap,
+	sync::{Arc, Mutex},
+	time::{SystemTime, UNIX_EPOCH},
+};
+use tokio::sync::mpsc;
+use vilokanam_chain_client::StreamStatus;
+
+/// The largest accepted offer.
+const MAX_OFFER_BYTES: usize = 64 * 1024;
+
+/// The live WHIP/WHEP sessions, by resource id.
+#[derive(Default)]
+pub struct Resources {
+	map: Mutex<HashMap<String, Resource>>,
+}
+
+pub(crate) struct Resource {
+	peer: MediaPeerId,
+	stream_id: u64,
+	token: String,
+}
+
+impl Resources {
+	pub(crate) fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Resource>> {
+		self.map.lock().unwrap_or_else(|p| p.into_inner())
+	}
+
+	/// Live sessions.
+	pub fn len(&self) -> usize {
+		self.lock().len()
+	}
+
+	/// Whether there are none.
+	pub fn is_empty(&self) -> bool {
+		self.len() == 0
+	}
+}
+
+fn respond(status: StatusCode, body: impl Into<Bytes>) -> Response<Full<Bytes>> {
+	let mut r = Response::new(Full::new(body.into()));
+	*r.status_mut() = status;
+	let h = r.headers_mut();
+	h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+	cors(h);
+	r
+}
+
+fn cors(h: &mut hyper::HeaderMap) {
+	// Players and the pages may be served from elsewhere; the bearer token is the credential.
+	h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
+	h.insert(
+		header::ACCESS_CONTROL_EXPOSE_HEADERS,
+		HeaderValue::from_static("Location, Link, ETag"),
+	);
+}
+
+fn bearer(req: &Request<Incoming>) -> Option<String> {
+	let v = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
+	let (scheme, token) = v.split_once(' ')?;
+	scheme.eq_ignore_ascii_case("bearer").then(|| token.trim().to_owned())
+}
+
+fn unauthorized(message: &str) -> Response<Full<Bytes>> {
+	let mut r = respond(StatusCode::UNAUTHORIZED, format!("{message}\n"));
+	r.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+	r
+}
+
+/// Route `/whip/...` and `/whep/...`.
+pub async fn handle(req: Request<Incoming>, sidecar: Sidecar) -> Response<Full<Bytes>> {
+	let path = req.uri().path().to_owned();
+	let mut parts = path.trim_start_matches('/').split('/');
+	let kind = match parts.next() {
+		Some("whip") => MediaRole::Publisher,
+		_ => MediaRole::Viewer,
+	};
+	let Some(Ok(stream_id)) = parts.next().map(str::parse::<u64>) else {
+		return respond(StatusCode::NOT_FOUND, "expected /whip/<stream id> or /whep/<stream id>\n");
+	};
+	let resource = parts.next().map(str::to_owned);
+	if parts.next().is_some() {
+		return respond(StatusCode::NOT_FOUND, "no such resource\n");
+	}
+	match (req.method().clone(), resource) {
+		(Method::OPTIONS, _) => {
+			let mut r = respond(StatusCode::NO_CONTENT, Bytes::new());
+			let h = r.headers_mut();
+			h.insert(
+				header::ACCESS_CONTROL_ALLOW_METHODS,
+				HeaderValue::from_static("POST, DELETE, OPTIONS"),
+			);
+			h.insert(
+				header::ACCESS_CONTROL_ALLOW_HEADERS,
+				HeaderValue::from_static("Authorization, Content-Type"),
+			);
+			h.insert("accept-post", HeaderValue::from_static("application/sdp"));
+			r
+		},
+		(Method::POST, None) => offer(req, sidecar, kind, stream_id).await,
+		(Method::DELETE, Some(id)) => delete(&req, &sidecar, stream_id, &id),
+		(Method::PATCH, Some(_)) => respond(
+			StatusCode::METHOD_NOT_ALLOWED,
+			"trickle ICE and ICE restarts are not supported\n",
+		),
+		_ => respond(StatusCode::METHOD_NOT_ALLOWED, "use POST to start, DELETE to end\n"),
+	}
+}
+
+async fn offer(
+	req: Request<Incoming>,
+	sidecar: Sidecar,
+	role: MediaRole,
+	stream_id: u64,
+) -> Response<Full<Bytes>> {
+	let Some(media) = sidecar.media.clone() else {
+		return respond(
+			StatusCode::SERVICE_UNAVAILABLE,
+			"this sidecar runs without a media server\n",
+		);
+	};
+	let Some(token) = bearer(&req) else {
+		return unauthorized("an Authorization: Bearer token is required");
+	};
+	let is_sdp = req
+		.headers()
+		.get(header::CONTENT_TYPE)
+		.and_then(|v| v.to_str().ok())
+		.is_some_and(|v| v.trim().to_ascii_lowercase().starts_with("application/sdp"));
+	if !is_sdp {
+		return respond(StatusCode::UNSUPPORTED_MEDIA_TYPE, "the offer must be application/sdp\n");
+	}
+	let body = match Limited::new(req.into_body(), MAX_OFFER_BYTES).collect().await {
+		Ok(b) => b.to_bytes(),
+		Err(_) => return respond(StatusCode::PAYLOAD_TOO_LARGE, "the offer is too large\n"),
+	};
+	let Ok(sdp) = std::str::from_utf8(&body) else {
+		return respond(StatusCode::BAD_REQUEST, "the offer is not UTF-8\n");
+	};
+	let stream = match sidecar.chain.stream(stream_id).await {
+		Ok(Some(s)) => s,
+		Ok(None) => return respond(StatusCode::NOT_FOUND, format!("no stream {stream_id}\n")),
+		Err(e) => return respond(StatusCode::SERVICE_UNAVAILABLE, format!("{e}\n")),
+	};
+	let (gate, label): (Arc<dyn Gate>, String) = match role {
+		MediaRole::Publisher => {
+			if !sidecar.tokens.check_publish(&token, stream_id, &stream.creator) {
+				return unauthorized("the token does not grant publishing to this stream");
+			}
+			if stream.status() == StreamStatus::Ended {
+				return respond(StatusCode::FORBIDDEN, "the stream has ended\n");
+			}
+			let label = protocol::account_to_ss58(&stream.creator);
+			(Arc::new(PublisherGate { stream }), label)
+		},
+		MediaRole::Viewer => {
+			let Some(session_id) = Tokens::watch_session(&token) else {
+				return unauthorized("not a watch token");
+			};
+			let session = match sidecar.chain.session(session_id).await {
+				Ok(Some(s)) if !s.is_closed() => s,
+				Ok(_) => return respond(StatusCode::FORBIDDEN, "the session is not open\n"),
+				Err(e) => return respond(StatusCode::SERVICE_UNAVAILABLE, format!("{e}\n")),
+			};
+			if !sidecar.tokens.check_watch(&token, session_id, &session.viewer) {
+				return unauthorized("the token does not grant watching with this session");
+			}
+			if session.stream_id != stream_id {
+				return respond(StatusCode::FORBIDDEN, "the session is for another stream\n");
+			}
+			if stream.status() != StreamStatus::Live {
+				return respond(StatusCode::FORBIDDEN, "the stream is not live\n");
+			}
+			match sidecar.chain.is_banned(&stream.creator, &session.viewer).await {
+				Ok(false) => {},
+				Ok(true) => {
+					return respond(StatusCode::FORBIDDEN, "the creator banned this account\n")
+				},
+				Err(e) => return respond(StatusCode::SERVICE_UNAVAILABLE, format!("{e}\n")),
+			}
+			let label = protocol::account_to_ss58(&session.viewer);
+			let since_ms = SystemTime::now()
+				.duration_since(UNIX_EPOCH)
+				.map(|d| d.as_millis() as u64)
+				.unwrap_or(0);
+			let gate = ViewerGate {
+				stream,
+				session,
+				chain: sidecar.chain.clone(),
+				voucher_grace: sidecar.limits.voucher_grace,
+				since_ms,
+			};
+			(Arc::new(gate), label)
+		},
+	};
+	let (events, mut rx) = mpsc::channel(8);
+	let setup = PeerSetup { stream_id, role, gate, events: Some(events), label };
+	let (peer, answer) = match media.offer(sdp, setup) {
+		Ok(ok) => ok,
+		Err(e @ (MediaError::BadSdp(_) | MediaError::BadOffer(_))) => {
+			return respond(StatusCode::BAD_REQUEST, format!("{e}\n"))
+		},
+		Err(e) => return respond(StatusCode::SERVICE_UNAVAILABLE, format!("{e}\n")),
+	};
+	let id = hex::encode(rand::random::<[u8; 16]>());
+	sidecar.whip.lock().insert(id.clone(), Resource { peer, stream_id, token });
+	// Forget the resource when the engine closes the peer (gate, failure).
+	let resources = sidecar.whip.clone();
+	let key = id.clone();
+	tokio::spawn(async move {
+		while let Some((_, event)) = rx.recv().await {
+			if matches!(event, MediaEvent::Closed(_)) {
+				break;
+			}
+		}
+		resources.lock().remove(&key);
+	});
+	let prefix = match role {
+		MediaRole::Publisher => "whip",
+		MediaRole::Viewer => "whep",
+	};
+	let mut r = Response::new(Full::new(Bytes::from(answer)));
+	*r.status_mut() = StatusCode::CREATED;
+	let h = r.headers_mut();
+	h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/sdp"));
+	if let Ok(v) = HeaderValue::from_str(&format!("/{prefix}/{stream_id}/{id}")) {
+		h.insert(header::LOCATION, v);
+	}
+	cors(h);
+	r
+}
+
+fn delete(
+	req: &Request<Incoming>,
+	sidecar: &Sidecar,
+	stream_id: u64,
+	id: &str,
+) -> Response<Full<Bytes>> {
+	let Some(token) = bearer(req) else {
+		return unauthorized("an Authorization: Bearer token is required");
+	};
+	let mut map = sidecar.whip.lock();
+	match map.get(id) {
+		Some(r) if r.stream_id == stream_id && r.token == token => {
+			let peer = r.peer;
+			map.remove(id);
+			drop(map);
+			if let Some(media) = &sidecar.media {
+				media.close(peer, CloseReason::Closed);
+			}
+			respond(StatusCode::OK, Bytes::new())
+		},
+		Some(_) => unauthorized("the token does not own this session"),
+		None => respond(StatusCode::NOT_FOUND, "no such session\n"),
+	}
+}

@@ -1,0 +1,369 @@
+//! What the end-to-end tests against the real node and sidecar share: signing and executing
+//! calls, starting the sidecar binary, and a WebSocket client of its protocol.
+
+#![allow(dead_code)]
+
+use futures::{SinkExt, StreamExt};
+use sp_core::{sr25519, Pair, H256};
+use sp_runtime::{traits::IdentifyAccount, MultiSigner};
+use std::{
+	path::Path,
+	time::{Duration, Instant},
+};
+use tokio::{
+	io::{AsyncReadExt, AsyncWriteExt},
+	net::TcpStream,
+};
+use tokio_tungstenite::{tungstenite::Message, MaybeTlsStream, WebSocketStream};
+use vilokanam_chain_client::{
+	voucher, AccountId, Balance, Client, RuntimeCall, RuntimeEvent, SessionId, StreamId,
+	VoucherEncoding,
+};
+use vilokanam_sidecar::{
+	identity,
+	protocol::{self, ClientMessage, Crypto, Encoding, ErrorCode, HexBytes, Role, ServerMessage},
+};
+use vilokanam_test_utils::{free_port, sidecar_bin, Node, Process};
+
+pub const PRICE: Balance = vilokanam_runtime::MILLI_VLK;
+pub const MAX_SECONDS: u64 = 600;
+pub const FEE_BPS: u16 = 1_000;
+/// How long one expected message may take.
+pub const MESSAGE_TIMEOUT: Duration = Duration::from_secs(30);
+
+pub fn pair(uri: &str) -> sr25519::Pair {
+	sr25519::Pair::from_string(uri, None).expect("a dev URI")
+}
+
+pub fn account(p: &sr25519::Pair) -> AccountId {
+	MultiSigner::from(p.public()).into_account()
+}
+
+pub fn bounded<S: TryFrom<Vec<u8>>>(s: &str) -> S {
+	s.as_bytes().to_vec().try_into().ok().expect("test strings fit")
+}
+
+/// Signs `call` as `signer`, waits until it is in a block and checks it succeeded.
+pub async fn execute(
+	client: &Client,
+	call: RuntimeCall,
+	signer: &sr25519::Pair,
+) -> vilokanam_chain_client::Included {
+	let included = client.execute(call, signer, false).await.expect("the extrinsic is included");
+	assert!(included.success, "the extrinsic failed: {:?}", included.dispatch_error());
+	included
+}
+
+/// A running sidecar process and where it listens.
+pub struct Sidecar {
+	pub process: Process,
+	pub port: u16,
+}
+
+impl Sidecar {
+	/// Starts the sidecar binary on a free port and waits until `/health` says the chain is
+	/// connected.
+	pub async fn start(node: &Node, db: &Path, log: &Path) -> Sidecar {
+		Self::start_with(node, db, log, &[]).await
+	}
+
+	/// As [`Sidecar::start`], with extra command-line arguments.
+	pub async fn start_with(node: &Node, db: &Path, log: &Path, extra: &[String]) -> Sidecar {
+		let port = free_port();
+		let mut args = vec![
+			"--listen".to_owned(),
+			format!("127.0.0.1:{port}"),
+			"--node-url".to_owned(),
+			node.ws_url(),
+			"--db".to_owned(),
+			db.display().to_string(),
+			"--relayer-seed".to_owned(),
+			"//Ferdie".to_owned(),
+			"--settle-every-blocks".to_owned(),
+			"1".to_owned(),
+			"--log".to_owned(),
+			"info,relay=debug".to_owned(),
+		];
+		args.extend_from_slice(extra);
+		let mut sidecar =
+			Sidecar { process: Process::spawn(&sidecar_bin(), args, log.into()), port };
+		let deadline = Instant::now() + Duration::from_secs(60);
+		loop {
+			if health_status(port).await == Some(200) {
+				return sidecar;
+			}
+			assert!(
+				Instant::now() < deadline && !sidecar.process.has_exited(),
+				"the sidecar did not become healthy:\n{}",
+				sidecar.process.log_tail()
+			);
+			tokio::time::sleep(Duration::from_millis(250)).await;
+		}
+	}
+
+	pub fn ws_url(&self) -> String {
+		format!("ws://127.0.0.1:{}/ws", self.port)
+	}
+}
+
+/// The HTTP status of `GET /health`, if the server answers.
+pub async fn health_status(port: u16) -> Option<u16> {
+	let mut stream = TcpStream::connect(("127.0.0.1", port)).await.ok()?;
+	let request = "GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+	stream.write_all(request.as_bytes()).await.ok()?;
+	let mut response = Vec::new();
+	tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut response))
+		.await
+		.ok()?
+		.ok()?;
+	let text = String::from_utf8_lossy(&response);
+	text.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// A WebSocket client of the sidecar, authenticated as one account.
+pub struct Peer {
+	pub name: &'static str,
+	pub ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+	pub pair: sr25519::Pair,
+	pub genesis: H256,
+}
+
+impl Peer {
+	/// Connects, answers the challenge (raw sr25519) and waits for `authenticated`.
+	pub async fn connect(name: &'static str, url: &str, pair: sr25519::Pair) -> Peer {
+		let (ws, _) = tokio_tungstenite::connect_async(url).await.expect("the sidecar accepts /ws");
+		let mut peer = Peer { name, ws, pair, genesis: H256::zero() };
+		let (nonce, genesis) = peer
+			.expect("challenge", |m| match m {
+				ServerMessage::Challenge { nonce, genesis } => Some((nonce.0, H256(genesis.0))),
+				_ => None,
+			})
+			.await;
+		peer.genesis = genesis;
+		let signature = identity::sign_auth_sr25519(&peer.pair, &genesis, &nonce, Encoding::Raw);
+		peer.send(ClientMessage::Auth {
+			account: protocol::account_to_ss58(&account(&peer.pair)),
+			crypto: Crypto::Sr25519,
+			signature: HexBytes(signature),
+			encoding: Encoding::Raw,
+		})
+		.await;
+		peer.expect("authenticated", |m| match m {
+			ServerMessage::Authenticated { .. } => Some(()),
+			_ => None,
+		})
+		.await;
+		peer
+	}
+
+	pub async fn send(&mut self, msg: ClientMessage) {
+		let text = protocol::encode_client(&msg);
+		self.ws.send(Message::text(text)).await.expect("the sidecar takes the message");
+	}
+
+	/// Reads messages until `pick` returns something; other messages (stats, peers, chat) are
+	/// skipped, an error message fails the test unless `pick` takes it.
+	pub async fn expect<T>(
+		&mut self,
+		what: &str,
+		mut pick: impl FnMut(&ServerMessage) -> Option<T>,
+	) -> T {
+		let deadline = tokio::time::Instant::now() + MESSAGE_TIMEOUT;
+		loop {
+			let next = tokio::time::timeout_at(deadline, self.ws.next()).await;
+			let frame = match next {
+				Ok(Some(Ok(frame))) => frame,
+				Ok(Some(Err(e))) => {
+					panic!("{}: WebSocket error waiting for {what}: {e}", self.name)
+				},
+				Ok(None) => panic!("{}: connection closed waiting for {what}", self.name),
+				Err(_) => panic!("{}: no {what} within {MESSAGE_TIMEOUT:?}", self.name),
+			};
+			let Message::Text(text) = frame else { continue };
+			let msg = protocol::decode_server(text.as_str())
+				.unwrap_or_else(|e| panic!("{}: undecodable {text}: {e}", self.name));
+			if let Some(picked) = pick(&msg) {
+				return picked;
+			}
+			if let ServerMessage::Error { .. } = msg {
+				panic!("{}: error while waiting for {what}: {msg:?}", self.name);
+			}
+		}
+	}
+
+	/// The error code answering the last request.
+	pub async fn expect_error(&mut self, what: &str) -> ErrorCode {
+		self.expect(what, |m| match m {
+			ServerMessage::Error { code, .. } => Some(*code),
+			_ => None,
+		})
+		.await
+	}
+
+	/// `watch` and wait for `joined` (as a viewer) and the chat history.
+	pub async fn watch(&mut self, stream_id: StreamId, session_id: SessionId) -> Vec<String> {
+		self.send(ClientMessage::Watch { stream_id, session_id }).await;
+		self.expect("joined", |m| match m {
+			ServerMessage::Joined { role: Role::Viewer, stream_id: s, .. } if *s == stream_id => {
+				Some(())
+			},
+			_ => None,
+		})
+		.await;
+		self.expect("chat_history", |m| match m {
+			ServerMessage::ChatHistory { messages } => {
+				Some(messages.iter().map(|c| c.text.clone()).collect())
+			},
+			_ => None,
+		})
+		.await
+	}
+
+	/// Sends the signed heartbeat `cumulative` of `session_id` and waits for its ack.
+	pub async fn heartbeat(&mut self, session_id: SessionId, cumulative: u64, wrapped: bool) {
+		let (encoding, wire) = if wrapped {
+			(VoucherEncoding::Wrapped, Encoding::Wrapped)
+		} else {
+			(VoucherEncoding::Raw, Encoding::Raw)
+		};
+		let bytes = voucher::signed_bytes(&self.genesis, session_id, cumulative, encoding);
+		let signature = HexBytes(self.pair.sign(&bytes).0);
+		self.send(ClientMessage::Heartbeat {
+			session_id,
+			cumulative_seconds: cumulative,
+			encoding: wire,
+			crypto: Crypto::Sr25519,
+			signature,
+		})
+		.await;
+		self.expect("ack", |m| match m {
+			ServerMessage::Ack { session_id: s, cumulative_seconds: c }
+				if *s == session_id && *c == cumulative =>
+			{
+				Some(())
+			},
+			_ => None,
+		})
+		.await;
+	}
+}
+
+pub fn opened_session(events: &[RuntimeEvent]) -> SessionId {
+	events
+		.iter()
+		.find_map(|e| match e {
+			RuntimeEvent::Ticks(pallet_ticks::Event::SessionOpened { session_id, .. }) => {
+				Some(*session_id)
+			},
+			_ => None,
+		})
+		.expect("SessionOpened")
+}
+
+/// As sudo (Alice): category 1 and a [`FEE_BPS`] platform fee; then Alice's live stream at
+/// [`PRICE`] per second. Returns the stream.
+pub async fn live_stream(client: &Client, title: &str) -> StreamId {
+	let alice = pair("//Alice");
+	for call in [
+		RuntimeCall::Streams(pallet_streams::Call::add_category {
+			category: 1,
+			name: bounded("Music"),
+		}),
+		RuntimeCall::Payouts(pallet_payouts::Call::set_platform_fee { bps: FEE_BPS }),
+	] {
+		execute(
+			client,
+			RuntimeCall::Sudo(pallet_sudo::Call::sudo { call: Box::new(call) }),
+			&alice,
+		)
+		.await;
+	}
+	let created = execute(
+		client,
+		RuntimeCall::Streams(pallet_streams::Call::create_stream {
+			title: bounded(title),
+			metadata: bounded(""),
+			category: 1,
+			tags: Default::default(),
+			price_per_second: PRICE,
+			endpoint: None,
+		}),
+		&alice,
+	)
+	.await;
+	let stream_id = created
+		.events
+		.iter()
+		.find_map(|e| match e {
+			RuntimeEvent::Streams(pallet_streams::Event::StreamCreated { stream_id, .. }) => {
+				Some(*stream_id)
+			},
+			_ => None,
+		})
+		.expect("StreamCreated");
+	execute(client, RuntimeCall::Streams(pallet_streams::Call::go_live { stream_id }), &alice)
+		.await;
+	stream_id
+}
+
+/// `viewer` opens a session of [`MAX_SECONDS`] on `stream_id`.
+pub async fn open_session(
+	client: &Client,
+	viewer: &sr25519::Pair,
+	stream_id: StreamId,
+) -> SessionId {
+	let open = RuntimeCall::Ticks(pallet_ticks::Call::open_session {
+		stream_id,
+		max_seconds: MAX_SECONDS,
+	});
+	opened_session(&execute(client, open, viewer).await.events)
+}
+
+/// An HTTP/1.1 response: status, headers (lower-case names), body.
+pub struct HttpResponse {
+	pub status: u16,
+	pub headers: Vec<(String, String)>,
+	pub body: String,
+}
+
+impl HttpResponse {
+	pub fn header(&self, name: &str) -> Option<&str> {
+		self.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+	}
+}
+
+/// One HTTP/1.1 request over a fresh connection (`Connection: close`), as a WHIP client does.
+pub async fn http(
+	port: u16,
+	method: &str,
+	path: &str,
+	headers: &[(&str, &str)],
+	body: &str,
+) -> HttpResponse {
+	let mut stream = TcpStream::connect(("127.0.0.1", port)).await.expect("the sidecar listens");
+	let mut request =
+		format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n");
+	for (n, v) in headers {
+		request.push_str(&format!("{n}: {v}\r\n"));
+	}
+	request.push_str(&format!("Content-Length: {}\r\n\r\n{body}", body.len()));
+	stream.write_all(request.as_bytes()).await.expect("the request is sent");
+	let mut response = Vec::new();
+	tokio::time::timeout(MESSAGE_TIMEOUT, stream.read_to_end(&mut response))
+		.await
+		.expect("the sidecar answers in time")
+		.expect("the response is read");
+	let text = String::from_utf8_lossy(&response).into_owned();
+	let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+	let mut lines = head.lines();
+	let status = lines
+		.next()
+		.and_then(|l| l.split_whitespace().nth(1))
+		.and_then(|s| s.parse().ok())
+		.expect("a status line");
+	let headers = lines
+		.filter_map(|l| l.split_once(':'))
+		.map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
+		.collect();
+	HttpResponse { status, headers, body: body.to_owned() }
+}

@@ -1,0 +1,318 @@
+//! End-to-end media: the real dev node, the real `vilokanam-sidecar` binary and WebRTC bots of
+//! another implementation (webrtc-rs), over real WebSocket, HTTP and UDP.
+//!
+//! Alice publishes synthetic audio + video over the WebSocket signaling. Charlie, Dave and Eve
+//! open sessions, watch, send a voucher every second and receive the stream — in order, each
+//! from a keyframe. Bob, without a session, gets nothing: not the room, not the media, not
+//! WHEP. Charlie stops sending vouchers: his media stops within a second of the missed voucher.
+//! Dave closes his session on chain: his media is closed. Then OBS's path: Alice fetches her
+//! WHIP token, a publisher bot POSTs its offer to `/whip/{stream}` (201, `Location`) and takes
+//! over; Eve fetches a WHEP token and a second viewer bot watches over `/whep/{stream}`; the
+//! WHIP session ends with `DELETE`.
+//!
+//! Needs the node binary: `cargo build --release -p vilokanam-node`.
+
+mod common;
+
+use common::*;
+use sp_core::sr25519;
+use std::time::{Duration, Instant};
+use tokio::{sync::watch, task::JoinHandle};
+use vilokanam_chain_client::{voucher, Client, RuntimeCall, SessionId, StreamId, VoucherEncoding};
+use vilokanam_media_bots::{PublisherBot, PublisherOptions, ViewerBot};
+use vilokanam_sidecar::protocol::{ClientMessage, ErrorCode, MediaState, Role, ServerMessage};
+use vilokanam_test_utils::Node;
+
+const T: Duration = Duration::from_secs(30);
+
+async fn media_offer(peer: &mut Peer, sdp: String) -> String {
+	peer.send(ClientMessage::MediaOffer { sdp }).await;
+	peer.expect("media_answer", |m| match m {
+		ServerMessage::MediaAnswer { sdp } => Some(sdp.clone()),
+		_ => None,
+	})
+	.await
+}
+
+async fn media_state(peer: &mut Peer, want: MediaState) -> Option<String> {
+	peer.expect(&format!("media_state {want:?}"), |m| match m {
+		ServerMessage::MediaState { state, reason } if *state == want => Some(reason.clone()),
+		_ => None,
+	})
+	.await
+}
+
+/// A viewer that watches and pays every second until told to stop; returns its connection,
+/// the last acknowledged cumulative and when it was acknowledged.
+struct Paying {
+	stop: watch::Sender<bool>,
+	task: JoinHandle<(Peer, u64, Instant)>,
+}
+
+impl Paying {
+	/// Pay from `after + 1` seconds on.
+	fn start(mut peer: Peer, session: SessionId, after: u64) -> Self {
+		let (stop, mut stopped) = watch::channel(false);
+		let task = tokio::spawn(async move {
+			let mut c = after;
+			loop {
+				c += 1;
+				peer.heartbeat(session, c, false).await;
+				let at = Instant::now();
+				tokio::select! {
+					_ = tokio::time::sleep(Duration::from_secs(1)) => {},
+					_ = stopped.changed() => return (peer, c, at),
+				}
+			}
+		});
+		Self { stop, task }
+	}
+
+	async fn stop(self) -> (Peer, u64, Instant) {
+		let _ = self.stop.send(true);
+		self.task.await.expect("the heartbeat task ends")
+	}
+}
+
+async fn viewer(
+	name: &'static str,
+	url: &str,
+	who: sr25519::Pair,
+	stream_id: StreamId,
+	session: SessionId,
+) -> (ViewerBot, Paying) {
+	let mut peer = Peer::connect(name, url, who).await;
+	peer.watch(stream_id, session).await;
+	let (bot, offer) = ViewerBot::new().await.expect("a viewer bot");
+	let answer = media_offer(&mut peer, offer).await;
+	bot.accept_answer(&answer).await.expect("the bot takes the answer");
+	bot.wait_connected(T).await.expect("ICE + DTLS with the SFU");
+	(bot, Paying::start(peer, session, 0))
+}
+
+async fn packets(bot: &ViewerBot) -> u64 {
+	let s = bot.stats();
+	s.video_packets + s.audio_packets
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn media_flows_only_to_paying_viewers_over_websocket_whip_and_whep() {
+	let dir = tempfile::tempdir().expect("temp dir");
+	let node = Node::start(&dir.path().join("node")).await;
+	let client = Client::connect(&node.ws_url()).await.expect("the node answers");
+	let stream_id = live_stream(&client, "Media e2e").await;
+	let (charlie, dave, eve) = (pair("//Charlie"), pair("//Dave"), pair("//Eve"));
+	let charlie_session = open_session(&client, &charlie, stream_id).await;
+	let dave_session = open_session(&client, &dave, stream_id).await;
+	let eve_session = open_session(&client, &eve, stream_id).await;
+	let sidecar = Sidecar::start_with(
+		&node,
+		&dir.path().join("sidecar.sqlite"),
+		&dir.path().join("sidecar.log"),
+		&["--media-listen".into(), "127.0.0.1:0".into()],
+	)
+	.await;
+	let url = sidecar.ws_url();
+
+	// Alice publishes over the WebSocket.
+	let mut alice = Peer::connect("alice", &url, pair("//Alice")).await;
+	alice.send(ClientMessage::Publish { stream_id }).await;
+	alice
+		.expect("joined", |m| {
+			matches!(m, ServerMessage::Joined { role: Role::Publisher, .. }).then_some(())
+		})
+		.await;
+	let (publisher, offer) =
+		PublisherBot::new(PublisherOptions::default()).await.expect("a publisher bot");
+	let answer = media_offer(&mut alice, offer).await;
+	publisher.accept_answer(&answer).await.expect("the bot takes the answer");
+	publisher.wait_connected(T).await.expect("ICE + DTLS with the SFU");
+	publisher.start();
+	media_state(&mut alice, MediaState::Connected).await;
+
+	// Bob has no session: no room, no media, no WHEP.
+	let mut bob = Peer::connect("bob", &url, pair("//Bob")).await;
+	bob.send(ClientMessage::Watch { stream_id, session_id: charlie_session }).await;
+	assert_eq!(bob.expect_error("watch refused").await, ErrorCode::Forbidden);
+	let (bob_bot, bob_offer) = ViewerBot::new().await.expect("a viewer bot");
+	bob.send(ClientMessage::MediaOffer { sdp: bob_offer.clone() }).await;
+	assert_eq!(bob.expect_error("media refused").await, ErrorCode::NotInRoom);
+	let sdp = [("content-type", "application/sdp")];
+	let r = http(sidecar.port, "POST", &format!("/whep/{stream_id}"), &sdp, &bob_offer).await;
+	assert_eq!(r.status, 401, "no token: {}", r.body);
+	let forged = format!("{charlie_session}.{}", "00".repeat(32));
+	let auth = format!("Bearer {forged}");
+	let r = http(
+		sidecar.port,
+		"POST",
+		&format!("/whep/{stream_id}"),
+		&[("content-type", "application/sdp"), ("authorization", &auth)],
+		&bob_offer,
+	)
+	.await;
+	assert_eq!(r.status, 401, "a forged token: {}", r.body);
+
+	// Three paying viewers receive the stream in order, each from a keyframe.
+	let (charlie_bot, charlie_pay) =
+		viewer("charlie", &url, charlie.clone(), stream_id, charlie_session).await;
+	let (dave_bot, dave_pay) = viewer("dave", &url, dave.clone(), stream_id, dave_session).await;
+	let (eve_bot, eve_pay) = viewer("eve", &url, eve.clone(), stream_id, eve_session).await;
+	for bot in [&charlie_bot, &dave_bot, &eve_bot] {
+		let s = bot.wait_for_frames(60, T).await.expect("frames");
+		assert_eq!(s.first_video_frame_is_keyframe, Some(true), "{s:?}");
+		assert_eq!((s.frames_out_of_order, s.frames_corrupt), (0, 0), "{s:?}");
+		assert!(s.audio_packets > 0 && s.audio_corrupt == 0, "{s:?}");
+	}
+	assert_eq!(bob_bot.stats().video_packets, 0);
+
+	// Charlie's vouchers stop: his media stops within a second of the voucher he missed.
+	let (mut charlie_peer, charlie_paid, last_ack) = charlie_pay.stop().await;
+	media_state(&mut charlie_peer, MediaState::Paused).await;
+	let paused_seen = Instant::now();
+	tokio::time::sleep(Duration::from_millis(500)).await;
+	let stopped = packets(&charlie_bot).await;
+	tokio::time::sleep(Duration::from_secs(1)).await;
+	assert_eq!(packets(&charlie_bot).await, stopped, "media kept flowing without vouchers");
+	let last_packet = charlie_bot.stats().last_packet_at.expect("packets arrived before");
+	let missed = last_ack + Duration::from_secs(1);
+	assert!(
+		last_packet.saturating_duration_since(missed) <= Duration::from_secs(1),
+		"media went on {:?} after the missed voucher (paused seen after {:?})",
+		last_packet.saturating_duration_since(missed),
+		paused_seen.saturating_duration_since(missed),
+	);
+	// Paying again resumes it, from a keyframe.
+	let before = charlie_bot.stats().frames_complete;
+	let charlie_pay = Paying::start(charlie_peer, charlie_session, charlie_paid);
+	charlie_bot
+		.wait_until("frames after resuming", T, |s| s.frames_complete >= before + 30)
+		.await
+		.expect("media resumes with the vouchers");
+	let (_, _, _) = charlie_pay.stop().await;
+
+	// Dave closes his session on chain: his media is closed.
+	let (mut dave_peer, last, _) = dave_pay.stop().await;
+	let genesis = client.genesis_hash();
+	let final_voucher = pallet_ticks::FinalVoucher {
+		cumulative_seconds: last,
+		encoding: VoucherEncoding::Raw,
+		signature: voucher::sign(&dave, &genesis, dave_session, last, VoucherEncoding::Raw),
+	};
+	execute(
+		&client,
+		RuntimeCall::Ticks(pallet_ticks::Call::close_session {
+			session_id: dave_session,
+			final_voucher: Some(final_voucher),
+		}),
+		&dave,
+	)
+	.await;
+	let reason = media_state(&mut dave_peer, MediaState::Closed).await;
+	assert_eq!(reason.as_deref(), Some("revoked"), "the room revocation closes it at once");
+	let stopped = packets(&dave_bot).await;
+	tokio::time::sleep(Duration::from_secs(1)).await;
+	assert_eq!(packets(&dave_bot).await, stopped);
+
+	// OBS's path: WHIP with the token the sidecar issues to the creator.
+	alice.send(ClientMessage::PublishToken { stream_id }).await;
+	let (token, whip_url) = alice
+		.expect("publish_token", |m| match m {
+			ServerMessage::PublishToken { token, whip_url, .. } => {
+				Some((token.clone(), whip_url.clone()))
+			},
+			_ => None,
+		})
+		.await;
+	assert_eq!(whip_url, format!("/whip/{stream_id}"));
+	let (obs, obs_offer) =
+		PublisherBot::new(PublisherOptions::default()).await.expect("a publisher bot");
+	let bearer = format!("Bearer {token}");
+	let with_token = [("content-type", "application/sdp"), ("authorization", bearer.as_str())];
+	let r =
+		http(sidecar.port, "POST", &whip_url, &[("content-type", "application/sdp")], &obs_offer)
+			.await;
+	assert_eq!(r.status, 401, "{}", r.body);
+	let r = http(
+		sidecar.port,
+		"POST",
+		&whip_url,
+		&[("content-type", "text/plain"), ("authorization", &bearer)],
+		&obs_offer,
+	)
+	.await;
+	assert_eq!(r.status, 415, "{}", r.body);
+	let other = format!("Bearer {}", "ab".repeat(32));
+	let r = http(
+		sidecar.port,
+		"POST",
+		&whip_url,
+		&[("content-type", "application/sdp"), ("authorization", &other)],
+		&obs_offer,
+	)
+	.await;
+	assert_eq!(r.status, 401, "{}", r.body);
+	let r = http(sidecar.port, "POST", &whip_url, &with_token, &obs_offer).await;
+	assert_eq!(r.status, 201, "{}", r.body);
+	assert_eq!(r.header("content-type"), Some("application/sdp"));
+	let location = r.header("location").expect("a Location").to_owned();
+	assert!(location.starts_with(&format!("/whip/{stream_id}/")), "{location}");
+	obs.accept_answer(&r.body).await.expect("the bot takes the answer");
+	obs.wait_connected(T).await.expect("ICE + DTLS with the SFU");
+	obs.start();
+	// The WHIP publisher took over from the WebSocket one.
+	let reason = media_state(&mut alice, MediaState::Closed).await;
+	assert_eq!(reason.as_deref(), Some("replaced"));
+
+	// A standard player's path: WHEP with Eve's watch token (her vouchers keep coming).
+	let (mut eve_peer, eve_paid, _) = eve_pay.stop().await;
+	eve_peer.send(ClientMessage::WatchToken {}).await;
+	let (watch_token, whep_url) = eve_peer
+		.expect("watch_token", |m| match m {
+			ServerMessage::WatchToken { token, whep_url, .. } => {
+				Some((token.clone(), whep_url.clone()))
+			},
+			_ => None,
+		})
+		.await;
+	let eve_pay = Paying::start(eve_peer, eve_session, eve_paid);
+	let (player, player_offer) = ViewerBot::new().await.expect("a viewer bot");
+	let bearer_w = format!("Bearer {watch_token}");
+	let r = http(
+		sidecar.port,
+		"POST",
+		&whep_url,
+		&[("content-type", "application/sdp"), ("authorization", &bearer_w)],
+		&player_offer,
+	)
+	.await;
+	assert_eq!(r.status, 201, "{}", r.body);
+	let whep_location = r.header("location").expect("a Location").to_owned();
+	player.accept_answer(&r.body).await.expect("the bot takes the answer");
+	let s = player.wait_for_frames(60, T).await.expect("frames over WHEP from the WHIP publisher");
+	assert_eq!(s.first_video_frame_is_keyframe, Some(true), "{s:?}");
+	assert_eq!((s.frames_out_of_order, s.frames_corrupt), (0, 0), "{s:?}");
+	// Eve's own WebSocket viewer followed the new publisher too, restarting on its keyframe.
+	let before = eve_bot.stats().keyframes_received;
+	eve_bot
+		.wait_until("a keyframe of the new publisher", T, |s| s.keyframes_received > before)
+		.await
+		.expect("the WebSocket viewer follows the new publisher");
+
+	// Only the token's owner may end a session; the owner's DELETE ends it.
+	let r = http(sidecar.port, "DELETE", &whep_location, &[("authorization", &bearer)], "").await;
+	assert_eq!(r.status, 401, "another token: {}", r.body);
+	let r = http(sidecar.port, "DELETE", &location, &[("authorization", &bearer)], "").await;
+	assert_eq!(r.status, 200, "{}", r.body);
+	let r = http(sidecar.port, "DELETE", &location, &[("authorization", &bearer)], "").await;
+	assert_eq!(r.status, 404, "{}", r.body);
+	tokio::time::sleep(Duration::from_millis(500)).await;
+	let stopped = player.stats().video_packets;
+	tokio::time::sleep(Duration::from_secs(1)).await;
+	assert_eq!(player.stats().video_packets, stopped, "video after the publisher's DELETE");
+	let _ = eve_pay.stop().await;
+	for bot in [&charlie_bot, &dave_bot, &eve_bot, &player, &bob_bot] {
+		let _ = bot.close().await;
+	}
+	let _ = publisher.close().await;
+	let _ = obs.close().await;
+}

@@ -1,0 +1,245 @@
+//! The media engine on its own, against webrtc-rs bots over real UDP on loopback: forwarding,
+//! keyframe starts, gates, keyframe-request coalescing and simulcast layers. Rights from the
+//! chain are covered by `media_e2e.rs`; here gates are set by the test.
+
+use std::{
+	sync::{
+		atomic::{AtomicU8, Ordering},
+		Arc,
+	},
+	time::Duration,
+};
+use vilokanam_media_bots::{PublisherBot, PublisherOptions, ViewerBot};
+use vilokanam_sidecar::{
+	media::{
+		CloseReason, Gate, GateState, MediaConfig, MediaEvent, MediaPeerId, MediaRole, MediaServer,
+		OpenGate, PeerSetup,
+	},
+	Metrics,
+};
+
+const T: Duration = Duration::from_secs(20);
+
+/// A gate the test opens, pauses and closes.
+#[derive(Default)]
+struct Switch(AtomicU8);
+
+impl Switch {
+	fn set(&self, s: u8) {
+		self.0.store(s, Ordering::SeqCst)
+	}
+}
+
+impl Gate for Switch {
+	fn check(&self) -> GateState {
+		match self.0.load(Ordering::SeqCst) {
+			0 => GateState::Open,
+			1 => GateState::Paused,
+			_ => GateState::Closed(CloseReason::SessionClosed),
+		}
+	}
+}
+
+fn server() -> MediaServer {
+	server_with(MediaConfig::default())
+}
+
+fn server_with(config: MediaConfig) -> MediaServer {
+	let _ = tracing_subscriber::fmt()
+		.with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+		.with_test_writer()
+		.try_init();
+	MediaServer::start(config, Metrics::new().unwrap()).unwrap()
+}
+
+type Events = tokio::sync::mpsc::Receiver<(MediaPeerId, MediaEvent)>;
+
+fn setup(role: MediaRole, gate: Arc<dyn Gate>) -> (PeerSetup, Events) {
+	let (tx, rx) = tokio::sync::mpsc::channel(32);
+	(PeerSetup { stream_id: 1, role, gate, events: Some(tx), label: "test".into() }, rx)
+}
+
+async fn publisher(media: &MediaServer, opts: PublisherOptions) -> PublisherBot {
+	let (bot, offer) = PublisherBot::new(opts).await.unwrap();
+	let (s, _events) = setup(MediaRole::Publisher, Arc::new(OpenGate));
+	let (_, answer) = media.offer(&offer, s).unwrap();
+	bot.accept_answer(&answer).await.unwrap();
+	bot.wait_connected(T).await.unwrap();
+	bot.start();
+	bot
+}
+
+async fn viewer(media: &MediaServer, gate: Arc<dyn Gate>) -> (ViewerBot, MediaPeerId, Events) {
+	let (bot, offer) = ViewerBot::new().await.unwrap();
+	let (s, events) = setup(MediaRole::Viewer, gate);
+	let (id, answer) = media.offer(&offer, s).unwrap();
+	bot.accept_answer(&answer).await.unwrap();
+	bot.wait_connected(T).await.unwrap();
+	(bot, id, events)
+}
+
+async fn next_event(events: &mut Events, want: MediaEvent) {
+	let got = tokio::time::timeout(T, async {
+		loop {
+			match events.recv().await {
+				Some((_, e)) if e == want => return,
+				Some(_) => continue,
+				None => panic!("events closed before {want:?}"),
+			}
+		}
+	})
+	.await;
+	assert!(got.is_ok(), "no {want:?} within {T:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_viewers_receive_in_order_from_a_keyframe_and_a_gated_one_receives_nothing() {
+	let recordings = tempfile::tempdir().unwrap();
+	let media = server_with(MediaConfig {
+		record_dir: Some(recordings.path().to_path_buf()),
+		..MediaConfig::default()
+	});
+	let publisher = publisher(&media, PublisherOptions::default()).await;
+	let mut viewers = Vec::new();
+	for _ in 0..3 {
+		viewers.push(viewer(&media, Arc::new(OpenGate)).await);
+	}
+	let gate = Arc::new(Switch::default());
+	gate.set(1);
+	let (gated, gated_id, mut gated_events) = viewer(&media, gate.clone()).await;
+
+	for (bot, _, _) in &viewers {
+		let s = bot.wait_for_frames(90, T).await.unwrap();
+		assert_eq!(s.first_video_frame_is_keyframe, Some(true), "{s:?}");
+		assert_eq!(s.frames_out_of_order, 0, "{s:?}");
+		assert_eq!(s.frames_corrupt, 0, "{s:?}");
+		assert!(s.audio_packets > 50 && s.audio_corrupt == 0, "{s:?}");
+	}
+	// Paused from the start: nothing at all, not even audio.
+	let s = gated.stats();
+	assert_eq!((s.video_packets, s.audio_packets), (0, 0), "{s:?}");
+
+	// Opened: media starts on a keyframe; paused again: it stops within the gate period.
+	gate.set(0);
+	next_event(&mut gated_events, MediaEvent::Resumed).await;
+	let s = gated.wait_for_frames(30, T).await.unwrap();
+	assert_eq!(s.first_video_frame_is_keyframe, Some(true), "{s:?}");
+	gate.set(1);
+	next_event(&mut gated_events, MediaEvent::Paused).await;
+	tokio::time::sleep(Duration::from_millis(300)).await;
+	let before = gated.stats();
+	tokio::time::sleep(Duration::from_secs(1)).await;
+	let after = gated.stats();
+	assert_eq!(before.video_packets, after.video_packets, "media kept flowing while paused");
+	assert_eq!(before.audio_packets, after.audio_packets);
+	// Resumed again: the stream goes on without a frame out of order.
+	gate.set(0);
+	let s = gated
+		.wait_until("more frames after resuming", T, |s| {
+			s.frames_complete > after.frames_complete + 30
+		})
+		.await
+		.unwrap();
+	assert_eq!(s.frames_out_of_order, 0, "{s:?}");
+	// Closed: the peer is gone.
+	gate.set(2);
+	next_event(&mut gated_events, MediaEvent::Closed(CloseReason::SessionClosed)).await;
+	let _ = gated_id;
+
+	// Each viewer has its own outgoing SSRC.
+	let mut ssrcs: Vec<_> = viewers.iter().map(|v| v.0.stats().video_ssrc.unwrap()).collect();
+	ssrcs.sort();
+	ssrcs.dedup();
+	assert_eq!(ssrcs.len(), 3);
+
+	// The snapshot is refreshed every second.
+	tokio::time::sleep(Duration::from_millis(1_200)).await;
+	let snap = media.snapshot();
+	let room = snap.rooms.iter().find(|r| r.stream_id == 1).unwrap();
+	assert_eq!(room.viewers.len(), 3, "{room:?}");
+	assert!(room.publisher.as_ref().unwrap().bitrate_bps > 500_000, "{room:?}");
+	assert!(room.forwarded_packets > 0);
+	let sent = publisher.stats().frames_sent;
+	publisher.close().await.unwrap();
+	media.shutdown();
+
+	// The publisher's video was recorded: an IVF file of the frames from the first keyframe.
+	let file = std::fs::read_dir(recordings.path()).unwrap().next().unwrap().unwrap().path();
+	let ivf = std::fs::read(&file).unwrap();
+	assert_eq!(&ivf[0..4], b"DKIF", "{file:?}");
+	assert_eq!(
+		(u16::from_le_bytes([ivf[12], ivf[13]]), u16::from_le_bytes([ivf[14], ivf[15]])),
+		(640, 480)
+	);
+	let frames = u32::from_le_bytes(ivf[24..28].try_into().unwrap()) as u64;
+	assert!(frames > 90 && frames <= sent, "{frames} frames recorded of {sent} sent");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keyframe_requests_are_coalesced_to_one_per_second() {
+	let media = server();
+	let publisher =
+		publisher(&media, PublisherOptions { keyframe_interval: 0, ..PublisherOptions::default() })
+			.await;
+	let mut viewers = Vec::new();
+	for _ in 0..3 {
+		viewers.push(viewer(&media, Arc::new(OpenGate)).await);
+	}
+	for (bot, _, _) in &viewers {
+		if let Err(e) = bot.wait_for_frames(10, T).await {
+			panic!("{e}\npublisher: {:?}\nmedia: {:?}", publisher.stats(), media.snapshot());
+		}
+	}
+	let before = publisher.stats().plis_received;
+	// 3 viewers × 10 requests over ~2 s: at most one request per second reaches the publisher.
+	let started = std::time::Instant::now();
+	for _ in 0..10 {
+		for (bot, _, _) in &viewers {
+			bot.request_keyframe().await.unwrap();
+		}
+		tokio::time::sleep(Duration::from_millis(200)).await;
+	}
+	tokio::time::sleep(Duration::from_millis(300)).await;
+	let elapsed = started.elapsed().as_secs_f64();
+	let forwarded = publisher.stats().plis_received - before;
+	assert!(forwarded >= 1, "no request reached the publisher");
+	assert!(
+		(forwarded as f64) <= elapsed.ceil() + 1.0,
+		"{forwarded} keyframe requests in {elapsed:.1} s reached the publisher"
+	);
+	let snap = media.snapshot();
+	assert!(snap.rooms[0].keyframe_requests_coalesced >= 20, "{:?}", snap.rooms[0]);
+	media.shutdown();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn simulcast_viewers_get_one_layer_and_bad_offers_are_refused() {
+	let media = server();
+	let publisher =
+		publisher(&media, PublisherOptions { simulcast: true, ..PublisherOptions::default() })
+			.await;
+	let (bot, _, _) = viewer(&media, Arc::new(OpenGate)).await;
+	let s = bot.wait_for_frames(60, T).await.unwrap();
+	assert_eq!(s.first_video_frame_is_keyframe, Some(true), "{s:?}");
+	// With the default estimate, the full layer fits: after the first second's measurement
+	// the viewer is moved to it (layer 2 = "f") on its next keyframe.
+	let s = bot.wait_until("the full layer", T, |s| s.last_layer == Some(2)).await.unwrap();
+	// A switch starts at the new layer's keyframe, which may carry the same capture instant
+	// as the last frame or two of the old layer (its packets finish later): the decoder
+	// restarts there, so only those can look out of order.
+	assert!(s.frames_out_of_order <= 2, "{s:?}");
+	assert_eq!(s.frames_corrupt, 0, "{s:?}");
+	assert_eq!(s.tracks, 2, "one audio and one video stream whatever the layer: {s:?}");
+	let snap = media.snapshot();
+	assert_eq!(snap.rooms[0].layers.len(), 3, "{:?}", snap.rooms[0]);
+
+	// A viewer offer used as a publisher's (and nonsense) is refused with a reason.
+	let (_, viewer_offer) = ViewerBot::new().await.unwrap();
+	let (s, _) = setup(MediaRole::Publisher, Arc::new(OpenGate));
+	let err = media.offer(&viewer_offer, s).unwrap_err();
+	assert!(err.to_string().contains("must send"), "{err}");
+	let (s, _) = setup(MediaRole::Viewer, Arc::new(OpenGate));
+	assert!(media.offer("v=0\r\nnonsense", s).is_err());
+	publisher.close().await.unwrap();
+	media.shutdown();
+}

@@ -1,0 +1,79 @@
+// Where the chain node and the sidecar are, and whether development accounts may be offered.
+//
+// Sources, later ones winning:
+//   1. defaults: node ws://127.0.0.1:9944, sidecar at the same origin under /ws;
+//   2. GET /config.json, served by the sidecar next to the pages:
+//      {"node_url": "ws://…", "ws_path": "/ws", "dev": true};
+//   3. query parameters, for development against separately served pages:
+//      ?node=ws://127.0.0.1:9944  ?sidecar=ws://127.0.0.1:7070/ws  ?dev=1|0
+// When neither /config.json nor ?dev= says whether the chain is a development chain, the chain
+// itself is asked (system_chainType: Development or Local).
+
+/** The query parameters carried over to every link between the pages. */
+export const KEPT_PARAMS = ['node', 'sidecar', 'dev'];
+
+const DEFAULT_NODE_URL = 'ws://127.0.0.1:9944';
+const DEFAULT_WS_PATH = '/ws';
+
+/** The WebSocket URL of `path` on the page's own origin. */
+export function sameOriginWs(path) {
+  const url = new URL(path, window.location.href);
+  url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
+  return url.toString();
+}
+
+/**
+ * The configuration: `{nodeUrl, sidecarUrl, dev, served}` where `dev` is `true`, `false` or
+ * `null` (unknown: ask the chain) and `served` tells whether /config.json was found.
+ */
+export async function loadConfig() {
+  const query = new URLSearchParams(window.location.search);
+  let file = null;
+  try {
+    const res = await fetch('/config.json', { cache: 'no-store' });
+    if (res.ok && (res.headers.get('content-type') ?? '').includes('json')) file = await res.json();
+  } catch {
+    // No config.json (pages served by something else than the sidecar): defaults apply.
+  }
+  const nodeUrl = query.get('node') || file?.node_url || DEFAULT_NODE_URL;
+  const sidecarUrl = query.get('sidecar') || sameOriginWs(file?.ws_path || DEFAULT_WS_PATH);
+  let dev = typeof file?.dev === 'boolean' ? file.dev : null;
+  if (query.has('dev')) dev = ['1', 'true', 'yes'].includes(query.get('dev'));
+  return { nodeUrl, sidecarUrl, sidecarFromQuery: query.has('sidecar'), dev, served: file !== null, file };
+}
+
+/** `path` (e.g. `/stream.html`) with `params` and the kept query parameters of this page. */
+export function pageUrl(path, params = {}) {
+  const current = new URLSearchParams(window.location.search);
+  const url = new URL(path, window.location.origin);
+  for (const key of KEPT_PARAMS) {
+    if (current.has(key)) url.searchParams.set(key, current.get(key));
+  }
+  for (const [key, value] of Object.entries(params)) url.searchParams.set(key, String(value));
+  return url.pathname + url.search;
+}
+
+/** Rewrites the links marked `data-keep-query` so that they carry the kept parameters. */
+export function keepQueryOnLinks(root = document) {
+  for (const a of root.querySelectorAll('a[data-keep-query]')) {
+    a.setAttribute('href', pageUrl(a.getAttribute('href')));
+  }
+}
+
+/**
+ * The sidecar a viewer of `stream` connects to: a `?sidecar=` override, else the stream's
+ * registered endpoint when it is a WebSocket URL, else the configured (same-origin) one.
+ */
+export function sidecarForStream(config, stream) {
+  if (config.sidecarFromQuery) return config.sidecarUrl;
+  const endpoint = stream?.endpoint;
+  if (endpoint && /^wss?:\/\//i.test(endpoint)) return endpoint;
+  return config.sidecarUrl;
+}
+
+/** The HTTP(S) origin of a sidecar given by its WebSocket URL (for WHIP URLs). */
+export function sidecarHttpOrigin(sidecarUrl) {
+  const url = new URL(sidecarUrl);
+  url.protocol = url.protocol === 'wss:' ? 'https:' : 'http:';
+  return url.origin;
+}

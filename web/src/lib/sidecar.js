@@ -1,0 +1,210 @@
+// The sidecar's WebSocket protocol (docs/SIDECAR.md): challenge/auth, requests with their
+// replies or errors, and every pushed message as an event.
+
+import { authPayload } from './chain.js';
+
+/** An `error` message from the sidecar: `code` is e.g. `forbidden`, `unknown_type`. */
+export class SidecarError extends Error {
+  constructor(code, message, request) {
+    super(`${code}: ${message}`);
+    this.name = 'SidecarError';
+    this.code = code;
+    this.request = request;
+  }
+}
+
+/** Readable texts for the error codes a person may meet. */
+export const ERROR_TEXT = {
+  unauthenticated: 'not signed in to the sidecar',
+  bad_signature: 'the signature did not verify',
+  forbidden: 'not allowed',
+  not_found: 'not found (the session or stream is not open)',
+  not_in_room: 'not in the room',
+  rate_limited: 'too many messages; slow down',
+  stale: 'voucher not above the last acknowledged one',
+  ahead_of_time: 'voucher ahead of the time watched',
+  above_max: 'the escrowed seconds are used up',
+  chain_unavailable: 'the sidecar cannot reach the chain; retrying',
+  unknown_type: 'not supported by this sidecar',
+};
+
+/**
+ * One WebSocket connection to the sidecar. Events (`on(type, fn)`): every server message by its
+ * `type` (`chat`, `stats`, `revoked`, `media_state`, …), `*` for all of them, and `close`
+ * ({code, reason}) when the connection ends.
+ */
+export class SidecarClient {
+  constructor(url) {
+    this.url = url;
+    this.ws = null;
+    this.listeners = new Map();
+    this.pending = [];
+    this.heartbeats = [];
+    this.genesis = null;
+    this.account = null;
+    this.closed = false;
+  }
+
+  on(type, fn) {
+    if (!this.listeners.has(type)) this.listeners.set(type, new Set());
+    this.listeners.get(type).add(fn);
+    return () => this.listeners.get(type)?.delete(fn);
+  }
+
+  emit(type, value) {
+    for (const fn of this.listeners.get(type) ?? []) {
+      try {
+        fn(value);
+      } catch (e) {
+        console.error(e);
+      }
+    }
+  }
+
+  /**
+   * Opens the connection and authenticates `account` (see wallet.js) by signing the challenge
+   * (wrapped encoding). Resolves to the `authenticated` message.
+   */
+  async connect(account, { timeoutMs = 20000 } = {}) {
+    const ws = new WebSocket(this.url);
+    this.ws = ws;
+    const challenge = await new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`the sidecar at ${this.url} did not answer`)), timeoutMs);
+      ws.addEventListener('error', () => {
+        clearTimeout(timer);
+        reject(new Error(`cannot connect to the sidecar at ${this.url}`));
+      }, { once: true });
+      ws.addEventListener('close', () => {
+        clearTimeout(timer);
+        reject(new Error(`the sidecar at ${this.url} closed the connection`));
+      }, { once: true });
+      ws.addEventListener('message', (ev) => {
+        clearTimeout(timer);
+        try {
+          const msg = JSON.parse(ev.data);
+          if (msg.type === 'challenge') resolve(msg);
+          else reject(new Error(`expected a challenge, got ${msg.type}`));
+        } catch (e) {
+          reject(e);
+        }
+      }, { once: true });
+    });
+    ws.addEventListener('message', (ev) => this.onMessage(ev));
+    ws.addEventListener('close', (ev) => this.onClose(ev));
+    this.genesis = challenge.genesis;
+    const signature = await account.signBytes(authPayload(challenge.genesis, challenge.nonce));
+    const reply = await this.request(
+      { type: 'auth', account: account.address, crypto: account.crypto, signature, encoding: 'wrapped' },
+      ['authenticated'],
+    );
+    this.account = account;
+    return reply;
+  }
+
+  get open() {
+    return this.ws?.readyState === WebSocket.OPEN;
+  }
+
+  send(message) {
+    if (!this.open) throw new Error('the sidecar connection is closed');
+    this.ws.send(JSON.stringify({ v: 1, ...message }));
+  }
+
+  /**
+   * Sends `message` and resolves to the first reply whose type is in `replyTypes`; rejects with a
+   * `SidecarError` when the server answers with an error for this request type.
+   */
+  request(message, replyTypes, { timeoutMs = 20000 } = {}) {
+    return new Promise((resolve, reject) => {
+      const entry = { request: message.type, replyTypes, resolve, reject };
+      entry.timer = setTimeout(() => {
+        this.pending = this.pending.filter((p) => p !== entry);
+        reject(new Error(`no reply to ${message.type} from the sidecar`));
+      }, timeoutMs);
+      this.pending.push(entry);
+      try {
+        this.send(message);
+      } catch (e) {
+        clearTimeout(entry.timer);
+        this.pending = this.pending.filter((p) => p !== entry);
+        reject(e);
+      }
+    });
+  }
+
+  /**
+   * Sends a heartbeat voucher; resolves to the `ack` or rejects with the `SidecarError`
+   * (heartbeats are answered in order).
+   */
+  heartbeat({ sessionId, cumulativeSeconds, signature, crypto }) {
+    return new Promise((resolve, reject) => {
+      this.heartbeats.push({ cumulativeSeconds, resolve, reject });
+      try {
+        this.send({
+          type: 'heartbeat',
+          session_id: Number(sessionId),
+          cumulative_seconds: cumulativeSeconds,
+          encoding: 'wrapped',
+          crypto,
+          signature,
+        });
+      } catch (e) {
+        this.heartbeats.pop();
+        reject(e);
+      }
+    });
+  }
+
+  onMessage(ev) {
+    let msg;
+    try {
+      msg = JSON.parse(ev.data);
+    } catch {
+      return;
+    }
+    if (msg.type === 'ack') {
+      const i = this.heartbeats.findIndex((h) => h.cumulativeSeconds === msg.cumulative_seconds);
+      if (i >= 0) this.heartbeats.splice(i, 1)[0].resolve(msg);
+    } else if (msg.type === 'error' && msg.request === 'heartbeat') {
+      this.heartbeats.shift()?.reject(new SidecarError(msg.code, msg.message, msg.request));
+    } else if (msg.type === 'error') {
+      const i = this.pending.findIndex((p) => p.request === msg.request);
+      if (i >= 0) {
+        const [p] = this.pending.splice(i, 1);
+        clearTimeout(p.timer);
+        p.reject(new SidecarError(msg.code, msg.message, msg.request));
+      }
+    } else {
+      const i = this.pending.findIndex((p) => p.replyTypes.includes(msg.type));
+      if (i >= 0) {
+        const [p] = this.pending.splice(i, 1);
+        clearTimeout(p.timer);
+        p.resolve(msg);
+      }
+    }
+    this.emit(msg.type, msg);
+    this.emit('*', msg);
+  }
+
+  onClose(ev) {
+    this.closed = true;
+    const err = new Error(`the sidecar connection closed (${ev.code}${ev.reason ? `: ${ev.reason}` : ''})`);
+    for (const p of this.pending) {
+      clearTimeout(p.timer);
+      p.reject(err);
+    }
+    for (const hb of this.heartbeats) hb.reject(err);
+    this.pending = [];
+    this.heartbeats = [];
+    this.emit('close', { code: ev.code, reason: ev.reason });
+  }
+
+  close() {
+    this.closed = true;
+    try {
+      this.ws?.close(1000, 'bye');
+    } catch {
+      // already closed
+    }
+  }
+}
