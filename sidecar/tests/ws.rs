@@ -19,11 +19,11 @@ use vilokanam_chain_client::{voucher, RuntimeEvent, Signature, StreamStatus, Vou
 use vilokanam_sidecar::{
 	chain_view::{account_of, SessionEntry, StreamEntry},
 	http, identity,
+	media::{MediaConfig, MediaServer},
 	protocol::{
 		self, ClientMessage, Crypto, Encoding, ErrorCode, HexBytes, RevokeReason, Role,
 		ServerMessage, SignalPayload,
 	},
-	media::{MediaConfig, MediaServer},
 	ChainView, Metrics, Settings, Sidecar, Store, Tokens,
 };
 

@@ -723,6 +723,7 @@ impl Engine {
 			layer_lists.insert(*stream_id, layers);
 		}
 		let mut keyframes = Vec::new();
+		let mut probed = Vec::new();
 		for peer in self.peers.values_mut() {
 			let Kind::Viewer(v) = &mut peer.kind else { continue };
 			let Some(layers) = layer_lists.get(&peer.stream_id) else { continue };
@@ -738,9 +739,14 @@ impl Engine {
 				// Let the estimator probe up to the best layer.
 				let best = layers.iter().map(|l| l.1).max().unwrap_or(0);
 				peer.rtc.bwe().set_desired_bitrate(Bitrate::bps(best * 6 / 5));
+				probed.push(peer.id);
 			} else {
 				v.target = layers.first().map(|l| l.0);
 			}
+		}
+		// Setting the desired bitrate is a mutation: drain (str0m's contract).
+		for id in probed {
+			self.drain(id);
 		}
 		for (stream_id, layer) in keyframes {
 			self.jobs.push_back(Job::Keyframe { stream_id, layer });
