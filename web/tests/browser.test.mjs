@@ -255,8 +255,8 @@ test('creator and viewer pages: stream, pay per second, chat, leave with exact s
   await step(t, 'creator picks camera and microphone, previews, and goes live', async () => {
     const page = creatorPage;
     await page.waitForSelector('#studio:not([hidden])');
-    const cameras = await page.locator('#camera option').count();
-    assert.ok(cameras >= 1, 'enumerateDevices lists a camera');
+    // The studio lists the devices once enumerateDevices resolves.
+    await waitFor('enumerateDevices to list a camera', async () => (await page.locator('#camera option').count()) >= 1);
     await page.getByRole('button', { name: 'Preview' }).click();
     await page.waitForSelector('#preview-video[data-previewing="true"]', { timeout: 20_000 });
     await waitFor('the preview to play', () => page.locator('#preview-video').evaluate((v) => v.videoWidth > 0 && !v.paused));
