@@ -52,6 +52,11 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
 /// At most one keyframe request per publisher layer per this period, however many viewers ask.
 pub const KEYFRAME_REQUEST_INTERVAL: Duration = Duration::from_secs(1);
 
+/// The media socket's receive and send buffers: bursts of keyframe packets fanned out to
+/// hundreds of viewers overflow the default (~208 KiB) before the engine reads again. The
+/// kernel caps it at `net.core.rmem_max` / `wmem_max`.
+pub const SOCKET_BUFFER_BYTES: usize = 4 * 1024 * 1024;
+
 /// A media peer's identifier, unique for the life of the process.
 pub type MediaPeerId = u64;
 
@@ -219,6 +224,30 @@ pub struct MediaSnapshot {
 	pub unrouted_datagrams: u64,
 }
 
+/// Ask for larger socket buffers; best effort (the kernel may grant less).
+fn set_buffer_sizes(socket: &UdpSocket, bytes: usize) {
+	use std::os::fd::AsRawFd;
+	let value = bytes as libc::c_int;
+	for option in [libc::SO_RCVBUF, libc::SO_SNDBUF] {
+		// SAFETY: a valid socket descriptor, and a pointer to a c_int with its exact length.
+		let r = unsafe {
+			libc::setsockopt(
+				socket.as_raw_fd(),
+				libc::SOL_SOCKET,
+				option,
+				(&value as *const libc::c_int).cast(),
+				std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+			)
+		};
+		if r != 0 {
+			tracing::warn!(
+				"cannot size the media socket's buffers: {}",
+				std::io::Error::last_os_error()
+			);
+		}
+	}
+}
+
 pub(crate) enum Command {
 	Add(Box<engine::NewPeer>),
 	Close(MediaPeerId, CloseReason),
@@ -250,6 +279,7 @@ impl MediaServer {
 	/// Bind the UDP port and start the engine thread.
 	pub fn start(config: MediaConfig, metrics: crate::Metrics) -> std::io::Result<Self> {
 		let socket = UdpSocket::bind(config.listen)?;
+		set_buffer_sizes(&socket, SOCKET_BUFFER_BYTES);
 		let local = socket.local_addr()?;
 		let ip = match config.public_ip {
 			Some(ip) => ip,
