@@ -39,12 +39,10 @@
 //!   joined (and at the end of the window, once the per-viewer buffers have filled), over N;
 //! - viewers (and the publisher) the engine closed before the window's end, from its events.
 //!
-//! Known limit (an SFU problem, reported by the bench): str0m's ICE-lite agent drops a pair that
-//! has had no STUN binding request for 15 s, and webrtc-rs (like pion) sends binding requests
-//! only on a pair idle for 2 s, which a viewer receiving media never is. The engine therefore
-//! closes every bot viewer 15 s after it connects, and the publisher too once keyframe requests
-//! keep it busy. Until that is fixed, keep the measurement inside those 15 s: joins are
-//! concurrent (`--join-concurrency`), and `--warmup 2 --seconds 8` fits up to ~300 viewers.
+//! ICE: the server runs with `full_ice` (`--media-full-ice`). In the default ICE-lite mode,
+//! str0m drops a pair that has had no STUN binding request for 15 s; browsers send one every
+//! ~5 s (RFC 7675 consent), but webrtc-rs (like pion) only checks a pair idle for 2 s, which a
+//! viewer receiving media never is, so bot viewers would be closed 15 s after connecting.
 //!
 //! **Soak** (`--soak J`): with the publisher running and no other viewers, J viewers join and
 //! leave, `--soak-concurrency` (10) at a time: each connects, waits for its first frame, closes,
@@ -692,7 +690,13 @@ fn read_at_refresh(
 fn server(args: &Args) {
 	let tck = clock_ticks_per_second();
 	let metrics = Metrics::new().expect("metrics");
-	let media = MediaServer::start(MediaConfig::default(), metrics.clone()).expect("media server");
+	// Full ICE: the webrtc-rs bots send no consent checks while media flows, and str0m's
+	// ICE-lite agent drops such a pair after 15 s (see the module docs).
+	let media = MediaServer::start(
+		MediaConfig { full_ice: true, ..MediaConfig::default() },
+		metrics.clone(),
+	)
+	.expect("media server");
 	// The engine thread names itself once it runs: look for it for a moment.
 	let engine_tid = (0..200)
 		.find_map(|_| {

@@ -105,6 +105,10 @@ pub struct Cli {
 	/// Offer the well-known development accounts in the web pages (dev chains only).
 	#[arg(long, env = "VILOKANAM_SIDECAR_DEV_ACCOUNTS")]
 	pub dev_accounts: bool,
+	/// Answer WebRTC offers as a full ICE agent rather than ICE-lite, for clients that send no
+	/// RFC 7675 consent checks while media flows (pion, webrtc-rs).
+	#[arg(long, env = "VILOKANAM_SIDECAR_MEDIA_FULL_ICE")]
+	pub media_full_ice: bool,
 }
 
 /// The TOML file: the same options, all optional.
@@ -145,6 +149,8 @@ pub struct FileConfig {
 	pub public_node_url: Option<String>,
 	/// See [`Cli::dev_accounts`].
 	pub dev_accounts: Option<bool>,
+	/// See [`Cli::media_full_ice`].
+	pub media_full_ice: Option<bool>,
 }
 
 /// Where the relayer key comes from.
@@ -201,6 +207,8 @@ pub struct Config {
 	pub public_node_url: String,
 	/// Whether the web pages offer the development accounts.
 	pub dev_accounts: bool,
+	/// Full ICE instead of ICE-lite for media.
+	pub media_full_ice: bool,
 }
 
 /// A configuration problem.
@@ -284,6 +292,7 @@ impl Config {
 			web_dir: cli.web_dir.or(file.web_dir),
 			public_node_url: String::new(),
 			dev_accounts: cli.dev_accounts || file.dev_accounts.unwrap_or(false),
+			media_full_ice: cli.media_full_ice || file.media_full_ice.unwrap_or(false),
 		};
 		let mut config = config;
 		config.public_node_url =

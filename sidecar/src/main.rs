@@ -71,6 +71,7 @@ async fn run(config: Config) -> Result<(), String> {
 			listen: config.media_listen,
 			public_ip: config.media_public_ip,
 			record_dir: config.record_dir.clone(),
+			full_ice: config.media_full_ice,
 			..MediaConfig::default()
 		},
 		metrics.clone(),

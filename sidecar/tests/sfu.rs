@@ -9,7 +9,7 @@ use std::{
 	},
 	time::Duration,
 };
-use vilokanam_media_bots::{PublisherBot, PublisherOptions, ViewerBot};
+use vilokanam_media_bots::{PublisherBot, PublisherOptions, VideoCodec, ViewerBot};
 use vilokanam_sidecar::{
 	media::{
 		CloseReason, Gate, GateState, MediaConfig, MediaEvent, MediaPeerId, MediaRole, MediaServer,
@@ -240,6 +240,43 @@ async fn simulcast_viewers_get_one_layer_and_bad_offers_are_refused() {
 	assert!(err.to_string().contains("must send"), "{err}");
 	let (s, _) = setup(MediaRole::Viewer, Arc::new(OpenGate));
 	assert!(media.offer("v=0\r\nnonsense", s).is_err());
+	publisher.close().await.unwrap();
+	media.shutdown();
+}
+
+/// A viewer that keeps receiving well past str0m's 15 s ICE-lite consent window: with full ICE
+/// the server checks the pair itself, so clients that send no consent checks of their own
+/// while media flows (webrtc-rs, pion) stay connected.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn full_ice_keeps_clients_without_consent_checks() {
+	let media = server_with(MediaConfig { full_ice: true, ..MediaConfig::default() });
+	let publisher = publisher(&media, PublisherOptions::default()).await;
+	let (bot, _, mut events) = viewer(&media, Arc::new(OpenGate)).await;
+	bot.wait_for_frames(30, T).await.unwrap();
+	tokio::time::sleep(Duration::from_secs(20)).await;
+	let before = bot.stats().frames_complete;
+	let s =
+		bot.wait_until("frames 20 s later", T, |s| s.frames_complete > before + 30).await.unwrap();
+	assert_eq!((s.frames_out_of_order, s.frames_corrupt), (0, 0), "{s:?}");
+	assert!(events
+		.try_recv()
+		.map(|(_, e)| e != MediaEvent::Closed(CloseReason::Disconnected))
+		.unwrap_or(true));
+	publisher.close().await.unwrap();
+	media.shutdown();
+}
+
+/// OBS publishes H.264: its keyframes (SPS/PPS in a STAP-A, the IDR as FU-A) start viewers too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn h264_is_forwarded_from_a_keyframe() {
+	let media = server();
+	let opts = PublisherOptions { video: VideoCodec::H264, ..PublisherOptions::default() };
+	let publisher = publisher(&media, opts).await;
+	let (bot, _, _) = viewer(&media, Arc::new(OpenGate)).await;
+	let s = bot.wait_for_frames(60, T).await.unwrap();
+	assert_eq!(s.video_codec.as_deref(), Some("video/H264"), "{s:?}");
+	assert_eq!(s.first_video_frame_is_keyframe, Some(true), "{s:?}");
+	assert_eq!((s.frames_out_of_order, s.frames_corrupt), (0, 0), "{s:?}");
 	publisher.close().await.unwrap();
 	media.shutdown();
 }

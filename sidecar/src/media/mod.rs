@@ -150,6 +150,11 @@ pub struct MediaConfig {
 	pub record_dir: Option<PathBuf>,
 	/// Most media peers at once.
 	pub max_peers: usize,
+	/// Answer as a full ICE agent instead of ICE-lite. ICE-lite (the default) relies on the
+	/// client's RFC 7675 consent checks (browsers, libwebrtc, libdatachannel/OBS send one every
+	/// ~5 s) and drops a pair that has had none for 15 s; clients that only check an idle pair
+	/// (pion, webrtc-rs) need the server to check instead.
+	pub full_ice: bool,
 }
 
 impl Default for MediaConfig {
@@ -159,6 +164,7 @@ impl Default for MediaConfig {
 			public_ip: None,
 			record_dir: None,
 			max_peers: 10_000,
+			full_ice: false,
 		}
 	}
 }
@@ -265,6 +271,7 @@ struct Inner {
 	next_id: AtomicU64,
 	peers: Arc<AtomicU64>,
 	max_peers: usize,
+	full_ice: bool,
 	snapshot: Arc<RwLock<MediaSnapshot>>,
 	thread: Mutex<Option<JoinHandle<()>>>,
 }
@@ -328,6 +335,7 @@ impl MediaServer {
 				next_id: AtomicU64::new(1),
 				peers,
 				max_peers: config.max_peers,
+				full_ice: config.full_ice,
 				snapshot,
 				thread: Mutex::new(Some(thread)),
 			}),
@@ -354,7 +362,7 @@ impl MediaServer {
 			SdpOffer::from_sdp_string(sdp).map_err(|e| MediaError::BadSdp(e.to_string()))?;
 		let now = Instant::now();
 		let mut rtc = Rtc::builder()
-			.set_ice_lite(true)
+			.set_ice_lite(!self.inner.full_ice)
 			.set_rtp_mode(true)
 			.set_crypto_provider(self.inner.crypto.clone())
 			.set_dtls_cert(self.inner.cert.clone())
