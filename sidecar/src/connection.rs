@@ -8,7 +8,7 @@
 //! lock; other messages are served meanwhile.
 
 use crate::{
-	chain_view::{SessionEntry, ViewError},
+	chain_view::{SessionEntry, StreamEntry, ViewError},
 	heartbeat::{Heartbeat, HeartbeatError, Verdict},
 	identity,
 	media::{
@@ -463,6 +463,16 @@ impl Conn {
 		self.sidecar.rooms.delete_chat(m, &auth.account, id).await.map_err(room_error)
 	}
 
+	/// The stream, from the chain view; `not_found` if there is none.
+	async fn stream(&self, stream_id: u64) -> Result<Arc<StreamEntry>, (ErrorCode, String)> {
+		self.sidecar
+			.chain
+			.stream(stream_id)
+			.await
+			.map_err(view_error)?
+			.ok_or((ErrorCode::NotFound, format!("no stream {stream_id}")))
+	}
+
 	fn account(&self) -> Result<(AccountId, Arc<str>), (ErrorCode, String)> {
 		self.auth
 			.as_ref()
@@ -472,13 +482,7 @@ impl Conn {
 
 	async fn on_publish(&mut self, stream_id: u64) -> Result<(), (ErrorCode, String)> {
 		let (account, ss58) = self.account()?;
-		let stream = self
-			.sidecar
-			.chain
-			.stream(stream_id)
-			.await
-			.map_err(view_error)?
-			.ok_or((ErrorCode::NotFound, format!("no stream {stream_id}")))?;
+		let stream = self.stream(stream_id).await?;
 		if stream.creator != account {
 			return Err((ErrorCode::Forbidden, "only the stream's creator publishes".into()));
 		}
@@ -503,11 +507,7 @@ impl Conn {
 	) -> Result<(), (ErrorCode, String)> {
 		let (account, ss58) = self.account()?;
 		let chain = self.sidecar.chain.clone();
-		let stream = chain
-			.stream(stream_id)
-			.await
-			.map_err(view_error)?
-			.ok_or((ErrorCode::NotFound, format!("no stream {stream_id}")))?;
+		let stream = self.stream(stream_id).await?;
 		if stream.status() != StreamStatus::Live {
 			return Err((ErrorCode::Forbidden, "the stream is not live".into()));
 		}
@@ -603,13 +603,7 @@ impl Conn {
 		))?;
 		let m = active(&mut self.membership).ok_or_else(not_in_room)?;
 		let (stream_id, role, session) = (m.stream_id(), m.role, m.session.clone());
-		let stream = self
-			.sidecar
-			.chain
-			.stream(stream_id)
-			.await
-			.map_err(view_error)?
-			.ok_or((ErrorCode::NotFound, format!("no stream {stream_id}")))?;
+		let stream = self.stream(stream_id).await?;
 		let (role, gate): (_, Arc<dyn crate::media::Gate>) = match (role, session) {
 			(Role::Publisher, _) => (MediaRole::Publisher, Arc::new(PublisherGate { stream })),
 			(Role::Viewer, Some(session)) => (
@@ -645,13 +639,7 @@ impl Conn {
 
 	async fn on_publish_token(&mut self, stream_id: u64) -> Result<(), (ErrorCode, String)> {
 		let (account, _) = self.account()?;
-		let stream = self
-			.sidecar
-			.chain
-			.stream(stream_id)
-			.await
-			.map_err(view_error)?
-			.ok_or((ErrorCode::NotFound, format!("no stream {stream_id}")))?;
+		let stream = self.stream(stream_id).await?;
 		if stream.creator != account {
 			return Err((ErrorCode::Forbidden, "only the stream's creator publishes".into()));
 		}

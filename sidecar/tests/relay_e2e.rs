@@ -16,7 +16,7 @@ mod common;
 
 use common::*;
 use std::time::{Duration, Instant};
-use vilokanam_chain_client::{Balance, Client, RuntimeCall, RuntimeEvent};
+use vilokanam_chain_client::{Balance, Client};
 use vilokanam_sidecar::protocol::{ClientMessage, ErrorCode, Role, ServerMessage};
 use vilokanam_test_utils::Node;
 
@@ -32,54 +32,11 @@ async fn the_relay_settles_exactly_what_was_acknowledged_across_a_crash() {
 	let (alice, charlie, dave, eve) =
 		(pair("//Alice"), pair("//Charlie"), pair("//Dave"), pair("//Eve"));
 
-	// Governance (sudo is Alice): a category and a 10 % platform fee.
-	for call in [
-		RuntimeCall::Streams(pallet_streams::Call::add_category {
-			category: 1,
-			name: bounded("Music"),
-		}),
-		RuntimeCall::Payouts(pallet_payouts::Call::set_platform_fee { bps: FEE_BPS }),
-	] {
-		execute(
-			&client,
-			RuntimeCall::Sudo(pallet_sudo::Call::sudo { call: Box::new(call) }),
-			&alice,
-		)
-		.await;
-	}
-
-	// Alice's live stream; Charlie and Dave open sessions.
-	let created = execute(
-		&client,
-		RuntimeCall::Streams(pallet_streams::Call::create_stream {
-			title: bounded("Relay e2e"),
-			metadata: bounded(""),
-			category: 1,
-			tags: Default::default(),
-			price_per_second: PRICE,
-			endpoint: None,
-		}),
-		&alice,
-	)
-	.await;
-	let stream_id = created
-		.events
-		.iter()
-		.find_map(|e| match e {
-			RuntimeEvent::Streams(pallet_streams::Event::StreamCreated { stream_id, .. }) => {
-				Some(*stream_id)
-			},
-			_ => None,
-		})
-		.expect("StreamCreated");
-	execute(&client, RuntimeCall::Streams(pallet_streams::Call::go_live { stream_id }), &alice)
-		.await;
-	let open = RuntimeCall::Ticks(pallet_ticks::Call::open_session {
-		stream_id,
-		max_seconds: MAX_SECONDS,
-	});
-	let charlie_session = opened_session(&execute(&client, open.clone(), &charlie).await.events);
-	let opened = execute(&client, open, &dave).await;
+	// Governance (a category, a 10 % platform fee) and Alice's live stream; Charlie and Dave
+	// open sessions.
+	let stream_id = live_stream(&client, "Relay e2e").await;
+	let charlie_session = open_session(&client, &charlie, stream_id).await;
+	let opened = execute(&client, open_session_call(stream_id), &dave).await;
 	let dave_session = opened_session(&opened.events);
 	// Nothing Alice, Charlie, Dave, the platform or the escrow do after this block but what the
 	// relay settles.

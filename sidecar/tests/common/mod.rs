@@ -312,11 +312,12 @@ pub async fn open_session(
 	viewer: &sr25519::Pair,
 	stream_id: StreamId,
 ) -> SessionId {
-	let open = RuntimeCall::Ticks(pallet_ticks::Call::open_session {
-		stream_id,
-		max_seconds: MAX_SECONDS,
-	});
-	opened_session(&execute(client, open, viewer).await.events)
+	opened_session(&execute(client, open_session_call(stream_id), viewer).await.events)
+}
+
+/// The call opening a session of [`MAX_SECONDS`] on `stream_id`.
+pub fn open_session_call(stream_id: StreamId) -> RuntimeCall {
+	RuntimeCall::Ticks(pallet_ticks::Call::open_session { stream_id, max_seconds: MAX_SECONDS })
 }
 
 /// An HTTP/1.1 response: status, headers (lower-case names), body.
