@@ -160,3 +160,21 @@ export class MediaSession {
     if (this.state !== 'unsupported' && this.state !== 'unavailable') this.setState('closed');
   }
 }
+
+/**
+ * The status line for a media state, shared by the pages; `own` gives a page's wording for
+ * some states (e.g. what `connected` or `paused` means to a creator or a viewer).
+ */
+export function mediaStateText(state, detail, own = {}) {
+  const texts = {
+    negotiating: 'Media: connecting to the media server…',
+    closed: `Media: closed${detail ? ` (${detail})` : ''}.`,
+    failed: `Media: failed${detail ? ` (${detail})` : ''}.`,
+    // media_offer answered with unknown_type: a sidecar of another version.
+    unsupported: 'Media: this sidecar does not speak the media protocol (another version?).',
+    unavailable: 'Media: the sidecar\'s media server is not running.',
+    ...own,
+  };
+  return texts[state] ?? `Media: ${state}`;
+}
+

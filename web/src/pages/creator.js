@@ -8,7 +8,7 @@ import { ChatView } from '../lib/chat.js';
 import { sidecarHttpOrigin } from '../lib/config.js';
 import { byId, copyText, errorText, h, setStatus, withBusy } from '../lib/dom.js';
 import { formatBalance, parseUnits, shortAddress, tokenSymbol } from '../lib/format.js';
-import { MediaSession, MediaUnavailable, MediaUnsupported } from '../lib/media.js';
+import { MediaSession, MediaUnavailable, MediaUnsupported, mediaStateText } from '../lib/media.js';
 import { loadCategories, startPage } from '../lib/page.js';
 import { SidecarClient, SidecarError } from '../lib/sidecar.js';
 import { devAccounts } from '../lib/wallet.js';
@@ -427,17 +427,11 @@ ui.chatForm.addEventListener('submit', (ev) => {
 });
 
 function setPublishMedia(state, detail) {
-  const texts = {
-    negotiating: 'Media: connecting to the media server…',
+  ui.mediaStatus.dataset.state = state;
+  ui.mediaStatus.textContent = mediaStateText(state, detail, {
     connected: 'Media: publishing to the media server.',
     paused: 'Media: paused.',
-    closed: `Media: closed${detail ? ` (${detail})` : ''}.`,
-    failed: `Media: failed${detail ? ` (${detail})` : ''}.`,
-    unsupported: 'Media: this sidecar does not relay media yet (signaling only). Viewers can still pay, chat and tip.',
-    unavailable: 'Media: the sidecar\'s media server is not running.',
-  };
-  ui.mediaStatus.dataset.state = state;
-  ui.mediaStatus.textContent = texts[state] ?? `Media: ${state}`;
+  });
 }
 
 async function startBrowserMedia(c) {

@@ -9,7 +9,7 @@ import { ChatView } from '../lib/chat.js';
 import { sidecarForStream } from '../lib/config.js';
 import { byId, errorText, h, setStatus, withBusy } from '../lib/dom.js';
 import { duration, formatBalance, formatUnits, parseUnits, shortAddress, tokenSymbol } from '../lib/format.js';
-import { MediaSession, MediaUnavailable, MediaUnsupported } from '../lib/media.js';
+import { MediaSession, MediaUnavailable, MediaUnsupported, mediaStateText } from '../lib/media.js';
 import { loadCategories, startPage } from '../lib/page.js';
 import { ERROR_TEXT, SidecarClient, SidecarError } from '../lib/sidecar.js';
 
@@ -258,18 +258,12 @@ function setMediaStatus(state, text) {
 }
 
 function onMediaState(state, detail) {
-  const texts = {
-    negotiating: 'Media: connecting…',
+  setMediaStatus(state, mediaStateText(state, detail, {
     connected: 'Media: connected.',
     paused: 'Media: paused — your vouchers stopped; it resumes with the next acknowledged voucher.',
-    closed: `Media: closed${detail ? ` (${detail})` : ''}.`,
-    failed: `Media: failed${detail ? ` (${detail})` : ''}.`,
-    unsupported: 'Media: this sidecar does not relay video yet (signaling only). Chat and payments work.',
-    unavailable: 'Media: the sidecar\'s media server is not running.',
-  };
-  setMediaStatus(state, texts[state] ?? `Media: ${state}`);
+  }));
   ui.overlay.hidden = state === 'connected';
-  if (state === 'unsupported') ui.overlay.textContent = 'No video: the sidecar has no media relay yet.';
+  if (state === 'unsupported') ui.overlay.textContent = 'No video: this sidecar does not speak the media protocol.';
   if (state === 'closed' || state === 'failed') ui.overlay.textContent = 'Video stopped.';
 }
 
