@@ -901,6 +901,14 @@ fn report(
 		forwarded as f64 / secs,
 		forwarded as f64 / ingress.max(1) as f64
 	);
+	let calls = r1.snapshot.send_calls - r0.snapshot.send_calls;
+	let messages = r1.snapshot.send_messages - r0.snapshot.send_messages;
+	println!(
+		"sends: {calls} sendmmsg calls, {messages} messages: {:.1} forwarded packets per call, {:.2} per message (UDP GSO); {} refused by the kernel",
+		forwarded as f64 / calls.max(1) as f64,
+		forwarded as f64 / messages.max(1) as f64,
+		r1.snapshot.send_dropped - r0.snapshot.send_dropped
+	);
 	let engine_sched = (r1.engine_ns - r0.engine_ns) as f64 / 1e9;
 	let engine_user = (r1.engine_user - r0.engine_user) as f64 / tck;
 	println!(

@@ -5,7 +5,9 @@
 //! owns its source address (learnt from the ICE binding request that preceded it). Every
 //! mutation of an `Rtc` is followed by draining its output, as str0m requires; what a drain
 //! yields for other peers (a packet to forward, a keyframe request) becomes a [`Job`], and jobs
-//! run until none are left before the loop reads again.
+//! run after each burst until none are left: the packets of a frame that arrived together then
+//! reach each viewer in one batch. Datagrams leave through an [`Outbox`], in `sendmmsg(2)`
+//! batches flushed at the end of every turn.
 //!
 //! Forwarding a packet to N viewers clones an `Arc` to its payload N times; nothing is
 //! copied but the headers str0m writes, and no lock is taken.
@@ -13,14 +15,16 @@
 use super::{
 	codec::{self, VideoCodec},
 	forward::{choose_layer, Rewriter},
+	outbox::Outbox,
 	recorder::{RecordMsg, RecordPacket, Recorder},
 	CloseReason, Command, Gate, GateState, MediaEvent, MediaPeerId, MediaRole, MediaSnapshot,
-	PeerStats, RoomStats, CONNECT_TIMEOUT, GATE_PERIOD, KEYFRAME_REQUEST_INTERVAL,
+	PeerStats, Publishers, RoomStats, CONNECT_TIMEOUT, GATE_PERIOD, KEYFRAME_REQUEST_INTERVAL,
 };
 use crate::Metrics;
 use std::{
 	cmp::Reverse,
 	collections::{BinaryHeap, HashMap, VecDeque},
+	hash::{BuildHasherDefault, Hasher},
 	io::ErrorKind,
 	net::{SocketAddr, UdpSocket},
 	os::fd::AsRawFd,
@@ -53,6 +57,40 @@ const STATS_PERIOD: Duration = Duration::from_secs(1);
 const START_DELAY: Duration = Duration::from_millis(200);
 /// A simulcast layer that sent nothing for this long is not chosen.
 const LAYER_IDLE: Duration = Duration::from_millis(1500);
+/// How long the first packets of a video frame may wait for the rest of it (its marker
+/// packet), to be forwarded together. A frame cannot be decoded before its last packet, so
+/// holding the earlier ones delays nothing a viewer sees; the bound covers a lost last packet
+/// and publishers that pace a frame's packets over a frame interval.
+const FRAME_HOLD: Duration = Duration::from_millis(15);
+/// Due timeouts handled inside one drain before the rest wait for the next turn (bounds the
+/// time one peer can take).
+const MAX_IMMEDIATE_TIMEOUTS: usize = 64;
+/// At most this many packets are held (a keyframe is forwarded in several batches).
+const MAX_HELD: usize = 32;
+
+/// Peer ids are our own sequential integers, looked up per viewer per forwarded batch: a
+/// multiplicative hash spreads them at a fraction of SipHash's cost (no client picks them, so
+/// no flooding defence is needed).
+#[derive(Default)]
+struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+	fn finish(&self) -> u64 {
+		self.0
+	}
+
+	fn write(&mut self, bytes: &[u8]) {
+		for b in bytes {
+			self.0 = (self.0.rotate_left(8) ^ u64::from(*b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+		}
+	}
+
+	fn write_u64(&mut self, n: u64) {
+		self.0 = n.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+	}
+}
+
+type IdMap<V> = HashMap<MediaPeerId, V, BuildHasherDefault<IdHasher>>;
 
 /// What a media peer is for; given with its offer.
 pub struct PeerSetup {
@@ -129,8 +167,8 @@ struct VideoOut {
 struct Viewer {
 	audio: Option<Out>,
 	video: Option<VideoOut>,
-	/// Publisher payload type → this viewer's, for the publisher `epoch`.
-	pts: HashMap<u8, Option<u8>>,
+	/// Publisher payload type → this viewer's, for the publisher `epoch` (a handful: a list).
+	pts: Vec<(u8, Option<u8>)>,
 	epoch: u64,
 	estimate_bps: Option<u64>,
 	/// The layer to move to; `None`: whichever starts a keyframe first.
@@ -187,6 +225,10 @@ struct Room {
 	epoch: u64,
 	forwarded: u64,
 	coalesced: u64,
+	/// Packets of a video frame in progress (and audio that came meanwhile), held until the
+	/// frame is complete or [`FRAME_HOLD`] after the first: see [`Engine::hold`].
+	held: Vec<Forward>,
+	held_since: Option<Instant>,
 }
 
 /// A packet from a publisher, to go to its room's viewers.
@@ -221,13 +263,15 @@ pub(crate) struct Engine {
 	candidate: SocketAddr,
 	commands: mpsc::Receiver<Command>,
 	waker: SocketAddr,
-	peers: HashMap<MediaPeerId, Peer>,
+	peers: IdMap<Peer>,
 	by_addr: HashMap<SocketAddr, MediaPeerId>,
 	rooms: HashMap<StreamId, Room>,
 	timers: BinaryHeap<Reverse<(Instant, MediaPeerId)>>,
 	jobs: VecDeque<Job>,
+	outbox: Outbox,
 	snapshot: Arc<RwLock<MediaSnapshot>>,
 	peer_count: Arc<AtomicU64>,
+	publishers: Publishers,
 	metrics: Metrics,
 	recorder: Option<Recorder>,
 	next_gate: Instant,
@@ -249,6 +293,7 @@ impl Engine {
 		waker: SocketAddr,
 		snapshot: Arc<RwLock<MediaSnapshot>>,
 		peer_count: Arc<AtomicU64>,
+		publishers: Publishers,
 		metrics: Metrics,
 		recorder: Option<Recorder>,
 	) -> std::io::Result<Self> {
@@ -259,13 +304,15 @@ impl Engine {
 			candidate,
 			commands,
 			waker,
-			peers: HashMap::new(),
+			peers: IdMap::default(),
 			by_addr: HashMap::new(),
 			rooms: HashMap::new(),
 			timers: BinaryHeap::new(),
 			jobs: VecDeque::new(),
+			outbox: Outbox::new(),
 			snapshot,
 			peer_count,
+			publishers,
 			metrics,
 			recorder,
 			next_gate: now + GATE_PERIOD,
@@ -284,6 +331,7 @@ impl Engine {
 			self.take_commands();
 			let now = Instant::now();
 			self.fire_timers(now);
+			self.release_held_frames(now);
 			if now >= self.next_gate {
 				self.sweep(now);
 			}
@@ -303,6 +351,10 @@ impl Engine {
 					},
 				}
 			}
+			// After the burst, so that the packets of a frame that arrived together are
+			// forwarded together (see `run_jobs`).
+			self.run_jobs();
+			self.outbox.flush(&self.socket);
 			if read == 0 {
 				self.wait();
 			}
@@ -318,6 +370,9 @@ impl Engine {
 	fn wait(&mut self) {
 		let now = Instant::now();
 		let mut until = self.next_gate;
+		for since in self.rooms.values().filter_map(|r| r.held_since) {
+			until = until.min(since + FRAME_HOLD);
+		}
 		while let Some(Reverse((t, id))) = self.timers.peek().copied() {
 			// Skip entries superseded by a later deadline of the same peer.
 			if self.peers.get(&id).is_some_and(|p| p.deadline == t) {
@@ -375,7 +430,7 @@ impl Engine {
 				Kind::Viewer(Viewer {
 					audio: audio.map(|m| out(m, 48_000)),
 					video: video.map(|m| VideoOut { out: out(m, 90_000), current: None }),
-					pts: HashMap::new(),
+					pts: Vec::new(),
 					epoch: room.epoch,
 					estimate_bps: None,
 					target: None,
@@ -428,6 +483,12 @@ impl Engine {
 			}
 			if room.publisher.is_none() && room.viewers.is_empty() {
 				self.rooms.remove(&peer.stream_id);
+			}
+		}
+		if let Kind::Publisher(_) = &peer.kind {
+			let mut publishers = self.publishers.lock().unwrap_or_else(|p| p.into_inner());
+			if publishers.get(&peer.stream_id).is_some_and(|(p, _)| *p == id) {
+				publishers.remove(&peer.stream_id);
 			}
 		}
 		if let (Kind::Publisher(_), Some(rec)) = (&peer.kind, &self.recorder) {
@@ -505,14 +566,18 @@ impl Engine {
 			peer.dead = true;
 		}
 		self.drain(id);
-		self.run_jobs();
 	}
 
 	/// Drain a peer's output after a mutation: send its datagrams, turn its events into
 	/// state changes and jobs, and re-arm its timer.
 	fn drain(&mut self, id: MediaPeerId) {
-		let Self { peers, socket, jobs, recorder, timers, rooms, .. } = self;
+		let Self { peers, socket, outbox, jobs, recorder, timers, rooms, .. } = self;
 		let Some(peer) = peers.get_mut(&id) else { return };
+		let now = Instant::now();
+		let mut immediate = 0;
+		// Whether the `Rtc` put anything out since the last due timeout handled here: one
+		// that yields nothing goes to the heap rather than round again.
+		let mut progress = true;
 		loop {
 			let output = match peer.rtc.poll_output() {
 				Ok(o) => o,
@@ -523,6 +588,20 @@ impl Engine {
 				},
 			};
 			match output {
+				// Already due: a pacing `Rtc` (simulcast viewers) releases one queued packet per
+				// timeout, so a frame's packets go out in one drain rather than a trip through
+				// the timer heap each.
+				Output::Timeout(t)
+					if t <= now && progress && immediate < MAX_IMMEDIATE_TIMEOUTS =>
+				{
+					immediate += 1;
+					progress = false;
+					if let Err(e) = peer.rtc.handle_input(Input::Timeout(now)) {
+						tracing::debug!(peer = id, "media timeout handling failed: {e}");
+						peer.dead = true;
+						return;
+					}
+				},
 				Output::Timeout(t) => {
 					if t != peer.deadline {
 						peer.deadline = t;
@@ -531,44 +610,87 @@ impl Engine {
 					return;
 				},
 				Output::Transmit(t) => {
-					if let Err(e) = socket.send_to(&t.contents, t.destination) {
-						tracing::trace!(peer = id, "media send to {}: {e}", t.destination);
-					}
+					progress = true;
+					outbox.push(socket, t.destination, t.contents.into());
 				},
-				Output::Event(e) => on_event(peer, e, jobs, recorder.as_ref(), rooms),
+				Output::Event(e) => {
+					progress = true;
+					on_event(peer, e, jobs, recorder.as_ref(), rooms);
+				},
 			}
 		}
 	}
 
+	/// Run the queued jobs in order.
 	fn run_jobs(&mut self) {
 		while let Some(job) = self.jobs.pop_front() {
 			match job {
-				Job::Forward(f) => self.forward(&f),
+				Job::Forward(f) => self.hold(*f),
 				Job::Keyframe { stream_id, layer } => self.request_keyframe(stream_id, layer),
 			}
 		}
 	}
 
-	fn forward(&mut self, f: &Forward) {
-		let Some(room) = self.rooms.get(&f.stream_id) else { return };
-		let now = f.arrival;
+	/// Queue a publisher's packet for its room, and forward what is queued once a video frame
+	/// is complete (its marker packet came), or at once if no frame is in progress. Each
+	/// viewer's `Rtc` then takes the frame's packets together and is drained once, and they
+	/// leave as one GSO message: the per-viewer costs are paid per frame, not per packet.
+	fn hold(&mut self, f: Forward) {
+		let stream_id = f.stream_id;
+		let Some(room) = self.rooms.get_mut(&stream_id) else { return };
+		room.held_since.get_or_insert(f.arrival);
+		room.held.push(f);
+		// A frame is in progress while the last video packet queued is not its frame's last.
+		let in_progress =
+			room.held.iter().rev().find(|h| h.kind == MediaKind::Video).is_some_and(|v| !v.marker);
+		if !in_progress || room.held.len() >= MAX_HELD {
+			self.release(stream_id);
+		}
+	}
+
+	/// Forward the packets held for rooms whose frame has waited [`FRAME_HOLD`].
+	fn release_held_frames(&mut self, now: Instant) {
+		let due = |r: &Room| r.held_since.is_some_and(|t| now >= t + FRAME_HOLD);
+		// Rarely more than one room is due: find them one at a time rather than collect.
+		while let Some(stream_id) = self.rooms.iter().find(|(_, r)| due(r)).map(|(s, _)| *s) {
+			self.release(stream_id);
+		}
+	}
+
+	fn release(&mut self, stream_id: StreamId) {
+		let Some(room) = self.rooms.get_mut(&stream_id) else { return };
+		let mut batch = std::mem::take(&mut room.held);
+		room.held_since = None;
+		self.forward(stream_id, &batch);
+		// Keep the allocation for the next frame.
+		batch.clear();
+		if let Some(room) = self.rooms.get_mut(&stream_id) {
+			if room.held.is_empty() {
+				room.held = batch;
+			}
+		}
+	}
+
+	fn forward(&mut self, stream_id: StreamId, batch: &[Forward]) {
+		let Some(room) = self.rooms.get(&stream_id) else { return };
 		let mut sent = 0u64;
-		// Index loop: `drain` needs `&mut self`, and copying the viewer list per packet would
+		// Index loop: `drain` needs `&mut self`, and copying the viewer list per batch would
 		// allocate.
 		let n = room.viewers.len();
 		for i in 0..n {
-			let Some(id) = self.rooms.get(&f.stream_id).and_then(|r| r.viewers.get(i)).copied()
+			let Some(id) = self.rooms.get(&stream_id).and_then(|r| r.viewers.get(i)).copied()
 			else {
 				break;
 			};
 			let Some(peer) = self.peers.get_mut(&id) else { continue };
-			if write_to_viewer(peer, f, now) {
-				sent += 1;
+			let wrote = write_to_viewer(peer, batch);
+			if wrote > 0 {
+				sent += wrote;
 				self.drain(id);
 			}
 		}
 		self.forwarded += sent;
-		if let Some(room) = self.rooms.get_mut(&f.stream_id) {
+		if let Some(room) = self.rooms.get_mut(&stream_id) {
 			room.forwarded += sent;
 		}
 	}
@@ -736,9 +858,11 @@ impl Engine {
 						keyframes.push((peer.stream_id, target));
 					}
 				}
-				// Let the estimator probe up to the best layer.
+				// Let the estimator probe up to the best layer, without padding beyond the
+				// layer being sent.
 				let best = layers.iter().map(|l| l.1).max().unwrap_or(0);
-				peer.rtc.bwe().set_desired_bitrate(Bitrate::bps(best * 6 / 5));
+				let sending = layers.iter().find(|l| Some(l.0) == v.target).map_or(0, |l| l.1);
+				peer.rtc.bwe().set_bitrate(Bitrate::bps(sending), Bitrate::bps(best * 6 / 5));
 				probed.push(peer.id);
 			} else {
 				v.target = layers.first().map(|l| l.0);
@@ -838,6 +962,9 @@ impl Engine {
 			peers: self.peers.len(),
 			forwarded_packets: self.forwarded,
 			unrouted_datagrams: self.unrouted,
+			send_dropped: self.outbox.dropped,
+			send_calls: self.outbox.calls,
+			send_messages: self.outbox.messages,
 		};
 		*self.snapshot.write().unwrap_or_else(|p| p.into_inner()) = snapshot;
 	}
@@ -886,7 +1013,7 @@ fn on_event(
 				});
 			}
 		},
-		Event::EgressBitrateEstimate(BweKind::Twcc(bitrate)) => {
+		Event::EgressBitrateEstimate(BweKind::Twcc { estimate: bitrate, .. }) => {
 			if let Kind::Viewer(v) = &mut peer.kind {
 				v.estimate_bps = Some(bitrate.as_u64());
 			}
@@ -1009,38 +1136,85 @@ fn layer_rid_matches(p: &Publisher, ssrc: Ssrc, first_rid: Option<Rid>) -> bool 
 	p.layers.get(&ssrc).is_some_and(|l| l.rid == first_rid)
 }
 
-/// Write one forwarded packet into a viewer's `Rtc`; false if it is not for this viewer (not
-/// connected, paused, waiting for a keyframe, another layer, no matching codec).
-fn write_to_viewer(peer: &mut Peer, f: &Forward, now: Instant) -> bool {
-	if peer.paused || peer.start_at.is_none_or(|t| now < t) {
-		return false;
+/// Write a batch of forwarded packets into a viewer's `Rtc`; returns how many were for it
+/// (none while it is not started or paused; not those of another layer, or before the
+/// keyframe it waits for, or of a codec it lacks).
+fn write_to_viewer(peer: &mut Peer, batch: &[Forward]) -> u64 {
+	let Peer { id, rtc, kind, counters, paused, start_at, .. } = peer;
+	let Kind::Viewer(v) = kind else { return 0 };
+	let Some(start_at) = *start_at else { return 0 };
+	if *paused {
+		return 0;
 	}
-	let Kind::Viewer(v) = &mut peer.kind else { return false };
-	if v.epoch != f.epoch {
-		v.epoch = f.epoch;
-		v.pts.clear();
-		restart(v);
+	// Payload types first: matching one needs the `Rtc`, which the writes below borrow.
+	for f in batch {
+		if v.epoch != f.epoch {
+			v.epoch = f.epoch;
+			v.pts.clear();
+			restart(v);
+		}
+		let pt = *f.params.pt();
+		if !v.pts.iter().any(|(p, _)| *p == pt) {
+			let mapped = rtc.codec_config().match_params(f.params).map(|p| *p.pt());
+			v.pts.push((pt, mapped));
+		}
 	}
-	let rtc = &mut peer.rtc;
-	let pt = *v
-		.pts
-		.entry(*f.params.pt())
-		.or_insert_with(|| rtc.codec_config().match_params(f.params).map(|p| *p.pt()));
-	let Some(pt) = pt else { return false };
+	let mut api = rtc.direct_api();
+	// The stream looked up last: a batch is mostly one mid's packets.
+	let mut tx_mid = None;
+	let mut tx = None;
+	let mut wrote = 0;
+	for f in batch {
+		// A batch spanning a new publisher: the old one's packets are not forwarded.
+		if f.arrival < start_at || f.epoch != v.epoch {
+			continue;
+		}
+		let Some(pt) = v.pts.iter().find(|(p, _)| *p == *f.params.pt()).and_then(|(_, m)| *m)
+		else {
+			continue;
+		};
+		let Some((mid, seq, ts)) = map_packet(v, f, *id) else { continue };
+		if tx_mid != Some(mid) {
+			tx = api.stream_tx_by_mid(mid, None);
+			tx_mid = Some(mid);
+		}
+		let Some(tx) = tx.as_mut() else { continue };
+		let ext = ExtensionValues {
+			audio_level: f.audio_level,
+			voice_activity: f.voice_activity,
+			..ExtensionValues::default()
+		};
+		tx.write_rtp(
+			RtpWrite::new(pt.into(), SeqNo::from(seq), ts, f.arrival, f.payload.clone())
+				.marker(f.marker)
+				.ext_vals(ext)
+				// Audio is not worth a retransmission; video is.
+				.nackable(f.kind == MediaKind::Video),
+		);
+		let len = f.payload.len() as u64;
+		counters.packets += 1;
+		counters.bytes += len;
+		counters.window_bytes += len;
+		wrote += 1;
+	}
+	wrote
+}
+
+/// Where a publisher's packet goes in a viewer's streams: its mid, sequence number and
+/// timestamp; `None` if the viewer does not take it (another layer, or not the keyframe it
+/// waits for).
+fn map_packet(v: &mut Viewer, f: &Forward, id: MediaPeerId) -> Option<(Mid, u64, u32)> {
 	let out = match f.kind {
-		MediaKind::Audio => {
-			let Some(a) = &mut v.audio else { return false };
-			a
-		},
+		MediaKind::Audio => v.audio.as_mut()?,
 		MediaKind::Video => {
-			let Some(x) = &mut v.video else { return false };
+			let x = v.video.as_mut()?;
 			let target = v.target.unwrap_or(f.layer);
 			if x.current != Some(f.layer) || x.out.rebase {
 				// Only a keyframe of the wanted layer starts (or switches) the video.
 				if f.layer != target || !f.keyframe {
-					return false;
+					return None;
 				}
-				tracing::trace!(peer = peer.id, layer = ?f.layer, "viewer starts on a keyframe");
+				tracing::trace!(peer = id, layer = ?f.layer, "viewer starts on a keyframe");
 				x.current = Some(f.layer);
 				x.out.rebase = true;
 			}
@@ -1048,28 +1222,9 @@ fn write_to_viewer(peer: &mut Peer, f: &Forward, now: Instant) -> bool {
 		},
 	};
 	if out.rebase {
-		out.rw.rebase(f.seq, f.timestamp, now);
+		out.rw.rebase(f.seq, f.timestamp, f.arrival);
 		out.rebase = false;
 	}
-	let Some((seq, ts)) = out.rw.map(f.seq, f.timestamp, now) else { return false };
-	let mid = out.mid;
-	let mut api = rtc.direct_api();
-	let Some(tx) = api.stream_tx_by_mid(mid, None) else { return false };
-	let ext = ExtensionValues {
-		audio_level: f.audio_level,
-		voice_activity: f.voice_activity,
-		..ExtensionValues::default()
-	};
-	tx.write_rtp(
-		RtpWrite::new(pt.into(), SeqNo::from(seq), ts, f.arrival, f.payload.clone())
-			.marker(f.marker)
-			.ext_vals(ext)
-			// Audio is not worth a retransmission; video is.
-			.nackable(f.kind == MediaKind::Video),
-	);
-	let len = f.payload.len() as u64;
-	peer.counters.packets += 1;
-	peer.counters.bytes += len;
-	peer.counters.window_bytes += len;
-	true
+	let (seq, ts) = out.rw.map(f.seq, f.timestamp, f.arrival)?;
+	Some((out.mid, seq, ts))
 }

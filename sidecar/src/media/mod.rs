@@ -11,6 +11,11 @@
 //! command channel ([`MediaServer`]) and learns of its state from [`MediaEvent`]s and a
 //! once-per-second [`MediaSnapshot`].
 //!
+//! Bandwidth estimation (TWCC, with str0m's pacer) runs for viewers of a room whose publisher
+//! offered simulcast, or that has no publisher yet: it is what picks their layer. A viewer of a
+//! single-layer room has no layer to pick, and pacing costs a wake-up per packet, so its
+//! packets go out as they come (a frame's packets in one GSO message, see `outbox`).
+//!
 //! Rights are checked by a [`Gate`] per peer, polled by the engine every
 //! [`GATE_PERIOD`]: a viewer's gate closes when its session closes, it is banned or the
 //! stream ends, and pauses while its vouchers are late.
@@ -19,11 +24,13 @@ pub mod codec;
 mod engine;
 pub mod forward;
 pub mod gate;
+mod outbox;
 pub mod recorder;
 
 use serde::Serialize;
 use std::{
 	collections::BTreeMap,
+	collections::HashMap,
 	net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket},
 	path::PathBuf,
 	sync::{
@@ -38,6 +45,7 @@ use str0m::{
 	change::SdpOffer,
 	config::{CryptoProvider, DtlsCert},
 	media::{Direction, MediaKind, Mid},
+	rtp::{Extension, ExtensionMap},
 	Candidate, Rtc,
 };
 use vilokanam_chain_client::StreamId;
@@ -228,6 +236,24 @@ pub struct MediaSnapshot {
 	pub forwarded_packets: u64,
 	/// UDP datagrams that no peer accepted.
 	pub unrouted_datagrams: u64,
+	/// Datagrams the kernel refused to send (a full send buffer, an unreachable client).
+	pub send_dropped: u64,
+	/// `sendmmsg(2)` calls, against `forwarded_packets`: how well sends are batched.
+	pub send_calls: u64,
+	/// Messages in those calls: fewer than datagrams where UDP GSO joined a viewer's run.
+	pub send_messages: u64,
+}
+
+/// str0m's standard header extensions (Chrome's ids) without the transport-wide sequence
+/// number and the send time, which only bandwidth estimation uses.
+fn extensions_without_twcc() -> ExtensionMap {
+	let mut exts = ExtensionMap::empty();
+	for (id, ext) in ExtensionMap::standard().iter() {
+		if !matches!(ext, Extension::TransportSequenceNumber | Extension::AbsoluteSendTime) {
+			exts.set(id, ext.clone());
+		}
+	}
+	exts
 }
 
 /// Ask for larger socket buffers; best effort (the kernel may grant less).
@@ -272,9 +298,15 @@ struct Inner {
 	peers: Arc<AtomicU64>,
 	max_peers: usize,
 	full_ice: bool,
+	publishers: Publishers,
 	snapshot: Arc<RwLock<MediaSnapshot>>,
 	thread: Mutex<Option<JoinHandle<()>>>,
 }
+
+/// Each room's current publisher and whether it offered simulcast: set at the publisher's
+/// offer, removed by the engine when that publisher closes. Read at a viewer's offer to decide
+/// whether it needs bandwidth estimation (never on the packet path).
+pub(crate) type Publishers = Arc<Mutex<HashMap<StreamId, (MediaPeerId, bool)>>>;
 
 /// The handle to the media engine. Cheap to clone.
 #[derive(Clone)]
@@ -311,6 +343,7 @@ impl MediaServer {
 		let snapshot = Arc::new(RwLock::new(MediaSnapshot::default()));
 		let peers = Arc::new(AtomicU64::new(0));
 		let recorder = config.record_dir.clone().map(recorder::Recorder::new);
+		let publishers = Publishers::default();
 		let engine = engine::Engine::new(
 			socket,
 			candidate,
@@ -318,6 +351,7 @@ impl MediaServer {
 			waker.local_addr()?,
 			snapshot.clone(),
 			peers.clone(),
+			publishers.clone(),
 			metrics,
 			recorder,
 		)?;
@@ -336,6 +370,7 @@ impl MediaServer {
 				peers,
 				max_peers: config.max_peers,
 				full_ice: config.full_ice,
+				publishers,
 				snapshot,
 				thread: Mutex::new(Some(thread)),
 			}),
@@ -361,16 +396,31 @@ impl MediaServer {
 		let offer =
 			SdpOffer::from_sdp_string(sdp).map_err(|e| MediaError::BadSdp(e.to_string()))?;
 		let now = Instant::now();
-		let mut rtc = Rtc::builder()
+		let simulcast = sdp.lines().any(|l| l.trim_start().starts_with("a=simulcast:"));
+		let estimate = match setup.role {
+			MediaRole::Publisher => false,
+			MediaRole::Viewer => self
+				.inner
+				.publishers
+				.lock()
+				.unwrap_or_else(|p| p.into_inner())
+				.get(&setup.stream_id)
+				.is_none_or(|(_, simulcast)| *simulcast),
+		};
+		let mut config = Rtc::builder()
 			.set_ice_lite(!self.inner.full_ice)
 			.set_rtp_mode(true)
 			.set_crypto_provider(self.inner.crypto.clone())
 			.set_dtls_cert(self.inner.cert.clone())
 			.set_stats_interval(Some(Duration::from_secs(1)))
-			// Bandwidth estimation drives the viewers' simulcast layer.
-			// Bandwidth estimation (TWCC) picks the viewers' simulcast layer.
-			.enable_bwe(matches!(setup.role, MediaRole::Viewer).then(|| Bitrate::bps(2_500_000)))
-			.build(now);
+			// Bandwidth estimation (TWCC) picks a viewer's simulcast layer (see the module doc).
+			.enable_bwe(estimate.then(|| Bitrate::bps(2_500_000)));
+		if setup.role == MediaRole::Viewer && !estimate {
+			// Without estimation, transport-wide sequence numbers would only make the client
+			// send feedback nobody reads (ten RTCP packets a second per viewer, each decrypted).
+			config = config.set_extension_map(extensions_without_twcc());
+		}
+		let mut rtc = config.build(now);
 		let candidate = Candidate::host(self.inner.candidate, "udp")
 			.map_err(|e| MediaError::BadSdp(e.to_string()))?;
 		rtc.add_local_candidate(candidate);
@@ -399,6 +449,13 @@ impl MediaServer {
 			}));
 		}
 		let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
+		if setup.role == MediaRole::Publisher {
+			self.inner
+				.publishers
+				.lock()
+				.unwrap_or_else(|p| p.into_inner())
+				.insert(setup.stream_id, (id, simulcast));
+		}
 		let new = engine::NewPeer { id, rtc, setup, audio, video, created: now };
 		self.send(Command::Add(Box::new(new)))?;
 		Ok((id, answer.to_sdp_string()))
