@@ -183,9 +183,11 @@ fn thread_cpu() -> Cpu {
 			.unwrap_or_else(|| {
 				let stat = std::fs::read_to_string(path.join("stat")).unwrap_or_default();
 				let after = stat.rsplit_once(')').map(|(_, a)| a).unwrap_or("");
-				let f: Vec<u64> = after.split_whitespace().filter_map(|x| x.parse().ok()).collect();
+				// By position, not by what parses: the state is a letter and tpgid may be -1.
 				// Fields 14 and 15 (utime, stime) are the 12th and 13th after the comm.
-				(f.get(10).copied().unwrap_or(0) + f.get(11).copied().unwrap_or(0)) * 10_000_000
+				let f: Vec<&str> = after.split_whitespace().collect();
+				let field = |i: usize| f.get(i).and_then(|x| x.parse::<u64>().ok()).unwrap_or(0);
+				(field(11) + field(12)) * 10_000_000
 			});
 		if comm.starts_with("bench-server") || comm.starts_with("sidecar-") {
 			cpu.server += ns;
