@@ -40,6 +40,8 @@ use vilokanam_media_bots::{
 };
 
 const CONNECT: Duration = Duration::from_secs(10);
+/// See `connect`.
+const VIEWER_SETTLE: Duration = Duration::from_millis(200);
 
 fn init_tracing() {
 	let _ = tracing_subscriber::fmt()
@@ -262,6 +264,10 @@ async fn connect(
 	viewer.accept_answer(&answer).await?;
 	publisher.wait_connected(CONNECT).await?;
 	viewer.wait_connected(CONNECT).await?;
+	// A webrtc-rs viewer reports "connected" before its receivers are started and drops what
+	// comes before ("incoming SSRC failed Simulcast probing"): give it the same settling time
+	// the SFU gives every viewer (its START_DELAY), or the first keyframe can be lost.
+	tokio::time::sleep(VIEWER_SETTLE).await;
 	Ok((relay, publisher, viewer))
 }
 
