@@ -417,7 +417,8 @@ impl MediaServer {
 			.enable_bwe(estimate.then(|| Bitrate::bps(2_500_000)));
 		if setup.role == MediaRole::Viewer && !estimate {
 			// Without estimation, transport-wide sequence numbers would only make the client
-			// send feedback nobody reads (ten RTCP packets a second per viewer, each decrypted).
+			// send feedback nobody reads (an RTCP packet every tens of milliseconds per viewer,
+			// each one decrypted and parsed here).
 			config = config.set_extension_map(extensions_without_twcc());
 		}
 		let mut rtc = config.build(now);
