@@ -80,71 +80,33 @@ const SOAK_SAMPLE_EVERY: u64 = 100;
 /// The pending-answer key of the publisher (viewers count from 0).
 const PUBLISHER: u64 = u64::MAX;
 
-#[derive(Clone)]
+/// The options listed in the module doc.
+#[derive(Clone, clap::Parser)]
 struct Args {
+	/// Run as the client process (the bots); the server spawns itself with it.
+	#[arg(long)]
 	clients: bool,
+	#[arg(long, default_value_t = 50)]
 	viewers: u64,
+	#[arg(long, default_value_t = 20)]
 	seconds: u64,
+	#[arg(long, default_value_t = 5)]
 	warmup: u64,
+	#[arg(long, default_value_t = 0)]
 	soak: u64,
+	#[arg(long, default_value_t = 10)]
 	soak_concurrency: u64,
+	#[arg(long, default_value_t = 64)]
 	join_concurrency: u64,
+	#[arg(long)]
 	simulcast: bool,
+	/// Passed by `cargo bench`; ignored.
+	#[arg(long, hide = true)]
+	bench: bool,
 }
 
 fn parse_args() -> Args {
-	let mut a = Args {
-		clients: false,
-		viewers: 50,
-		seconds: 20,
-		warmup: 5,
-		soak: 0,
-		soak_concurrency: 10,
-		join_concurrency: 64,
-		simulcast: false,
-	};
-	let args: Vec<String> = std::env::args().skip(1).collect();
-	let mut i = 0;
-	while i < args.len() {
-		let value = args.get(i + 1).and_then(|v| v.parse::<u64>().ok());
-		let step = match (args[i].as_str(), value) {
-			("--clients", _) => {
-				a.clients = true;
-				1
-			},
-			("--simulcast", _) => {
-				a.simulcast = true;
-				1
-			},
-			("--viewers", Some(v)) => {
-				a.viewers = v;
-				2
-			},
-			("--seconds", Some(v)) => {
-				a.seconds = v;
-				2
-			},
-			("--warmup", Some(v)) => {
-				a.warmup = v;
-				2
-			},
-			("--soak", Some(v)) => {
-				a.soak = v;
-				2
-			},
-			("--soak-concurrency", Some(v)) => {
-				a.soak_concurrency = v;
-				2
-			},
-			("--join-concurrency", Some(v)) => {
-				a.join_concurrency = v;
-				2
-			},
-			// Unknown arguments (cargo passes `--bench`) are ignored.
-			_ => 1,
-		};
-		i += step;
-	}
+	let mut a = <Args as clap::Parser>::parse();
 	a.viewers = a.viewers.max(1);
 	a.seconds = a.seconds.max(2);
 	a.soak_concurrency = a.soak_concurrency.max(1);

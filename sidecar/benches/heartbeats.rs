@@ -55,72 +55,35 @@ const CONNECT_CONCURRENCY: usize = 256;
 /// Client connections per loopback source address (the ephemeral port range is ~28k).
 const PER_SOURCE_IP: usize = 16_000;
 
+/// The options listed in the module doc.
+#[derive(clap::Parser)]
 struct Args {
+	#[arg(long, default_value_t = 20_000)]
 	viewers: usize,
+	#[arg(long, default_value_t = 20)]
 	seconds: u64,
+	#[arg(long, default_value_t = 3)]
 	warmup: u64,
+	#[arg(long, default_value_t = 0)]
 	verifier_threads: usize,
+	#[arg(long, default_value_t = 2)]
 	server_threads: usize,
+	#[arg(long, default_value_t = 2)]
 	client_threads: usize,
+	#[arg(long, default_value_t = 2)]
 	group_window_ms: u64,
+	#[arg(long, default_value_t = 1)]
 	rate: u64,
+	/// Passed by `cargo bench`; ignored.
+	#[arg(long, hide = true)]
+	bench: bool,
 }
 
 fn parse_args() -> Args {
-	let mut a = Args {
-		viewers: 20_000,
-		seconds: 20,
-		warmup: 3,
-		verifier_threads: 0,
-		server_threads: 2,
-		client_threads: 2,
-		group_window_ms: 2,
-		rate: 1,
-	};
-	let args: Vec<String> = std::env::args().skip(1).collect();
-	let mut i = 0;
-	while i < args.len() {
-		let value = args.get(i + 1).and_then(|v| v.parse::<u64>().ok());
-		let known = match (args[i].as_str(), value) {
-			("--viewers", Some(v)) => {
-				a.viewers = v as usize;
-				true
-			},
-			("--seconds", Some(v)) => {
-				a.seconds = v;
-				true
-			},
-			("--warmup", Some(v)) => {
-				a.warmup = v;
-				true
-			},
-			("--verifier-threads", Some(v)) => {
-				a.verifier_threads = v as usize;
-				true
-			},
-			("--server-threads", Some(v)) => {
-				a.server_threads = v as usize;
-				true
-			},
-			("--client-threads", Some(v)) => {
-				a.client_threads = v as usize;
-				true
-			},
-			("--group-window-ms", Some(v)) => {
-				a.group_window_ms = v;
-				true
-			},
-			("--rate", Some(v)) => {
-				a.rate = v.max(1);
-				true
-			},
-			_ => false,
-		};
-		// Unknown arguments (cargo passes `--bench`) are ignored.
-		i += if known { 2 } else { 1 };
-	}
+	let mut a = <Args as clap::Parser>::parse();
 	a.viewers = a.viewers.max(1);
 	a.seconds = a.seconds.max(1);
+	a.rate = a.rate.max(1);
 	a
 }
 
