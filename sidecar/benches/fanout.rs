@@ -52,8 +52,8 @@
 //!
 //! Options: `--viewers N` (50), `--seconds S` (20), `--warmup W` (5), `--soak J` (0: off),
 //! `--soak-concurrency C` (10), `--join-concurrency C` (64), `--simulcast` (the publisher sends
-//! three layers; each viewer gets one, chosen by the SFU).
-
+//! three layers; each viewer gets one, chosen by the SFU), `--engine-cpu C` (pin the engine's
+//! thread to CPU C, as the sidecar's `--media-cpu`).
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use std::{
@@ -100,6 +100,8 @@ struct Args {
 	join_concurrency: u64,
 	#[arg(long)]
 	simulcast: bool,
+	#[arg(long)]
+	engine_cpu: Option<usize>,
 	/// Passed by `cargo bench`; ignored.
 	#[arg(long, hide = true)]
 	bench: bool,
@@ -655,7 +657,7 @@ fn server(args: &Args) {
 	// Full ICE: the webrtc-rs bots send no consent checks while media flows, and str0m's
 	// ICE-lite agent drops such a pair after 15 s (see the module docs).
 	let media = MediaServer::start(
-		MediaConfig { full_ice: true, ..MediaConfig::default() },
+		MediaConfig { full_ice: true, cpu: args.engine_cpu, ..MediaConfig::default() },
 		metrics.clone(),
 	)
 	.expect("media server");
@@ -681,6 +683,9 @@ fn server(args: &Args) {
 			)
 		}
 	);
+	if let Some(cpu) = args.engine_cpu {
+		println!("engine thread pinned to CPU {cpu}");
+	}
 	let rss_started = rss_of("self");
 
 	let mut clients = Clients::spawn(args, media.clone());

@@ -109,6 +109,10 @@ pub struct Cli {
 	/// RFC 7675 consent checks while media flows (pion, webrtc-rs).
 	#[arg(long, env = "VILOKANAM_SIDECAR_MEDIA_FULL_ICE")]
 	pub media_full_ice: bool,
+	/// Run the media engine's thread on this CPU only (e.g. a core kept free of other work)
+	/// [default: wherever the scheduler puts it].
+	#[arg(long, env = "VILOKANAM_SIDECAR_MEDIA_CPU")]
+	pub media_cpu: Option<usize>,
 }
 
 /// The TOML file: the same options, all optional.
@@ -151,6 +155,8 @@ pub struct FileConfig {
 	pub dev_accounts: Option<bool>,
 	/// See [`Cli::media_full_ice`].
 	pub media_full_ice: Option<bool>,
+	/// See [`Cli::media_cpu`].
+	pub media_cpu: Option<usize>,
 }
 
 /// Where the relayer key comes from.
@@ -209,6 +215,8 @@ pub struct Config {
 	pub dev_accounts: bool,
 	/// Full ICE instead of ICE-lite for media.
 	pub media_full_ice: bool,
+	/// The CPU the media engine runs on, if pinned.
+	pub media_cpu: Option<usize>,
 }
 
 /// A configuration problem.
@@ -293,6 +301,7 @@ impl Config {
 			public_node_url: String::new(),
 			dev_accounts: cli.dev_accounts || file.dev_accounts.unwrap_or(false),
 			media_full_ice: cli.media_full_ice || file.media_full_ice.unwrap_or(false),
+			media_cpu: cli.media_cpu.or(file.media_cpu),
 		};
 		let mut config = config;
 		config.public_node_url =
@@ -347,6 +356,7 @@ mod tests {
 		assert_eq!(c.voucher_grace_ms, DEFAULT_VOUCHER_GRACE_MS);
 		assert_eq!(c.public_node_url, DEFAULT_NODE_URL);
 		assert!(!c.dev_accounts && c.web_dir.is_none() && c.record_dir.is_none());
+		assert_eq!(c.media_cpu, None);
 	}
 
 	#[test]
@@ -357,10 +367,12 @@ mod tests {
 			node-url = "ws://node:9944"
 			chat-rate = 3
 			relayer-seed = "//Ferdie"
+			media-cpu = 1
 			"#,
 		)
 		.unwrap();
 		let c = Config::merge(parse(&["--chat-rate", "5", "--db", "/tmp/x.sqlite"]), file).unwrap();
+		assert_eq!(c.media_cpu, Some(1));
 		assert_eq!(c.listen.to_string(), "0.0.0.0:8000");
 		assert_eq!(c.node_url, "ws://node:9944");
 		assert_eq!(c.chat_rate, 5);
@@ -390,6 +402,7 @@ mod tests {
 			Cli::try_parse_from(["x", "--relayer-seed", "//A", "--relayer-key-file", "k"]).is_err()
 		);
 		assert!(Cli::try_parse_from(["x", "--listen", "nonsense"]).is_err());
+		assert!(Cli::try_parse_from(["x", "--media-cpu", "-1"]).is_err());
 		assert!(toml::from_str::<FileConfig>("unknown-key = 1").is_err());
 		let file: FileConfig =
 			toml::from_str("relayer-seed = \"//A\"\nrelayer-key-file = \"k\"").unwrap();

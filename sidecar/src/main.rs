@@ -72,6 +72,7 @@ async fn run(config: Config) -> Result<(), String> {
 			public_ip: config.media_public_ip,
 			record_dir: config.record_dir.clone(),
 			full_ice: config.media_full_ice,
+			cpu: config.media_cpu,
 			..MediaConfig::default()
 		},
 		metrics.clone(),

@@ -280,3 +280,35 @@ async fn h264_is_forwarded_from_a_keyframe() {
 	publisher.close().await.unwrap();
 	media.shutdown();
 }
+
+/// `cpu` pins the engine thread; a CPU the process cannot run on is refused at start.
+#[test]
+fn the_engine_runs_on_the_cpu_it_is_given() {
+	let err = MediaServer::start(
+		MediaConfig { cpu: Some(1 << 20), ..MediaConfig::default() },
+		Metrics::new().unwrap(),
+	)
+	.err()
+	.expect("a CPU beyond any set is refused");
+	assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
+
+	let last = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1) - 1;
+	let _media = server_with(MediaConfig { cpu: Some(last), ..MediaConfig::default() });
+	// Other tests' engines (same name, same process) run unpinned; ours pins itself as it
+	// starts. On a one-CPU machine every thread's list is "0" and this proves nothing more.
+	let pinned = (0..200).any(|_| {
+		let found = std::fs::read_dir("/proc/self/task").unwrap().flatten().any(|t| {
+			let read = |f: &str| std::fs::read_to_string(t.path().join(f)).unwrap_or_default();
+			read("comm").trim() == "media-engine"
+				&& read("status").lines().any(|l| {
+					l.strip_prefix("Cpus_allowed_list:")
+						.is_some_and(|v| v.trim() == last.to_string())
+				})
+		});
+		if !found {
+			std::thread::sleep(Duration::from_millis(10));
+		}
+		found
+	});
+	assert!(pinned, "no media-engine thread runs on CPU {last} alone");
+}
