@@ -27,7 +27,8 @@
 //!   a real NIC;
 //! - ingress and forwarded packets per second;
 //! - per-viewer loss: 1 − (packets received by the viewer, video without padding + audio) /
-//!   (packets the publisher sent), both counted by the client process at the window's edges;
+//!   (packets the publisher sent), both counted by the client process at the window's edges
+//!   (with `--simulcast`, video in complete frames, which every layer carries alike);
 //!   how many viewers stayed under 1%, the median and worst. Packets still queued (in the SFU's
 //!   pacer or a client's socket) at the end count as lost, so at high client load the figure has
 //!   a noise floor of a few tenths of a percent; sequence gaps, how far each viewer is behind the
@@ -798,13 +799,29 @@ fn fanout(
 	}
 }
 
-/// A viewer's received packets over the window against what the publisher sent.
-fn viewer_loss(a: &ViewerSample, b: &ViewerSample, s0: &Sample, s1: &Sample) -> f64 {
-	let layer = b.layer.unwrap_or(0) as usize;
-	let sent_video = s1.publisher_video.get(layer).copied().unwrap_or(0)
-		- s0.publisher_video.get(layer).copied().unwrap_or(0);
-	let sent = sent_video + (s1.publisher_audio - s0.publisher_audio);
-	let got = (b.video - b.padding).saturating_sub(a.video - a.padding) + (b.audio - a.audio);
+/// A viewer's loss over the window: what it received against what the publisher sent, video
+/// and audio together. With simulcast, video counts in complete frames rather than packets:
+/// the layers' packet counts differ and a viewer may switch layers in the window, but every
+/// layer carries every frame.
+fn viewer_loss(
+	a: &ViewerSample,
+	b: &ViewerSample,
+	s0: &Sample,
+	s1: &Sample,
+	simulcast: bool,
+) -> f64 {
+	let audio_sent = s1.publisher_audio - s0.publisher_audio;
+	let audio_got = b.audio - a.audio;
+	let (video_sent, video_got) = if simulcast {
+		let layers = s1.publisher_video.len().max(1) as u64;
+		((s1.publisher_frames - s0.publisher_frames) / layers, b.frames - a.frames)
+	} else {
+		let layer = b.layer.unwrap_or(0) as usize;
+		let sent = s1.publisher_video.get(layer).copied().unwrap_or(0)
+			- s0.publisher_video.get(layer).copied().unwrap_or(0);
+		(sent, (b.video - b.padding).saturating_sub(a.video - a.padding))
+	};
+	let (sent, got) = (video_sent + audio_sent, video_got + audio_got);
 	if sent == 0 {
 		return 1.0;
 	}
@@ -914,7 +931,7 @@ fn report(
 	let (mut gaps, mut incomplete, mut skipped) = (0u64, 0u64, 0u64);
 	for b in &s1.viewers {
 		let Some(a) = before.get(&b.index) else { continue };
-		losses.push(viewer_loss(a, b, s0, s1));
+		losses.push(viewer_loss(a, b, s0, s1, args.simulcast));
 		gaps += b.gaps - a.gaps;
 		incomplete += b.incomplete - a.incomplete;
 		skipped += b.skipped - a.skipped;
@@ -925,7 +942,8 @@ fn report(
 	losses.sort_by(|a, b| a.total_cmp(b));
 	let under = losses.iter().filter(|l| **l < 0.01).count();
 	println!(
-		"viewer loss (received vs the publisher's sent, video + audio): {under}/{} viewers under 1%; median {:.2}%, p90 {:.2}%, max {:.2}%",
+		"viewer loss (received vs the publisher's sent, {} + audio packets): {under}/{} viewers under 1%; median {:.2}%, p90 {:.2}%, max {:.2}%",
+		if args.simulcast { "video frames" } else { "video packets" },
 		losses.len(),
 		100.0 * pct(&losses, 0.5),
 		100.0 * pct(&losses, 0.9),
