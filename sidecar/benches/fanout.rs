@@ -55,6 +55,7 @@
 //! `--soak-concurrency C` (10), `--join-concurrency C` (64), `--simulcast` (the publisher sends
 //! three layers; each viewer gets one, chosen by the SFU), `--engine-cpu C` (pin the engine's
 //! thread to CPU C, as the sidecar's `--media-cpu`).
+
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use std::{

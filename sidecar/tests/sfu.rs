@@ -293,7 +293,7 @@ fn the_engine_runs_on_the_cpu_it_is_given() {
 	assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
 
 	let last = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1) - 1;
-	let _media = server_with(MediaConfig { cpu: Some(last), ..MediaConfig::default() });
+	let media = server_with(MediaConfig { cpu: Some(last), ..MediaConfig::default() });
 	// Other tests' engines (same name, same process) run unpinned; ours pins itself as it
 	// starts. On a one-CPU machine every thread's list is "0" and this proves nothing more.
 	let pinned = (0..200).any(|_| {
@@ -311,4 +311,5 @@ fn the_engine_runs_on_the_cpu_it_is_given() {
 		found
 	});
 	assert!(pinned, "no media-engine thread runs on CPU {last} alone");
+	media.shutdown();
 }

@@ -282,8 +282,9 @@ fn check_cpu(cpu: usize) -> std::io::Result<()> {
 
 /// Bind the calling thread to `cpu` (checked by [`check_cpu`]).
 fn pin_current_thread(cpu: usize) -> std::io::Result<()> {
-	// SAFETY: a zeroed `cpu_set_t` is an empty set; `cpu` is below `CPU_SETSIZE`.
+	// SAFETY: a zeroed `cpu_set_t` is an empty set.
 	let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+	// SAFETY: `cpu` is below `CPU_SETSIZE` (checked by `check_cpu` at start).
 	unsafe { libc::CPU_SET(cpu, &mut set) };
 	// SAFETY: `set` is a valid `cpu_set_t` of the size passed; 0 is the calling thread.
 	if unsafe { libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) } != 0 {
