@@ -1,5 +1,5 @@
 //! The media engine on its own, against webrtc-rs bots over real UDP on loopback: forwarding,
-//! keyframe starts, gates, keyframe-request coalescing and simulcast layers. Rights from the
+//! keyframe starts, gates, keyframe-request coalescing, NACKs and simulcast layers. Rights from the
 //! chain are covered by `media_e2e.rs`; here gates are set by the test.
 
 use std::{
@@ -9,7 +9,7 @@ use std::{
 	},
 	time::Duration,
 };
-use vilokanam_media_bots::{PublisherBot, PublisherOptions, VideoCodec, ViewerBot};
+use vilokanam_media_bots::{PublisherBot, PublisherOptions, VideoCodec, ViewerBot, ViewerOptions};
 use vilokanam_sidecar::{
 	media::{
 		CloseReason, Gate, GateState, MediaConfig, MediaEvent, MediaPeerId, MediaRole, MediaServer,
@@ -70,7 +70,15 @@ async fn publisher(media: &MediaServer, opts: PublisherOptions) -> PublisherBot 
 }
 
 async fn viewer(media: &MediaServer, gate: Arc<dyn Gate>) -> (ViewerBot, MediaPeerId, Events) {
-	let (bot, offer) = ViewerBot::new().await.unwrap();
+	viewer_with(media, gate, ViewerOptions::default()).await
+}
+
+async fn viewer_with(
+	media: &MediaServer,
+	gate: Arc<dyn Gate>,
+	opts: ViewerOptions,
+) -> (ViewerBot, MediaPeerId, Events) {
+	let (bot, offer) = ViewerBot::with_options(opts).await.unwrap();
 	let (s, events) = setup(MediaRole::Viewer, gate);
 	let (id, answer) = media.offer(&offer, s).unwrap();
 	bot.accept_answer(&answer).await.unwrap();
@@ -157,6 +165,8 @@ async fn three_viewers_receive_in_order_from_a_keyframe_and_a_gated_one_receives
 	let snap = media.snapshot();
 	let room = snap.rooms.iter().find(|r| r.stream_id == 1).unwrap();
 	assert_eq!(room.viewers.len(), 3, "{room:?}");
+	// A single-layer room: its viewers' media goes through the direct sender.
+	assert!(room.viewers.iter().all(|v| v.direct && v.connected), "{room:?}");
 	assert!(room.publisher.as_ref().unwrap().bitrate_bps > 500_000, "{room:?}");
 	assert!(room.forwarded_packets > 0);
 	let sent = publisher.stats().frames_sent;
@@ -232,6 +242,8 @@ async fn simulcast_viewers_get_one_layer_and_bad_offers_are_refused() {
 	assert_eq!(s.tracks, 2, "one audio and one video stream whatever the layer: {s:?}");
 	let snap = media.snapshot();
 	assert_eq!(snap.rooms[0].layers.len(), 3, "{:?}", snap.rooms[0]);
+	// Its layer follows the bandwidth estimate, which needs str0m's send path.
+	assert!(snap.rooms[0].viewers.iter().all(|v| !v.direct), "{:?}", snap.rooms[0]);
 
 	// A viewer offer used as a publisher's (and nonsense) is refused with a reason.
 	let (_, viewer_offer) = ViewerBot::new().await.unwrap();
@@ -311,5 +323,37 @@ fn the_engine_runs_on_the_cpu_it_is_given() {
 		found
 	});
 	assert!(pinned, "no media-engine thread runs on CPU {last} alone");
+	media.shutdown();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nacked_video_is_sent_again_and_an_unknown_packet_is_not() {
+	let media = server();
+	let publisher = publisher(&media, PublisherOptions::default()).await;
+	// Repeats delivered: the packets NACKed here did arrive, and are seen arriving again.
+	let opts = ViewerOptions { accept_repeats: true, ..ViewerOptions::default() };
+	let (bot, _, _) = viewer_with(&media, Arc::new(OpenGate), opts).await;
+	let s = bot.wait_for_frames(30, T).await.unwrap();
+	let last = s.last_video_seq.unwrap();
+	let before = s.repeated_video_packets;
+	// Three recent packets, and one far older than anything kept.
+	let wanted = [last.wrapping_sub(3), last.wrapping_sub(2), last.wrapping_sub(1)];
+	let mut nack = wanted.to_vec();
+	nack.push(last.wrapping_sub(30_000));
+	bot.nack(&nack).await.unwrap();
+	let s = bot
+		.wait_until("the NACKed packets again", T, |s| s.repeated_video_packets >= before + 3)
+		.await
+		.unwrap();
+	// The snapshot (refreshed every second) counts what was sent again: the three, not the
+	// one it no longer had.
+	tokio::time::sleep(Duration::from_millis(1_200)).await;
+	let snap = media.snapshot();
+	let v = &snap.rooms[0].viewers[0];
+	assert!(v.direct, "{v:?}");
+	assert_eq!(v.retransmitted, 3, "{v:?}; viewer: {s:?}");
+	// The stream goes on.
+	bot.wait_until("more frames", T, |x| x.frames_complete > s.frames_complete + 30).await.unwrap();
+	publisher.close().await.unwrap();
 	media.shutdown();
 }

@@ -377,6 +377,19 @@ test('creator and viewer pages: stream, pay per second, chat, leave with exact s
     assert.ok(distinct > 4, `the decoded frame has an image (${distinct} distinct colours)`);
     const outbound = await creatorPage.evaluate(() => window.vilokanam.media?.outboundVideo());
     assert.ok(outbound && outbound.framesEncoded > 0, 'the creator encodes and sends frames');
+    // A single-layer room: the SFU writes, encrypts and reports this viewer's media itself (its
+    // direct sender, not str0m's send queue). Chrome decrypts its sender reports (RTCP) too:
+    // they show up as remote-outbound-rtp, which Chrome uses to synchronise audio and video.
+    const media = await fetch(`${sidecar.origin}/media/stats`).then((r) => r.json());
+    const viewers = media.rooms.flatMap((r) => r.viewers);
+    assert.ok(viewers.length > 0 && viewers.every((v) => v.direct), `viewers on the direct path: ${JSON.stringify(viewers)}`);
+    await waitFor('Chrome to take the SFU\'s sender reports for audio and video', () => page.evaluate(async () => {
+      const kinds = new Set();
+      (await window.vilokanam.media.pc.getStats()).forEach((s) => {
+        if (s.type === 'remote-outbound-rtp' && s.reportsSent > 0) kinds.add(s.kind);
+      });
+      return kinds.has('audio') && kinds.has('video');
+    }), { timeoutMs: 10_000 });
     await shot(page, '04-viewer-video');
   });
 

@@ -81,7 +81,14 @@ pub(crate) fn video_capability(codec: VideoCodec) -> RTCRtpCodecCapability {
 
 /// Builds a webrtc-rs API offering exactly `video` (plus Opus when `audio`), with the default
 /// interceptors (NACK generator and responder, sender and receiver reports, TWCC receiver).
-pub(crate) fn build_api(video: &[VideoCodec], audio: bool) -> anyhow::Result<API> {
+///
+/// `replay_protection` off delivers a packet that arrives again (a retransmission of one
+/// already received) instead of dropping it as an SRTP replay.
+pub(crate) fn build_api(
+	video: &[VideoCodec],
+	audio: bool,
+	replay_protection: bool,
+) -> anyhow::Result<API> {
 	let mut m = MediaEngine::default();
 	if audio {
 		m.register_codec(
@@ -147,6 +154,7 @@ pub(crate) fn build_api(video: &[VideoCodec], audio: bool) -> anyhow::Result<API
 	s.set_network_types(vec![NetworkType::Udp4]);
 	// Keep 127.0.0.1: tests run the SFU on loopback.
 	s.set_include_loopback_candidate(true);
+	s.disable_srtp_replay_protection(!replay_protection);
 
 	Ok(APIBuilder::new()
 		.with_media_engine(m)

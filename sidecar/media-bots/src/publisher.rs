@@ -178,7 +178,7 @@ impl PublisherBot {
 	/// its candidate) and returns the bot and its offer SDP.
 	pub async fn new(opts: PublisherOptions) -> anyhow::Result<(Self, String)> {
 		ensure!(opts.fps > 0, "fps must be positive");
-		let api = build_api(&[opts.video], opts.audio)?;
+		let api = build_api(&[opts.video], opts.audio, true)?;
 		let peer = Peer::new(&api).await?;
 		let sendonly = || {
 			Some(RTCRtpTransceiverInit {

@@ -9,7 +9,10 @@ use anyhow::Context;
 use tokio::{sync::watch, task::JoinHandle};
 use webrtc::{
 	peer_connection::peer_connection_state::RTCPeerConnectionState,
-	rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication,
+	rtcp::{
+		payload_feedbacks::picture_loss_indication::PictureLossIndication,
+		transport_feedbacks::transport_layer_nack::{NackPair, TransportLayerNack},
+	},
 	rtp_transceiver::{
 		rtp_codec::RTPCodecType, rtp_transceiver_direction::RTCRtpTransceiverDirection,
 		RTCRtpTransceiverInit,
@@ -31,11 +34,14 @@ pub struct ViewerOptions {
 	pub audio: bool,
 	/// Offer a receive-only video (VP8 and H264) m-line. Default on.
 	pub video: bool,
+	/// Deliver a video packet that arrives again rather than drop it as an SRTP replay, so
+	/// that a test can see the SFU answer a NACK for a packet that was not lost. Default off.
+	pub accept_repeats: bool,
 }
 
 impl Default for ViewerOptions {
 	fn default() -> Self {
-		Self { audio: true, video: true }
+		Self { audio: true, video: true, accept_repeats: false }
 	}
 }
 
@@ -85,6 +91,11 @@ pub struct ViewerStats {
 	pub last_packet_at: Option<Instant>,
 	/// When the last complete video frame arrived.
 	pub last_frame_at: Option<Instant>,
+	/// The sequence number of the last video packet.
+	pub last_video_seq: Option<u16>,
+	/// Video packets whose sequence number was not after the highest one's so far (repeats,
+	/// such as answers to NACKs for packets that had arrived, and late packets).
+	pub repeated_video_packets: u64,
 	/// The SSRC of the (latest) video track.
 	pub video_ssrc: Option<u32>,
 	/// The SSRC of the (latest) audio track.
@@ -117,7 +128,7 @@ impl ViewerBot {
 		anyhow::ensure!(opts.audio || opts.video, "a viewer needs audio or video");
 		let video: &[VideoCodec] =
 			if opts.video { &[VideoCodec::Vp8, VideoCodec::H264] } else { &[] };
-		let api = build_api(video, opts.audio)?;
+		let api = build_api(video, opts.audio, !opts.accept_repeats)?;
 		let peer = Peer::new(&api).await?;
 		let recvonly = || {
 			Some(RTCRtpTransceiverInit {
@@ -217,6 +228,19 @@ impl ViewerBot {
 		Ok(())
 	}
 
+	/// Sends a generic NACK (RFC 4585) for these video sequence numbers, as a receiver does
+	/// for packets it missed.
+	pub async fn nack(&self, seqs: &[u16]) -> anyhow::Result<()> {
+		let media_ssrc = self.stats().video_ssrc.context("no video track yet")?;
+		let nacks = seqs.iter().map(|&packet_id| NackPair { packet_id, lost_packets: 0 }).collect();
+		self.peer
+			.pc
+			.write_rtcp(&[Box::new(TransportLayerNack { sender_ssrc: 0, media_ssrc, nacks })])
+			.await
+			.context("sending NACK")?;
+		Ok(())
+	}
+
 	/// Stops reading and closes the peer connection.
 	pub async fn close(&self) -> anyhow::Result<()> {
 		abort_all(&self.tasks);
@@ -251,6 +275,7 @@ async fn read_track(track: Arc<TrackRemote>, stats: Arc<watch::Sender<ViewerStat
 	});
 	let mut assembler = VideoCodec::from_mime_type(&mime).map(FrameAssembler::new);
 	let mut last_seq: Option<u16> = None;
+	let mut highest_seq: Option<u16> = None;
 	let mut errors = 0;
 	loop {
 		let pkt = match track.read_rtp().await {
@@ -269,7 +294,11 @@ async fn read_track(track: Arc<TrackRemote>, stats: Arc<watch::Sender<ViewerStat
 		let now = Instant::now();
 		let seq = pkt.header.sequence_number;
 		let gap = last_seq.is_some_and(|l| l.wrapping_add(1) != seq);
+		let repeat = highest_seq.is_some_and(|h| seq.wrapping_sub(h) as i16 <= 0);
 		last_seq = Some(seq);
+		if !repeat {
+			highest_seq = Some(seq);
+		}
 		let payload = &pkt.payload;
 		match kind {
 			RTPCodecType::Video => {
@@ -283,6 +312,10 @@ async fn read_track(track: Arc<TrackRemote>, stats: Arc<watch::Sender<ViewerStat
 					s.video_bytes += payload.len() as u64;
 					s.padding_packets += u64::from(payload.is_empty());
 					s.sequence_gaps += u64::from(gap);
+					s.repeated_video_packets += u64::from(repeat);
+					if !repeat {
+						s.last_video_seq = Some(seq);
+					}
 					for e in &events {
 						video_event(s, *e, now);
 					}

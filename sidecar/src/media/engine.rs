@@ -9,14 +9,18 @@
 //! reach each viewer in one batch. Datagrams leave through an [`Outbox`], in `sendmmsg(2)`
 //! batches flushed at the end of every turn.
 //!
-//! Forwarding a packet to N viewers clones an `Arc` to its payload N times; nothing is
-//! copied but the headers str0m writes, and no lock is taken.
+//! Forwarding a packet to N viewers clones an `Arc` to its payload N times and takes no lock.
+//! A viewer without bandwidth estimation is sent to by its [`Direct`] sender once its DTLS
+//! completes (the header written and the packet encrypted here, not queued in its `Rtc`); the
+//! others through their `Rtc`.
 
 use super::{
 	codec::{self, VideoCodec},
+	direct::{self, Direct, StreamInfo},
 	forward::{choose_layer, Rewriter},
 	outbox::Outbox,
 	recorder::{RecordMsg, RecordPacket, Recorder},
+	srtp::{self, SrtpSession, TappedKeys},
 	CloseReason, Command, Gate, GateState, MediaEvent, MediaPeerId, MediaRole, MediaSnapshot,
 	PeerStats, Publishers, RoomStats, CONNECT_TIMEOUT, GATE_PERIOD, KEYFRAME_REQUEST_INTERVAL,
 };
@@ -36,10 +40,11 @@ use std::{
 };
 use str0m::{
 	bwe::{Bitrate, BweKind},
+	config::CryptoProvider,
 	format::{Codec, PayloadParams},
 	media::{KeyframeRequestKind, MediaKind, Mid, Rid},
 	net::{Protocol, Receive},
-	rtp::{ExtensionValues, RtpPacket, RtpWrite, SeqNo, Ssrc},
+	rtp::{Extension, ExtensionValues, RtpPacket, RtpWrite, SeqNo, Ssrc},
 	Event, IceConnectionState, Input, Output, Rtc,
 };
 use tokio::sync::mpsc as tokio_mpsc;
@@ -113,6 +118,9 @@ pub(crate) struct NewPeer {
 	pub audio: Option<Mid>,
 	pub video: Option<Mid>,
 	pub created: Instant,
+	/// Send its media through a [`Direct`] sender once DTLS is done (viewers without
+	/// bandwidth estimation, whose `Rtc` was built without sender reports).
+	pub direct: bool,
 }
 
 #[derive(Default)]
@@ -200,6 +208,13 @@ struct Peer {
 	addrs: Vec<SocketAddr>,
 	counters: Counters,
 	kind: Kind,
+	/// See [`NewPeer::direct`].
+	wants_direct: bool,
+	/// The SRTP export of its handshake, until its [`Direct`] sender is made.
+	keys: Option<TappedKeys>,
+	/// Where str0m last sent it anything but STUN: the nominated pair's remote address.
+	media_dest: Option<SocketAddr>,
+	direct: Option<Direct>,
 }
 
 impl Peer {
@@ -259,6 +274,7 @@ enum Job {
 
 pub(crate) struct Engine {
 	socket: UdpSocket,
+	crypto: Arc<CryptoProvider>,
 	/// The address announced to clients (str0m matches it against its candidate).
 	candidate: SocketAddr,
 	commands: mpsc::Receiver<Command>,
@@ -288,6 +304,7 @@ impl Engine {
 	#[allow(clippy::too_many_arguments)]
 	pub(crate) fn new(
 		socket: UdpSocket,
+		crypto: Arc<CryptoProvider>,
 		candidate: SocketAddr,
 		commands: mpsc::Receiver<Command>,
 		waker: SocketAddr,
@@ -301,6 +318,7 @@ impl Engine {
 		let now = Instant::now();
 		Ok(Self {
 			socket,
+			crypto,
 			candidate,
 			commands,
 			waker,
@@ -404,7 +422,7 @@ impl Engine {
 	}
 
 	fn add_peer(&mut self, new: NewPeer) {
-		let NewPeer { id, rtc, setup, audio, video, created } = new;
+		let NewPeer { id, rtc, setup, audio, video, created, direct } = new;
 		let room = self.rooms.entry(setup.stream_id).or_default();
 		let mut replaced = None;
 		let kind = match setup.role {
@@ -454,6 +472,10 @@ impl Engine {
 			addrs: Vec::new(),
 			counters: Counters::default(),
 			kind,
+			wants_direct: direct && setup.role == MediaRole::Viewer,
+			keys: None,
+			media_dest: None,
+			direct: None,
 		};
 		self.metrics.media_peers.with_label_values(&[role_label(peer.role())]).inc();
 		self.peer_count.fetch_add(1, Ordering::Relaxed);
@@ -561,6 +583,9 @@ impl Engine {
 			},
 		};
 		let Some(peer) = self.peers.get_mut(&id) else { return };
+		if let Some(d) = peer.direct.as_mut().filter(|_| direct::is_rtcp(data)) {
+			d.on_rtcp(data, Instant::now(), &mut self.outbox, &self.socket);
+		}
 		if let Err(e) = peer.rtc.handle_input(input) {
 			tracing::debug!(peer = id, "media input refused: {e}");
 			peer.dead = true;
@@ -569,8 +594,22 @@ impl Engine {
 	}
 
 	/// Drain a peer's output after a mutation: send its datagrams, turn its events into
-	/// state changes and jobs, and re-arm its timer.
+	/// state changes and jobs, and re-arm its timer. A viewer whose handshake completed in
+	/// it moves to its direct sender.
 	fn drain(&mut self, id: MediaPeerId) {
+		self.drain_rtc(id);
+		// This thread polled only this peer's `Rtc` since the last take.
+		let keys = srtp::take_tapped();
+		let Some(peer) = self.peers.get_mut(&id) else { return };
+		if keys.is_some() {
+			peer.keys = keys;
+		}
+		if peer.wants_direct && peer.direct.is_none() && peer.connected {
+			start_direct(peer, &self.crypto);
+		}
+	}
+
+	fn drain_rtc(&mut self, id: MediaPeerId) {
 		let Self { peers, socket, outbox, jobs, recorder, timers, rooms, .. } = self;
 		let Some(peer) = peers.get_mut(&id) else { return };
 		let now = Instant::now();
@@ -611,6 +650,16 @@ impl Engine {
 				},
 				Output::Transmit(t) => {
 					progress = true;
+					// Not STUN (RFC 7983: its first byte is 0–3): DTLS or RTCP, which str0m
+					// sends on the nominated pair only.
+					if t.contents.first().is_some_and(|b| *b > 3)
+						&& peer.media_dest != Some(t.destination)
+					{
+						peer.media_dest = Some(t.destination);
+						if let Some(d) = peer.direct.as_mut() {
+							d.set_destination(t.destination);
+						}
+					}
 					outbox.push(socket, t.destination, t.contents.into());
 				},
 				Output::Event(e) => {
@@ -633,8 +682,9 @@ impl Engine {
 
 	/// Queue a publisher's packet for its room, and forward what is queued once a video frame
 	/// is complete (its marker packet came), or at once if no frame is in progress. Each
-	/// viewer's `Rtc` then takes the frame's packets together and is drained once, and they
-	/// leave as one GSO message: the per-viewer costs are paid per frame, not per packet.
+	/// viewer then takes the frame's packets together (its direct sender, or its `Rtc`, drained
+	/// once), and they leave as one GSO message: the per-viewer costs are paid per frame, not
+	/// per packet.
 	fn hold(&mut self, f: Forward) {
 		let stream_id = f.stream_id;
 		let Some(room) = self.rooms.get_mut(&stream_id) else { return };
@@ -683,9 +733,11 @@ impl Engine {
 				break;
 			};
 			let Some(peer) = self.peers.get_mut(&id) else { continue };
-			let wrote = write_to_viewer(peer, batch);
-			if wrote > 0 {
-				sent += wrote;
+			let direct = peer.direct.is_some();
+			let wrote = write_to_viewer(peer, batch, &mut self.outbox, &self.socket);
+			sent += wrote;
+			// A direct viewer's `Rtc` was not touched: nothing to drain.
+			if wrote > 0 && !direct {
 				self.drain(id);
 			}
 		}
@@ -905,6 +957,8 @@ impl Engine {
 				nacks: p.counters.nacks,
 				layer,
 				estimate_bps,
+				direct: p.direct.is_some(),
+				retransmitted: p.direct.as_ref().map_or(0, |d| d.resent),
 			}
 		};
 		let mut rooms = Vec::with_capacity(self.rooms.len());
@@ -1136,11 +1190,17 @@ fn layer_rid_matches(p: &Publisher, ssrc: Ssrc, first_rid: Option<Rid>) -> bool 
 	p.layers.get(&ssrc).is_some_and(|l| l.rid == first_rid)
 }
 
-/// Write a batch of forwarded packets into a viewer's `Rtc`; returns how many were for it
+/// Write a batch of forwarded packets to a viewer (its direct sender, or its `Rtc`); returns
+/// how many were for it
 /// (none while it is not started or paused; not those of another layer, or before the
 /// keyframe it waits for, or of a codec it lacks).
-fn write_to_viewer(peer: &mut Peer, batch: &[Forward]) -> u64 {
-	let Peer { id, rtc, kind, counters, paused, start_at, .. } = peer;
+fn write_to_viewer(
+	peer: &mut Peer,
+	batch: &[Forward],
+	outbox: &mut Outbox,
+	socket: &UdpSocket,
+) -> u64 {
+	let Peer { id, rtc, kind, counters, paused, start_at, direct, .. } = peer;
 	let Kind::Viewer(v) = kind else { return 0 };
 	let Some(start_at) = *start_at else { return 0 };
 	if *paused {
@@ -1159,21 +1219,40 @@ fn write_to_viewer(peer: &mut Peer, batch: &[Forward]) -> u64 {
 			v.pts.push((pt, mapped));
 		}
 	}
+	let mut count = |len: usize| {
+		counters.packets += 1;
+		counters.bytes += len as u64;
+		counters.window_bytes += len as u64;
+	};
+	if let Some(d) = direct.as_mut() {
+		let now = Instant::now();
+		let mut wrote = 0;
+		for f in batch {
+			let Some((pt, _, seq, ts)) = route(v, f, start_at, *id) else { continue };
+			let packet = direct::Packet {
+				video: f.kind == MediaKind::Video,
+				pt,
+				seq,
+				ts,
+				marker: f.marker,
+				level: f.audio_level.zip(f.voice_activity),
+				payload: &f.payload,
+			};
+			if d.send(&packet, now, outbox, socket) {
+				count(f.payload.len());
+				wrote += 1;
+			}
+		}
+		d.report(now, outbox, socket);
+		return wrote;
+	}
 	let mut api = rtc.direct_api();
 	// The stream looked up last: a batch is mostly one mid's packets.
 	let mut tx_mid = None;
 	let mut tx = None;
 	let mut wrote = 0;
 	for f in batch {
-		// A batch spanning a new publisher: the old one's packets are not forwarded.
-		if f.arrival < start_at || f.epoch != v.epoch {
-			continue;
-		}
-		let Some(pt) = v.pts.iter().find(|(p, _)| *p == *f.params.pt()).and_then(|(_, m)| *m)
-		else {
-			continue;
-		};
-		let Some((mid, seq, ts)) = map_packet(v, f, *id) else { continue };
+		let Some((pt, mid, seq, ts)) = route(v, f, start_at, *id) else { continue };
 		if tx_mid != Some(mid) {
 			tx = api.stream_tx_by_mid(mid, None);
 			tx_mid = Some(mid);
@@ -1191,13 +1270,28 @@ fn write_to_viewer(peer: &mut Peer, batch: &[Forward]) -> u64 {
 				// Audio is not worth a retransmission; video is.
 				.nackable(f.kind == MediaKind::Video),
 		);
-		let len = f.payload.len() as u64;
-		counters.packets += 1;
-		counters.bytes += len;
-		counters.window_bytes += len;
+		count(f.payload.len());
 		wrote += 1;
 	}
 	wrote
+}
+
+/// A packet of a batch as this viewer takes it: its payload type, mid, sequence number and
+/// timestamp; `None` if it does not (from before it started or from an earlier publisher, of
+/// a codec it lacks, or not for it: see [`map_packet`]).
+fn route(
+	v: &mut Viewer,
+	f: &Forward,
+	start_at: Instant,
+	id: MediaPeerId,
+) -> Option<(u8, Mid, u64, u32)> {
+	// A batch spanning a new publisher: the old one's packets are not forwarded.
+	if f.arrival < start_at || f.epoch != v.epoch {
+		return None;
+	}
+	let pt = v.pts.iter().find(|(p, _)| *p == *f.params.pt()).and_then(|(_, m)| *m)?;
+	let (mid, seq, ts) = map_packet(v, f, id)?;
+	Some((pt, mid, seq, ts))
 }
 
 /// Where a publisher's packet goes in a viewer's streams: its mid, sequence number and
@@ -1227,4 +1321,38 @@ fn map_packet(v: &mut Viewer, f: &Forward, id: MediaPeerId) -> Option<(Mid, u64,
 	}
 	let (seq, ts) = out.rw.map(f.seq, f.timestamp, f.arrival)?;
 	Some((out.mid, seq, ts))
+}
+
+/// Move a connected viewer to its direct sender, once its handshake's keys and address are
+/// known. Until then (and for good if its SRTP profile were one we do not know) str0m sends.
+fn start_direct(peer: &mut Peer, crypto: &CryptoProvider) {
+	let (Some(keys), Some(dest)) = (peer.keys.as_ref(), peer.media_dest) else { return };
+	let Kind::Viewer(v) = &peer.kind else { return };
+	let Some(srtp) = SrtpSession::new(crypto, keys) else {
+		tracing::warn!(peer = peer.id, "unknown SRTP profile: media goes through str0m");
+		peer.wants_direct = false;
+		return;
+	};
+	let audio = v.audio.as_ref().and_then(|o| stream_info(&mut peer.rtc, o.mid, 48_000, false));
+	let video = v.video.as_ref().and_then(|o| stream_info(&mut peer.rtc, o.out.mid, 90_000, true));
+	tracing::debug!(peer = peer.id, %dest, "viewer on the direct send path");
+	peer.keys = None;
+	peer.direct = Some(Direct::new(srtp, dest, audio, video, Instant::now()));
+}
+
+/// What a viewer negotiated for its stream `mid`.
+fn stream_info(rtc: &mut Rtc, mid: Mid, clock_rate: u32, nackable: bool) -> Option<StreamInfo> {
+	let exts = rtc.media(mid)?.remote_extmap();
+	let (mid_ext, level_ext) = (exts.id_of(Extension::RtpMid), exts.id_of(Extension::AudioLevel));
+	let rtx_pts: Vec<(u8, u8)> = rtc
+		.codec_config()
+		.params()
+		.iter()
+		.filter_map(|p| p.resend().map(|r| (*p.pt(), *r)))
+		.collect();
+	let mut api = rtc.direct_api();
+	let tx = api.stream_tx_by_mid(mid, None)?;
+	let rtx = tx.rtx().map(|ssrc| (*ssrc, rtx_pts));
+	let mid = mid.as_bytes().to_vec();
+	Some(StreamInfo { mid, ssrc: *tx.ssrc(), clock_rate, mid_ext, level_ext, rtx, nackable })
 }

@@ -21,11 +21,13 @@
 //! stream ends, and pauses while its vouchers are late.
 
 pub mod codec;
+mod direct;
 mod engine;
 pub mod forward;
 pub mod gate;
 mod outbox;
 pub mod recorder;
+mod srtp;
 
 use serde::Serialize;
 use std::{
@@ -59,6 +61,9 @@ pub const GATE_PERIOD: Duration = Duration::from_millis(100);
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
 /// At most one keyframe request per publisher layer per this period, however many viewers ask.
 pub const KEYFRAME_REQUEST_INTERVAL: Duration = Duration::from_secs(1);
+/// str0m's sender-report interval for viewers on the direct send path: never, in practice
+/// (a year; the engine's direct sender reports instead).
+const NO_REPORTS: Duration = Duration::from_secs(365 * 24 * 3600);
 
 /// The media socket's receive and send buffers: bursts of keyframe packets fanned out to
 /// hundreds of viewers overflow the default (~208 KiB) before the engine reads again. The
@@ -210,6 +215,11 @@ pub struct PeerStats {
 	pub layer: Option<String>,
 	/// The viewer's estimated bandwidth (bit/s), when estimated.
 	pub estimate_bps: Option<u64>,
+	/// The viewer's media is sent by the engine's direct sender (no bandwidth estimation),
+	/// not through str0m's send queue.
+	pub direct: bool,
+	/// Packets sent again on this viewer's NACKs (direct sender only; str0m keeps its own).
+	pub retransmitted: u64,
 }
 
 /// A stream's media, as of the last snapshot.
@@ -372,7 +382,8 @@ impl MediaServer {
 			local
 		};
 		let waker = UdpSocket::bind(SocketAddr::new(engine_addr.ip(), 0))?;
-		let crypto = Arc::new(str0m::crypto::from_feature_flags());
+		// Tapped: viewers' SRTP keys go to their direct senders (see `direct`).
+		let crypto = Arc::new(srtp::tapping(str0m::crypto::from_feature_flags()));
 		// One certificate for every peer: generating one per peer would cost a key generation
 		// per join. Clients pin it per connection through the answer's fingerprint.
 		let cert = crypto
@@ -386,6 +397,7 @@ impl MediaServer {
 		let publishers = Publishers::default();
 		let engine = engine::Engine::new(
 			socket,
+			crypto.clone(),
 			candidate,
 			rx,
 			waker.local_addr()?,
@@ -467,7 +479,12 @@ impl MediaServer {
 			// Without estimation, transport-wide sequence numbers would only make the client
 			// send feedback nobody reads (an RTCP packet every tens of milliseconds per viewer,
 			// each one decrypted and parsed here).
-			config = config.set_extension_map(extensions_without_twcc());
+			config = config
+				.set_extension_map(extensions_without_twcc())
+				// Its media goes through the engine's direct sender, which sends the sender
+				// reports; str0m's would carry none of its packets.
+				.set_rtcp_report_interval_audio(NO_REPORTS)
+				.set_rtcp_report_interval_video(NO_REPORTS);
 		}
 		let mut rtc = config.build(now);
 		let candidate = Candidate::host(self.inner.candidate, "udp")
@@ -505,7 +522,8 @@ impl MediaServer {
 				.unwrap_or_else(|p| p.into_inner())
 				.insert(setup.stream_id, (id, simulcast));
 		}
-		let new = engine::NewPeer { id, rtc, setup, audio, video, created: now };
+		let direct = setup.role == MediaRole::Viewer && !estimate;
+		let new = engine::NewPeer { id, rtc, setup, audio, video, created: now, direct };
 		self.send(Command::Add(Box::new(new)))?;
 		Ok((id, answer.to_sdp_string()))
 	}

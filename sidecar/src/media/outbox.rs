@@ -25,12 +25,17 @@ const MAX_SEGMENTS: usize = 32;
 /// At most this many bytes in one GSO message (under the 64 KiB an IP packet may carry).
 const MAX_GSO_BYTES: usize = 60_000;
 
+/// Sent datagrams' buffers kept for reuse: about two batches' worth.
+const SPARE_BUFFERS: usize = 2 * BATCH;
+
 /// A control message buffer holding one `UDP_SEGMENT` (a `u16`), aligned as `cmsghdr` wants.
 type Control = [u64; 4];
 
 /// Datagrams waiting to be sent, and the scratch space for sending them.
 pub(crate) struct Outbox {
 	queue: Vec<(SocketAddr, Vec<u8>)>,
+	/// Buffers of sent datagrams, for [`Outbox::buffer`].
+	spare: Vec<Vec<u8>>,
 	addrs: Vec<(libc::sockaddr_storage, libc::socklen_t)>,
 	iovecs: Vec<libc::iovec>,
 	controls: Vec<Control>,
@@ -50,6 +55,7 @@ impl Outbox {
 	pub(crate) fn new() -> Self {
 		Self {
 			queue: Vec::with_capacity(BATCH),
+			spare: Vec::with_capacity(SPARE_BUFFERS),
 			addrs: Vec::with_capacity(BATCH),
 			iovecs: Vec::with_capacity(BATCH),
 			controls: Vec::with_capacity(BATCH),
@@ -66,6 +72,11 @@ impl Outbox {
 	#[cfg(test)]
 	fn without_gso() -> Self {
 		Self { gso: false, ..Self::new() }
+	}
+
+	/// An empty buffer for a datagram: a sent one's, so that a steady flow allocates nothing.
+	pub(crate) fn buffer(&mut self) -> Vec<u8> {
+		self.spare.pop().unwrap_or_else(|| Vec::with_capacity(1500))
 	}
 
 	/// Queue a datagram; sends the batch once it is full.
@@ -86,6 +97,16 @@ impl Outbox {
 		// No pointer outlives the call (see the `Send` impl).
 		self.headers.clear();
 		self.iovecs.clear();
+		let room = SPARE_BUFFERS.saturating_sub(self.spare.len());
+		self.spare.extend(
+			self.queue
+				.drain(..)
+				.map(|(_, mut d)| {
+					d.clear();
+					d
+				})
+				.take(room),
+		);
 		self.queue.clear();
 	}
 
