@@ -283,7 +283,7 @@ impl Direct {
 		}
 	}
 
-	/// Follow the viewer to another address (str0m's DTLS or RTCP went there).
+	/// Follow the viewer to another address (ICE nominated another pair).
 	pub(crate) fn set_destination(&mut self, dest: SocketAddr) {
 		self.dest = dest;
 	}

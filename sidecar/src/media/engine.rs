@@ -212,7 +212,7 @@ struct Peer {
 	wants_direct: bool,
 	/// The SRTP export of its handshake, until its [`Direct`] sender is made.
 	keys: Option<TappedKeys>,
-	/// Where str0m last sent it anything but STUN: the nominated pair's remote address.
+	/// Where its media goes: see [`Peer::follow`].
 	media_dest: Option<SocketAddr>,
 	direct: Option<Direct>,
 }
@@ -222,6 +222,17 @@ impl Peer {
 		match self.kind {
 			Kind::Publisher(_) => MediaRole::Publisher,
 			Kind::Viewer(_) => MediaRole::Viewer,
+		}
+	}
+
+	/// Send media to `dest` from now on: the remote end of the pair ICE nominated (learnt
+	/// from where str0m sends DTLS, and from its once-a-second stats, should the pair change).
+	fn follow(&mut self, dest: SocketAddr) {
+		if self.media_dest != Some(dest) {
+			self.media_dest = Some(dest);
+			if let Some(d) = self.direct.as_mut() {
+				d.set_destination(dest);
+			}
 		}
 	}
 
@@ -652,13 +663,8 @@ impl Engine {
 					progress = true;
 					// Not STUN (RFC 7983: its first byte is 0–3): DTLS or RTCP, which str0m
 					// sends on the nominated pair only.
-					if t.contents.first().is_some_and(|b| *b > 3)
-						&& peer.media_dest != Some(t.destination)
-					{
-						peer.media_dest = Some(t.destination);
-						if let Some(d) = peer.direct.as_mut() {
-							d.set_destination(t.destination);
-						}
+					if t.contents.first().is_some_and(|b| *b > 3) {
+						peer.follow(t.destination);
 					}
 					outbox.push(socket, t.destination, t.contents.into());
 				},
@@ -1056,6 +1062,11 @@ fn on_event(
 			peer.notify(MediaEvent::Connected);
 		},
 		Event::IceConnectionStateChange(IceConnectionState::Disconnected) => peer.dead = true,
+		Event::PeerStats(s) => {
+			if let Some(pair) = s.selected_candidate_pair {
+				peer.follow(pair.remote.addr);
+			}
+		},
 		Event::RtpPacket(packet) => on_rtp(peer, packet, jobs, recorder, rooms),
 		Event::KeyframeRequest(_) => {
 			if let Kind::Viewer(v) = &peer.kind {
