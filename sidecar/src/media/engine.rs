@@ -483,7 +483,7 @@ impl Engine {
 			addrs: Vec::new(),
 			counters: Counters::default(),
 			kind,
-			wants_direct: direct && setup.role == MediaRole::Viewer,
+			wants_direct: direct,
 			keys: None,
 			media_dest: None,
 			direct: None,

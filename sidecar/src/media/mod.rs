@@ -475,7 +475,9 @@ impl MediaServer {
 			.set_stats_interval(Some(Duration::from_secs(1)))
 			// Bandwidth estimation (TWCC) picks a viewer's simulcast layer (see the module doc).
 			.enable_bwe(estimate.then(|| Bitrate::bps(2_500_000)));
-		if setup.role == MediaRole::Viewer && !estimate {
+		// A viewer without estimation is sent to by the engine's direct sender.
+		let direct = setup.role == MediaRole::Viewer && !estimate;
+		if direct {
 			// Without estimation, transport-wide sequence numbers would only make the client
 			// send feedback nobody reads (an RTCP packet every tens of milliseconds per viewer,
 			// each one decrypted and parsed here).
@@ -522,7 +524,6 @@ impl MediaServer {
 				.unwrap_or_else(|p| p.into_inner())
 				.insert(setup.stream_id, (id, simulcast));
 		}
-		let direct = setup.role == MediaRole::Viewer && !estimate;
 		let new = engine::NewPeer { id, rtc, setup, audio, video, created: now, direct };
 		self.send(Command::Add(Box::new(new)))?;
 		Ok((id, answer.to_sdp_string()))

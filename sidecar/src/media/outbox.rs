@@ -107,7 +107,7 @@ impl Outbox {
 				})
 				.take(room),
 		);
-		self.queue.clear();
+		// `drain` emptied the queue, the datagrams past `room` with it.
 	}
 
 	/// Send `queue[from..]`; returns where to go on from: the end, or past a failure.
@@ -300,6 +300,27 @@ mod tests {
 
 	/// A viewer's run (equal sizes, a shorter last) interleaved with another viewer's: each
 	/// datagram arrives as it was queued, whether the kernel joined the runs or not.
+	#[test]
+	fn sent_buffers_come_back_empty_and_spares_are_bounded() {
+		let from = UdpSocket::bind("127.0.0.1:0").unwrap();
+		let to = receiver("127.0.0.1:0");
+		let mut outbox = Outbox::new();
+		let mut data = outbox.buffer();
+		data.extend_from_slice(&[7; 100]);
+		let at = data.as_ptr();
+		outbox.push(&from, to.local_addr().unwrap(), data);
+		outbox.flush(&from);
+		expect(&to, &from, &[7; 100]);
+		let again = outbox.buffer();
+		assert!(again.is_empty() && again.capacity() >= 100);
+		assert_eq!(again.as_ptr(), at, "the sent datagram's buffer");
+		for _ in 0..3 * SPARE_BUFFERS {
+			outbox.queue.push((to.local_addr().unwrap(), vec![0; 10]));
+		}
+		outbox.flush(&from);
+		assert_eq!(outbox.spare.len(), SPARE_BUFFERS);
+	}
+
 	#[test]
 	fn runs_to_one_destination_arrive_as_datagrams() {
 		let from = UdpSocket::bind("127.0.0.1:0").unwrap();
