@@ -14,7 +14,9 @@
 //! Bandwidth estimation (TWCC, with str0m's pacer) runs for viewers of a room whose publisher
 //! offered simulcast, or that has no publisher yet: it is what picks their layer. A viewer of a
 //! single-layer room has no layer to pick, and pacing costs a wake-up per packet, so its
-//! packets go out as they come (a frame's packets in one GSO message, see `outbox`).
+//! packets go out as they come (a frame's packets in one GSO message, see `outbox`), written
+//! and encrypted by the engine's direct sender (`direct`, `srtp`) rather than queued in its
+//! `Rtc`.
 //!
 //! Rights are checked by a [`Gate`] per peer, polled by the engine every
 //! [`GATE_PERIOD`]: a viewer's gate closes when its session closes, it is banned or the
