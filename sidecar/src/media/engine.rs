@@ -730,6 +730,8 @@ impl Engine {
 	fn forward(&mut self, stream_id: StreamId, batch: &[Forward]) {
 		let Some(room) = self.rooms.get(&stream_id) else { return };
 		let mut sent = 0u64;
+		// One clock read per batch, not per viewer.
+		let now = Instant::now();
 		// Index loop: `drain` needs `&mut self`, and copying the viewer list per batch would
 		// allocate.
 		let n = room.viewers.len();
@@ -740,7 +742,7 @@ impl Engine {
 			};
 			let Some(peer) = self.peers.get_mut(&id) else { continue };
 			let direct = peer.direct.is_some();
-			let wrote = write_to_viewer(peer, batch, &mut self.outbox, &self.socket);
+			let wrote = write_to_viewer(peer, batch, now, &mut self.outbox, &self.socket);
 			sent += wrote;
 			// A direct viewer's `Rtc` was not touched: nothing to drain.
 			if wrote > 0 && !direct {
@@ -1208,6 +1210,7 @@ fn layer_rid_matches(p: &Publisher, ssrc: Ssrc, first_rid: Option<Rid>) -> bool 
 fn write_to_viewer(
 	peer: &mut Peer,
 	batch: &[Forward],
+	now: Instant,
 	outbox: &mut Outbox,
 	socket: &UdpSocket,
 ) -> u64 {
@@ -1236,7 +1239,6 @@ fn write_to_viewer(
 		counters.window_bytes += len as u64;
 	};
 	if let Some(d) = direct.as_mut() {
-		let now = Instant::now();
 		let mut wrote = 0;
 		for f in batch {
 			let Some((pt, _, seq, ts)) = route(v, f, start_at, *id) else { continue };
