@@ -31,9 +31,17 @@ cargo test --locked --profile "$PROFILE" -p pallet-streams -p pallet-payouts -p 
 log "polkadot.js end-to-end test"
 NODE_BIN="$NODE_BIN" node --test e2e/polkadotjs/
 
+# The pages' pure modules (payload bytes, the watch meter, page keys, extrinsic bytes): no
+# binaries needed.
+log "web pages: unit tests"
+node --test web/tests/unit/
+
 # The viewer and creator pages in headless Chromium against the real node and sidecar: a fake
-# camera published through the SFU, a paying viewer, chat, moderation, leave with the refund.
-log "web pages: browser end-to-end test"
-NODE_BIN="$NODE_BIN" SIDECAR_BIN="$CARGO_TARGET_DIR/$PROFILE/vilokanam-sidecar" node --test web/tests/
+# camera published through the SFU, a paying viewer, chat, moderation, leave with the refund;
+# a wallet asked exactly once for a day of watching; a lying sidecar that cannot make the page
+# sign more than it showed. One file at a time: each rebuilds web/dist and starts its own chain.
+log "web pages: browser end-to-end tests"
+NODE_BIN="$NODE_BIN" SIDECAR_BIN="$CARGO_TARGET_DIR/$PROFILE/vilokanam-sidecar" \
+	node --test --test-concurrency=1 web/tests/*.test.mjs
 
 log "all tests passed in $(( $(date +%s) - start )) s"

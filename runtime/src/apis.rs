@@ -216,6 +216,10 @@ impl_runtime_apis! {
 		fn session(id: u64) -> Option<SessionView<AccountId, Balance>> {
 			views::session(id)
 		}
+		fn allowance(who: AccountId) -> Option<vilokanam_runtime_api::AllowanceView<AccountId, Balance>> {
+			views::allowance(who)
+		}
+
 		fn voucher_cost(id: u64, cumulative_seconds: u64) -> Option<Balance> {
 			views::voucher_cost(id, cumulative_seconds)
 		}

@@ -79,10 +79,10 @@ pub const VERSION: RuntimeVersion = RuntimeVersion {
 	spec_name: alloc::borrow::Cow::Borrowed("vilokanam"),
 	impl_name: alloc::borrow::Cow::Borrowed("vilokanam-node"),
 	authoring_version: 1,
-	spec_version: 102,
+	spec_version: 103,
 	impl_version: 1,
 	apis: apis::RUNTIME_API_VERSIONS,
-	transaction_version: 3,
+	transaction_version: 4,
 	system_version: 1,
 };
 
@@ -202,8 +202,14 @@ pub type SignedPayload = generic::SignedPayload<RuntimeCall, TxExtension>;
 ///
 /// - `pallet_ticks` v0 → v1: sessions split into cold data and pages of settlement state (a
 ///   no-op on chains whose genesis already has the new layout).
-#[allow(unused_parens)]
-type Migrations = (pallet_ticks::migrations::v1::MigrateV0ToV1<Runtime>,);
+/// - `pallet_ticks` v1 → v2: sessions gain a voucher key (the viewer's own, for sessions opened
+///   before), a close-request time and an allowance.
+/// - `pallet_streams` v0 → v1: streams gain a relayer (none for existing streams).
+type Migrations = (
+	pallet_ticks::migrations::v1::MigrateV0ToV1<Runtime>,
+	pallet_ticks::migrations::v2::MigrateV1ToV2<Runtime>,
+	pallet_streams::migrations::v1::MigrateV0ToV1<Runtime>,
+);
 
 /// Executive: dispatches to the pallets.
 pub type Executive = frame_executive::Executive<

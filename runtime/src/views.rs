@@ -6,7 +6,7 @@ use alloc::vec::Vec;
 use pallet_streams::{
 	Following, LiveStreams, Stream, StreamStatus, Streams, StreamsByCategory, StreamsByCreator,
 };
-use vilokanam_runtime_api::{self as api, SessionView, StreamView, MAX_PAGE};
+use vilokanam_runtime_api::{self as api, AllowanceView, SessionView, StreamView, MAX_PAGE};
 
 use crate::{AccountId, Balance, Runtime};
 
@@ -36,6 +36,7 @@ fn view(s: Stream<Runtime>) -> StreamView<AccountId, Balance> {
 		started_at: s.started_at,
 		ended_at: s.ended_at,
 		endpoint: s.endpoint.map(|e| e.into_inner()),
+		relayer: s.relayer,
 		collaborators: s.collaborators.into_inner(),
 		total_seconds: s.total_viewer_seconds,
 		total_earned: s.total_earned,
@@ -108,19 +109,47 @@ pub fn streams_by_creator(
 	page(StreamsByCreator::<Runtime>::iter_key_prefix(creator), |_| true, offset, limit)
 }
 
-/// One open session (closed sessions are removed from storage): its cold data and its slot in
-/// the session pages, combined.
+/// One stored session (closed sessions are removed from storage): its cold data and its slot
+/// in the session pages, combined, with the end of its settlement window if it has one.
 pub fn session(id: u64) -> Option<SessionView<AccountId, Balance>> {
-	pallet_ticks::Pallet::<Runtime>::session(id).map(|s| SessionView {
+	use frame_support::traits::Get;
+	let s = pallet_ticks::Pallet::<Runtime>::session(id)?;
+	let window = <Runtime as pallet_ticks::Config>::SettleWindow::get();
+	let ended_at = Streams::<Runtime>::get(s.stream_id)
+		.filter(|stream| stream.status != StreamStatus::Live)
+		.map(|stream| stream.ended_at.unwrap_or(0));
+	let refund_at = s.closing_since.or(ended_at).map(|t| t.saturating_add(window));
+	Some(SessionView {
 		id,
+		open: s.is_open(),
 		viewer: s.viewer,
+		voucher_key: s.voucher_key,
 		stream_id: s.stream_id,
 		price_per_second: s.price_per_second,
 		max_seconds: s.max_seconds,
 		settled_seconds: s.settled_seconds,
 		escrow_remaining: s.escrow_remaining,
 		opened_at: s.opened_at,
-		open: true,
+		closing_since: s.closing_since,
+		refund_at,
+		allowance: s.allowance,
+	})
+}
+
+/// `who`'s allowance as of now.
+pub fn allowance(who: AccountId) -> Option<AllowanceView<AccountId, Balance>> {
+	let now = pallet_timestamp::Now::<Runtime>::get();
+	let a = pallet_ticks::Allowances::<Runtime>::get(who)?.rolled(now);
+	Some(AllowanceView {
+		id: a.id,
+		remaining: a.remaining(),
+		delegate: a.delegate,
+		amount: a.amount,
+		period: a.period,
+		expires_at: a.expires_at,
+		period_start: a.period_start,
+		used: a.used,
+		nonce: a.nonce,
 	})
 }
 
@@ -136,6 +165,10 @@ pub fn voucher_cost(id: u64, cumulative_seconds: u64) -> Option<Balance> {
 	let elapsed = now.saturating_sub(s.opened_at) / 1_000;
 	let grace = <Runtime as pallet_ticks::Config>::ElapsedGrace::get();
 	if cumulative_seconds > elapsed.saturating_add(grace) {
+		return None;
+	}
+	let (info, _) = s.clone().split();
+	if info.seconds_cap(grace).is_some_and(|cap| cumulative_seconds > cap) {
 		return None;
 	}
 	let delta = Balance::from(cumulative_seconds - s.settled_seconds);

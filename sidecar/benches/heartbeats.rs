@@ -43,7 +43,7 @@ use vilokanam_chain_client::{voucher, Signature, StreamStatus, VoucherEncoding};
 use vilokanam_sidecar::{
 	chain_view::{account_of, SessionEntry, StreamEntry},
 	http, identity,
-	protocol::{self, ClientMessage, Crypto, Encoding, HexBytes, ServerMessage},
+	protocol::{self, ClientMessage, Crypto, Encoding, HexBytes, ServerMessage, Signer},
 	store::StoreConfig,
 	ChainView, Metrics, Settings, Sidecar, Store,
 };
@@ -218,6 +218,7 @@ fn presign(genesis: H256, n: usize, count: u64, threads: usize) -> Vec<Viewer> {
 											encoding: Encoding::Raw,
 											crypto: Crypto::Sr25519,
 											signature: HexBytes(sig.0),
+											signer: Signer::Viewer,
 										},
 									))
 								})
@@ -292,6 +293,7 @@ async fn open(server: SocketAddr, source: Ipv4Addr, viewer: &Viewer) -> Result<W
 		crypto: Crypto::Sr25519,
 		signature: HexBytes(signature),
 		encoding: Encoding::Raw,
+		session_id: None,
 	};
 	ws.send(Message::text(protocol::encode_client(&auth))).await.map_err(|e| e.to_string())?;
 	expect(&mut ws, "authenticated", |m| matches!(m, ServerMessage::Authenticated { .. })).await?;

@@ -32,7 +32,7 @@ use std::{
 use tokio::sync::broadcast;
 use vilokanam_chain_client::{
 	keys, AccountId, Balance, BlockNumber, Client, CloseReason, Head, RuntimeEvent, Session,
-	SessionId, SessionKeys, Stream, StreamId, StreamStatus, H256,
+	SessionId, SessionKeys, Stream, StreamId, StreamStatus, VoucherSigner, H256,
 };
 
 /// How many storage keys one `state_queryStorageAt` call reads.
@@ -134,12 +134,16 @@ impl StreamEntry {
 /// An open (or recently closed) session, plus what the sidecar acknowledged for it.
 ///
 /// The fields that change are atomics so that the heartbeat path reads them without a lock.
+/// "Closed" here means the session gives no right to watch any more: closed on chain, or
+/// closing (its viewer asked to close it; its vouchers still settle during the window).
 #[derive(Debug)]
 pub struct SessionEntry {
 	/// The session.
 	pub id: SessionId,
-	/// The paying viewer: vouchers must be signed by this account.
+	/// The paying viewer: vouchers may be signed by this account.
 	pub viewer: AccountId,
+	/// The session's voucher key: vouchers and close intents may be signed by it.
+	pub voucher_key: AccountId,
 	/// The watched stream.
 	pub stream_id: StreamId,
 	/// The price per second, fixed at opening.
@@ -153,6 +157,7 @@ pub struct SessionEntry {
 	/// When the last voucher was acknowledged (Unix ms; 0: never).
 	last_ack_at_ms: AtomicU64,
 	sr25519_key: OnceLock<Option<schnorrkel::PublicKey>>,
+	sr25519_voucher_key: OnceLock<Option<schnorrkel::PublicKey>>,
 }
 
 impl SessionEntry {
@@ -168,6 +173,7 @@ impl SessionEntry {
 	) -> Self {
 		Self {
 			id,
+			voucher_key: viewer.clone(),
 			viewer,
 			stream_id,
 			price_per_second,
@@ -178,11 +184,18 @@ impl SessionEntry {
 			last_acked: AtomicU64::new(0),
 			last_ack_at_ms: AtomicU64::new(0),
 			sr25519_key: OnceLock::new(),
+			sr25519_voucher_key: OnceLock::new(),
 		}
 	}
 
+	/// With `key` as the session's voucher key (by default the viewer's own).
+	pub fn with_voucher_key(mut self, key: AccountId) -> Self {
+		self.voucher_key = key;
+		self
+	}
+
 	fn from_chain(id: SessionId, s: &Session) -> Self {
-		Self::new(
+		let entry = Self::new(
 			id,
 			s.viewer.clone(),
 			s.stream_id,
@@ -191,6 +204,20 @@ impl SessionEntry {
 			s.max_seconds,
 			s.settled_seconds,
 		)
+		.with_voucher_key(s.voucher_key.clone());
+		// A closing session gives no right to watch (its vouchers still settle).
+		if !s.is_open() {
+			entry.close();
+		}
+		entry
+	}
+
+	/// The account a signature by `signer` must verify against.
+	pub fn signer_account(&self, signer: VoucherSigner) -> &AccountId {
+		match signer {
+			VoucherSigner::VoucherKey => &self.voucher_key,
+			VoucherSigner::Viewer => &self.viewer,
+		}
 	}
 
 	/// Seconds paid into escrow.
@@ -229,12 +256,14 @@ impl SessionEntry {
 		self.last_ack_at_ms.load(Ordering::Acquire)
 	}
 
-	/// The viewer's sr25519 key, decompressed once (it is the account id); `None` if the
-	/// account is not a valid sr25519 key.
-	pub fn sr25519_key(&self) -> Option<&schnorrkel::PublicKey> {
-		self.sr25519_key
-			.get_or_init(|| schnorrkel::PublicKey::from_bytes(self.viewer.as_ref()).ok())
-			.as_ref()
+	/// The sr25519 key of `signer` (the viewer's account or the voucher key), decompressed
+	/// once; `None` if that account is not a valid sr25519 key.
+	pub fn sr25519_key(&self, signer: VoucherSigner) -> Option<&schnorrkel::PublicKey> {
+		let (cell, account) = match signer {
+			VoucherSigner::Viewer => (&self.sr25519_key, &self.viewer),
+			VoucherSigner::VoucherKey => (&self.sr25519_voucher_key, &self.voucher_key),
+		};
+		cell.get_or_init(|| schnorrkel::PublicKey::from_bytes(account.as_ref()).ok()).as_ref()
 	}
 
 	fn set_max_seconds(&self, max: u64) {
@@ -516,6 +545,19 @@ impl ChainView {
 					}
 				},
 				RuntimeEvent::Ticks(T::BatchSettled { .. }) => batch_settled = true,
+				RuntimeEvent::Ticks(T::SessionClosing { session_id, settled_seconds, .. }) => {
+					// The viewer asked to close: no more watching; its vouchers still settle.
+					if let Some(s) = self.cached_session(session_id) {
+						s.note_settled(settled_seconds);
+						if s.close() {
+							self.revoke(Revocation::SessionClosed {
+								session_id,
+								stream_id: s.stream_id,
+								expired: false,
+							});
+						}
+					}
+				},
 				RuntimeEvent::Ticks(T::SessionClosed {
 					session_id,
 					settled_seconds,
@@ -671,6 +713,13 @@ impl ChainView {
 				Some(s) => {
 					entry.set_max_seconds(s.max_seconds);
 					entry.note_settled(s.settled_seconds);
+					if !s.is_open() && entry.close() {
+						self.revoke(Revocation::SessionClosed {
+							session_id: *id,
+							stream_id: entry.stream_id,
+							expired: false,
+						});
+					}
 				},
 				None => {
 					if entry.close() {
@@ -876,6 +925,11 @@ mod tests {
 		assert_eq!(s.last_acked(), 50);
 		// An account that is not a valid sr25519 point has no key.
 		let bad = SessionEntry::new(1, AccountId::new([0xff; 32]), 1, 1, 0, 1, 0);
-		assert!(bad.sr25519_key().is_none());
+		assert!(bad.sr25519_key(VoucherSigner::Viewer).is_none());
+		// The voucher key is the viewer's own unless the session names another.
+		assert_eq!(s.voucher_key, acct(1));
+		let keyed = SessionEntry::new(1, acct(1), 1, 1, 0, 1, 0).with_voucher_key(acct(9));
+		assert_eq!(keyed.signer_account(VoucherSigner::VoucherKey), &acct(9));
+		assert_eq!(keyed.signer_account(VoucherSigner::Viewer), &acct(1));
 	}
 }

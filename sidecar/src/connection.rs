@@ -9,6 +9,7 @@
 
 use crate::{
 	chain_view::{SessionEntry, StreamEntry, ViewError},
+	close_intent::{self, CloseError, IntentRequest},
 	heartbeat::{Heartbeat, HeartbeatError, Verdict},
 	identity,
 	media::{
@@ -179,13 +180,14 @@ pub async fn run<S>(
 				Some(Ok(Message::Text(text))) => {
 					let received = Instant::now();
 					match decode_client(text.as_str()) {
-						Ok(ClientMessage::Heartbeat { session_id, cumulative_seconds, encoding, crypto, signature }) => {
+						Ok(ClientMessage::Heartbeat { session_id, cumulative_seconds, encoding, crypto, signature, signer }) => {
 							let hb = Heartbeat {
 								session_id,
 								cumulative_seconds,
 								encoding,
 								crypto,
 								signature: signature.0,
+								signer,
 							};
 							if inflight.is_some() {
 								if conn.queued.len() >= MAX_QUEUED_HEARTBEATS {
@@ -376,6 +378,7 @@ impl Conn {
 				| ClientMessage::Publish { .. }
 				| ClientMessage::Watch { .. }
 				| ClientMessage::MediaOffer { .. }
+				| ClientMessage::Close { .. }
 		);
 		if expensive && !self.expensive.try_take(Instant::now(), EXPENSIVE_BURST, EXPENSIVE_PER_SEC)
 		{
@@ -383,8 +386,8 @@ impl Conn {
 			return;
 		}
 		let result = match msg {
-			ClientMessage::Auth { account, crypto, signature, encoding } => {
-				self.on_auth(&account, crypto, encoding, &signature.0)
+			ClientMessage::Auth { account, crypto, signature, encoding, session_id } => {
+				self.on_auth(&account, crypto, encoding, &signature.0, session_id).await
 			},
 			ClientMessage::Publish { stream_id } => self.on_publish(stream_id).await,
 			ClientMessage::Watch { stream_id, session_id } => {
@@ -411,6 +414,24 @@ impl Conn {
 			},
 			ClientMessage::PublishToken { stream_id } => self.on_publish_token(stream_id).await,
 			ClientMessage::WatchToken {} => self.on_watch_token(),
+			ClientMessage::Close {
+				session_id,
+				cumulative_seconds,
+				encoding,
+				crypto,
+				signature,
+				signer,
+			} => {
+				let req = IntentRequest {
+					session_id,
+					cumulative_seconds,
+					encoding,
+					crypto,
+					signature,
+					signer,
+				};
+				self.on_close(&req).await
+			},
 			// Handled on the fast path in `run`.
 			ClientMessage::Heartbeat { .. } => Ok(()),
 		};
@@ -419,34 +440,85 @@ impl Conn {
 		}
 	}
 
-	fn on_auth(
+	/// `auth`: the signature answers this connection's challenge. With `session_id`, the
+	/// signer is that session's voucher key and the connection acts as the session's viewer
+	/// (a page logs in without its wallet).
+	async fn on_auth(
 		&mut self,
 		account: &str,
 		crypto: protocol::Crypto,
 		encoding: protocol::Encoding,
 		signature: &[u8; 64],
+		session_id: Option<u64>,
 	) -> Result<(), (ErrorCode, String)> {
 		if self.auth.is_some() {
 			return Err((ErrorCode::Forbidden, "already authenticated".into()));
 		}
-		let account = protocol::parse_account(account).ok_or((
+		let signer = protocol::parse_account(account).ok_or((
 			ErrorCode::BadJson,
 			"account must be SS58 or 0x and 64 hex digits".to_owned(),
 		))?;
-		if !identity::verify_auth(&self.genesis, &self.nonce, &account, crypto, encoding, signature)
+		if !identity::verify_auth(&self.genesis, &self.nonce, &signer, crypto, encoding, signature)
 		{
 			return Err((
 				ErrorCode::BadSignature,
 				"the signature does not answer the challenge".into(),
 			));
 		}
-		// Single use, even on this connection.
+		// Single use, even on this connection (also when the session check below fails).
 		self.nonce = identity::new_nonce();
+		let account = match session_id {
+			None => signer,
+			Some(id) => {
+				let session = self
+					.sidecar
+					.chain
+					.session(id)
+					.await
+					.map_err(view_error)?
+					.filter(|s| !s.is_closed())
+					.ok_or((ErrorCode::NotFound, format!("no open session {id}")))?;
+				if session.voucher_key != signer {
+					return Err((
+						ErrorCode::Forbidden,
+						"the key is not the session's voucher key".into(),
+					));
+				}
+				session.viewer.clone()
+			},
+		};
 		let ss58: Arc<str> = protocol::account_to_ss58(&account).into();
 		self.send(&ServerMessage::Authenticated { account: ss58.to_string() });
 		self.auth = Some(Authenticated { account, ss58 });
 		self.sidecar.metrics.authenticated_peers.inc();
 		Ok(())
+	}
+
+	/// `close`: a viewer's close intent, for any open session (not only the watched one; no
+	/// authentication needed: the intent's signature is the authority).
+	async fn on_close(&mut self, req: &IntentRequest) -> Result<(), (ErrorCode, String)> {
+		match close_intent::accept(&self.sidecar, req, now_ms()).await {
+			Ok(()) => {
+				self.send(&ServerMessage::Closing {
+					session_id: req.session_id,
+					cumulative_seconds: req.cumulative_seconds,
+				});
+				Ok(())
+			},
+			Err(CloseError::NotFound(id)) => {
+				Err((ErrorCode::NotFound, format!("no open session {id}")))
+			},
+			Err(CloseError::TooManySeconds) => Err((
+				ErrorCode::AheadOfTime,
+				"the intent claims more seconds than were paid for or have elapsed".into(),
+			)),
+			Err(CloseError::BadSignature) => Err((
+				ErrorCode::BadSignature,
+				"the signature does not verify against the key it names".into(),
+			)),
+			Err(CloseError::Chain(e)) => Err(view_error(e)),
+			Err(CloseError::Store) => Err((ErrorCode::Internal, "storage failure".into())),
+		}
 	}
 
 	async fn on_chat(&mut self, text: String) -> Result<(), (ErrorCode, String)> {

@@ -10,12 +10,13 @@
 //! the store's group commit; the connection is woken once, with the final [`Verdict`], after the
 //! commit.
 //!
-//! Exactly one verification runs per voucher: the client states which bytes it signed
-//! (`encoding`) and with which scheme (`crypto`), and the signer is always the session's viewer.
+//! Exactly one verification runs per voucher: the client states which key signed (`signer`:
+//! the session's voucher key or the viewer's account), which bytes (`encoding`) and with which
+//! scheme (`crypto`).
 
 use crate::{
 	chain_view::SessionEntry,
-	protocol::{Crypto, Encoding, ErrorCode},
+	protocol::{Crypto, Encoding, ErrorCode, Signer},
 	store::{Store, StoredVoucher},
 };
 use sp_core::{ed25519, sr25519, Pair};
@@ -47,8 +48,8 @@ pub enum HeartbeatError {
 	/// More seconds than elapsed since the opening, plus grace.
 	#[error("more seconds than elapsed since the session opened")]
 	AheadOfTime,
-	/// The signature does not verify against the session's viewer.
-	#[error("the signature does not verify against the session's viewer")]
+	/// The signature does not verify against the key the heartbeat names.
+	#[error("the signature does not verify against the key it names")]
 	BadSignature,
 	/// Storing failed, or the server is shutting down.
 	#[error("the voucher could not be stored")]
@@ -78,10 +79,12 @@ pub struct Heartbeat {
 	pub cumulative_seconds: u64,
 	/// Which bytes were signed.
 	pub encoding: Encoding,
-	/// The viewer key's scheme.
+	/// The signing key's scheme.
 	pub crypto: Crypto,
 	/// The signature.
 	pub signature: [u8; 64],
+	/// Which key signed.
+	pub signer: Signer,
 }
 
 /// The outcome of a submitted heartbeat.
@@ -162,9 +165,10 @@ impl Heartbeats {
 		now_ms: u64,
 	) -> Result<oneshot::Receiver<Verdict>, HeartbeatError> {
 		check(session, hb.cumulative_seconds, now_ms, self.grace_secs)?;
+		let signer = hb.signer.into();
 		let (check, signature) = match hb.crypto {
 			Crypto::Sr25519 => {
-				let key = *session.sr25519_key().ok_or(HeartbeatError::BadSignature)?;
+				let key = *session.sr25519_key(signer).ok_or(HeartbeatError::BadSignature)?;
 				let signature = schnorrkel::Signature::from_bytes(&hb.signature)
 					.map_err(|_| HeartbeatError::BadSignature)?;
 				(
@@ -173,7 +177,7 @@ impl Heartbeats {
 				)
 			},
 			Crypto::Ed25519 => {
-				let raw: &[u8; 32] = session.viewer.as_ref();
+				let raw: &[u8; 32] = session.signer_account(signer).as_ref();
 				let key = ed25519::Public::from_raw(*raw);
 				let signature = ed25519::Signature::from_raw(hb.signature);
 				(Check::Ed25519 { key, signature }, Signature::Ed25519(signature))
@@ -190,6 +194,7 @@ impl Heartbeats {
 				stream_id: session.stream_id,
 				viewer: session.viewer.clone(),
 				cumulative_seconds: hb.cumulative_seconds,
+				signer,
 				encoding,
 				signature,
 				settled_seconds: session.settled_seconds(),
@@ -298,7 +303,7 @@ fn verifier_loop(rx: &Mutex<mpsc::Receiver<Job>>, store: &Store) {
 mod tests {
 	use super::*;
 	use crate::chain_view::account_of;
-	use vilokanam_chain_client::VoucherEncoding;
+	use vilokanam_chain_client::{VoucherEncoding, VoucherSigner};
 
 	const GRACE: u64 = 6;
 
@@ -319,6 +324,7 @@ mod tests {
 			encoding,
 			crypto: Crypto::Sr25519,
 			signature: sig.0,
+			signer: Signer::Viewer,
 		}
 	}
 
@@ -428,8 +434,50 @@ mod tests {
 			encoding: Encoding::Wrapped,
 			crypto: Crypto::Ed25519,
 			signature: pair.sign(&bytes).0,
+			signer: Signer::Viewer,
 		};
 		assert_eq!(hbs.submit(&genesis(), &s, &hb, 100_000).unwrap().await.unwrap(), Ok(()));
+	}
+
+	/// A session's voucher key signs its vouchers without the viewer's wallet; each key is
+	/// accepted only under its own name, and what is stored names the signer the chain checks.
+	#[tokio::test]
+	async fn voucher_key_heartbeats_verify_against_the_voucher_key() {
+		let (_dir, store, hbs) = pipeline().await;
+		let alice = sr25519::Pair::from_string("//Alice", None).unwrap();
+		let page = sr25519::Pair::from_string("//page-key", None).unwrap();
+		let s = session(&alice, 0, 1_000).with_voucher_key(account_of(&page));
+		let mut hb = heartbeat(&page, 5, Encoding::Raw);
+		// Claimed as the viewer's: refused.
+		let v = hbs.submit(&genesis(), &s, &hb, 100_000).unwrap().await.unwrap();
+		assert_eq!(v, Err(HeartbeatError::BadSignature));
+		hb.signer = Signer::VoucherKey;
+		assert_eq!(hbs.submit(&genesis(), &s, &hb, 100_000).unwrap().await.unwrap(), Ok(()));
+		s.note_acked(5);
+		// The viewer's own key still works, under its own name.
+		let own = heartbeat(&alice, 6, Encoding::Wrapped);
+		assert_eq!(hbs.submit(&genesis(), &s, &own, 100_000).unwrap().await.unwrap(), Ok(()));
+		s.note_acked(6);
+		let mut forged = heartbeat(&alice, 7, Encoding::Raw);
+		forged.signer = Signer::VoucherKey;
+		let v = hbs.submit(&genesis(), &s, &forged, 100_000).unwrap().await.unwrap();
+		assert_eq!(v, Err(HeartbeatError::BadSignature));
+		let stored = store.latest_voucher(9).await.unwrap().unwrap();
+		assert_eq!((stored.cumulative_seconds, stored.signer), (6, VoucherSigner::Viewer));
+		s.note_acked(6);
+		let next = Heartbeat { signer: Signer::VoucherKey, ..heartbeat(&page, 8, Encoding::Raw) };
+		assert_eq!(hbs.submit(&genesis(), &s, &next, 100_000).unwrap().await.unwrap(), Ok(()));
+		let stored = store.latest_voucher(9).await.unwrap().unwrap();
+		assert_eq!((stored.cumulative_seconds, stored.signer), (8, VoucherSigner::VoucherKey));
+		// What is stored is what the chain accepts.
+		assert!(voucher::verify(
+			&stored.signature,
+			stored.encoding,
+			&genesis(),
+			9,
+			8,
+			&account_of(&page)
+		));
 	}
 
 	#[tokio::test]
@@ -453,6 +501,7 @@ mod tests {
 				encoding: Encoding::Raw,
 				crypto: Crypto::Sr25519,
 				signature: sig.0,
+				signer: Signer::Viewer,
 			};
 			pending.push((i, hbs.submit(&genesis(), s, &hb, 100_000).unwrap()));
 		}
@@ -463,18 +512,18 @@ mod tests {
 		assert_eq!(store.unsettled_vouchers(100).await.unwrap().len(), 64 - 7);
 	}
 
+	/// A session whose viewer asked to close takes no more heartbeats.
 	#[test]
-	fn closed_session_is_refused() {
+	fn closing_session_is_refused() {
 		let alice = sr25519::Pair::from_string("//Alice", None).unwrap();
 		let v = crate::chain_view::ChainView::offline(genesis());
 		let s = v.insert_session(session(&alice, 0, 100));
 		v.apply_events([vilokanam_chain_client::RuntimeEvent::Ticks(pallet_ticks::Event::<
 			vilokanam_chain_client::Runtime,
-		>::SessionClosed {
+		>::SessionClosing {
 			session_id: 9,
 			settled_seconds: 0,
-			refunded: 0,
-			reason: vilokanam_chain_client::CloseReason::Closed,
+			refund_at: 0,
 		})]);
 		assert_eq!(check(&s, 1, 100_000, GRACE), Err(HeartbeatError::SessionClosed));
 	}

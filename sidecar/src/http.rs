@@ -5,6 +5,11 @@
 //!   node is connected and the database answers, 503 otherwise;
 //! - `GET /metrics`: Prometheus text format;
 //! - `/whip/…`, `/whep/…`: WHIP and WHEP ([`crate::whip`]);
+//! - `POST /close`: a viewer's close intent as JSON (the beacon a page sends when its tab
+//!   closes; [`crate::close_intent`]): `202`, or `400`/`403`/`404`/`503` with `{code, message}`;
+//! - `POST /vouchers` with `Authorization: Bearer <watch token>`: a voucher as JSON, for
+//!   players that watch over WHEP without the WebSocket: `200 {session_id,
+//!   cumulative_seconds}` once it is durably stored (the media keeps flowing), else an error;
 //! - `GET /config.json`, `GET /media/stats` and the web pages ([`crate::web`]);
 //! - anything else: 404.
 
@@ -109,6 +114,9 @@ async fn route(
 		(_, p) if p.starts_with("/whip/") || p.starts_with("/whep/") => {
 			crate::whip::handle(req, sidecar).await
 		},
+		(&Method::POST, "/close") => crate::vouchers::close(req, &sidecar).await,
+		(&Method::POST, "/vouchers") => crate::vouchers::post(req, &sidecar).await,
+		(&Method::OPTIONS, "/close" | "/vouchers") => crate::vouchers::preflight(),
 		(&Method::GET, "/config.json") => crate::web::config(&sidecar),
 		(&Method::GET, "/media/stats") => crate::web::media_stats(&sidecar),
 		(&Method::GET, p) => crate::web::file(&sidecar, p).await,

@@ -12,12 +12,17 @@
 //! viewers whose session is open and whose vouchers keep coming. [`web`] serves the viewer and
 //! creator pages.
 //!
+//! A viewer's page logs in with its session's voucher key and leaves with a close intent
+//! ([`close_intent`]); the relay then settles what was acknowledged and, as the stream's relayer,
+//! closes the session at once (its *releases*).
+//!
 //! Data flow of a heartbeat: connection task → checks against the cached session (atomics) →
 //! batch signature verification thread → store writer thread (group commit) → ack.
 
 #![deny(missing_docs)]
 
 pub mod chain_view;
+pub mod close_intent;
 pub mod config;
 pub mod connection;
 pub mod heartbeat;
@@ -30,6 +35,7 @@ pub mod relay;
 pub mod rooms;
 pub mod store;
 pub mod tokens;
+pub mod vouchers;
 pub mod web;
 pub mod whip;
 
@@ -107,6 +113,9 @@ pub struct Sidecar {
 	pub web: Arc<WebSettings>,
 	/// Live WHIP/WHEP sessions.
 	pub whip: Arc<whip::Resources>,
+	/// The relayer account this sidecar settles with, if it has one: creators name it as
+	/// their streams' relayer (the pages read it from `/config.json`).
+	pub relayer: Option<vilokanam_chain_client::AccountId>,
 }
 
 impl Sidecar {
@@ -131,7 +140,14 @@ impl Sidecar {
 			tokens: Tokens::ephemeral(),
 			web: Arc::new(WebSettings::default()),
 			whip: Arc::default(),
+			relayer: None,
 		}
+	}
+
+	/// With the relayer account it settles with.
+	pub fn with_relayer(mut self, relayer: vilokanam_chain_client::AccountId) -> Self {
+		self.relayer = Some(relayer);
+		self
 	}
 
 	/// With the SFU and the token secret.

@@ -10,7 +10,7 @@ use vilokanam_sidecar::{
 	config::Config,
 	http,
 	media::{MediaConfig, MediaServer},
-	relay::Relay,
+	relay::{self, Relay},
 	ChainView, Metrics, Settings, Sidecar, Store, Tokens, WebSettings,
 };
 
@@ -91,11 +91,21 @@ async fn run(config: Config) -> Result<(), String> {
 			);
 		}
 	}
-	let sidecar = sidecar.with_media(media.clone(), tokens).with_web(WebSettings {
+	let mut sidecar = sidecar.with_media(media.clone(), tokens).with_web(WebSettings {
 		dir: config.web_dir.clone(),
 		node_url: config.public_node_url.clone(),
 		dev_accounts: config.dev_accounts,
 	});
+	if let Some(pair) = &relayer {
+		use sp_runtime::traits::IdentifyAccount;
+		sidecar = sidecar.with_relayer(
+			sp_runtime::MultiSigner::from(sp_core::Pair::public(pair)).into_account(),
+		);
+	}
+	// Viewers who left and streams that ended: sessions for the relay to release (recorded
+	// even without a relayer key, for a relay started later on this database).
+	let releases =
+		tokio::spawn(relay::follow_revocations(store.clone(), sidecar.chain.subscribe()));
 	let background = sidecar.spawn_background();
 	let listener = TcpListener::bind(config.listen)
 		.await
@@ -125,6 +135,7 @@ async fn run(config: Config) -> Result<(), String> {
 	for task in background {
 		task.abort();
 	}
+	releases.abort();
 	media.shutdown();
 	// Every acknowledged heartbeat is already committed; nothing else needs flushing.
 	tracing::info!("stopped");

@@ -36,9 +36,10 @@ pub struct Metrics {
 	pub relay_vouchers_rejected: IntCounterVec,
 	/// Vouchers submitted and not yet final.
 	pub relay_in_flight: IntGauge,
-	// --- Added for the relay (relay.rs) ---
+	/// `close_session` extrinsics the relay submitted as a stream's relayer (releases).
+	pub relay_releases_submitted: IntCounter,
 	/// Relay failures that are retried in a later round, by kind (`rpc`, `store`, `rejected`,
-	/// `dropped`, `invalid`, `timeout`, `lost`, `extrinsic_failed`).
+	/// `dropped`, `invalid`, `timeout`, `lost`, `extrinsic_failed`, `close_intent`).
 	pub relay_errors: IntCounterVec,
 	// --- The SFU (media/) ---
 	/// Media peers, by role (`publisher`, `viewer`).
@@ -120,7 +121,10 @@ impl Metrics {
 				"reason",
 			)?,
 			relay_in_flight: gauge("relay_in_flight", "Vouchers submitted and not yet final")?,
-			// --- Added for the relay (relay.rs) ---
+			relay_releases_submitted: counter(
+				"relay_releases_submitted_total",
+				"close_session extrinsics submitted as a stream's relayer",
+			)?,
 			relay_errors: counter_vec(
 				"relay_errors_total",
 				"Relay failures retried in a later round, by kind",

@@ -9,7 +9,7 @@
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use sp_core::crypto::{AccountId32, Ss58AddressFormat, Ss58Codec};
-use vilokanam_chain_client::VoucherEncoding;
+use vilokanam_chain_client::{VoucherEncoding, VoucherSigner};
 
 /// The protocol version this server speaks; every message carries it as `"v"`.
 pub const PROTOCOL_VERSION: u32 = 1;
@@ -76,6 +76,36 @@ pub enum Encoding {
 	Raw,
 	/// `<Bytes>` ++ payload ++ `</Bytes>`, what browser wallets' `signRaw` signs.
 	Wrapped,
+}
+
+/// Which key signed a voucher or close intent: the session's voucher key (a key the viewer's
+/// page holds, named when the session was opened) or the viewer's own account key.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Signer {
+	/// The session's voucher key.
+	VoucherKey,
+	/// The viewer's account key (the default, for clients that predate voucher keys).
+	#[default]
+	Viewer,
+}
+
+impl From<Signer> for VoucherSigner {
+	fn from(s: Signer) -> Self {
+		match s {
+			Signer::VoucherKey => VoucherSigner::VoucherKey,
+			Signer::Viewer => VoucherSigner::Viewer,
+		}
+	}
+}
+
+impl From<VoucherSigner> for Signer {
+	fn from(s: VoucherSigner) -> Self {
+		match s {
+			VoucherSigner::VoucherKey => Signer::VoucherKey,
+			VoucherSigner::Viewer => Signer::Viewer,
+		}
+	}
 }
 
 impl From<Encoding> for VoucherEncoding {
@@ -241,8 +271,12 @@ impl ErrorCode {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ClientMessage {
 	/// Answer the challenge: a signature of [`crate::identity::auth_payload`].
+	///
+	/// Without `session_id`, `account` is the signing account. With it, `account` is the
+	/// session's voucher key (a key the viewer's page holds): the connection is authenticated
+	/// as the session's viewer, with no wallet involved.
 	Auth {
-		/// SS58 or `0x` hex AccountId32 (the public key).
+		/// SS58 or `0x` hex AccountId32 (the public key that signed).
 		account: String,
 		/// The key's scheme.
 		crypto: Crypto,
@@ -250,6 +284,9 @@ pub enum ClientMessage {
 		signature: HexBytes<64>,
 		/// Raw payload or `<Bytes>`-wrapped.
 		encoding: Encoding,
+		/// The session whose voucher key `account` is.
+		#[serde(default, skip_serializing_if = "Option::is_none")]
+		session_id: Option<u64>,
 	},
 	/// Become the publisher of a stream (its creator only).
 	Publish {
@@ -280,10 +317,31 @@ pub enum ClientMessage {
 		cumulative_seconds: u64,
 		/// Which bytes the signature covers.
 		encoding: Encoding,
-		/// The session viewer's key scheme.
+		/// The signing key's scheme.
 		crypto: Crypto,
 		/// The signature of the voucher payload (see `pallet_ticks::Pallet::voucher_payload`).
 		signature: HexBytes<64>,
+		/// Which key signed.
+		#[serde(default)]
+		signer: Signer,
+	},
+	/// A close intent: "close session `session_id`; I watched `cumulative_seconds` in total".
+	/// The sidecar relays it to the chain and, as the stream's relayer, settles what it
+	/// acknowledged and closes the session at once. Answered with `closing`.
+	Close {
+		/// The session (any open session whose keys signed this; not only the watched one).
+		session_id: u64,
+		/// The viewer's final total.
+		cumulative_seconds: u64,
+		/// Which bytes the signature covers.
+		encoding: Encoding,
+		/// The signing key's scheme.
+		crypto: Crypto,
+		/// The signature of the close payload (see `pallet_ticks::Pallet::close_payload`).
+		signature: HexBytes<64>,
+		/// Which key signed.
+		#[serde(default)]
+		signer: Signer,
 	},
 	/// Post a chat message to the room.
 	Chat {
@@ -322,6 +380,7 @@ impl ClientMessage {
 			Self::Leave {} => "leave",
 			Self::Signal { .. } => "signal",
 			Self::Heartbeat { .. } => "heartbeat",
+			Self::Close { .. } => "close",
 			Self::Chat { .. } => "chat",
 			Self::DeleteChat { .. } => "delete_chat",
 			Self::MediaOffer { .. } => "media_offer",
@@ -333,13 +392,14 @@ impl ClientMessage {
 }
 
 /// The `type`s of [`ClientMessage`], to tell `unknown_type` from `bad_json`.
-const CLIENT_TYPES: [&str; 12] = [
+const CLIENT_TYPES: [&str; 13] = [
 	"auth",
 	"publish",
 	"watch",
 	"leave",
 	"signal",
 	"heartbeat",
+	"close",
 	"chat",
 	"delete_chat",
 	"media_offer",
@@ -422,6 +482,15 @@ pub enum ServerMessage {
 		/// The session.
 		session_id: u64,
 		/// The acknowledged total.
+		cumulative_seconds: u64,
+	},
+	/// The close intent was verified and stored: the sidecar relays it and settles what it
+	/// acknowledged; `SessionClosed` on chain follows (at once if this sidecar is the stream's
+	/// relayer, else when the settlement window ends).
+	Closing {
+		/// The session.
+		session_id: u64,
+		/// The intent's total.
 		cumulative_seconds: u64,
 	},
 	/// A chat message.
@@ -542,6 +611,8 @@ struct HeartbeatFrame<'a> {
 	encoding: Encoding,
 	crypto: Crypto,
 	signature: HexBytes<64>,
+	#[serde(default)]
+	signer: Signer,
 }
 
 /// Decode one text frame from a client.
@@ -555,6 +626,7 @@ pub fn decode_client(text: &str) -> Result<ClientMessage, ProtocolError> {
 				encoding: hb.encoding,
 				crypto: hb.crypto,
 				signature: hb.signature,
+				signer: hb.signer,
 			});
 		}
 	}
@@ -667,6 +739,14 @@ mod tests {
 			crypto: Crypto::Sr25519,
 			signature: HexBytes([7; 64]),
 			encoding: Encoding::Wrapped,
+			session_id: None,
+		});
+		roundtrip_client(ClientMessage::Auth {
+			account: "0x0101010101010101010101010101010101010101010101010101010101010101".into(),
+			crypto: Crypto::Sr25519,
+			signature: HexBytes([7; 64]),
+			encoding: Encoding::Raw,
+			session_id: Some(4),
 		});
 		roundtrip_client(ClientMessage::Publish { stream_id: 3 });
 		roundtrip_client(ClientMessage::Watch { stream_id: 3, session_id: u64::MAX });
@@ -689,6 +769,15 @@ mod tests {
 			encoding: Encoding::Raw,
 			crypto: Crypto::Ed25519,
 			signature: HexBytes([0xab; 64]),
+			signer: Signer::VoucherKey,
+		});
+		roundtrip_client(ClientMessage::Close {
+			session_id: 1,
+			cumulative_seconds: 61,
+			encoding: Encoding::Raw,
+			crypto: Crypto::Sr25519,
+			signature: HexBytes([0xcd; 64]),
+			signer: Signer::VoucherKey,
 		});
 		roundtrip_client(ClientMessage::Chat { text: "hello \"world\" ✓".into() });
 		roundtrip_client(ClientMessage::DeleteChat { id: 5 });
@@ -721,6 +810,7 @@ mod tests {
 		});
 		roundtrip_server(ServerMessage::PeerLeft { peer_id: 1 });
 		roundtrip_server(ServerMessage::Ack { session_id: 1, cumulative_seconds: 2 });
+		roundtrip_server(ServerMessage::Closing { session_id: 1, cumulative_seconds: 2 });
 		roundtrip_server(ServerMessage::ChatDeleted { id: 1 });
 		roundtrip_server(ServerMessage::Stats {
 			stream_id: 1,

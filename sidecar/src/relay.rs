@@ -33,12 +33,26 @@
 //! Vouchers are cumulative, so a duplicate submission can never charge twice: at worst the chain
 //! rejects it as `NotIncreasing`.
 //!
+//! ## Releases
+//!
+//! After the vouchers, a round *releases* sessions ([`Store::pending_releases`]): those whose
+//! viewer left (a close intent from the page, or `SessionClosing` on chain) or whose stream
+//! ended ([`follow_revocations`] records them). The chain keeps such a session settleable for a
+//! settlement window before anyone may refund it, so that no acknowledged second is lost; this
+//! sidecar, when it is the stream's relayer (the creator named its relayer account on the
+//! stream), ends the window early: once every voucher it acknowledged for the session is
+//! settled in a finalized block, it submits `close_session` as the relayer, and the viewer gets
+//! the rest of its escrow back within a few blocks. A sidecar that is not the stream's relayer
+//! submits the viewer's close intent (`submit_close_intent`, free) and leaves the refund to the
+//! window's end.
+//!
 //! The relay never panics and survives node disconnects: when the connection drops it reconnects
 //! to the same node with backoff (the sidecar's `main` also restarts it on a new connection).
 
 use crate::{
+	chain_view::Revocation,
 	metrics::Metrics,
-	store::{StoreError, StoredVoucher},
+	store::{Release, StoreError, StoredVoucher},
 	Store,
 };
 use futures::StreamExt;
@@ -51,14 +65,17 @@ use std::{
 };
 use tokio::{sync::mpsc, task::JoinSet, time::Instant};
 use vilokanam_chain_client::{
-	AccountId, Client, Error as ClientError, Head, Included, RejectReason, Runtime, RuntimeCall,
-	RuntimeEvent, Session, SessionId, TxStatus, UncheckedExtrinsic, Voucher, H256,
+	AccountId, Client, Error as ClientError, Head, Included, Nonce, RejectReason, Runtime,
+	RuntimeCall, RuntimeEvent, Session, SessionId, Stream, StreamId, StreamStatus, TxStatus,
+	UncheckedExtrinsic, Voucher, H256,
 };
 
 /// The log target of the relay.
 const LOG_TARGET: &str = "relay";
 /// The most `settle_batch` extrinsics one round submits (about what fits in a block).
 pub const MAX_BATCHES_PER_ROUND: usize = 4;
+/// The most sessions one round looks at for release.
+pub const MAX_RELEASES_PER_ROUND: usize = 256;
 /// How long a submitted batch may wait for inclusion before the relay gives up on it.
 const INCLUSION_TIMEOUT: Duration = Duration::from_secs(90);
 /// How long an included batch may wait for finality before the relay gives up on it.
@@ -80,6 +97,7 @@ pub fn reason_label(reason: RejectReason) -> &'static str {
 		RejectReason::NotIncreasing => "not_increasing",
 		RejectReason::AboveMaxSeconds => "above_max_seconds",
 		RejectReason::AheadOfTime => "ahead_of_time",
+		RejectReason::AfterClose => "after_close",
 	}
 }
 
@@ -89,7 +107,8 @@ pub fn is_permanent(reason: RejectReason) -> bool {
 		RejectReason::BadSignature
 		| RejectReason::UnknownSession
 		| RejectReason::SessionClosed
-		| RejectReason::AboveMaxSeconds => true,
+		| RejectReason::AboveMaxSeconds
+		| RejectReason::AfterClose => true,
 		RejectReason::NotIncreasing | RejectReason::AheadOfTime => false,
 	}
 }
@@ -229,6 +248,7 @@ pub fn settle_call(vouchers: &[StoredVoucher]) -> Option<RuntimeCall> {
 		.map(|v| Voucher {
 			session_id: v.session_id,
 			cumulative_seconds: v.cumulative_seconds,
+			signer: v.signer,
 			encoding: v.encoding,
 			signature: v.signature.clone(),
 		})
@@ -237,45 +257,59 @@ pub fn settle_call(vouchers: &[StoredVoucher]) -> Option<RuntimeCall> {
 	Some(RuntimeCall::Ticks(pallet_ticks::Call::settle_batch { vouchers, witness }))
 }
 
-/// The batches in flight (submitted, not final) and their sessions.
+/// The extrinsics in flight (submitted, not final: batches and releases) and their sessions.
 #[derive(Default)]
 struct InFlight {
 	next_id: u64,
-	/// Batch id → its sessions and whether it is in a block yet.
-	batches: HashMap<u64, (Vec<SessionId>, bool)>,
+	/// Extrinsic id → its sessions, whether it is in a block yet, and whether they are
+	/// vouchers (a batch) rather than a release.
+	batches: HashMap<u64, (Vec<SessionId>, bool, bool)>,
 	sessions: HashSet<SessionId>,
 }
 
 impl InFlight {
 	/// Records a submitted batch; returns its id.
 	fn add(&mut self, sessions: Vec<SessionId>) -> u64 {
+		self.add_extrinsic(sessions, true)
+	}
+
+	/// Records a submitted release of `session`; returns its id.
+	fn add_release(&mut self, session: SessionId) -> u64 {
+		self.add_extrinsic(vec![session], false)
+	}
+
+	fn add_extrinsic(&mut self, sessions: Vec<SessionId>, vouchers: bool) -> u64 {
 		let id = self.next_id;
 		self.next_id = self.next_id.wrapping_add(1);
 		self.sessions.extend(sessions.iter().copied());
-		self.batches.insert(id, (sessions, false));
+		self.batches.insert(id, (sessions, false, vouchers));
 		id
 	}
 
-	/// The batch is in a block (maybe not final).
+	/// The extrinsic is in a block (maybe not final).
 	fn included(&mut self, id: u64) {
-		if let Some((_, included)) = self.batches.get_mut(&id) {
+		if let Some((_, included, _)) = self.batches.get_mut(&id) {
 			*included = true;
 		}
 	}
 
-	/// The batch is done (final, or given up on): its sessions may be submitted again.
+	/// The extrinsic is done (final, or given up on): its sessions may be submitted again.
 	/// Returns how many vouchers it had.
 	fn release(&mut self, id: u64) -> usize {
-		let Some((sessions, _)) = self.batches.remove(&id) else { return 0 };
+		let Some((sessions, _, vouchers)) = self.batches.remove(&id) else { return 0 };
 		for s in &sessions {
 			self.sessions.remove(s);
 		}
-		sessions.len()
+		if vouchers {
+			sessions.len()
+		} else {
+			0
+		}
 	}
 
-	/// Batches submitted and not in a block yet.
+	/// Extrinsics submitted and not in a block yet.
 	fn awaiting_inclusion(&self) -> usize {
-		self.batches.values().filter(|(_, included)| !included).count()
+		self.batches.values().filter(|(_, included, _)| !included).count()
 	}
 
 	fn contains(&self, session: SessionId) -> bool {
@@ -449,11 +483,44 @@ impl Relay {
 		self.metrics.relay_errors.with_label_values(&[kind]).inc();
 	}
 
-	/// One settlement round at best head `best` (see the module documentation).
+	/// One round at best head `best` (see the module documentation): vouchers, then releases.
 	async fn round(
 		&self,
 		client: &Client,
 		best: Head,
+		in_flight: &mut InFlight,
+		watchers: &mut JoinSet<()>,
+		reports: &mpsc::UnboundedSender<Report>,
+	) -> Result<(), RoundError> {
+		let finalized = client.finalized_head().await?;
+		let mut nonce = None;
+		self.settle_round(client, best, finalized, &mut nonce, in_flight, watchers, reports)
+			.await?;
+		self.release_round(client, finalized, &mut nonce, in_flight, watchers, reports).await
+	}
+
+	/// The relayer's next nonce: read once per round, then counted up.
+	async fn take_nonce(
+		&self,
+		client: &Client,
+		nonce: &mut Option<Nonce>,
+	) -> Result<Nonce, RoundError> {
+		let next = match *nonce {
+			Some(n) => n,
+			None => client.next_nonce(&self.relayer_account).await?,
+		};
+		*nonce = Some(next.wrapping_add(1));
+		Ok(next)
+	}
+
+	/// Submit the latest unsettled voucher of each session in `settle_batch` extrinsics.
+	#[allow(clippy::too_many_arguments)]
+	async fn settle_round(
+		&self,
+		client: &Client,
+		best: Head,
+		finalized: Head,
+		nonce: &mut Option<Nonce>,
 		in_flight: &mut InFlight,
 		watchers: &mut JoinSet<()>,
 		reports: &mpsc::UnboundedSender<Report>,
@@ -473,7 +540,6 @@ impl Relay {
 			return Ok(());
 		}
 
-		let finalized = client.finalized_head().await?;
 		let next_session_id = client.next_session_id(Some(finalized.hash)).await?;
 		let ids: Vec<SessionId> = candidates.iter().map(|v| v.session_id).collect();
 		let sessions = client.sessions(&ids, Some(finalized.hash)).await?;
@@ -508,7 +574,6 @@ impl Relay {
 			return Ok(());
 		}
 
-		let mut nonce = client.next_nonce(&self.relayer_account).await?;
 		for batch in plan_batches(to_submit, max_batch).into_iter().take(MAX_BATCHES_PER_ROUND) {
 			let Some(call) = settle_call(&batch) else {
 				tracing::error!(
@@ -518,6 +583,7 @@ impl Relay {
 				);
 				break;
 			};
+			let nonce = self.take_nonce(client, nonce).await?;
 			let xt = client.sign(call, &self.relayer, nonce).await?;
 			// A failed submission ends the round: later nonces would wait on the gap.
 			let statuses = client.submit_and_watch(&xt).await?;
@@ -545,9 +611,196 @@ impl Relay {
 				reports: reports.clone(),
 			};
 			watchers.spawn(watch.run(statuses));
-			nonce = nonce.wrapping_add(1);
 		}
 		Ok(())
+	}
+
+	/// Release the sessions waiting for it (see the module documentation).
+	async fn release_round(
+		&self,
+		client: &Client,
+		finalized: Head,
+		nonce: &mut Option<Nonce>,
+		in_flight: &mut InFlight,
+		watchers: &mut JoinSet<()>,
+		reports: &mpsc::UnboundedSender<Report>,
+	) -> Result<(), RoundError> {
+		let pending: Vec<Release> = self
+			.store
+			.pending_releases(MAX_RELEASES_PER_ROUND)
+			.await?
+			.into_iter()
+			.filter(|r| !in_flight.contains(r.session_id))
+			.collect();
+		if pending.is_empty() {
+			return Ok(());
+		}
+		let ids: Vec<SessionId> = pending.iter().map(|r| r.session_id).collect();
+		let sessions = client.sessions(&ids, Some(finalized.hash)).await?;
+		let mut streams: HashMap<StreamId, Option<Stream>> = HashMap::new();
+		for (release, session) in pending.into_iter().zip(sessions) {
+			let Some(session) = session else {
+				// Closed in a finalized block: nothing left to do.
+				self.store.mark_released(release.session_id).await?;
+				continue;
+			};
+			let stream = match streams.get(&session.stream_id) {
+				Some(s) => s.clone(),
+				None => {
+					let s = client.stream(session.stream_id, Some(finalized.hash)).await?;
+					streams.insert(session.stream_id, s.clone());
+					s
+				},
+			};
+			let live = stream.as_ref().is_some_and(|s| s.status == StreamStatus::Live);
+			let asked = release.intent.is_some() || !session.is_open() || !live;
+			match plan_release(&release, &session, stream.as_ref(), &self.relayer_account, asked) {
+				ReleaseStep::Wait => {},
+				ReleaseStep::Done => self.store.mark_released(release.session_id).await?,
+				ReleaseStep::SubmitIntent(intent) => {
+					let call = RuntimeCall::Ticks(pallet_ticks::Call::submit_close_intent {
+						session_id: release.session_id,
+						intent,
+					});
+					match client.submit(&Client::authorized(call)).await {
+						Ok(_) => self.store.mark_intent_submitted(release.session_id).await?,
+						Err(e) => {
+							tracing::info!(
+								target: LOG_TARGET,
+								session = release.session_id,
+								"close intent not accepted: {e}"
+							);
+							self.count_error("close_intent");
+						},
+					}
+				},
+				ReleaseStep::Close(intent) => {
+					let call = RuntimeCall::Ticks(pallet_ticks::Call::close_session {
+						session_id: release.session_id,
+						final_intent: intent,
+					});
+					let nonce = self.take_nonce(client, nonce).await?;
+					let xt = client.sign(call, &self.relayer, nonce).await?;
+					let statuses = client.submit_and_watch(&xt).await?;
+					let id = in_flight.add_release(release.session_id);
+					tracing::info!(
+						target: LOG_TARGET,
+						session = release.session_id,
+						nonce,
+						"close_session submitted as the stream's relayer"
+					);
+					self.metrics.relay_releases_submitted.inc();
+					watchers.spawn(watch_release(
+						id,
+						release.session_id,
+						statuses,
+						reports.clone(),
+					));
+				},
+			}
+		}
+		Ok(())
+	}
+}
+
+/// What a round does about a session to release.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ReleaseStep {
+	/// Nothing yet (vouchers still to settle, or nothing asked the session to close).
+	Wait,
+	/// Close it at once as the stream's relayer, with the viewer's intent if any.
+	Close(Option<vilokanam_chain_client::CloseIntent>),
+	/// Relay the viewer's close intent (not the stream's relayer).
+	SubmitIntent(vilokanam_chain_client::CloseIntent),
+	/// Nothing more to do here (the settlement window ends it).
+	Done,
+}
+
+/// The step for `release` of stored `session` (read at the finalized head) on `stream`, for a
+/// relay signing as `relayer`. `asked`: the viewer sent a close intent, the session is closing,
+/// or the stream is not live.
+pub fn plan_release(
+	release: &Release,
+	session: &Session,
+	stream: Option<&Stream>,
+	relayer: &AccountId,
+	asked: bool,
+) -> ReleaseStep {
+	let ours = stream.is_some_and(|s| s.relayer.as_ref() == Some(relayer));
+	if ours {
+		// Settle every acknowledged second first: closing refunds the rest.
+		if release.unsettled || !asked {
+			return ReleaseStep::Wait;
+		}
+		return ReleaseStep::Close(release.intent.clone());
+	}
+	match &release.intent {
+		Some(intent) if session.is_open() && !release.intent_submitted => {
+			ReleaseStep::SubmitIntent(intent.clone())
+		},
+		Some(_) if session.is_open() => ReleaseStep::Wait,
+		_ if asked => ReleaseStep::Done,
+		_ => ReleaseStep::Wait,
+	}
+}
+
+/// Watches a relayer's `close_session` until it is final (or given up on); the next round
+/// reads the outcome from the chain.
+async fn watch_release(
+	id: u64,
+	session: SessionId,
+	mut statuses: futures::stream::BoxStream<'static, TxStatus>,
+	reports: mpsc::UnboundedSender<Report>,
+) {
+	let _done = DoneGuard { id, reports: reports.clone() };
+	let mut deadline = Instant::now() + INCLUSION_TIMEOUT;
+	loop {
+		match tokio::time::timeout_at(deadline, statuses.next()).await {
+			Ok(Some(TxStatus::InBlock(_))) => {
+				let _ = reports.send(Report::Included(id));
+				deadline = Instant::now() + FINALITY_TIMEOUT;
+			},
+			Ok(Some(TxStatus::Finalized(block))) => {
+				tracing::info!(target: LOG_TARGET, session, ?block, "release finalized");
+				return;
+			},
+			Ok(Some(TxStatus::Dropped(why) | TxStatus::Invalid(why))) => {
+				tracing::warn!(target: LOG_TARGET, session, "release not included: {why}");
+				return;
+			},
+			Ok(Some(_)) => {},
+			Ok(None) | Err(_) => return,
+		}
+	}
+}
+
+/// Record a release for every session a revocation says its viewer left (`SessionClosing` or
+/// a close on chain) and for every session of a stream that ended; runs until `revocations`
+/// closes. A lagging receiver loses nothing that matters: the chain's settlement window still
+/// refunds, only later.
+pub async fn follow_revocations(
+	store: Store,
+	mut revocations: tokio::sync::broadcast::Receiver<Revocation>,
+) {
+	use tokio::sync::broadcast::error::RecvError;
+	loop {
+		let result = match revocations.recv().await {
+			Ok(Revocation::SessionClosed { session_id, stream_id, expired: false }) => {
+				store.request_release(session_id, stream_id, None).await
+			},
+			Ok(Revocation::StreamEnded { stream_id }) => {
+				store.request_stream_release(stream_id).await
+			},
+			Ok(_) => Ok(()),
+			Err(RecvError::Lagged(n)) => {
+				tracing::warn!(target: LOG_TARGET, "missed {n} revocations; their sessions refund when the window ends");
+				Ok(())
+			},
+			Err(RecvError::Closed) => return,
+		};
+		if let Err(e) = result {
+			tracing::warn!(target: LOG_TARGET, "cannot record a release: {e}");
+		}
 	}
 }
 
@@ -815,10 +1068,129 @@ mod tests {
 			stream_id,
 			viewer: AccountId::new([session_id as u8; 32]),
 			cumulative_seconds: cumulative,
+			signer: vilokanam_chain_client::VoucherSigner::VoucherKey,
 			encoding: VoucherEncoding::Raw,
 			signature: Signature::Sr25519(sp_core::sr25519::Signature::from_raw([0; 64])),
 			settled_seconds: settled,
 		}
+	}
+
+	fn session(closing: bool) -> Session {
+		Session {
+			viewer: AccountId::new([1; 32]),
+			stream_id: 7,
+			price_per_second: 1,
+			max_seconds: 100,
+			settled_seconds: 10,
+			escrow_remaining: 90,
+			opened_at: 0,
+			last_activity: 1,
+			voucher_key: AccountId::new([2; 32]),
+			closing_since: closing.then_some(5_000),
+			allowance: None,
+		}
+	}
+
+	fn stream(relayer: Option<AccountId>) -> Stream {
+		Stream {
+			id: 7,
+			creator: AccountId::new([3; 32]),
+			title: Default::default(),
+			metadata: Default::default(),
+			category: 1,
+			tags: Default::default(),
+			price_per_second: 1,
+			status: StreamStatus::Live,
+			created_at: 0,
+			started_at: None,
+			ended_at: None,
+			endpoint: None,
+			relayer,
+			collaborators: Default::default(),
+			total_viewer_seconds: 0,
+			total_earned: 0,
+			current_viewers: 1,
+			peak_viewers: 1,
+			deposit: 0,
+		}
+	}
+
+	fn intent() -> vilokanam_chain_client::CloseIntent {
+		vilokanam_chain_client::CloseIntent {
+			cumulative_seconds: 12,
+			signer: vilokanam_chain_client::VoucherSigner::VoucherKey,
+			encoding: VoucherEncoding::Raw,
+			signature: Signature::Sr25519(sp_core::sr25519::Signature::from_raw([0; 64])),
+		}
+	}
+
+	fn release(intent_: bool, unsettled: bool, submitted: bool) -> Release {
+		Release {
+			session_id: 4,
+			stream_id: 7,
+			intent: intent_.then(intent),
+			intent_submitted: submitted,
+			unsettled,
+		}
+	}
+
+	/// The stream's relayer closes at once only once everything it acknowledged is settled;
+	/// another sidecar relays the viewer's intent and leaves the rest to the chain's window.
+	#[test]
+	fn releases_settle_first_and_only_the_streams_relayer_closes() {
+		let me = AccountId::new([9; 32]);
+		let ours = stream(Some(me.clone()));
+		let theirs = stream(Some(AccountId::new([8; 32])));
+		let plan = |r: &Release, s: &Session, st: &Stream, asked: bool| {
+			plan_release(r, s, Some(st), &me, asked)
+		};
+		// Ours: wait while a voucher is unsettled, then close with the viewer's intent.
+		assert_eq!(
+			plan(&release(true, true, false), &session(false), &ours, true),
+			ReleaseStep::Wait
+		);
+		assert_eq!(
+			plan(&release(true, false, false), &session(false), &ours, true),
+			ReleaseStep::Close(Some(intent()))
+		);
+		// Closing on chain (or the stream ended), no intent here: close all the same.
+		assert_eq!(
+			plan(&release(false, false, false), &session(true), &ours, true),
+			ReleaseStep::Close(None)
+		);
+		// Nothing asked this open session on a live stream to close: never close it.
+		assert_eq!(
+			plan(&release(false, false, false), &session(false), &ours, false),
+			ReleaseStep::Wait
+		);
+		// Not ours: relay the intent once, then let the window run.
+		assert_eq!(
+			plan(&release(true, true, false), &session(false), &theirs, true),
+			ReleaseStep::SubmitIntent(intent())
+		);
+		assert_eq!(
+			plan(&release(true, true, true), &session(false), &theirs, true),
+			ReleaseStep::Wait
+		);
+		assert_eq!(
+			plan(&release(true, true, true), &session(true), &theirs, true),
+			ReleaseStep::Done
+		);
+		assert_eq!(
+			plan(&release(false, false, false), &session(true), &theirs, true),
+			ReleaseStep::Done
+		);
+		// A stream without a relayer is nobody's to close at once.
+		assert_eq!(
+			plan_release(
+				&release(false, false, false),
+				&session(true),
+				Some(&stream(None)),
+				&me,
+				true
+			),
+			ReleaseStep::Done
+		);
 	}
 
 	#[test]
@@ -845,7 +1217,7 @@ mod tests {
 		assert_eq!(plan_batches(one_stream, max_vouchers_per_batch()).len(), 1);
 	}
 
-	fn session(settled_seconds: u64) -> Session {
+	fn settled_session(settled_seconds: u64) -> Session {
 		Session {
 			viewer: AccountId::new([0; 32]),
 			stream_id: 0,
@@ -855,6 +1227,9 @@ mod tests {
 			escrow_remaining: 600 - u128::from(settled_seconds),
 			opened_at: 0,
 			last_activity: 0,
+			voucher_key: AccountId::new([0; 32]),
+			closing_since: None,
+			allowance: None,
 		}
 	}
 
@@ -927,11 +1302,20 @@ mod tests {
 	#[test]
 	fn reconciliation_follows_chain_state() {
 		let v = stored(4, 1, 20, 5);
-		assert_eq!(reconcile(&v, Some(&session(20)), 10), Reconciled::Settled(20));
-		assert_eq!(reconcile(&v, Some(&session(25)), 10), Reconciled::Settled(25));
-		assert_eq!(reconcile(&v, Some(&session(12)), 10), Reconciled::Submit { settled: Some(12) });
-		assert_eq!(reconcile(&v, Some(&session(5)), 10), Reconciled::Submit { settled: None });
-		assert_eq!(reconcile(&v, Some(&session(0)), 10), Reconciled::Submit { settled: None });
+		assert_eq!(reconcile(&v, Some(&settled_session(20)), 10), Reconciled::Settled(20));
+		assert_eq!(reconcile(&v, Some(&settled_session(25)), 10), Reconciled::Settled(25));
+		assert_eq!(
+			reconcile(&v, Some(&settled_session(12)), 10),
+			Reconciled::Submit { settled: Some(12) }
+		);
+		assert_eq!(
+			reconcile(&v, Some(&settled_session(5)), 10),
+			Reconciled::Submit { settled: None }
+		);
+		assert_eq!(
+			reconcile(&v, Some(&settled_session(0)), 10),
+			Reconciled::Submit { settled: None }
+		);
 		assert_eq!(reconcile(&v, None, 10), Reconciled::Closed);
 		// Not final yet: the session may exist in the best chain.
 		assert_eq!(reconcile(&v, None, 4), Reconciled::Submit { settled: None });

@@ -1,5 +1,6 @@
-//! Durable state: the latest voucher of each session and the chat, in an embedded SQLite
-//! database (WAL, `synchronous=FULL`).
+//! Durable state: the latest voucher of each session, the sessions to release (close at once
+//! as the stream's relayer, once settled), and the chat, in an embedded SQLite database (WAL,
+//! `synchronous=FULL`).
 //!
 //! All access goes through ONE writer thread that owns the connection and group-commits: it
 //! takes the first request, collects whatever else arrives within [`StoreConfig::group_window`]
@@ -21,7 +22,7 @@ use std::{
 	time::{Duration, Instant, SystemTime, UNIX_EPOCH},
 };
 use tokio::sync::oneshot;
-use vilokanam_chain_client::{AccountId, Signature, VoucherEncoding};
+use vilokanam_chain_client::{AccountId, CloseIntent, Signature, VoucherEncoding, VoucherSigner};
 
 /// A commit slower than this is logged (the disk is struggling: acks are delayed).
 const SLOW_COMMIT: Duration = Duration::from_millis(250);
@@ -59,16 +60,35 @@ pub struct StoredVoucher {
 	pub session_id: u64,
 	/// The session's stream.
 	pub stream_id: u64,
-	/// The session's viewer, who signed the voucher.
+	/// The session's viewer.
 	pub viewer: AccountId,
 	/// Total seconds watched, as signed.
 	pub cumulative_seconds: u64,
+	/// Which key signed: the session's voucher key or the viewer's account.
+	pub signer: VoucherSigner,
 	/// Which bytes the signature covers.
 	pub encoding: VoucherEncoding,
-	/// The viewer's signature.
+	/// The signature.
 	pub signature: Signature,
 	/// Seconds known to be settled on chain (final).
 	pub settled_seconds: u64,
+}
+
+/// A session to release: once everything this sidecar acknowledged for it is settled, the
+/// stream's relayer closes it at once (or, if this sidecar is not the relayer, its close intent
+/// is relayed and the chain's settlement window runs its course).
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct Release {
+	/// The session.
+	pub session_id: u64,
+	/// Its stream.
+	pub stream_id: u64,
+	/// The viewer's close intent, if the viewer sent one.
+	pub intent: Option<CloseIntent>,
+	/// Whether the intent was submitted to the chain already.
+	pub intent_submitted: bool,
+	/// Whether a voucher of the session is stored and not yet settled (nor rejected).
+	pub unsettled: bool,
 }
 
 /// A stored chat message.
@@ -195,8 +215,19 @@ const SCHEMA: &str = "
 		signature BLOB NOT NULL,
 		settled_seconds INTEGER NOT NULL DEFAULT 0,
 		rejected_reason TEXT,
+		updated_at INTEGER NOT NULL,
+		signer INTEGER NOT NULL DEFAULT 1
+	);
+	CREATE TABLE IF NOT EXISTS releases (
+		session_id INTEGER PRIMARY KEY,
+		stream_id INTEGER NOT NULL,
+		intent BLOB,
+		intent_seconds INTEGER,
+		intent_submitted INTEGER NOT NULL DEFAULT 0,
+		done INTEGER NOT NULL DEFAULT 0,
 		updated_at INTEGER NOT NULL
 	);
+	CREATE INDEX IF NOT EXISTS releases_pending ON releases (done, session_id);
 	CREATE TABLE IF NOT EXISTS chat (
 		id INTEGER PRIMARY KEY AUTOINCREMENT,
 		stream_id INTEGER NOT NULL,
@@ -209,7 +240,26 @@ const SCHEMA: &str = "
 ";
 
 const VOUCHER_COLUMNS: &str = "session_id, stream_id, viewer, cumulative_seconds, encoding, \
-	signature, settled_seconds";
+	signature, settled_seconds, signer";
+
+/// Databases written before vouchers named their signer lack the column; their vouchers were
+/// all signed by the viewer (1).
+fn upgrade_schema(conn: &Connection) -> Result<(), StoreError> {
+	let has_signer = conn
+		.prepare("SELECT 1 FROM pragma_table_info('vouchers') WHERE name = 'signer'")?
+		.exists([])?;
+	if !has_signer {
+		conn.execute_batch("ALTER TABLE vouchers ADD COLUMN signer INTEGER NOT NULL DEFAULT 1")?;
+	}
+	Ok(())
+}
+
+fn signer_to_sql(s: VoucherSigner) -> i64 {
+	match s {
+		VoucherSigner::VoucherKey => 0,
+		VoucherSigner::Viewer => 1,
+	}
+}
 
 fn encoding_to_sql(e: VoucherEncoding) -> i64 {
 	match e {
@@ -226,6 +276,7 @@ fn voucher_from_row(row: &rusqlite::Row) -> rusqlite::Result<Result<StoredVouche
 	let encoding: i64 = row.get(4)?;
 	let signature: Vec<u8> = row.get(5)?;
 	let settled: i64 = row.get(6)?;
+	let signer: i64 = row.get(7)?;
 	Ok((|| {
 		let viewer = <[u8; 32]>::try_from(viewer.as_slice())
 			.map_err(|_| StoreError::Corrupt("viewer is not 32 bytes".into()))?;
@@ -234,6 +285,11 @@ fn voucher_from_row(row: &rusqlite::Row) -> rusqlite::Result<Result<StoredVouche
 			stream_id: to_u64(stream_id, "stream_id")?,
 			viewer: AccountId::new(viewer),
 			cumulative_seconds: to_u64(cumulative, "cumulative_seconds")?,
+			signer: match signer {
+				0 => VoucherSigner::VoucherKey,
+				1 => VoucherSigner::Viewer,
+				_ => return Err(StoreError::Corrupt("unknown signer".into())),
+			},
 			encoding: match encoding {
 				0 => VoucherEncoding::Raw,
 				1 => VoucherEncoding::Wrapped,
@@ -266,10 +322,11 @@ fn chat_from_row(row: &rusqlite::Row) -> rusqlite::Result<Result<ChatMessage, St
 fn put_voucher_sql(conn: &Connection, v: &StoredVoucher) -> Result<(), StoreError> {
 	let mut stmt = conn.prepare_cached(
 		"INSERT INTO vouchers (session_id, stream_id, viewer, cumulative_seconds, encoding, \
-			signature, settled_seconds, rejected_reason, updated_at) \
-		 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, NULL, ?8) \
+			signature, settled_seconds, rejected_reason, updated_at, signer) \
+		 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, NULL, ?8, ?9) \
 		 ON CONFLICT (session_id) DO UPDATE SET \
 			cumulative_seconds = excluded.cumulative_seconds, \
+			signer = excluded.signer, \
 			encoding = excluded.encoding, \
 			signature = excluded.signature, \
 			rejected_reason = NULL, \
@@ -286,6 +343,7 @@ fn put_voucher_sql(conn: &Connection, v: &StoredVoucher) -> Result<(), StoreErro
 		v.signature.encode(),
 		to_i64(v.settled_seconds, "settled_seconds")?,
 		now_ms(),
+		signer_to_sql(v.signer),
 	])?;
 	Ok(())
 }
@@ -390,6 +448,7 @@ impl Store {
 		conn.pragma_update(None, "wal_autocheckpoint", 0)?;
 		conn.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)?;
 		conn.execute_batch(SCHEMA)?;
+		upgrade_schema(&conn)?;
 		conn.set_prepared_statement_cache_capacity(32);
 		let checkpointer = Connection::open(path.as_ref())?;
 		checkpointer.busy_timeout(Duration::from_secs(5))?;
@@ -572,6 +631,118 @@ impl Store {
 		.await
 	}
 
+	/// Ask for session `session_id` (of `stream_id`) to be released, with the viewer's close
+	/// `intent` if it sent one (a higher intent replaces a lower one). A session released
+	/// already stays released.
+	pub async fn request_release(
+		&self,
+		session_id: u64,
+		stream_id: u64,
+		intent: Option<CloseIntent>,
+	) -> Result<(), StoreError> {
+		self.call(move |conn| {
+			let seconds = intent.as_ref().map(|i| i.cumulative_seconds);
+			conn.prepare_cached(
+				"INSERT INTO releases (session_id, stream_id, intent, intent_seconds, updated_at) \
+				 VALUES (?1, ?2, ?3, ?4, ?5) \
+				 ON CONFLICT (session_id) DO UPDATE SET \
+					intent = excluded.intent, intent_seconds = excluded.intent_seconds, \
+					intent_submitted = 0, updated_at = excluded.updated_at \
+				 WHERE excluded.intent IS NOT NULL AND releases.done = 0 \
+					AND (releases.intent_seconds IS NULL \
+						OR excluded.intent_seconds > releases.intent_seconds)",
+			)?
+			.execute(params![
+				to_i64(session_id, "session_id")?,
+				to_i64(stream_id, "stream_id")?,
+				intent.as_ref().map(Encode::encode),
+				seconds.map(|s| to_i64(s, "cumulative_seconds")).transpose()?,
+				now_ms(),
+			])?;
+			Ok(())
+		})
+		.await
+	}
+
+	/// Ask for every session of `stream_id` with a stored voucher to be released (the stream
+	/// ended).
+	pub async fn request_stream_release(&self, stream_id: u64) -> Result<(), StoreError> {
+		self.call(move |conn| {
+			conn.prepare_cached(
+				"INSERT OR IGNORE INTO releases (session_id, stream_id, updated_at) \
+				 SELECT session_id, stream_id, ?2 FROM vouchers WHERE stream_id = ?1",
+			)?
+			.execute(params![to_i64(stream_id, "stream_id")?, now_ms()])?;
+			Ok(())
+		})
+		.await
+	}
+
+	/// Up to `limit` sessions to release, with whether each still has an unsettled voucher.
+	pub async fn pending_releases(&self, limit: usize) -> Result<Vec<Release>, StoreError> {
+		let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+		self.call(move |conn| {
+			let mut stmt = conn.prepare_cached(
+				"SELECT r.session_id, r.stream_id, r.intent, r.intent_submitted, \
+					EXISTS (SELECT 1 FROM vouchers v WHERE v.session_id = r.session_id \
+						AND v.cumulative_seconds > v.settled_seconds \
+						AND v.rejected_reason IS NULL) \
+				 FROM releases r WHERE r.done = 0 ORDER BY r.session_id LIMIT ?1",
+			)?;
+			let rows = stmt.query_map(params![limit], |row| {
+				let session_id: i64 = row.get(0)?;
+				let stream_id: i64 = row.get(1)?;
+				let intent: Option<Vec<u8>> = row.get(2)?;
+				let submitted: i64 = row.get(3)?;
+				let unsettled: bool = row.get(4)?;
+				Ok((session_id, stream_id, intent, submitted, unsettled))
+			})?;
+			let mut out = Vec::new();
+			for row in rows {
+				let (session_id, stream_id, intent, submitted, unsettled) = row?;
+				let intent = intent
+					.map(|b| {
+						CloseIntent::decode(&mut &b[..])
+							.map_err(|e| StoreError::Corrupt(format!("close intent: {e}")))
+					})
+					.transpose()?;
+				out.push(Release {
+					session_id: to_u64(session_id, "session_id")?,
+					stream_id: to_u64(stream_id, "stream_id")?,
+					intent,
+					intent_submitted: submitted != 0,
+					unsettled,
+				});
+			}
+			Ok(out)
+		})
+		.await
+	}
+
+	/// The session's release is done (closed on chain, or nothing more to do here).
+	pub async fn mark_released(&self, session_id: u64) -> Result<(), StoreError> {
+		self.call(move |conn| {
+			conn.prepare_cached(
+				"UPDATE releases SET done = 1, updated_at = ?2 WHERE session_id = ?1",
+			)?
+			.execute(params![to_i64(session_id, "session_id")?, now_ms()])?;
+			Ok(())
+		})
+		.await
+	}
+
+	/// The session's close intent was submitted to the chain.
+	pub async fn mark_intent_submitted(&self, session_id: u64) -> Result<(), StoreError> {
+		self.call(move |conn| {
+			conn.prepare_cached(
+				"UPDATE releases SET intent_submitted = 1, updated_at = ?2 WHERE session_id = ?1",
+			)?
+			.execute(params![to_i64(session_id, "session_id")?, now_ms()])?;
+			Ok(())
+		})
+		.await
+	}
+
 	/// Append a chat message (received now) and return it with its id.
 	pub async fn append_chat(
 		&self,
@@ -654,6 +825,11 @@ mod tests {
 			stream_id,
 			viewer: AccountId::from(pair.public()),
 			cumulative_seconds: cumulative,
+			signer: if cumulative.is_multiple_of(3) {
+				VoucherSigner::Viewer
+			} else {
+				VoucherSigner::VoucherKey
+			},
 			encoding: if cumulative.is_multiple_of(2) {
 				VoucherEncoding::Raw
 			} else {
@@ -805,5 +981,81 @@ mod tests {
 		assert_eq!(history.first().unwrap().text, "m9");
 		assert_eq!(history.last().unwrap().text, "m58");
 		assert_eq!(store.chat_history(3).await.unwrap(), vec![]);
+	}
+
+	fn intent(seconds: u64) -> CloseIntent {
+		let pair = ed25519::Pair::from_seed(&[7; 32]);
+		CloseIntent {
+			cumulative_seconds: seconds,
+			signer: VoucherSigner::VoucherKey,
+			encoding: VoucherEncoding::Raw,
+			signature: Signature::from(pair.sign(&seconds.to_le_bytes())),
+		}
+	}
+
+	#[tokio::test]
+	async fn releases_keep_the_highest_intent_and_know_what_is_unsettled() {
+		let dir = tempfile::tempdir().unwrap();
+		let store = open(&dir);
+		store.put_voucher(voucher(1, 10, 20)).await.unwrap();
+		store.put_voucher(voucher(2, 10, 30)).await.unwrap();
+		store.put_voucher(voucher(3, 11, 30)).await.unwrap();
+		store.request_release(1, 10, Some(intent(25))).await.unwrap();
+		// A lower intent (a replayed beacon) does not replace it; a release without intent
+		// keeps it.
+		store.request_release(1, 10, Some(intent(22))).await.unwrap();
+		store.request_release(1, 10, None).await.unwrap();
+		// The stream ended: every session of it with a voucher is to be released.
+		store.request_stream_release(10).await.unwrap();
+		let pending = store.pending_releases(10).await.unwrap();
+		assert_eq!(pending.iter().map(|r| r.session_id).collect::<Vec<_>>(), vec![1, 2]);
+		assert_eq!(pending[0].intent, Some(intent(25)));
+		assert_eq!(pending[1].intent, None);
+		assert!(pending.iter().all(|r| r.unsettled && !r.intent_submitted));
+		store.mark_settled(1, 20).await.unwrap();
+		store.mark_intent_submitted(1).await.unwrap();
+		let pending = store.pending_releases(10).await.unwrap();
+		assert!(!pending[0].unsettled && pending[0].intent_submitted);
+		assert!(pending[1].unsettled);
+		// A higher intent comes: it is to be submitted again.
+		store.request_release(1, 10, Some(intent(26))).await.unwrap();
+		assert!(!store.pending_releases(10).await.unwrap()[0].intent_submitted);
+		store.mark_released(1).await.unwrap();
+		// Released stays released, whatever comes later.
+		store.request_release(1, 10, Some(intent(40))).await.unwrap();
+		let pending = store.pending_releases(10).await.unwrap();
+		assert_eq!(pending.iter().map(|r| r.session_id).collect::<Vec<_>>(), vec![2]);
+		// Durable across a restart.
+		drop(store);
+		let store = open(&dir);
+		assert_eq!(store.pending_releases(10).await.unwrap().len(), 1);
+	}
+
+	/// A database from before vouchers named their signer opens, and its vouchers read as the
+	/// viewer's (which they were).
+	#[tokio::test]
+	async fn an_older_database_gains_the_signer_column() {
+		let dir = tempfile::tempdir().unwrap();
+		let path = dir.path().join("db.sqlite");
+		{
+			let conn = Connection::open(&path).unwrap();
+			conn.execute_batch(
+				"CREATE TABLE vouchers (session_id INTEGER PRIMARY KEY, stream_id INTEGER NOT NULL, \
+				 viewer BLOB NOT NULL, cumulative_seconds INTEGER NOT NULL, encoding INTEGER NOT NULL, \
+				 signature BLOB NOT NULL, settled_seconds INTEGER NOT NULL DEFAULT 0, \
+				 rejected_reason TEXT, updated_at INTEGER NOT NULL)",
+			)
+			.unwrap();
+			let v = voucher(4, 1, 8);
+			let viewer: &[u8] = v.viewer.as_ref();
+			conn.execute(
+				"INSERT INTO vouchers VALUES (4, 1, ?1, 8, 0, ?2, 0, NULL, 0)",
+				params![viewer, v.signature.encode()],
+			)
+			.unwrap();
+		}
+		let store = Store::open(&path).unwrap();
+		let v = store.latest_voucher(4).await.unwrap().unwrap();
+		assert_eq!((v.cumulative_seconds, v.signer), (8, VoucherSigner::Viewer));
 	}
 }

@@ -34,8 +34,10 @@ pub fn config(sidecar: &Sidecar) -> Response<Full<Bytes>> {
 		"dev": sidecar.web.dev_accounts,
 		"media": sidecar.media.as_ref().map(|m| m.candidate().to_string()),
 		"genesis": sidecar.chain.genesis().map(|g| format!("{g:?}")),
-		// Wallets that ask before every signature cannot sign each second: the pages warn.
+		// How late a voucher may be before the media pauses.
 		"voucher_grace_ms": sidecar.limits.voucher_grace.as_millis() as u64,
+		// The account creators name as their streams' relayer when they use this sidecar.
+		"relayer": sidecar.relayer.as_ref().map(crate::protocol::account_to_ss58),
 	});
 	let mut r = respond(StatusCode::OK, "application/json", body.to_string());
 	r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));

@@ -15,10 +15,12 @@
 mod common;
 
 use common::*;
-use sp_core::sr25519;
+use sp_core::{sr25519, Pair};
 use std::time::{Duration, Instant};
 use tokio::{sync::watch, task::JoinHandle};
-use vilokanam_chain_client::{voucher, Client, RuntimeCall, SessionId, StreamId, VoucherEncoding};
+use vilokanam_chain_client::{
+	voucher, Client, RuntimeCall, SessionId, StreamId, VoucherEncoding, VoucherSigner,
+};
 use vilokanam_media_bots::{PublisherBot, PublisherOptions, ViewerBot};
 use vilokanam_sidecar::protocol::{ClientMessage, ErrorCode, MediaState, Role, ServerMessage};
 use vilokanam_test_utils::Node;
@@ -190,19 +192,23 @@ async fn media_flows_only_to_paying_viewers_over_websocket_whip_and_whep() {
 		.expect("media resumes with the vouchers");
 	let (_, _, _) = charlie_pay.stop().await;
 
-	// Dave closes his session on chain: his media is closed.
+	// Dave asks to close his session on chain: his media is closed.
 	let (mut dave_peer, last, _) = dave_pay.stop().await;
 	let genesis = client.genesis_hash();
-	let final_voucher = pallet_ticks::FinalVoucher {
-		cumulative_seconds: last,
-		encoding: VoucherEncoding::Raw,
-		signature: voucher::sign(&dave, &genesis, dave_session, last, VoucherEncoding::Raw),
-	};
+	let final_intent =
+		pallet_ticks::CloseIntent {
+			cumulative_seconds: last,
+			signer: VoucherSigner::Viewer,
+			encoding: VoucherEncoding::Raw,
+			signature: vilokanam_chain_client::Signature::Sr25519(
+				dave.sign(&voucher::close_payload(&genesis, dave_session, last)),
+			),
+		};
 	execute(
 		&client,
 		RuntimeCall::Ticks(pallet_ticks::Call::close_session {
 			session_id: dave_session,
-			final_voucher: Some(final_voucher),
+			final_intent: Some(final_intent),
 		}),
 		&dave,
 	)

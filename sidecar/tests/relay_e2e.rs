@@ -36,7 +36,8 @@ async fn the_relay_settles_exactly_what_was_acknowledged_across_a_crash() {
 	// open sessions.
 	let stream_id = live_stream(&client, "Relay e2e").await;
 	let charlie_session = open_session(&client, &charlie, stream_id).await;
-	let opened = execute(&client, open_session_call(stream_id), &dave).await;
+	let opened =
+		execute(&client, open_session_call(stream_id, account(&page_key(&dave))), &dave).await;
 	let dave_session = opened_session(&opened.events);
 	// Nothing Alice, Charlie, Dave, the platform or the escrow do after this block but what the
 	// relay settles.

@@ -22,7 +22,7 @@ use vilokanam_sidecar::{
 	media::{MediaConfig, MediaServer},
 	protocol::{
 		self, ClientMessage, Crypto, Encoding, ErrorCode, HexBytes, RevokeReason, Role,
-		ServerMessage, SignalPayload,
+		ServerMessage, SignalPayload, Signer,
 	},
 	ChainView, Metrics, Settings, Sidecar, Store, Tokens,
 };
@@ -132,6 +132,7 @@ async fn authed(s: &Server, who: &sr25519::Pair) -> Ws {
 			crypto: Crypto::Sr25519,
 			signature: HexBytes(signature),
 			encoding: Encoding::Wrapped,
+			session_id: None,
 		},
 	)
 	.await;
@@ -151,6 +152,7 @@ fn heartbeat(who: &sr25519::Pair, session_id: u64, cumulative: u64) -> ClientMes
 		encoding: Encoding::Raw,
 		crypto: Crypto::Sr25519,
 		signature: HexBytes(sig.0),
+		signer: Signer::Viewer,
 	}
 }
 
@@ -166,6 +168,7 @@ async fn auth_failures() {
 		crypto: Crypto::Sr25519,
 		signature: HexBytes(signature),
 		encoding: Encoding::Raw,
+		session_id: None,
 	};
 	send(&mut ws, &auth(sig)).await;
 	assert_eq!(error_code(&mut ws).await, ErrorCode::BadSignature);

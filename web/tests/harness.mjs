@@ -7,13 +7,15 @@ import { createWriteStream, existsSync, mkdirSync, mkdtempSync, rmSync } from 'n
 import dgram from 'node:dgram';
 import net from 'node:net';
 import { homedir, tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const WEB_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 export const REPO_DIR = resolve(WEB_DIR, '..');
 export const DIST_DIR = join(WEB_DIR, 'dist');
 export const ARTIFACTS_DIR = join(WEB_DIR, 'test-artifacts');
+/** The running test file's name (`browser`, `wallet`…): its logs and screenshots are named after it. */
+export const RUN_NAME = basename(process.argv[1] ?? 'run').replace(/\.test\.m?js$/, '');
 
 const targetDir = process.env.CARGO_TARGET_DIR || join(homedir(), '.cache', 'vilokanam', 'target');
 export const NODE_BIN = process.env.NODE_BIN || join(targetDir, 'release', 'vilokanam-node');
@@ -97,11 +99,11 @@ export function ensureArtifacts() {
   return ARTIFACTS_DIR;
 }
 
-/** Starts `bin` with `args`; its output goes to test-artifacts/<name>.log. */
+/** Starts `bin` with `args`; its output goes to test-artifacts/<run>-<name>.log. */
 function start(name, bin, args, opts = {}) {
   if (!existsSync(bin)) throw new Error(`${name} binary not found at ${bin} (set ${name === 'node' ? 'NODE_BIN' : 'SIDECAR_BIN'})`);
   ensureArtifacts();
-  const logPath = join(ARTIFACTS_DIR, `${name}.log`);
+  const logPath = join(ARTIFACTS_DIR, `${RUN_NAME}-${name}.log`);
   const log = createWriteStream(logPath);
   const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'], ...opts });
   child.stdout.pipe(log);

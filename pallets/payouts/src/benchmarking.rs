@@ -43,6 +43,7 @@ fn stream_with_full_split<T: Config>() -> Result<StreamId, BenchmarkError> {
 		Default::default(),
 		1u32.into(),
 		None,
+		None,
 	)?;
 	let n = <T as pallet_streams::Config>::MaxCollaborators::get();
 	let split = (0..n)

@@ -18,6 +18,7 @@ fn stream_with_split(split: Vec<(AccountId, Permill)>) -> StreamId {
 		Default::default(),
 		1,
 		None,
+		None,
 	));
 	let split: SplitOf<Test> = split.try_into().unwrap();
 	assert_ok!(Streams::set_split(RuntimeOrigin::signed(ALICE), id, split));

@@ -8,7 +8,8 @@
 //! | `vilokanam_stream(id, at?)` | one stream or `null` |
 //! | `vilokanam_searchStreams(query, offset?, limit?, at?)` | streams whose title or a tag contains `query` (case-insensitive) |
 //! | `vilokanam_streamsByCreator(account, offset?, limit?, at?)` | a creator's streams |
-//! | `vilokanam_session(id, cumulativeSeconds?, at?)` | a session, and what a voucher for `cumulativeSeconds` would pay |
+//! | `vilokanam_session(id, cumulativeSeconds?, at?)` | a stored (open or closing) session, and what a voucher for `cumulativeSeconds` would pay |
+//! | `vilokanam_allowance(account, at?)` | a viewer's allowance (budget, used, remaining, next nonce) or `null` |
 //! | `vilokanam_quote(streamId, seconds, at?)` | the price of `seconds` of a stream |
 //! | `vilokanam_earnings(account, at?)` | lifetime earnings |
 //! | `vilokanam_following(account, at?)` | creators an account follows |
@@ -34,7 +35,7 @@ use serde::{Deserialize, Serialize};
 use sp_api::ProvideRuntimeApi;
 use sp_blockchain::HeaderBackend;
 use sp_runtime::traits::Block as BlockT;
-use vilokanam_runtime_api::{SessionView, StreamStatus, StreamView, MAX_PAGE};
+use vilokanam_runtime_api::{AllowanceView, SessionView, StreamStatus, StreamView, MAX_PAGE};
 
 pub use vilokanam_runtime_api::VilokanamApi as RuntimeApi;
 
@@ -73,6 +74,8 @@ pub struct Stream<AccountId> {
 	pub ended_at: Option<u64>,
 	/// The sidecar/SFU endpoint serving it.
 	pub endpoint: Option<String>,
+	/// The account relaying its vouchers.
+	pub relayer: Option<AccountId>,
 	/// Collaborators and their shares in parts per million.
 	pub collaborators: Vec<(AccountId, u32)>,
 	/// Viewer-seconds settled.
@@ -93,6 +96,8 @@ pub struct Session<AccountId> {
 	pub id: u64,
 	/// Viewer.
 	pub viewer: AccountId,
+	/// The session's voucher key.
+	pub voucher_key: AccountId,
 	/// Stream watched.
 	pub stream_id: u64,
 	/// Price per second fixed at opening, decimal string.
@@ -105,11 +110,60 @@ pub struct Session<AccountId> {
 	pub escrow_remaining: String,
 	/// Opening time (ms since the Unix epoch).
 	pub opened_at: u64,
-	/// Whether it is open.
+	/// Whether it is open (not closing).
 	pub open: bool,
+	/// When the viewer asked to close it (ms), if it did.
+	pub closing_since: Option<u64>,
+	/// When anyone may refund the rest (ms), once the viewer asked to close or the stream
+	/// ended.
+	pub refund_at: Option<u64>,
+	/// The allowance whose delegate opened it.
+	pub allowance: Option<u64>,
 	/// What a voucher for the requested cumulative seconds would pay now (decimal string), or
 	/// `null` when none was asked or it would be rejected.
 	pub voucher_cost: Option<String>,
+}
+
+/// A viewer's allowance, for JSON clients.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Allowance<AccountId> {
+	/// Allowance id (delegate calls name it).
+	pub id: u64,
+	/// The delegate key.
+	pub delegate: AccountId,
+	/// Budget per period, decimal string.
+	pub amount: String,
+	/// Period in ms (0: no renewal).
+	pub period: u64,
+	/// When it stops working (ms).
+	pub expires_at: u64,
+	/// Start of the current period (ms).
+	pub period_start: u64,
+	/// Committed in the current period, decimal string.
+	pub used: String,
+	/// What the delegate may still commit in this period, decimal string.
+	pub remaining: String,
+	/// The nonce the next delegate call must carry.
+	pub nonce: u32,
+}
+
+impl<AccountId, Balance: ToString> From<AllowanceView<AccountId, Balance>>
+	for Allowance<AccountId>
+{
+	fn from(v: AllowanceView<AccountId, Balance>) -> Self {
+		Allowance {
+			id: v.id,
+			delegate: v.delegate,
+			amount: v.amount.to_string(),
+			period: v.period,
+			expires_at: v.expires_at,
+			period_start: v.period_start,
+			used: v.used.to_string(),
+			remaining: v.remaining.to_string(),
+			nonce: v.nonce,
+		}
+	}
 }
 
 /// A stream's live counters, pushed by `vilokanam_subscribeStream`.
@@ -151,6 +205,7 @@ impl<AccountId, Balance: ToString> From<StreamView<AccountId, Balance>> for Stre
 			started_at: v.started_at,
 			ended_at: v.ended_at,
 			endpoint: v.endpoint.map(utf8),
+			relayer: v.relayer,
 			collaborators: v.collaborators.into_iter().map(|(a, p)| (a, p.deconstruct())).collect(),
 			total_seconds: v.total_seconds,
 			total_earned: v.total_earned.to_string(),
@@ -205,6 +260,14 @@ pub trait VilokanamApi<BlockHash, AccountId> {
 		cumulative_seconds: Option<u64>,
 		at: Option<BlockHash>,
 	) -> RpcResult<Option<Session<AccountId>>>;
+
+	/// A viewer's allowance, or `null`.
+	#[method(name = "allowance")]
+	fn allowance(
+		&self,
+		who: AccountId,
+		at: Option<BlockHash>,
+	) -> RpcResult<Option<Allowance<AccountId>>>;
 
 	/// The price of watching stream `stream_id` for `seconds` (decimal string).
 	#[method(name = "quote")]
@@ -353,6 +416,7 @@ where
 		Ok(Some(Session {
 			id: view.id,
 			viewer: view.viewer,
+			voucher_key: view.voucher_key,
 			stream_id: view.stream_id,
 			price_per_second: view.price_per_second.to_string(),
 			max_seconds: view.max_seconds,
@@ -360,8 +424,20 @@ where
 			escrow_remaining: view.escrow_remaining.to_string(),
 			opened_at: view.opened_at,
 			open: view.open,
+			closing_since: view.closing_since,
+			refund_at: view.refund_at,
+			allowance: view.allowance,
 			voucher_cost,
 		}))
+	}
+
+	fn allowance(
+		&self,
+		who: AccountId,
+		at: Option<Block::Hash>,
+	) -> RpcResult<Option<Allowance<AccountId>>> {
+		let view = self.client.runtime_api().allowance(self.at(at), who).map_err(runtime_error)?;
+		Ok(view.map(Into::into))
 	}
 
 	fn quote(&self, stream_id: u64, seconds: u64, at: Option<Block::Hash>) -> RpcResult<String> {

@@ -2,7 +2,8 @@
 //!
 //! What dApps and the sidecar read from the chain through the `vilokanam_*` JSON-RPC
 //! (`vilokanam-rpc`): live streams and search, one stream, a creator's streams, a viewer
-//! session and what a voucher would cost, price quotes, earnings and follows.
+//! session and what a voucher would cost, a viewer's allowance, price quotes, earnings and
+//! follows.
 //!
 //! The types here are views, decoupled from the pallets' storage layouts so that storage can
 //! migrate without breaking clients. Listing calls are paged (`offset`, `limit`) and capped by
@@ -60,6 +61,8 @@ pub struct StreamView<AccountId, Balance> {
 	pub ended_at: Option<u64>,
 	/// The sidecar/SFU endpoint serving it.
 	pub endpoint: Option<Vec<u8>>,
+	/// The account relaying its vouchers (trusted by the creator to close sessions at once).
+	pub relayer: Option<AccountId>,
 	/// Collaborators and their shares of the creator's revenue.
 	pub collaborators: Vec<(AccountId, Permill)>,
 	/// Viewer-seconds settled so far.
@@ -77,8 +80,10 @@ pub struct StreamView<AccountId, Balance> {
 pub struct SessionView<AccountId, Balance> {
 	/// Session id.
 	pub id: u64,
-	/// The viewer's account (the voucher signer).
+	/// The viewer's account (it pays, and may sign vouchers itself).
 	pub viewer: AccountId,
+	/// The session's voucher key (signs vouchers and close intents without a wallet).
+	pub voucher_key: AccountId,
 	/// The stream watched.
 	pub stream_id: u64,
 	/// Price per second fixed when the session opened.
@@ -91,8 +96,38 @@ pub struct SessionView<AccountId, Balance> {
 	pub escrow_remaining: Balance,
 	/// When it opened (ms since the Unix epoch).
 	pub opened_at: u64,
-	/// Whether it is still open.
+	/// Whether it is open: not closing (the viewer has not asked to close it).
 	pub open: bool,
+	/// When the viewer asked to close it (ms), if it did.
+	pub closing_since: Option<u64>,
+	/// When anyone may refund the rest (ms): the end of the settlement window after the
+	/// viewer's close request or the stream's end; `None` while neither happened.
+	pub refund_at: Option<u64>,
+	/// The allowance whose delegate opened it, if one did.
+	pub allowance: Option<u64>,
+}
+
+/// A viewer's allowance as of now (a period that has passed is shown renewed).
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, TypeInfo)]
+pub struct AllowanceView<AccountId, Balance> {
+	/// Allowance id: delegate calls name it.
+	pub id: u64,
+	/// The delegate key.
+	pub delegate: AccountId,
+	/// Budget per period.
+	pub amount: Balance,
+	/// Period in ms (0: no renewal).
+	pub period: u64,
+	/// When it stops working (ms).
+	pub expires_at: u64,
+	/// Start of the current period (ms).
+	pub period_start: u64,
+	/// Committed in the current period.
+	pub used: Balance,
+	/// What the delegate may still commit in this period.
+	pub remaining: Balance,
+	/// The nonce the next delegate call must carry.
+	pub nonce: u32,
 }
 
 sp_api::decl_runtime_apis! {
@@ -110,8 +145,10 @@ sp_api::decl_runtime_apis! {
 		fn search_streams(query: Vec<u8>, offset: u32, limit: u32) -> Vec<StreamView<AccountId, Balance>>;
 		/// The streams of a creator, paged.
 		fn streams_by_creator(creator: AccountId, offset: u32, limit: u32) -> Vec<StreamView<AccountId, Balance>>;
-		/// One session.
+		/// One stored session (open or closing).
 		fn session(id: u64) -> Option<SessionView<AccountId, Balance>>;
+		/// A viewer's allowance, if it has one.
+		fn allowance(who: AccountId) -> Option<AllowanceView<AccountId, Balance>>;
 		/// What settling a voucher for `cumulative_seconds` on session `id` would pay now, or
 		/// `None` when the session is unknown or the voucher would be rejected.
 		fn voucher_cost(id: u64, cumulative_seconds: u64) -> Option<Balance>;

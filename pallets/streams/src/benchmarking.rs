@@ -46,6 +46,7 @@ fn create<T: Config>(creator: &T::AccountId) -> Result<StreamId, BenchmarkError>
 		max_tags::<T>(),
 		10u32.into(),
 		Some(text::<T::MaxEndpointLen>()),
+		Some(creator.clone()),
 	)?;
 	Ok(id)
 }
@@ -72,6 +73,7 @@ mod benchmarks {
 			max_tags::<T>(),
 			10u32.into(),
 			Some(text::<T::MaxEndpointLen>()),
+			Some(caller.clone()),
 		);
 		assert!(StreamsByCreator::<T>::contains_key(&caller, 0));
 	}
@@ -87,6 +89,7 @@ mod benchmarks {
 			tags: Some(max_tags::<T>()),
 			price_per_second: Some(20u32.into()),
 			endpoint: Some(Some(text::<T::MaxEndpointLen>())),
+			relayer: Some(Some(caller.clone())),
 		};
 		#[extrinsic_call]
 		_(RawOrigin::Signed(caller), id, update);

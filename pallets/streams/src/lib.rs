@@ -372,7 +372,8 @@ pub mod pallet {
 	#[pallet::call(weight(<T as Config>::WeightInfo))]
 	impl<T: Config> Pallet<T> {
 		/// Create a stream in the `Scheduled` state and hold [`Config::StreamDeposit`] from the
-		/// caller, who becomes its creator.
+		/// caller, who becomes its creator. `relayer` is the account that relays the stream's
+		/// vouchers (normally the sidecar at `endpoint`), trusted to close its sessions at once.
 		///
 		/// Emits [`Event::StreamCreated`].
 		///
@@ -388,6 +389,7 @@ pub mod pallet {
 			tags: TagsOf<T>,
 			price_per_second: BalanceOf<T>,
 			endpoint: Option<EndpointOf<T>>,
+			relayer: Option<T::AccountId>,
 		) -> DispatchResult {
 			let creator = ensure_signed(origin)?;
 			ensure!(is_text(&title), Error::<T>::InvalidTitle);
@@ -413,6 +415,7 @@ pub mod pallet {
 				started_at: None,
 				ended_at: None,
 				endpoint,
+				relayer,
 				collaborators: Default::default(),
 				total_viewer_seconds: 0,
 				total_earned: Zero::zero(),
@@ -467,6 +470,9 @@ pub mod pallet {
 						Error::<T>::InvalidEndpoint
 					);
 					stream.endpoint = endpoint;
+				}
+				if let Some(relayer) = update.relayer {
+					stream.relayer = relayer;
 				}
 				if let Some(price) = update.price_per_second {
 					stream.price_per_second = price;

@@ -22,6 +22,7 @@ fn create(who: AccountId) -> StreamId {
 		vec![text(b"rust")].try_into().unwrap(),
 		5,
 		Some(text(b"https://sfu.example/whep/1")),
+		Some(BOB),
 	));
 	id
 }
@@ -41,6 +42,7 @@ fn create_stream_holds_deposit_and_indexes() {
 		assert_eq!(s.created_at, 1_000);
 		assert_eq!(s.price_per_second, 5);
 		assert_eq!(s.deposit, 100);
+		assert_eq!(s.relayer, Some(BOB));
 		assert_eq!(held(ALICE), 100);
 		assert_eq!(Balances::balance(&ALICE), 9_900);
 		assert!(StreamsByCreator::<Test>::contains_key(ALICE, id));
@@ -66,6 +68,7 @@ fn create_stream_validates_input() {
 				MUSIC,
 				ok_tags.clone(),
 				1,
+				None,
 				None
 			),
 			Error::<Test>::InvalidTitle
@@ -78,6 +81,7 @@ fn create_stream_validates_input() {
 				MUSIC,
 				ok_tags.clone(),
 				1,
+				None,
 				None
 			),
 			Error::<Test>::InvalidTitle
@@ -90,6 +94,7 @@ fn create_stream_validates_input() {
 				MUSIC,
 				vec![text(b"")].try_into().unwrap(),
 				1,
+				None,
 				None
 			),
 			Error::<Test>::InvalidTag
@@ -102,7 +107,8 @@ fn create_stream_validates_input() {
 				MUSIC,
 				ok_tags.clone(),
 				1,
-				Some(text(&[0xc3]))
+				Some(text(&[0xc3])),
+				None
 			),
 			Error::<Test>::InvalidEndpoint
 		);
@@ -114,6 +120,7 @@ fn create_stream_validates_input() {
 				42,
 				ok_tags.clone(),
 				1,
+				None,
 				None
 			),
 			Error::<Test>::UnknownCategory
@@ -126,6 +133,7 @@ fn create_stream_validates_input() {
 			MUSIC,
 			ok_tags,
 			1,
+			None,
 			None
 		)
 		.is_err());
@@ -184,6 +192,7 @@ fn update_stream_changes_fields_and_category_index() {
 			category: Some(2),
 			price_per_second: Some(9),
 			endpoint: Some(None),
+			relayer: Some(None),
 			..Default::default()
 		};
 		assert_noop!(
@@ -196,6 +205,7 @@ fn update_stream_changes_fields_and_category_index() {
 		assert_eq!(s.category, 2);
 		assert_eq!(s.price_per_second, 9);
 		assert_eq!(s.endpoint, None);
+		assert_eq!(s.relayer, None);
 		assert!(!StreamsByCategory::<Test>::contains_key(MUSIC, id));
 		assert!(StreamsByCategory::<Test>::contains_key(2, id));
 		assert_noop!(
@@ -430,5 +440,58 @@ fn try_state_detects_broken_live_index() {
 		LiveStreams::<Test>::remove(id);
 		StreamsByCategory::<Test>::remove(MUSIC, id);
 		assert!(Streams::do_try_state().is_err());
+	});
+}
+
+#[test]
+fn migration_v0_to_v1_gives_every_stream_no_relayer() {
+	use crate::migrations::v1::{v0, MigrateV0ToV1};
+	use frame_support::traits::{GetStorageVersion, OnRuntimeUpgrade, StorageVersion};
+	ExtBuilder::build_and_execute(|| {
+		let ids = [create(ALICE), create(BOB)];
+		assert_ok!(Streams::go_live(RuntimeOrigin::signed(ALICE), ids[0]));
+		let expected: Vec<Stream<Test>> = ids
+			.iter()
+			.map(|id| {
+				let mut s = Streams::stream(*id).unwrap();
+				s.relayer = None;
+				s
+			})
+			.collect();
+		for s in expected.iter() {
+			let s = s.clone();
+			v0::Streams::<Test>::insert(
+				s.id,
+				v0::OldStream::<Test> {
+					id: s.id,
+					creator: s.creator,
+					title: s.title,
+					metadata: s.metadata,
+					category: s.category,
+					tags: s.tags,
+					price_per_second: s.price_per_second,
+					status: s.status,
+					created_at: s.created_at,
+					started_at: s.started_at,
+					ended_at: s.ended_at,
+					endpoint: s.endpoint,
+					collaborators: s.collaborators,
+					total_viewer_seconds: s.total_viewer_seconds,
+					total_earned: s.total_earned,
+					current_viewers: s.current_viewers,
+					peak_viewers: s.peak_viewers,
+					deposit: s.deposit,
+				},
+			);
+		}
+		StorageVersion::new(0).put::<Streams>();
+		MigrateV0ToV1::<Test>::on_runtime_upgrade();
+		assert_eq!(Streams::on_chain_storage_version(), Streams::in_code_storage_version());
+		for s in expected.iter() {
+			assert_eq!(Streams::stream(s.id).as_ref(), Some(s));
+		}
+		let root = sp_io::storage::root(sp_runtime::StateVersion::V1);
+		MigrateV0ToV1::<Test>::on_runtime_upgrade();
+		assert_eq!(sp_io::storage::root(sp_runtime::StateVersion::V1), root);
 	});
 }

@@ -104,6 +104,10 @@ pub struct Stream<T: Config> {
 	pub ended_at: Option<MomentOf<T>>,
 	/// The media endpoint viewers connect to (UTF-8), if published.
 	pub endpoint: Option<EndpointOf<T>>,
+	/// The account that relays this stream's vouchers (the sidecar at `endpoint`), if the
+	/// creator named one: trusted by the creator to have settled what it acknowledged, it may
+	/// close the stream's sessions at once (`pallet-ticks`).
+	pub relayer: Option<T::AccountId>,
 	/// Collaborators and their shares of the creator's part of the revenue.
 	pub collaborators: SplitOf<T>,
 	/// Seconds watched by all viewers, as settled so far.
@@ -144,6 +148,8 @@ pub struct StreamUpdate<T: Config> {
 	pub price_per_second: Option<BalanceOf<T>>,
 	/// New endpoint: `Some(None)` clears it.
 	pub endpoint: Option<Option<EndpointOf<T>>>,
+	/// New relayer: `Some(None)` clears it.
+	pub relayer: Option<Option<T::AccountId>>,
 }
 
 impl<T: Config> Default for StreamUpdate<T> {
@@ -155,6 +161,7 @@ impl<T: Config> Default for StreamUpdate<T> {
 			tags: None,
 			price_per_second: None,
 			endpoint: None,
+			relayer: None,
 		}
 	}
 }

@@ -3,7 +3,8 @@
 //! Vouchers are signed with sr25519 keys generated in the benchmark keystore, in the
 //! `<Bytes>`-wrapped encoding (the longer message, so the worst case). Rejected vouchers carry
 //! a bad signature: they pass every cheap check and fail the one verification, the most
-//! expensive way to be rejected.
+//! expensive way to be rejected. Sessions are opened through an allowance where that makes a
+//! call costlier (its refund is then credited back to the allowance).
 
 use super::*;
 use crate::Pallet as Ticks;
@@ -21,7 +22,7 @@ use frame_system::RawOrigin;
 use pallet_streams::{Categories, CategoryId, StreamId};
 use sp_core::{crypto::KeyTypeId, sr25519};
 use sp_runtime::{
-	traits::{IdentifyAccount, Saturating, Verify},
+	traits::{IdentifyAccount, SaturatedConversion, Saturating, Verify},
 	Permill,
 };
 
@@ -58,6 +59,7 @@ fn live_stream<T: Config>(index: u32, collaborators: u32) -> Result<StreamId, Be
 		Default::default(),
 		price::<T>(),
 		None,
+		Some(relayer::<T>()),
 	)?;
 	let split = (0..collaborators)
 		.map(|i| {
@@ -76,6 +78,11 @@ fn live_stream<T: Config>(index: u32, collaborators: u32) -> Result<StreamId, Be
 	Ok(id)
 }
 
+/// The relayer every benchmark stream names.
+fn relayer<T: Config>() -> T::AccountId {
+	account("relayer", 0, 0)
+}
+
 fn viewer_key<T: Config>(index: u32) -> (sr25519::Public, T::AccountId)
 where
 	SignerOf<T>: From<sr25519::Public>,
@@ -87,10 +94,102 @@ where
 	(public, account)
 }
 
+/// Open a session of `viewer` whose voucher key is the viewer's own account.
 fn open<T: Config>(viewer: &T::AccountId, stream: StreamId) -> Result<SessionId, BenchmarkError> {
 	let id = NextSessionId::<T>::get();
-	Ticks::<T>::open_session(RawOrigin::Signed(viewer.clone()).into(), stream, MAX_SECONDS)?;
+	Ticks::<T>::open_session(
+		RawOrigin::Signed(viewer.clone()).into(),
+		stream,
+		MAX_SECONDS,
+		price::<T>(),
+		viewer.clone(),
+	)?;
 	Ok(id)
+}
+
+/// Grant `viewer` an allowance of ample budget for `delegate`; returns its id.
+fn grant<T: Config>(
+	viewer: &T::AccountId,
+	delegate: T::AccountId,
+) -> Result<AllowanceId, BenchmarkError> {
+	let id = NextAllowanceId::<T>::get();
+	Ticks::<T>::grant_allowance(
+		RawOrigin::Signed(viewer.clone()).into(),
+		delegate,
+		price::<T>().saturating_mul(1_000_000u32.into()),
+		86_400_000,
+		Ticks::<T>::now_ms().saturating_add(86_400_000 * 30),
+	)?;
+	Ok(id)
+}
+
+/// Open a session of `viewer` as its allowance's delegate would (the costlier close: the
+/// refund is credited back to the allowance).
+fn open_by_allowance<T: Config>(
+	viewer: &T::AccountId,
+	stream: StreamId,
+) -> Result<SessionId, BenchmarkError> {
+	let allowance = grant::<T>(viewer, viewer.clone())?;
+	let (id, _) = Ticks::<T>::do_open(
+		viewer.clone(),
+		stream,
+		MAX_SECONDS,
+		price::<T>(),
+		viewer.clone(),
+		Some(allowance),
+	)
+	.map_err(|_| BenchmarkError::Stop("open by allowance"))?;
+	Ok(id)
+}
+
+/// The delegate call `op` of `viewer`'s allowance, signed by `delegate`.
+fn delegate_call<T: Config>(
+	viewer: &T::AccountId,
+	delegate: &sr25519::Public,
+	op: DelegateOp<T>,
+) -> Result<Call<T>, BenchmarkError>
+where
+	T::VoucherSignature: From<sr25519::Signature>,
+{
+	let allowance = Allowances::<T>::get(viewer).ok_or(BenchmarkError::Stop("no allowance"))?;
+	let payload = Ticks::<T>::delegate_payload(
+		&Ticks::<T>::genesis_hash(),
+		viewer,
+		allowance.id,
+		allowance.nonce,
+		&op,
+	);
+	let signature = sp_io::crypto::sr25519_sign(KEY, delegate, &payload)
+		.ok_or(BenchmarkError::Stop("sr25519 signing failed"))?;
+	Ok(Call::<T>::delegate {
+		viewer: viewer.clone(),
+		allowance_id: allowance.id,
+		nonce: allowance.nonce,
+		op,
+		encoding: VoucherEncoding::Raw,
+		signature: signature.into(),
+	})
+}
+
+/// A close intent for `cumulative` seconds, signed by `public` (the voucher key), wrapped.
+fn close_intent<T: Config>(
+	public: &sr25519::Public,
+	session_id: SessionId,
+	cumulative: u64,
+) -> Result<CloseIntent<T::VoucherSignature>, BenchmarkError>
+where
+	T::VoucherSignature: From<sr25519::Signature>,
+{
+	let payload = Ticks::<T>::close_payload(&Ticks::<T>::genesis_hash(), session_id, cumulative);
+	let wrapped = [WRAP_PREFIX, &payload[..], WRAP_SUFFIX].concat();
+	let signature = sp_io::crypto::sr25519_sign(KEY, public, &wrapped)
+		.ok_or(BenchmarkError::Stop("sr25519 signing failed"))?;
+	Ok(CloseIntent {
+		cumulative_seconds: cumulative,
+		signer: VoucherSigner::VoucherKey,
+		encoding: VoucherEncoding::Wrapped,
+		signature: signature.into(),
+	})
 }
 
 /// One accepted voucher for [`WATCHED`] seconds per `(key, session)`.
@@ -105,6 +204,7 @@ where
 			Ok(Voucher {
 				session_id: *sid,
 				cumulative_seconds: WATCHED,
+				signer: VoucherSigner::VoucherKey,
 				encoding: VoucherEncoding::Wrapped,
 				signature: sign::<T>(public, *sid, WATCHED)?,
 			})
@@ -128,24 +228,28 @@ where
 	Ok(signature.into())
 }
 
-/// Let time pass so that `WATCHED` seconds are not ahead of time. Writes the clock directly:
-/// `set_timestamp` would run the runtime's `OnTimestampSet` hooks, and Aura's rejects a
-/// timestamp that is not in the current slot.
+/// Let time pass so that `WATCHED` seconds are not ahead of time (and any settlement window
+/// has passed). Writes the clock directly: `set_timestamp` would run the runtime's
+/// `OnTimestampSet` hooks, and Aura's rejects a timestamp that is not in the current slot.
 fn advance_time<T: Config>() {
 	let now = pallet_timestamp::Pallet::<T>::get();
-	pallet_timestamp::Now::<T>::put(now.saturating_add(10_000_000u32.into()));
+	let by = T::SettleWindow::get().saturating_add(10_000_000).saturated_into::<u32>();
+	pallet_timestamp::Now::<T>::put(now.saturating_add(by.into()));
 }
 
+/// `n` sessions opened by allowances, on a stream that ended longer ago than the settlement
+/// window: all may be refunded.
 fn close_ids<T: Config>(n: u32) -> Result<BoundedVec<SessionId, T::MaxCloseBatch>, BenchmarkError> {
 	let stream = live_stream::<T>(0, 0)?;
 	let mut ids = Vec::new();
 	for i in 0..n {
 		let viewer: T::AccountId = account("viewer", i, 0);
 		fund::<T>(&viewer);
-		ids.push(open::<T>(&viewer, stream)?);
+		ids.push(open_by_allowance::<T>(&viewer, stream)?);
 	}
 	let creator: T::AccountId = account("creator", 0, 0);
 	pallet_streams::Pallet::<T>::end_stream(RawOrigin::Signed(creator).into(), stream)?;
+	advance_time::<T>();
 	Ok(BoundedVec::truncate_from(ids))
 }
 
@@ -162,8 +266,9 @@ mod benchmarks {
 		let stream = live_stream::<T>(0, 0)?;
 		let viewer: T::AccountId = whitelisted_caller();
 		fund::<T>(&viewer);
+		let key: T::AccountId = account("key", 0, 0);
 		#[extrinsic_call]
-		_(RawOrigin::Signed(viewer), stream, MAX_SECONDS);
+		_(RawOrigin::Signed(viewer), stream, MAX_SECONDS, price::<T>(), key);
 		assert_eq!(OpenSessionCount::<T>::get(), 1);
 		Ok(())
 	}
@@ -216,6 +321,7 @@ mod benchmarks {
 			vouchers.push(Voucher {
 				session_id: *sid,
 				cumulative_seconds: WATCHED,
+				signer: VoucherSigner::VoucherKey,
 				encoding: VoucherEncoding::Wrapped,
 				signature: sign::<T>(public, *sid, signed)?,
 			});
@@ -304,25 +410,150 @@ mod benchmarks {
 		Ok(())
 	}
 
+	/// The stream's relayer closes at once with the viewer's close intent (settled, then
+	/// refunded, the refund credited to the allowance that opened the session): costlier than
+	/// the viewer's own request, which only starts the window.
 	#[benchmark]
 	fn close_session() -> Result<(), BenchmarkError> {
 		let stream = live_stream::<T>(0, <T as pallet_streams::Config>::MaxCollaborators::get())?;
 		let (public, viewer) = viewer_key::<T>(0);
-		let sid = open::<T>(&viewer, stream)?;
+		let sid = open_by_allowance::<T>(&viewer, stream)?;
 		advance_time::<T>();
-		let signature = sign::<T>(&public, sid, WATCHED)?;
+		let intent = close_intent::<T>(&public, sid, WATCHED)?;
 		#[extrinsic_call]
-		_(
-			RawOrigin::Signed(viewer),
-			sid,
-			Some(FinalVoucher {
-				cumulative_seconds: WATCHED,
-				encoding: VoucherEncoding::Wrapped,
-				signature,
-			}),
-		);
+		_(RawOrigin::Signed(relayer::<T>()), sid, Some(intent));
 		assert!(Ticks::<T>::session(sid).is_none());
 		assert!(SessionPages::<T>::get(page_of(sid).0).is_none());
+		Ok(())
+	}
+
+	/// A close intent that settles its seconds and starts the window.
+	#[benchmark]
+	fn submit_close_intent() -> Result<(), BenchmarkError> {
+		let stream = live_stream::<T>(0, <T as pallet_streams::Config>::MaxCollaborators::get())?;
+		let (public, viewer) = viewer_key::<T>(0);
+		let sid = open::<T>(&viewer, stream)?;
+		advance_time::<T>();
+		let intent = close_intent::<T>(&public, sid, WATCHED)?;
+		#[extrinsic_call]
+		_(RawOrigin::Authorized, sid, intent);
+		let session = Ticks::<T>::session(sid).ok_or(BenchmarkError::Stop("closed"))?;
+		assert_eq!(session.settled_seconds, WATCHED);
+		assert!(session.closing_since.is_some());
+		Ok(())
+	}
+
+	#[benchmark]
+	fn authorize_close_intent() -> Result<(), BenchmarkError> {
+		let stream = live_stream::<T>(0, 0)?;
+		let (public, viewer) = viewer_key::<T>(0);
+		let sid = open::<T>(&viewer, stream)?;
+		advance_time::<T>();
+		let call = Call::<T>::submit_close_intent {
+			session_id: sid,
+			intent: close_intent::<T>(&public, sid, WATCHED)?,
+		};
+		#[block]
+		{
+			call.authorize(TransactionSource::External)
+				.ok_or(BenchmarkError::Stop("submit_close_intent must be authorizable"))?
+				.map_err(|_| BenchmarkError::Stop("the close intent must be authorized"))?;
+		}
+		Ok(())
+	}
+
+	/// Granting over an existing allowance (which it replaces).
+	#[benchmark]
+	fn grant_allowance() -> Result<(), BenchmarkError> {
+		let viewer: T::AccountId = whitelisted_caller();
+		fund::<T>(&viewer);
+		grant::<T>(&viewer, account("old-delegate", 0, 0))?;
+		let delegate: T::AccountId = account("delegate", 0, 0);
+		let expires = Ticks::<T>::now_ms().saturating_add(86_400_000);
+		#[extrinsic_call]
+		_(RawOrigin::Signed(viewer.clone()), delegate.clone(), price::<T>(), 3_600_000, expires);
+		assert_eq!(Allowances::<T>::get(&viewer).map(|a| a.delegate), Some(delegate));
+		Ok(())
+	}
+
+	#[benchmark]
+	fn revoke_allowance() -> Result<(), BenchmarkError> {
+		let viewer: T::AccountId = whitelisted_caller();
+		fund::<T>(&viewer);
+		grant::<T>(&viewer, account("delegate", 0, 0))?;
+		#[extrinsic_call]
+		_(RawOrigin::Signed(viewer.clone()));
+		assert!(Allowances::<T>::get(&viewer).is_none());
+		Ok(())
+	}
+
+	/// A delegate opens a session: fee, open, allowance.
+	#[benchmark]
+	fn delegate_open_session() -> Result<(), BenchmarkError> {
+		let stream = live_stream::<T>(0, 0)?;
+		let viewer: T::AccountId = whitelisted_caller();
+		fund::<T>(&viewer);
+		let (delegate, delegate_account) = viewer_key::<T>(1);
+		grant::<T>(&viewer, delegate_account)?;
+		let op = DelegateOp::OpenSession {
+			stream_id: stream,
+			max_seconds: MAX_SECONDS,
+			max_price_per_second: price::<T>(),
+			voucher_key: account("key", 0, 0),
+		};
+		let Call::<T>::delegate { viewer, allowance_id, nonce, op, encoding, signature } =
+			delegate_call::<T>(&viewer, &delegate, op)?
+		else {
+			return Err(BenchmarkError::Stop("not a delegate call"));
+		};
+		#[extrinsic_call]
+		delegate(RawOrigin::Authorized, viewer, allowance_id, nonce, op, encoding, signature);
+		assert_eq!(OpenSessionCount::<T>::get(), 1);
+		Ok(())
+	}
+
+	/// A delegate tops up a session.
+	#[benchmark]
+	fn delegate_top_up() -> Result<(), BenchmarkError> {
+		let stream = live_stream::<T>(0, 0)?;
+		let viewer: T::AccountId = whitelisted_caller();
+		fund::<T>(&viewer);
+		let sid = open::<T>(&viewer, stream)?;
+		let (delegate, delegate_account) = viewer_key::<T>(1);
+		grant::<T>(&viewer, delegate_account)?;
+		let op = DelegateOp::TopUp { session_id: sid, extra_seconds: MAX_SECONDS };
+		let Call::<T>::delegate { viewer, allowance_id, nonce, op, encoding, signature } =
+			delegate_call::<T>(&viewer, &delegate, op)?
+		else {
+			return Err(BenchmarkError::Stop("not a delegate call"));
+		};
+		#[extrinsic_call]
+		delegate(RawOrigin::Authorized, viewer, allowance_id, nonce, op, encoding, signature);
+		assert_eq!(Ticks::<T>::session(sid).map(|s| s.max_seconds), Some(2 * MAX_SECONDS));
+		Ok(())
+	}
+
+	/// The authorization of a delegate's open (its costliest operation to check).
+	#[benchmark]
+	fn authorize_delegate() -> Result<(), BenchmarkError> {
+		let stream = live_stream::<T>(0, 0)?;
+		let viewer: T::AccountId = whitelisted_caller();
+		fund::<T>(&viewer);
+		let (delegate, delegate_account) = viewer_key::<T>(1);
+		grant::<T>(&viewer, delegate_account)?;
+		let op = DelegateOp::OpenSession {
+			stream_id: stream,
+			max_seconds: MAX_SECONDS,
+			max_price_per_second: price::<T>(),
+			voucher_key: account("key", 0, 0),
+		};
+		let call = delegate_call::<T>(&viewer, &delegate, op)?;
+		#[block]
+		{
+			call.authorize(TransactionSource::External)
+				.ok_or(BenchmarkError::Stop("delegate must be authorizable"))?
+				.map_err(|_| BenchmarkError::Stop("the delegate call must be authorized"))?;
+		}
 		Ok(())
 	}
 

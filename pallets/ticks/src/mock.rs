@@ -90,6 +90,19 @@ impl pallet_payouts::Config for Test {
 	type WeightInfo = ();
 }
 
+/// The fee of every delegate call in the mock.
+pub const DELEGATE_FEE: Balance = 7;
+/// The settlement window in the mock: ten minutes.
+pub const SETTLE_WINDOW_MS: u64 = 600_000;
+
+/// A flat fee per delegate call, so tests can count it exactly.
+pub struct FlatDelegateFee;
+impl pallet_ticks::DelegateFee<Balance> for FlatDelegateFee {
+	fn fee(_: frame_support::weights::Weight, _: u32) -> Balance {
+		DELEGATE_FEE
+	}
+}
+
 impl pallet_ticks::Config for Test {
 	type VoucherSignature = MultiSignature;
 	type PalletId = TicksPalletId;
@@ -98,6 +111,8 @@ impl pallet_ticks::Config for Test {
 	type IdleTimeout = ConstU64<10>;
 	type ElapsedGrace = ConstU64<5>;
 	type MaxSecondsPerSession = ConstU64<86_400>;
+	type SettleWindow = ConstU64<SETTLE_WINDOW_MS>;
+	type DelegateFee = FlatDelegateFee;
 	type WeightInfo = ();
 }
 
@@ -162,9 +177,13 @@ pub fn charlie() -> AccountId {
 pub fn dave() -> AccountId {
 	account_of(&pair(4))
 }
-/// A relayer.
+/// The relayer the test streams name.
 pub fn relayer() -> AccountId {
 	account_of(&pair(5))
+}
+/// Somebody with no part in anything.
+pub fn eve() -> AccountId {
+	account_of(&pair(6))
 }
 
 /// Builds test externalities.
@@ -175,7 +194,7 @@ impl ExtBuilder {
 	pub fn build() -> sp_io::TestExternalities {
 		let mut t = frame_system::GenesisConfig::<Test>::default().build_storage().unwrap();
 		pallet_balances::GenesisConfig::<Test> {
-			balances: (1..=5).map(|i| (account_of(&pair(i)), INITIAL)).collect(),
+			balances: (1..=6).map(|i| (account_of(&pair(i)), INITIAL)).collect(),
 			..Default::default()
 		}
 		.assimilate_storage(&mut t)

@@ -1,5 +1,6 @@
 //! Domain types of the ticks pallet: sessions (cold info, paged hot state and the combined
-//! view), vouchers and rejection reasons.
+//! view), the signed payloads (vouchers, close intents, delegate calls), allowances and
+//! rejection reasons.
 
 use crate::Config;
 use codec::{Decode, DecodeWithMemTracking, Encode, MaxEncodedLen};
@@ -17,6 +18,18 @@ pub type BalanceOf<T> = pallet_streams::BalanceOf<T>;
 /// The domain tag every voucher payload starts with, encoded as a fixed 17-byte array (no
 /// length prefix).
 pub const VOUCHER_TAG: [u8; 17] = *b"vilokanam/tick/v1";
+
+/// The domain tag every close intent payload starts with, encoded as a fixed 18-byte array (no
+/// length prefix). Its length differs from [`VOUCHER_TAG`]'s, so no voucher payload is ever a
+/// close intent payload, nor the reverse.
+pub const CLOSE_TAG: [u8; 18] = *b"vilokanam/close/v1";
+
+/// The domain tag every delegate call payload starts with (21 bytes, no length prefix).
+pub const DELEGATE_TAG: [u8; 21] = *b"vilokanam/delegate/v1";
+
+/// Identifier of an allowance. Assigned sequentially, never reused, so that a delegate's
+/// signatures under one allowance are worthless under the next one.
+pub type AllowanceId = u64;
 
 /// The prefix browser wallets (polkadot.js `signRaw`) put around the bytes they sign.
 pub const WRAP_PREFIX: &[u8] = b"<Bytes>";
@@ -89,6 +102,18 @@ pub struct SessionInfo<T: Config> {
 	pub max_seconds: u64,
 	/// When the session was opened (`pallet_timestamp` milliseconds).
 	pub opened_at: u64,
+	/// The session's voucher key, as the account it identifies (for sr25519 and ed25519 the
+	/// 32-byte public key itself): vouchers and close intents that say
+	/// [`VoucherSigner::VoucherKey`] must be signed by it. Chosen by the viewer's client at
+	/// opening (a key the page generated), so that it can sign every second without a wallet
+	/// prompt.
+	pub voucher_key: T::AccountId,
+	/// When the viewer asked to close the session (milliseconds), if it did: vouchers up to the
+	/// seconds elapsed by then (plus grace) still settle until the settlement window ends.
+	pub closing_since: Option<u64>,
+	/// The allowance whose delegate opened the session, if one did: the refund is credited
+	/// back to it.
+	pub allowance: Option<AllowanceId>,
 }
 
 /// The hot part of an open session: what a settlement changes. Kept in a slot of a
@@ -185,13 +210,28 @@ pub struct Session<T: Config> {
 	pub opened_at: u64,
 	/// The block of the opening, last top-up or last settlement.
 	pub last_activity: BlockNumberFor<T>,
+	/// The session's voucher key (see [`SessionInfo::voucher_key`]).
+	pub voucher_key: T::AccountId,
+	/// When the viewer asked to close the session (see [`SessionInfo::closing_since`]).
+	pub closing_since: Option<u64>,
+	/// The allowance that opened the session (see [`SessionInfo::allowance`]).
+	pub allowance: Option<AllowanceId>,
 }
 
 impl<T: Config> Session<T> {
 	/// The session made of its cold `info` and its hot `state` (pure: clients that read both
 	/// storage items call it natively).
 	pub fn assemble(info: SessionInfo<T>, state: SessionState<T>) -> Self {
-		let SessionInfo { viewer, stream_id, price_per_second, max_seconds, opened_at } = info;
+		let SessionInfo {
+			viewer,
+			stream_id,
+			price_per_second,
+			max_seconds,
+			opened_at,
+			voucher_key,
+			closing_since,
+			allowance,
+		} = info;
 		let SessionState { settled_seconds, escrow_remaining, last_activity } = state;
 		Self {
 			viewer,
@@ -202,6 +242,9 @@ impl<T: Config> Session<T> {
 			escrow_remaining,
 			opened_at,
 			last_activity,
+			voucher_key,
+			closing_since,
+			allowance,
 		}
 	}
 
@@ -216,11 +259,46 @@ impl<T: Config> Session<T> {
 			escrow_remaining,
 			opened_at,
 			last_activity,
+			voucher_key,
+			closing_since,
+			allowance,
 		} = self;
 		(
-			SessionInfo { viewer, stream_id, price_per_second, max_seconds, opened_at },
+			SessionInfo {
+				viewer,
+				stream_id,
+				price_per_second,
+				max_seconds,
+				opened_at,
+				voucher_key,
+				closing_since,
+				allowance,
+			},
 			SessionState { settled_seconds, escrow_remaining, last_activity },
 		)
+	}
+
+	/// Whether the session is open: not closing (closed sessions are not stored at all).
+	pub fn is_open(&self) -> bool {
+		self.closing_since.is_none()
+	}
+}
+
+impl<T: Config> SessionInfo<T> {
+	/// The account a signature by `signer` must verify against.
+	pub fn signer_account(&self, signer: VoucherSigner) -> &T::AccountId {
+		match signer {
+			VoucherSigner::VoucherKey => &self.voucher_key,
+			VoucherSigner::Viewer => &self.viewer,
+		}
+	}
+
+	/// The most cumulative seconds a voucher may still settle once the viewer asked to close:
+	/// the seconds elapsed from the opening to the close request, plus `grace`. `None` while
+	/// the session is open.
+	pub fn seconds_cap(&self, grace: u64) -> Option<u64> {
+		self.closing_since
+			.map(|since| (since.saturating_sub(self.opened_at) / 1_000).saturating_add(grace))
 	}
 }
 
@@ -228,8 +306,8 @@ impl<T: Config> Session<T> {
 /// session `session_id` in total".
 ///
 /// The signed payload is `(VOUCHER_TAG, genesis_hash, session_id, cumulative_seconds).encode()`
-/// (see [`crate::Pallet::voucher_payload`]), signed as is or wrapped in `<Bytes>`…`</Bytes>`
-/// as `encoding` says.
+/// (see [`crate::Pallet::voucher_payload`]), signed by the key `signer` names, as is or
+/// wrapped in `<Bytes>`…`</Bytes>` as `encoding` says.
 #[derive(
 	Encode, Decode, DecodeWithMemTracking, Clone, PartialEq, Eq, Debug, TypeInfo, MaxEncodedLen,
 )]
@@ -238,23 +316,66 @@ pub struct Voucher<Signature> {
 	pub session_id: SessionId,
 	/// Total seconds watched since the session was opened.
 	pub cumulative_seconds: u64,
+	/// Which key signed: the session's voucher key or the viewer's account.
+	pub signer: VoucherSigner,
 	/// Which bytes the signature covers.
 	pub encoding: VoucherEncoding,
-	/// The viewer's signature of the payload.
+	/// The signature of the payload.
 	pub signature: Signature,
 }
 
-/// The last voucher of a session, given when closing it (the session is the call's argument).
+/// A close intent: the viewer's signed statement "close session `session_id`; I watched
+/// `cumulative_seconds` seconds in total". Signed without a wallet prompt by the session's
+/// voucher key, so that the page (or the sidecar it hands the intent to) can close a session
+/// when the viewer leaves or the tab closes.
+///
+/// The signed payload is `(CLOSE_TAG, genesis_hash, session_id, cumulative_seconds).encode()`
+/// (see [`crate::Pallet::close_payload`]): its own tag, so that a voucher is never a close
+/// intent and a close intent never a voucher.
 #[derive(
 	Encode, Decode, DecodeWithMemTracking, Clone, PartialEq, Eq, Debug, TypeInfo, MaxEncodedLen,
 )]
-pub struct FinalVoucher<Signature> {
+pub struct CloseIntent<Signature> {
 	/// Total seconds watched since the session was opened.
 	pub cumulative_seconds: u64,
+	/// Which key signed.
+	pub signer: VoucherSigner,
 	/// Which bytes the signature covers.
 	pub encoding: VoucherEncoding,
-	/// The viewer's signature of the payload.
+	/// The signature of the payload.
 	pub signature: Signature,
+}
+
+/// Which key signed a voucher or a close intent. Stated by the signer so that exactly one
+/// signature verification runs.
+#[derive(
+	Encode,
+	Decode,
+	DecodeWithMemTracking,
+	Clone,
+	Copy,
+	PartialEq,
+	Eq,
+	Debug,
+	Default,
+	TypeInfo,
+	MaxEncodedLen,
+)]
+pub enum VoucherSigner {
+	/// The session's voucher key ([`SessionInfo::voucher_key`]).
+	#[default]
+	VoucherKey,
+	/// The viewer's own account key.
+	Viewer,
+}
+
+/// What a signed payload is: the domain its tag names.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum PayloadKind {
+	/// A settlement voucher ([`VOUCHER_TAG`]).
+	Voucher,
+	/// A close intent ([`CLOSE_TAG`]).
+	CloseIntent,
 }
 
 /// Which bytes a voucher signature covers. Stated by the signer so that exactly one signature
@@ -307,6 +428,9 @@ pub enum RejectReason {
 	/// `cumulative_seconds` is more than the time elapsed since the opening plus
 	/// `Config::ElapsedGrace`.
 	AheadOfTime,
+	/// The viewer asked to close the session, and `cumulative_seconds` is more than the time
+	/// elapsed from the opening to that request plus `Config::ElapsedGrace`.
+	AfterClose,
 }
 
 /// Why a session was closed.
@@ -323,8 +447,111 @@ pub enum RejectReason {
 	MaxEncodedLen,
 )]
 pub enum CloseReason {
-	/// The viewer or the creator closed it.
+	/// The stream's creator or relayer closed it at once.
 	Closed,
-	/// It was idle too long or its stream ended; closed through `close_expired`.
+	/// Nothing settled for `Config::IdleTimeout` blocks on a live stream; closed through
+	/// `close_expired`.
 	Expired,
+	/// The settlement window after the viewer's close request or the stream's end passed;
+	/// closed through `close_expired`.
+	WindowElapsed,
+}
+
+/// A viewer's allowance: a delegate key (held by the viewer's page) may open and top up
+/// sessions for the viewer, paying deposits and fees from the viewer's balance, up to `amount`
+/// per `period`, until `expires_at`. Stored in [`crate::Allowances`], one per viewer.
+#[derive(
+	Encode, Decode, CloneNoBound, PartialEqNoBound, EqNoBound, DebugNoBound, TypeInfo, MaxEncodedLen,
+)]
+#[scale_info(skip_type_params(T))]
+#[codec(mel_bound())]
+pub struct Allowance<T: Config> {
+	/// The allowance's id; delegate calls name it, so a signature under an earlier
+	/// allowance is worthless.
+	pub id: AllowanceId,
+	/// The delegate key, as the account it identifies.
+	pub delegate: T::AccountId,
+	/// What the delegate may commit per period: deposits and top-ups put into escrow, and the
+	/// fees of its calls. Refunds of sessions it opened in the current period are credited back.
+	pub amount: BalanceOf<T>,
+	/// The period in milliseconds after which `used` starts again from zero; 0: never (one
+	/// budget until `expires_at`).
+	pub period: u64,
+	/// When the allowance stops working (milliseconds).
+	pub expires_at: u64,
+	/// The start of the current period (milliseconds).
+	pub period_start: u64,
+	/// What the delegate committed in the current period.
+	pub used: BalanceOf<T>,
+	/// The nonce the next delegate call must carry.
+	pub nonce: u32,
+}
+
+impl<T: Config> Allowance<T> {
+	/// The allowance as of `now`: a new period starts with `used` at zero once the current one
+	/// has passed (periods follow each other without gaps).
+	pub fn rolled(mut self, now: u64) -> Self {
+		if self.period > 0 && now >= self.period_start.saturating_add(self.period) {
+			let periods = (now.saturating_sub(self.period_start)) / self.period;
+			self.period_start =
+				self.period_start.saturating_add(periods.saturating_mul(self.period));
+			self.used = Default::default();
+		}
+		self
+	}
+
+	/// What is left to commit in the current period.
+	pub fn remaining(&self) -> BalanceOf<T> {
+		use sp_runtime::traits::Saturating;
+		self.amount.saturating_sub(self.used)
+	}
+}
+
+/// What a delegate may do for its viewer.
+#[derive(
+	Encode,
+	Decode,
+	DecodeWithMemTracking,
+	CloneNoBound,
+	PartialEqNoBound,
+	EqNoBound,
+	DebugNoBound,
+	TypeInfo,
+	MaxEncodedLen,
+)]
+#[scale_info(skip_type_params(T))]
+#[codec(mel_bound())]
+pub enum DelegateOp<T: Config> {
+	/// `open_session` for the viewer, with the deposit from the viewer's balance.
+	OpenSession {
+		/// The stream.
+		stream_id: StreamId,
+		/// Seconds to pay into escrow.
+		max_seconds: u64,
+		/// The highest price per second the viewer agreed to.
+		max_price_per_second: BalanceOf<T>,
+		/// The session's voucher key.
+		voucher_key: T::AccountId,
+	},
+	/// `top_up` of one of the viewer's sessions.
+	TopUp {
+		/// The session.
+		session_id: SessionId,
+		/// Seconds to add.
+		extra_seconds: u64,
+	},
+}
+
+/// Fees charged for delegate calls (which are authorized, not signed, so the transaction
+/// payment extension charges nothing): taken from the viewer's balance and counted against the
+/// allowance. The runtime prices them like a signed transaction of the same weight and length.
+pub trait DelegateFee<Balance> {
+	/// The fee of a call of `weight` and encoded `length`.
+	fn fee(weight: frame_support::weights::Weight, length: u32) -> Balance;
+}
+
+impl<Balance: Default> DelegateFee<Balance> for () {
+	fn fee(_: frame_support::weights::Weight, _: u32) -> Balance {
+		Balance::default()
+	}
 }

@@ -50,6 +50,13 @@ pub trait WeightInfo {
 	fn close_session() -> Weight;
 	fn close_expired(n: u32, ) -> Weight;
 	fn authorize_close_expired(n: u32, ) -> Weight;
+	fn submit_close_intent() -> Weight;
+	fn authorize_close_intent() -> Weight;
+	fn grant_allowance() -> Weight;
+	fn revoke_allowance() -> Weight;
+	fn delegate_open_session() -> Weight;
+	fn delegate_top_up() -> Weight;
+	fn authorize_delegate() -> Weight;
 }
 
 /// Weights measured on the reference machine, with the runtime's database weights.
@@ -290,6 +297,39 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 			.saturating_add(T::DbWeight::get().reads((1_u64).saturating_mul(n.into())))
 			.saturating_add(Weight::from_parts(0, 2563).saturating_mul(n.into()))
 	}
+	fn submit_close_intent() -> Weight {
+		Weight::from_parts(782_056_000, 29623)
+			.saturating_add(T::DbWeight::get().reads(29_u64))
+			.saturating_add(T::DbWeight::get().writes(25_u64))
+	}
+	fn authorize_close_intent() -> Weight {
+		Weight::from_parts(100_000_000, 5337)
+			.saturating_add(T::DbWeight::get().reads(3_u64))
+	}
+	fn grant_allowance() -> Weight {
+		Weight::from_parts(30_000_000, 3000)
+			.saturating_add(T::DbWeight::get().reads(3_u64))
+			.saturating_add(T::DbWeight::get().writes(2_u64))
+	}
+	fn revoke_allowance() -> Weight {
+		Weight::from_parts(30_000_000, 3000)
+			.saturating_add(T::DbWeight::get().reads(1_u64))
+			.saturating_add(T::DbWeight::get().writes(1_u64))
+	}
+	fn delegate_open_session() -> Weight {
+		Weight::from_parts(200_000_000, 6000)
+			.saturating_add(T::DbWeight::get().reads(10_u64))
+			.saturating_add(T::DbWeight::get().writes(9_u64))
+	}
+	fn delegate_top_up() -> Weight {
+		Weight::from_parts(200_000_000, 6000)
+			.saturating_add(T::DbWeight::get().reads(6_u64))
+			.saturating_add(T::DbWeight::get().writes(6_u64))
+	}
+	fn authorize_delegate() -> Weight {
+		Weight::from_parts(120_000_000, 6000)
+			.saturating_add(T::DbWeight::get().reads(4_u64))
+	}
 }
 
 /// The same weights with ParityDB's database weights, for tests and mock runtimes.
@@ -358,5 +398,38 @@ impl WeightInfo for () {
 			.saturating_add(ParityDbWeight::get().reads(1_u64))
 			.saturating_add(ParityDbWeight::get().reads((1_u64).saturating_mul(n.into())))
 			.saturating_add(Weight::from_parts(0, 2563).saturating_mul(n.into()))
+	}
+	fn submit_close_intent() -> Weight {
+		Weight::from_parts(782_056_000, 29623)
+			.saturating_add(ParityDbWeight::get().reads(29_u64))
+			.saturating_add(ParityDbWeight::get().writes(25_u64))
+	}
+	fn authorize_close_intent() -> Weight {
+		Weight::from_parts(100_000_000, 5337)
+			.saturating_add(ParityDbWeight::get().reads(3_u64))
+	}
+	fn grant_allowance() -> Weight {
+		Weight::from_parts(30_000_000, 3000)
+			.saturating_add(ParityDbWeight::get().reads(3_u64))
+			.saturating_add(ParityDbWeight::get().writes(2_u64))
+	}
+	fn revoke_allowance() -> Weight {
+		Weight::from_parts(30_000_000, 3000)
+			.saturating_add(ParityDbWeight::get().reads(1_u64))
+			.saturating_add(ParityDbWeight::get().writes(1_u64))
+	}
+	fn delegate_open_session() -> Weight {
+		Weight::from_parts(200_000_000, 6000)
+			.saturating_add(ParityDbWeight::get().reads(10_u64))
+			.saturating_add(ParityDbWeight::get().writes(9_u64))
+	}
+	fn delegate_top_up() -> Weight {
+		Weight::from_parts(200_000_000, 6000)
+			.saturating_add(ParityDbWeight::get().reads(6_u64))
+			.saturating_add(ParityDbWeight::get().writes(6_u64))
+	}
+	fn authorize_delegate() -> Weight {
+		Weight::from_parts(120_000_000, 6000)
+			.saturating_add(ParityDbWeight::get().reads(4_u64))
 	}
 }

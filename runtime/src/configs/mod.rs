@@ -165,6 +165,21 @@ impl pallet_payouts::Config for Runtime {
 	type WeightInfo = pallet_payouts::weights::SubstrateWeight<Runtime>;
 }
 
+/// Delegate calls pay what a signed transaction of the same weight and length pays (base fee
+/// included), through the transaction payment pallet's own fee formula.
+pub struct DelegateFeeAsTransaction;
+impl pallet_ticks::DelegateFee<Balance> for DelegateFeeAsTransaction {
+	fn fee(weight: Weight, length: u32) -> Balance {
+		let info = frame_support::dispatch::DispatchInfo {
+			call_weight: weight,
+			extension_weight: Weight::zero(),
+			class: DispatchClass::Normal,
+			pays_fee: frame_support::dispatch::Pays::Yes,
+		};
+		pallet_transaction_payment::Pallet::<Runtime>::compute_fee(length, &info, 0)
+	}
+}
+
 impl pallet_ticks::Config for Runtime {
 	type VoucherSignature = Signature;
 	type PalletId = TicksPalletId;
@@ -178,6 +193,11 @@ impl pallet_ticks::Config for Runtime {
 	type ElapsedGrace = ConstU64<{ MILLI_SECS_PER_BLOCK / 1_000 }>;
 	/// A day of watching per session at most; `top_up` cannot go beyond it.
 	type MaxSecondsPerSession = ConstU64<86_400>;
+	/// Ten minutes for the relayer to settle what it acknowledged after a viewer asks to close
+	/// or a stream ends: the outage the sidecar is built to survive. The creator's relayer
+	/// usually closes at once, well before.
+	type SettleWindow = ConstU64<{ 10 * 60 * 1_000 }>;
+	type DelegateFee = DelegateFeeAsTransaction;
 	type WeightInfo = pallet_ticks::weights::SubstrateWeight<Runtime>;
 }
 

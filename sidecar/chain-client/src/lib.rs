@@ -10,7 +10,10 @@
 //! - [`Client`]: heads, storage (streams, sessions, bans, balances, time, events), nonces,
 //!   signing (immortal, tip-free, with [`vilokanam_runtime::tx_extension`]), submission and
 //!   watching, and finding an extrinsic's outcome in a block ([`Client::included`]).
-//! - [`voucher`]: the voucher payload and native verification, identical to the pallet's.
+//! - [`voucher`]: the voucher and close-intent payloads and native verification, identical to
+//!   the pallet's.
+//! - [`Client::authorized`]: an `#[pallet::authorize]`d call as a general transaction (close
+//!   intents, delegate calls): no signer, no nonce, no fee.
 //!
 //! The client wraps one WebSocket connection; when it drops, [`Client::is_connected`] turns
 //! false, every call fails with [`Error::Rpc`], and the owner connects again
@@ -24,8 +27,8 @@ pub mod voucher;
 
 pub use pallet_streams::{StreamId, StreamStatus};
 pub use pallet_ticks::{
-	page_of, pages_of, CloseReason, PageIndex, RejectReason, SessionId, VoucherEncoding,
-	SESSIONS_PER_PAGE,
+	page_of, pages_of, AllowanceId, CloseReason, PageIndex, PayloadKind, RejectReason, SessionId,
+	VoucherEncoding, VoucherSigner, SESSIONS_PER_PAGE,
 };
 pub use sp_core::H256;
 pub use vilokanam_runtime::{
@@ -44,6 +47,10 @@ pub type SessionInfo = pallet_ticks::SessionInfo<Runtime>;
 pub type SessionPage = pallet_ticks::SessionPage<Runtime>;
 /// A voucher of `settle_batch`.
 pub type Voucher = pallet_ticks::Voucher<Signature>;
+/// A viewer's close intent (`submit_close_intent`, `close_session`).
+pub type CloseIntent = pallet_ticks::CloseIntent<Signature>;
+/// A viewer's allowance, as stored in `Ticks::Allowances`.
+pub type Allowance = pallet_ticks::Allowance<Runtime>;
 /// An event with its phase and topics, as stored in `System::Events`.
 pub type EventRecord = frame_system::EventRecord<RuntimeEvent, H256>;
 
@@ -420,6 +427,13 @@ impl Client {
 		Ok(UncheckedExtrinsic::new_signed(call, who.into(), signature.into(), extension))
 	}
 
+	/// `call` as a general transaction for the runtime's `AuthorizeCall` extension: it is valid
+	/// only if the call's `#[pallet::authorize]` function accepts it (a close intent's or a
+	/// delegate's signature); nonce and fee checks do not apply to it.
+	pub fn authorized(call: RuntimeCall) -> UncheckedExtrinsic {
+		UncheckedExtrinsic::new_transaction(call, vilokanam_runtime::tx_extension(0))
+	}
+
 	/// Submits `xt` (`author_submitAndWatchExtrinsic`) and streams its [`TxStatus`] updates;
 	/// the stream ends after a final status ([`TxStatus::is_final`]), or early if the connection
 	/// drops (the outcome is then unknown). `Err(Rejected)` if the pool refuses it outright.
@@ -615,6 +629,9 @@ mod tests {
 			escrow_remaining: 2 * u128::from(100 - settled_seconds),
 			opened_at: 1_000,
 			last_activity: 4,
+			voucher_key: AccountId::new([8; 32]),
+			closing_since: (settled_seconds > 20).then_some(2_000),
+			allowance: Some(1),
 		}
 	}
 

@@ -1,8 +1,9 @@
-//! Voucher payloads and native verification, identical to the pallet's: these functions call
-//! [`pallet_ticks::Pallet::voucher_payload`] and [`pallet_ticks::Pallet::verify_voucher`]
+//! Voucher and close-intent payloads and native verification, identical to the pallet's: these
+//! functions call [`pallet_ticks::Pallet::voucher_payload`],
+//! [`pallet_ticks::Pallet::close_payload`] and [`pallet_ticks::Pallet::verify_payload`]
 //! themselves, so what the sidecar accepts is exactly what the chain will accept.
 
-use crate::{AccountId, Runtime, SessionId, Signature, VoucherEncoding, H256};
+use crate::{AccountId, PayloadKind, Runtime, SessionId, Signature, VoucherEncoding, H256};
 use pallet_ticks::{WRAP_PREFIX, WRAP_SUFFIX};
 use sp_core::Pair;
 
@@ -14,7 +15,13 @@ pub fn payload(genesis: &H256, session_id: SessionId, cumulative_seconds: u64) -
 	Ticks::voucher_payload(genesis, session_id, cumulative_seconds)
 }
 
-/// The bytes actually signed for `encoding`: the payload itself, or
+/// The close-intent payload:
+/// `(b"vilokanam/close/v1", genesis, session_id, cumulative_seconds).encode()`.
+pub fn close_payload(genesis: &H256, session_id: SessionId, cumulative_seconds: u64) -> Vec<u8> {
+	Ticks::close_payload(genesis, session_id, cumulative_seconds)
+}
+
+/// The bytes actually signed for a voucher in `encoding`: the payload itself, or
 /// `<Bytes>` ++ payload ++ `</Bytes>` (what browser wallets' `signRaw` signs).
 pub fn signed_bytes(
 	genesis: &H256,
@@ -22,7 +29,21 @@ pub fn signed_bytes(
 	cumulative_seconds: u64,
 	encoding: VoucherEncoding,
 ) -> Vec<u8> {
-	let payload = payload(genesis, session_id, cumulative_seconds);
+	signed_bytes_of(PayloadKind::Voucher, genesis, session_id, cumulative_seconds, encoding)
+}
+
+/// The bytes actually signed for a payload of `kind` in `encoding`.
+pub fn signed_bytes_of(
+	kind: PayloadKind,
+	genesis: &H256,
+	session_id: SessionId,
+	cumulative_seconds: u64,
+	encoding: VoucherEncoding,
+) -> Vec<u8> {
+	let payload = match kind {
+		PayloadKind::Voucher => payload(genesis, session_id, cumulative_seconds),
+		PayloadKind::CloseIntent => close_payload(genesis, session_id, cumulative_seconds),
+	};
 	match encoding {
 		VoucherEncoding::Raw => payload,
 		VoucherEncoding::Wrapped => [WRAP_PREFIX, &payload[..], WRAP_SUFFIX].concat(),
@@ -39,7 +60,36 @@ pub fn verify(
 	cumulative_seconds: u64,
 	who: &AccountId,
 ) -> bool {
-	Ticks::verify_voucher(signature, encoding, genesis, session_id, cumulative_seconds, who)
+	Ticks::verify_payload(
+		PayloadKind::Voucher,
+		signature,
+		encoding,
+		genesis,
+		session_id,
+		cumulative_seconds,
+		who,
+	)
+}
+
+/// Whether `signature` signs the close intent `(session_id, cumulative_seconds)` in `encoding`
+/// by `who`. One signature verification.
+pub fn verify_close(
+	signature: &Signature,
+	encoding: VoucherEncoding,
+	genesis: &H256,
+	session_id: SessionId,
+	cumulative_seconds: u64,
+	who: &AccountId,
+) -> bool {
+	Ticks::verify_payload(
+		PayloadKind::CloseIntent,
+		signature,
+		encoding,
+		genesis,
+		session_id,
+		cumulative_seconds,
+		who,
+	)
 }
 
 /// Signs a voucher with an sr25519 pair (for tests, bots and benchmarks).
@@ -130,6 +180,20 @@ mod tests {
 		assert!(!verify(&sig, VoucherEncoding::Raw, &genesis(), 4, 10, &who));
 		assert!(!verify(&sig, VoucherEncoding::Raw, &genesis(), 3, 11, &who));
 		assert!(!verify(&sig, VoucherEncoding::Raw, &H256::zero(), 3, 10, &who));
+	}
+
+	#[test]
+	fn a_close_intent_is_not_a_voucher() {
+		let alice = sr("//Alice");
+		let who = account_of(&alice);
+		let c = close_payload(&genesis(), 3, 10);
+		assert_eq!(c.len(), 18 + 32 + 8 + 8);
+		assert_eq!(&c[..18], b"vilokanam/close/v1");
+		let close = Signature::Sr25519(alice.sign(&c));
+		assert!(verify_close(&close, VoucherEncoding::Raw, &genesis(), 3, 10, &who));
+		assert!(!verify(&close, VoucherEncoding::Raw, &genesis(), 3, 10, &who));
+		let voucher = sign(&alice, &genesis(), 3, 10, VoucherEncoding::Raw);
+		assert!(!verify_close(&voucher, VoucherEncoding::Raw, &genesis(), 3, 10, &who));
 	}
 
 	#[test]

@@ -8,8 +8,8 @@ use sp_core::{sr25519, Pair};
 use sp_runtime::{traits::IdentifyAccount, MultiSigner};
 use std::time::Duration;
 use vilokanam_chain_client::{
-	voucher, AccountId, Client, Error, RuntimeCall, RuntimeEvent, StreamStatus, TxStatus, Voucher,
-	VoucherEncoding,
+	voucher, AccountId, Client, Error, RuntimeCall, RuntimeEvent, Signature, StreamStatus,
+	TxStatus, Voucher, VoucherEncoding, VoucherSigner,
 };
 use vilokanam_test_utils::Node;
 
@@ -64,6 +64,7 @@ async fn the_client_drives_the_dev_chain() {
 		tags: Default::default(),
 		price_per_second: vilokanam_runtime::MILLI_VLK,
 		endpoint: None,
+		relayer: None,
 	});
 	let created = client.execute(create, &alice, false).await.expect("included");
 	let stream_id = created
@@ -90,7 +91,12 @@ async fn the_client_drives_the_dev_chain() {
 	assert!(failed.dispatch_error().is_some());
 
 	// A session and a wrapped voucher settled through submit_and_watch, up to finality.
-	let open = RuntimeCall::Ticks(pallet_ticks::Call::open_session { stream_id, max_seconds: 60 });
+	let open = RuntimeCall::Ticks(pallet_ticks::Call::open_session {
+		stream_id,
+		max_seconds: 60,
+		max_price_per_second: vilokanam_runtime::MILLI_VLK,
+		voucher_key: account(&charlie),
+	});
 	let opened = client.execute(open, &charlie, false).await.expect("included");
 	assert!(opened.success);
 	let session_id = client.next_session_id(None).await.expect("rpc") - 1;
@@ -104,7 +110,13 @@ async fn the_client_drives_the_dev_chain() {
 	let encoding = VoucherEncoding::Wrapped;
 	let signature = voucher::sign(&charlie, &genesis, session_id, 2, encoding);
 	assert!(voucher::verify(&signature, encoding, &genesis, session_id, 2, &account(&charlie)));
-	let vouchers = vec![Voucher { session_id, cumulative_seconds: 2, encoding, signature }];
+	let vouchers = vec![Voucher {
+		session_id,
+		cumulative_seconds: 2,
+		signer: VoucherSigner::Viewer,
+		encoding,
+		signature,
+	}];
 	let settle = RuntimeCall::Ticks(pallet_ticks::Call::settle_batch {
 		vouchers: vouchers.try_into().expect("one voucher fits"),
 		witness: pallet_ticks::BatchWitness { streams: 1, pages: 1 },
@@ -137,4 +149,119 @@ async fn the_client_drives_the_dev_chain() {
 	let stale = client.sign(remark, &ferdie, nonce).await.expect("signs");
 	assert!(matches!(client.submit_and_watch(&stale).await, Err(Error::Rejected(_))));
 	assert!(matches!(client.submit(&stale).await, Err(Error::Rejected(_))));
+
+	// An authorized call as a general transaction, with no signer and no fee: the viewer's
+	// close intent. A forged one is refused by the pool; the real one starts the window.
+	let intent = |signer: &sr25519::Pair| {
+		let payload = voucher::close_payload(&genesis, session_id, 3);
+		vilokanam_chain_client::CloseIntent {
+			cumulative_seconds: 3,
+			signer: VoucherSigner::Viewer,
+			encoding: VoucherEncoding::Raw,
+			signature: Signature::Sr25519(signer.sign(&payload)),
+		}
+	};
+	let forged = Client::authorized(RuntimeCall::Ticks(pallet_ticks::Call::submit_close_intent {
+		session_id,
+		intent: intent(&ferdie),
+	}));
+	assert!(matches!(client.submit(&forged).await, Err(Error::Rejected(_))));
+	let xt = Client::authorized(RuntimeCall::Ticks(pallet_ticks::Call::submit_close_intent {
+		session_id,
+		intent: intent(&charlie),
+	}));
+	let mut statuses = client.submit_and_watch(&xt).await.expect("accepted by the pool");
+	let block = loop {
+		match tokio::time::timeout(Duration::from_secs(60), statuses.next()).await {
+			Ok(Some(TxStatus::InBlock(block))) => break block,
+			Ok(Some(TxStatus::Pool)) => {},
+			other => panic!("the close intent is not included: {other:?}"),
+		}
+	};
+	let included = client.included(block, &xt).await.expect("rpc").expect("in the block");
+	assert!(included.success, "{:?}", included.dispatch_error());
+	assert!(included.events.iter().any(|e| matches!(
+		e,
+		RuntimeEvent::Ticks(pallet_ticks::Event::SessionClosing { session_id: s, settled_seconds: 3, .. })
+			if *s == session_id
+	)));
+	let session = client.session(session_id, Some(block)).await.expect("rpc").expect("stored");
+	assert!(!session.is_open());
+
+	// An allowance: Dave approves once; his page's delegate key then opens a session with an
+	// authorized general transaction (no signature of Dave's, no account nonce). The same call
+	// replayed, or a call after the revocation, is refused by the pool.
+	let dave = pair("//Dave");
+	let page = pair("//Dave//page");
+	let expires_at = client.now_ms(None).await.expect("rpc") + 3_600_000;
+	let grant = RuntimeCall::Ticks(pallet_ticks::Call::grant_allowance {
+		delegate: account(&page),
+		amount: vilokanam_runtime::VLK,
+		period: 0,
+		expires_at,
+	});
+	let granted = client.execute(grant, &dave, false).await.expect("included");
+	let allowance_id = granted
+		.events
+		.iter()
+		.find_map(|e| match e {
+			RuntimeEvent::Ticks(pallet_ticks::Event::AllowanceGranted { allowance_id, .. }) => {
+				Some(*allowance_id)
+			},
+			_ => None,
+		})
+		.expect("AllowanceGranted");
+	let delegate_call = |nonce: u32| {
+		let op = pallet_ticks::DelegateOp::OpenSession {
+			stream_id,
+			max_seconds: 10,
+			max_price_per_second: vilokanam_runtime::MILLI_VLK,
+			voucher_key: account(&page),
+		};
+		let payload = pallet_ticks::Pallet::<vilokanam_runtime::Runtime>::delegate_payload(
+			&genesis,
+			&account(&dave),
+			allowance_id,
+			nonce,
+			&op,
+		);
+		Client::authorized(RuntimeCall::Ticks(pallet_ticks::Call::delegate {
+			viewer: account(&dave),
+			allowance_id,
+			nonce,
+			op,
+			encoding: VoucherEncoding::Raw,
+			signature: Signature::Sr25519(page.sign(&payload)),
+		}))
+	};
+	let first = delegate_call(0);
+	let mut statuses = client.submit_and_watch(&first).await.expect("accepted by the pool");
+	let block = loop {
+		match tokio::time::timeout(Duration::from_secs(60), statuses.next()).await {
+			Ok(Some(TxStatus::InBlock(block))) => break block,
+			Ok(Some(TxStatus::Pool)) => {},
+			other => panic!("the delegate call is not included: {other:?}"),
+		}
+	};
+	let included = client.included(block, &first).await.expect("rpc").expect("in the block");
+	assert!(included.events.iter().any(|e| matches!(
+		e,
+		RuntimeEvent::Ticks(pallet_ticks::Event::DelegateCallExecuted { result: Ok(()), fee, .. })
+			if *fee > 0
+	)));
+	assert!(included.events.iter().any(|e| matches!(
+		e,
+		RuntimeEvent::Ticks(pallet_ticks::Event::SessionOpened { viewer, allowance: Some(_), .. })
+			if *viewer == account(&dave)
+	)));
+	assert!(
+		matches!(client.submit(&first).await, Err(Error::Rejected(_))),
+		"a replayed delegate call is refused"
+	);
+	let revoke = RuntimeCall::Ticks(pallet_ticks::Call::revoke_allowance {});
+	assert!(client.execute(revoke, &dave, false).await.expect("included").success);
+	assert!(
+		matches!(client.submit(&delegate_call(1)).await, Err(Error::Rejected(_))),
+		"a delegate call after the revocation is refused"
+	);
 }

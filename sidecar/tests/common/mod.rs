@@ -21,11 +21,15 @@ use vilokanam_chain_client::{
 };
 use vilokanam_sidecar::{
 	identity,
-	protocol::{self, ClientMessage, Crypto, Encoding, ErrorCode, HexBytes, Role, ServerMessage},
+	protocol::{
+		self, ClientMessage, Crypto, Encoding, ErrorCode, HexBytes, Role, ServerMessage, Signer,
+	},
 };
 use vilokanam_test_utils::{free_port, sidecar_bin, Node, Process};
 
 pub const PRICE: Balance = vilokanam_runtime::MILLI_VLK;
+/// The sidecar's relayer key, named as every test stream's relayer.
+pub const RELAYER: &str = "//Ferdie";
 pub const MAX_SECONDS: u64 = 600;
 pub const FEE_BPS: u16 = 1_000;
 /// How long one expected message may take.
@@ -69,6 +73,18 @@ impl Sidecar {
 
 	/// As [`Sidecar::start`], with extra command-line arguments.
 	pub async fn start_with(node: &Node, db: &Path, log: &Path, extra: &[String]) -> Sidecar {
+		let mut args = vec!["--relayer-seed".to_owned(), RELAYER.to_owned()];
+		args.extend_from_slice(extra);
+		Self::spawn(node, db, log, &args).await
+	}
+
+	/// As [`Sidecar::start`], but without a relayer key: vouchers are stored and acknowledged,
+	/// nothing is settled.
+	pub async fn start_without_relayer(node: &Node, db: &Path, log: &Path) -> Sidecar {
+		Self::spawn(node, db, log, &[]).await
+	}
+
+	async fn spawn(node: &Node, db: &Path, log: &Path, extra: &[String]) -> Sidecar {
 		let port = free_port();
 		let mut args = vec![
 			"--listen".to_owned(),
@@ -77,13 +93,15 @@ impl Sidecar {
 			node.ws_url(),
 			"--db".to_owned(),
 			db.display().to_string(),
-			"--relayer-seed".to_owned(),
-			"//Ferdie".to_owned(),
 			"--settle-every-blocks".to_owned(),
 			"1".to_owned(),
 			"--log".to_owned(),
 			"info,relay=debug".to_owned(),
 		];
+		// An ephemeral media port, so that sidecars of tests running at once do not collide.
+		if !extra.iter().any(|a| a == "--media-listen") {
+			args.extend(["--media-listen".to_owned(), "127.0.0.1:0".to_owned()]);
+		}
 		args.extend_from_slice(extra);
 		let mut sidecar =
 			Sidecar { process: Process::spawn(&sidecar_bin(), args, log.into()), port };
@@ -103,6 +121,10 @@ impl Sidecar {
 
 	pub fn ws_url(&self) -> String {
 		format!("ws://127.0.0.1:{}/ws", self.port)
+	}
+
+	pub fn http_url(&self, path: &str) -> String {
+		format!("http://127.0.0.1:{}{path}", self.port)
 	}
 }
 
@@ -126,13 +148,62 @@ pub struct Peer {
 	pub ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
 	pub pair: sr25519::Pair,
 	pub genesis: H256,
+	/// Which key `pair` is for the vouchers it signs.
+	pub signer: Signer,
 }
 
 impl Peer {
 	/// Connects, answers the challenge (raw sr25519) and waits for `authenticated`.
 	pub async fn connect(name: &'static str, url: &str, pair: sr25519::Pair) -> Peer {
+		Self::connect_as(name, url, pair, None).await
+	}
+
+	/// Connects with a session's voucher key (`pair`), as a page does: authenticated as that
+	/// session's viewer, without the viewer's own key. Heartbeats are then signed by it.
+	pub async fn connect_with_voucher_key(
+		name: &'static str,
+		url: &str,
+		pair: sr25519::Pair,
+		session_id: SessionId,
+	) -> Peer {
+		Self::connect_as(name, url, pair, Some(session_id)).await
+	}
+
+	/// Tries to log in with `pair` as the voucher key of `session_id`; returns the error.
+	pub async fn refused_voucher_key_login(
+		url: &str,
+		pair: sr25519::Pair,
+		session_id: SessionId,
+	) -> ErrorCode {
+		let mut peer = Self::handshake("refused", url, pair, Some(session_id)).await;
+		peer.expect_error("the refused login").await
+	}
+
+	async fn connect_as(
+		name: &'static str,
+		url: &str,
+		pair: sr25519::Pair,
+		session_id: Option<SessionId>,
+	) -> Peer {
+		let mut peer = Self::handshake(name, url, pair, session_id).await;
+		peer.expect("authenticated", |m| match m {
+			ServerMessage::Authenticated { .. } => Some(()),
+			_ => None,
+		})
+		.await;
+		peer
+	}
+
+	/// Connects and answers the challenge; the answer's reply is still to be read.
+	async fn handshake(
+		name: &'static str,
+		url: &str,
+		pair: sr25519::Pair,
+		session_id: Option<SessionId>,
+	) -> Peer {
 		let (ws, _) = tokio_tungstenite::connect_async(url).await.expect("the sidecar accepts /ws");
-		let mut peer = Peer { name, ws, pair, genesis: H256::zero() };
+		let signer = if session_id.is_some() { Signer::VoucherKey } else { Signer::Viewer };
+		let mut peer = Peer { name, ws, pair, genesis: H256::zero(), signer };
 		let (nonce, genesis) = peer
 			.expect("challenge", |m| match m {
 				ServerMessage::Challenge { nonce, genesis } => Some((nonce.0, H256(genesis.0))),
@@ -146,11 +217,7 @@ impl Peer {
 			crypto: Crypto::Sr25519,
 			signature: HexBytes(signature),
 			encoding: Encoding::Raw,
-		})
-		.await;
-		peer.expect("authenticated", |m| match m {
-			ServerMessage::Authenticated { .. } => Some(()),
-			_ => None,
+			session_id,
 		})
 		.await;
 		peer
@@ -234,6 +301,7 @@ impl Peer {
 			encoding: wire,
 			crypto: Crypto::Sr25519,
 			signature,
+			signer: self.signer,
 		})
 		.await;
 		self.expect("ack", |m| match m {
@@ -287,6 +355,7 @@ pub async fn live_stream(client: &Client, title: &str) -> StreamId {
 			tags: Default::default(),
 			price_per_second: PRICE,
 			endpoint: None,
+			relayer: Some(account(&pair(RELAYER))),
 		}),
 		&alice,
 	)
@@ -306,18 +375,49 @@ pub async fn live_stream(client: &Client, title: &str) -> StreamId {
 	stream_id
 }
 
-/// `viewer` opens a session of [`MAX_SECONDS`] on `stream_id`.
+/// `viewer` opens a session of [`MAX_SECONDS`] on `stream_id`, with its [`page_key`] as the
+/// voucher key.
 pub async fn open_session(
 	client: &Client,
 	viewer: &sr25519::Pair,
 	stream_id: StreamId,
 ) -> SessionId {
-	opened_session(&execute(client, open_session_call(stream_id), viewer).await.events)
+	let call = open_session_call(stream_id, account(&page_key(viewer)));
+	opened_session(&execute(client, call, viewer).await.events)
 }
 
-/// The call opening a session of [`MAX_SECONDS`] on `stream_id`.
-pub fn open_session_call(stream_id: StreamId) -> RuntimeCall {
-	RuntimeCall::Ticks(pallet_ticks::Call::open_session { stream_id, max_seconds: MAX_SECONDS })
+/// The call opening a session of [`MAX_SECONDS`] on `stream_id` at up to [`PRICE`] per second.
+pub fn open_session_call(stream_id: StreamId, voucher_key: AccountId) -> RuntimeCall {
+	RuntimeCall::Ticks(pallet_ticks::Call::open_session {
+		stream_id,
+		max_seconds: MAX_SECONDS,
+		max_price_per_second: PRICE,
+		voucher_key,
+	})
+}
+
+/// The key a viewer's page would hold for `viewer` (its sessions' voucher key).
+pub fn page_key(viewer: &sr25519::Pair) -> sr25519::Pair {
+	// Any deterministic seed other than the viewer's own will do.
+	sr25519::Pair::from_seed(&viewer.public().0)
+}
+
+/// The viewer's close intent for `cumulative` seconds of `session_id`, signed by `key`.
+pub fn close_intent(
+	key: &sr25519::Pair,
+	genesis: &H256,
+	session_id: SessionId,
+	cumulative: u64,
+) -> ClientMessage {
+	let bytes = voucher::close_payload(genesis, session_id, cumulative);
+	ClientMessage::Close {
+		session_id,
+		cumulative_seconds: cumulative,
+		encoding: Encoding::Raw,
+		crypto: Crypto::Sr25519,
+		signature: HexBytes(key.sign(&bytes).0),
+		signer: Signer::VoucherKey,
+	}
 }
 
 /// An HTTP/1.1 response: status, headers (lower-case names), body.

@@ -1,27 +1,98 @@
 // The Vilokanam node through polkadot.js: connection, the custom `vilokanam_*` JSON-RPC,
-// transactions with readable errors, and the voucher / authentication payloads.
+// transactions with readable errors (signed, or authorized general transactions), and the
+// payloads the page signs (docs/WALLET.md).
 
 import { ApiPromise, WsProvider } from '@polkadot/api';
-import { bnToU8a, hexToU8a, stringToU8a, u8aConcat } from '@polkadot/util';
+import { bnToU8a, compactAddLength, hexToU8a, stringToU8a, u8aConcat, u8aToHex } from '@polkadot/util';
+import { blake2AsHex, decodeAddress } from '@polkadot/util-crypto';
 import { setToken } from './format.js';
 
 /** `(*b"vilokanam/tick/v1", genesis, session_id: u64, cumulative_seconds: u64)`, SCALE. */
 export const VOUCHER_TAG = stringToU8a('vilokanam/tick/v1');
+/** `(*b"vilokanam/close/v1", genesis, session_id: u64, cumulative_seconds: u64)`, SCALE. */
+export const CLOSE_TAG = stringToU8a('vilokanam/close/v1');
+/** `(*b"vilokanam/delegate/v1", genesis, viewer, allowance_id: u64, nonce: u32, op)`, SCALE. */
+export const DELEGATE_TAG = stringToU8a('vilokanam/delegate/v1');
 /** `(*b"vilokanam/auth/v1", genesis, nonce)`, SCALE. */
 export const AUTH_TAG = stringToU8a('vilokanam/auth/v1');
+
+/** Extrinsic format 5, general transaction (no signature: a call authorizes itself). */
+export const GENERAL_EXTRINSIC_PREAMBLE = 0x45;
+/** The version of the transaction extensions a general transaction carries. */
+export const TRANSACTION_EXTENSION_VERSION = 0;
 
 function u64le(n) {
   return bnToU8a(BigInt(n), { bitLength: 64, isLe: true });
 }
 
+function u32le(n) {
+  return bnToU8a(BigInt(n), { bitLength: 32, isLe: true });
+}
+
+/** 32 bytes from hex; a shorter or longer value is a bug that would sign the wrong bytes. */
+function bytes32(hex, what) {
+  const u8a = hexToU8a(hex);
+  if (u8a.length !== 32) throw new Error(`${what} must be 32 bytes, got ${u8a.length}`);
+  return u8a;
+}
+
 /** The payload of a voucher (`pallet_ticks::Pallet::voucher_payload`), 65 bytes. */
 export function voucherPayload(genesis, sessionId, cumulativeSeconds) {
-  return u8aConcat(VOUCHER_TAG, hexToU8a(genesis), u64le(sessionId), u64le(cumulativeSeconds));
+  return u8aConcat(VOUCHER_TAG, bytes32(genesis, 'genesis'), u64le(sessionId), u64le(cumulativeSeconds));
+}
+
+/** The payload of a close intent (`pallet_ticks::Pallet::close_payload`), 66 bytes. */
+export function closePayload(genesis, sessionId, cumulativeSeconds) {
+  return u8aConcat(CLOSE_TAG, bytes32(genesis, 'genesis'), u64le(sessionId), u64le(cumulativeSeconds));
+}
+
+/**
+ * The payload of a delegate call (`pallet_ticks::Pallet::delegate_payload`): 97 bytes then
+ * `opU8a` (the SCALE encoding of the `DelegateOp`). `viewer`: SS58 or 0x public key.
+ */
+export function delegatePayload(genesis, viewer, allowanceId, nonce, opU8a) {
+  const who = decodeAddress(viewer);
+  if (who.length !== 32) throw new Error(`the viewer must be a 32-byte account, got ${who.length}`);
+  return u8aConcat(DELEGATE_TAG, bytes32(genesis, 'genesis'), who, u64le(allowanceId), u32le(nonce), opU8a);
 }
 
 /** The payload answering the sidecar's challenge, 81 bytes. */
 export function authPayload(genesis, nonce) {
-  return u8aConcat(AUTH_TAG, hexToU8a(genesis), hexToU8a(nonce));
+  return u8aConcat(AUTH_TAG, bytes32(genesis, 'genesis'), bytes32(nonce, 'nonce'));
+}
+
+/**
+ * The transaction extensions a general transaction carries, in metadata order: those listed for
+ * extension version 0 when the metadata says (v16), else all of them.
+ */
+function generalExtensions(registry) {
+  const { transactionExtensions, transactionExtensionsByVersion } = registry.metadata.extrinsic;
+  for (const [version, indices] of transactionExtensionsByVersion ?? []) {
+    if (version.toNumber() === TRANSACTION_EXTENSION_VERSION) {
+      return indices.map((i) => transactionExtensions[i.toNumber()]);
+    }
+  }
+  return [...transactionExtensions];
+}
+
+/**
+ * The bytes of an extrinsic v5 general transaction of `call` (a `Call`, e.g. `tx.method`):
+ * compact length ++ 0x45 ++ extension version 0 ++ every extension's explicit data ++ call.
+ *
+ * The explicit data of each extension is the default value of its type in the metadata: that is
+ * exactly what an authorized call needs and nothing more — an immortal era (0x00), nonce 0 and
+ * tip 0 (compact 0x00), the metadata hash check disabled (0x00), nothing for the others. Built
+ * from the metadata rather than polkadot.js' table of known extensions, which skips the ones it
+ * does not know and would then silently drop their bytes.
+ */
+export function generalExtrinsic(registry, call) {
+  const explicit = generalExtensions(registry).map(({ type }) =>
+    registry.createTypeUnsafe(registry.createLookupType(type), []).toU8a());
+  return compactAddLength(u8aConcat(
+    new Uint8Array([GENERAL_EXTRINSIC_PREAMBLE, TRANSACTION_EXTENSION_VERSION]),
+    ...explicit,
+    call.toU8a(),
+  ));
 }
 
 /** A transaction that failed: `message` is readable ("ticks.Banned: The stream's creator…"). */
@@ -91,6 +162,11 @@ export class Chain {
 
   session(id, cumulativeSeconds = null) {
     return this.rpc('vilokanam_session', Number(id), cumulativeSeconds);
+  }
+
+  /** The account's allowance (amounts as decimal strings) or null. */
+  allowance(account) {
+    return this.rpc('vilokanam_allowance', account);
   }
 
   quote(streamId, seconds) {
@@ -190,17 +266,148 @@ export class Chain {
     });
   }
 
+  /**
+   * Submits `tx` (an unsigned `api.tx.…` of a call that authorizes itself, such as
+   * `ticks.delegate` or `ticks.submitCloseIntent`) as a general transaction: no account signs
+   * it, no nonce, no fee. Resolves and rejects like `send`.
+   */
+  submitAuthorized(tx, onStatus) {
+    const bytes = generalExtrinsic(this.api.registry, tx.method);
+    const hash = blake2AsHex(bytes);
+    // Through the raw subscription: polkadot.js would decode and re-encode the extrinsic.
+    const type = 'author_extrinsicUpdate';
+    return new Promise((resolve, reject) => {
+      let subId = null;
+      let done = false;
+      const finish = (fn, value) => {
+        if (done) return;
+        done = true;
+        if (subId !== null) this.provider.unsubscribe(type, 'author_unwatchExtrinsic', subId).catch(() => {});
+        fn(value);
+      };
+      onStatus?.('submitting…');
+      this.provider.subscribe(type, 'author_submitAndWatchExtrinsic', [u8aToHex(bytes)], (err, status) => {
+        if (err) return finish(reject, new TxError(err.message || String(err)));
+        const block = status?.inBlock ?? status?.finalized;
+        if (block) {
+          this.extrinsicEvents(block, hash).then((r) => {
+            onStatus?.('included in a block');
+            finish(resolve, r);
+          }, (e) => finish(reject, e));
+        } else if (status === 'ready' || status?.broadcast) {
+          onStatus?.('submitted, waiting for a block…');
+        } else if (status === 'invalid' || status === 'dropped' || status?.usurped) {
+          finish(reject, new TxError(`the transaction was ${typeof status === 'string' ? status : 'usurped'}`));
+        }
+      })
+        .then((id) => {
+          subId = id;
+          if (done) this.provider.unsubscribe(type, 'author_unwatchExtrinsic', id).catch(() => {});
+        })
+        // The pool refuses an invalid transaction at once: "1010: Invalid Transaction: …".
+        .catch((e) => finish(reject, new TxError(e?.message || String(e))));
+    });
+  }
+
+  /**
+   * `{blockHash, events}` of the extrinsic whose hash is `hash` in block `blockHash`; rejects
+   * with a `TxError` if it failed.
+   */
+  async extrinsicEvents(blockHash, hash) {
+    const { block } = await this.rpc('chain_getBlock', blockHash);
+    const index = block.extrinsics.findIndex((x) => blake2AsHex(hexToU8a(x)) === hash);
+    if (index < 0) throw new TxError(`the transaction is not in block ${blockHash}`);
+    const records = await (await this.api.at(blockHash)).query.system.events();
+    const events = records.filter(({ phase }) => phase.isApplyExtrinsic && phase.asApplyExtrinsic.eqn(index));
+    const failed = events.find(({ event }) => this.api.events.system.ExtrinsicFailed.is(event));
+    if (failed) throw this.describeError(failed.event.data.dispatchError);
+    return { blockHash, events };
+  }
+
+  /**
+   * A delegate call for `viewer` under `allowance` (from `allowance()`: its id and next nonce),
+   * signed by `key` (the allowance's delegate, see pagekey.js): `op` is `{OpenSession: {…}}` or
+   * `{TopUp: {…}}`. Resolves like `send`; rejects with the operation's error when
+   * `DelegateCallExecuted` reports one (its fee is charged all the same).
+   */
+  async delegate(viewer, allowance, op, key, onStatus) {
+    const opType = this.api.tx.ticks.delegate.meta.args.find((a) => a.name.toString() === 'op').type.toString();
+    const opU8a = this.api.createType(opType, op).toU8a();
+    const signature = key.sign(delegatePayload(this.genesis, viewer, allowance.id, allowance.nonce, opU8a));
+    const tx = this.api.tx.ticks.delegate(viewer, allowance.id, allowance.nonce, op, 'Raw', { Sr25519: signature });
+    const result = await this.submitAuthorized(tx, onStatus);
+    const executed = this.findEvent(result.events, 'ticks', 'DelegateCallExecuted');
+    if (!executed) throw new TxError('the delegate call reported nothing (no DelegateCallExecuted event)');
+    if (executed.data.result.isErr) {
+      const e = this.describeError(executed.data.result.asErr);
+      e.message += ` (the call's fee, ${executed.data.fee.toString()} plancks, was charged)`;
+      throw e;
+    }
+    return result;
+  }
+
+  /** What a delegate call doing `op` for `viewer` costs in fees, about (a signed call's fee). */
+  async delegateFeeEstimate(viewer, op) {
+    const tx = this.api.tx.ticks.delegate(viewer, 0, 0, op, 'Raw', { Sr25519: new Uint8Array(64) });
+    return (await tx.paymentInfo(viewer)).partialFee.toBigInt();
+  }
+
+  /** The number of the best block. */
+  async bestNumber() {
+    return (await this.api.rpc.chain.getHeader()).number.toNumber();
+  }
+
+  /**
+   * Resolves to `{blockHash, event}` for the first event `match(event)` accepts in the blocks
+   * from number `from` on, every block read in turn as new heads arrive (none is skipped);
+   * rejects after `timeoutMs`.
+   */
+  waitForEvent(match, { from, timeoutMs }) {
+    return new Promise((resolve, reject) => {
+      let next = from;
+      let best = -1;
+      let scanning = false;
+      let done = false;
+      let unsub = null;
+      const finish = (fn, value) => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        unsub?.();
+        fn(value);
+      };
+      const timer = setTimeout(() => finish(reject, new Error('timed out waiting for the chain')), timeoutMs);
+      const scan = async () => {
+        if (scanning) return;
+        scanning = true;
+        try {
+          while (!done && next <= best) {
+            const hash = (await this.api.rpc.chain.getBlockHash(next)).toHex();
+            const records = await (await this.api.at(hash)).query.system.events();
+            const found = records.find(({ event }) => match(event));
+            if (found) return finish(resolve, { blockHash: hash, event: found.event });
+            next += 1;
+          }
+        } catch {
+          // The node hiccuped: the next head scans again from `next`.
+        } finally {
+          scanning = false;
+        }
+      };
+      this.subscribeHeads((n) => {
+        best = Math.max(best, n);
+        scan();
+      }).then((u) => {
+        unsub = u;
+        if (done) u();
+      }, (e) => finish(reject, e));
+    });
+  }
+
   /** The first event of `events` (from `send`) that is `section.method`, or null. */
   findEvent(events, section, method) {
     const type = this.api.events[section]?.[method];
     const found = events.find(({ event }) => type?.is(event));
     return found ? found.event : null;
   }
-
-  /** `MultiSignature` for `close_session`'s final voucher. */
-  finalVoucher(cumulativeSeconds, crypto, signature) {
-    const key = crypto === 'ed25519' ? 'Ed25519' : 'Sr25519';
-    return { cumulativeSeconds, encoding: 'Wrapped', signature: { [key]: signature } };
-  }
 }
-

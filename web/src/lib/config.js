@@ -3,7 +3,7 @@
 // Sources, later ones winning:
 //   1. defaults: node ws://127.0.0.1:9944, sidecar at the same origin under /ws;
 //   2. GET /config.json, served by the sidecar next to the pages:
-//      {"node_url": "ws://…", "ws_path": "/ws", "dev": true};
+//      {"node_url": "ws://…", "ws_path": "/ws", "dev": true, "relayer": "5…" | null, …};
 //   3. query parameters, for development against separately served pages:
 //      ?node=ws://127.0.0.1:9944  ?sidecar=ws://127.0.0.1:7070/ws  ?dev=1|0
 // When neither /config.json nor ?dev= says whether the chain is a development chain, the chain
@@ -23,8 +23,9 @@ export function sameOriginWs(path) {
 }
 
 /**
- * The configuration: `{nodeUrl, sidecarUrl, dev, served}` where `dev` is `true`, `false` or
- * `null` (unknown: ask the chain) and `served` tells whether /config.json was found.
+ * The configuration: `{nodeUrl, sidecarUrl, sidecarFromQuery, dev, served, file}` where `dev` is
+ * `true`, `false` or `null` (unknown: ask the chain), `served` tells whether /config.json was
+ * found and `file` is its content (e.g. `relayer`, the sidecar's relayer account) or null.
  */
 export async function loadConfig() {
   const query = new URLSearchParams(window.location.search);
@@ -71,7 +72,7 @@ export function sidecarForStream(config, stream) {
   return config.sidecarUrl;
 }
 
-/** The HTTP(S) origin of a sidecar given by its WebSocket URL (for WHIP URLs). */
+/** The HTTP(S) origin of a sidecar given by its WebSocket URL (WHIP URLs, `POST /close`). */
 export function sidecarHttpOrigin(sidecarUrl) {
   const url = new URL(sidecarUrl);
   url.protocol = url.protocol === 'wss:' ? 'https:' : 'http:';

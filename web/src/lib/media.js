@@ -24,20 +24,20 @@ export class MediaUnavailable extends Error {
 
 const PC_CONFIG = { bundlePolicy: 'max-bundle', rtcpMuxPolicy: 'require', iceServers: [] };
 
-async function exchange(client, pc) {
+/** Sends the offer of `pc`; resolves to the SDP answer. */
+async function requestAnswer(client, pc) {
   const offer = await pc.createOffer();
   await pc.setLocalDescription(offer);
-  let answer;
   try {
-    answer = await client.request({ type: 'media_offer', sdp: pc.localDescription.sdp }, ['media_answer'], {
+    const answer = await client.request({ type: 'media_offer', sdp: pc.localDescription.sdp }, ['media_answer'], {
       timeoutMs: 20000,
     });
+    return answer.sdp;
   } catch (e) {
     if (e instanceof SidecarError && e.code === 'unknown_type') throw new MediaUnsupported();
     if (e instanceof SidecarError && e.code === 'media_unavailable') throw new MediaUnavailable(e.message);
     throw e;
   }
-  await pc.setRemoteDescription({ type: 'answer', sdp: answer.sdp });
 }
 
 /**
@@ -52,7 +52,11 @@ export class MediaSession {
     this.onState = onState ?? (() => {});
     this.pc = null;
     this.state = 'idle';
+    // The server closes the previous media of the connection (`replaced`) before it answers a
+    // new offer: a `media_state` that arrives before this session's answer is not about it.
+    this.answered = false;
     this.offServer = client.on('media_state', (msg) => {
+      if (!this.answered) return;
       // `resumed` (after `paused`): media flows again.
       this.setState(msg.state === 'resumed' ? 'connected' : msg.state, msg.reason ?? null);
       if (msg.state === 'closed') this.teardown();
@@ -100,8 +104,11 @@ export class MediaSession {
 
   async negotiate(pc) {
     this.setState('negotiating');
+    this.answered = false;
     try {
-      await exchange(this.client, pc);
+      const sdp = await requestAnswer(this.client, pc);
+      this.answered = true;
+      await pc.setRemoteDescription({ type: 'answer', sdp });
     } catch (e) {
       this.teardown();
       if (e instanceof MediaUnsupported) this.setState('unsupported', e.message);

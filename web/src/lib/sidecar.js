@@ -3,6 +3,21 @@
 
 import { authPayload } from './chain.js';
 
+/**
+ * The fields of a close intent (signed by the voucher key, raw) as the sidecar takes them: in the
+ * `close` message, and as the body of `POST /close` (the beacon sent when the tab closes).
+ */
+export function closeIntentFields({ sessionId, cumulativeSeconds, signature }) {
+  return {
+    session_id: Number(sessionId),
+    cumulative_seconds: cumulativeSeconds,
+    signer: 'voucher_key',
+    encoding: 'raw',
+    crypto: 'sr25519',
+    signature,
+  };
+}
+
 /** An `error` message from the sidecar: `code` is e.g. `forbidden`, `unknown_type`. */
 export class SidecarError extends Error {
   constructor(code, message, request) {
@@ -11,6 +26,33 @@ export class SidecarError extends Error {
     this.code = code;
     this.request = request;
   }
+}
+
+/**
+ * Sign-in with an account (wallet or development key, `<Bytes>`-wrapped as wallets sign): what
+ * creators use. A `login` turns the challenge payload into the `auth` message's fields.
+ */
+export function accountLogin(account) {
+  return async (payload) => ({
+    account: account.address,
+    crypto: account.crypto,
+    encoding: 'wrapped',
+    signature: await account.signBytes(payload),
+  });
+}
+
+/**
+ * Sign-in with the page key bound to session `sessionId`: the sidecar checks that the key is the
+ * session's voucher key and authenticates the connection as the session's viewer — no wallet.
+ */
+export function sessionLogin(key, sessionId) {
+  return async (payload) => ({
+    account: key.publicKey,
+    crypto: 'sr25519',
+    encoding: 'raw',
+    signature: key.sign(payload),
+    session_id: Number(sessionId),
+  });
 }
 
 /** Readable texts for the error codes a person may meet. */
@@ -39,7 +81,6 @@ export class SidecarClient {
     this.ws = null;
     this.listeners = new Map();
     this.pending = [];
-    this.heartbeats = [];
     this.genesis = null;
     this.account = null;
     this.closed = false;
@@ -62,10 +103,11 @@ export class SidecarClient {
   }
 
   /**
-   * Opens the connection and authenticates `account` (see wallet.js) by signing the challenge
-   * (wrapped encoding). Resolves to the `authenticated` message.
+   * Opens the connection and answers the challenge with `login` (`accountLogin` or
+   * `sessionLogin`) — unless the sidecar serves another chain than `genesis`: nothing is signed
+   * for another chain. Resolves to the `authenticated` message.
    */
-  async connect(account, { timeoutMs = 20000 } = {}) {
+  async connect(login, { genesis, timeoutMs = 20000 } = {}) {
     const ws = new WebSocket(this.url);
     this.ws = ws;
     const challenge = await new Promise((resolve, reject) => {
@@ -92,12 +134,15 @@ export class SidecarClient {
     ws.addEventListener('message', (ev) => this.onMessage(ev));
     ws.addEventListener('close', (ev) => this.onClose(ev));
     this.genesis = challenge.genesis;
-    const signature = await account.signBytes(authPayload(challenge.genesis, challenge.nonce));
+    if (challenge.genesis !== genesis) {
+      this.close();
+      throw new Error(`the sidecar at ${this.url} serves another chain (genesis ${challenge.genesis})`);
+    }
     const reply = await this.request(
-      { type: 'auth', account: account.address, crypto: account.crypto, signature, encoding: 'wrapped' },
+      { type: 'auth', ...(await login(authPayload(challenge.genesis, challenge.nonce))) },
       ['authenticated'],
     );
-    this.account = account;
+    this.account = reply.account;
     return reply;
   }
 
@@ -133,26 +178,27 @@ export class SidecarClient {
   }
 
   /**
-   * Sends a heartbeat voucher; resolves to the `ack` or rejects with the `SidecarError`
-   * (heartbeats are answered in order).
+   * Sends a voucher signed by the session's voucher key (raw). Its `ack` or `error` (request
+   * `heartbeat`) arrives as an event: they are the sidecar's word, for display only.
    */
-  heartbeat({ sessionId, cumulativeSeconds, signature, crypto }) {
-    return new Promise((resolve, reject) => {
-      this.heartbeats.push({ cumulativeSeconds, resolve, reject });
-      try {
-        this.send({
-          type: 'heartbeat',
-          session_id: Number(sessionId),
-          cumulative_seconds: cumulativeSeconds,
-          encoding: 'wrapped',
-          crypto,
-          signature,
-        });
-      } catch (e) {
-        this.heartbeats.pop();
-        reject(e);
-      }
+  heartbeat({ sessionId, cumulativeSeconds, signature }) {
+    this.send({
+      type: 'heartbeat',
+      session_id: Number(sessionId),
+      cumulative_seconds: cumulativeSeconds,
+      signer: 'voucher_key',
+      encoding: 'raw',
+      crypto: 'sr25519',
+      signature,
     });
+  }
+
+  /**
+   * Hands a close intent to the sidecar, which relays it and settles; resolves to its `closing`
+   * reply, rejects with its error or after `timeoutMs`.
+   */
+  closeSession(intent, { timeoutMs } = {}) {
+    return this.request({ type: 'close', ...closeIntentFields(intent) }, ['closing'], { timeoutMs });
   }
 
   onMessage(ev) {
@@ -162,12 +208,7 @@ export class SidecarClient {
     } catch {
       return;
     }
-    if (msg.type === 'ack') {
-      const i = this.heartbeats.findIndex((h) => h.cumulativeSeconds === msg.cumulative_seconds);
-      if (i >= 0) this.heartbeats.splice(i, 1)[0].resolve(msg);
-    } else if (msg.type === 'error' && msg.request === 'heartbeat') {
-      this.heartbeats.shift()?.reject(new SidecarError(msg.code, msg.message, msg.request));
-    } else if (msg.type === 'error') {
+    if (msg.type === 'error') {
       const i = this.pending.findIndex((p) => p.request === msg.request);
       if (i >= 0) {
         const [p] = this.pending.splice(i, 1);
@@ -193,9 +234,7 @@ export class SidecarClient {
       clearTimeout(p.timer);
       p.reject(err);
     }
-    for (const hb of this.heartbeats) hb.reject(err);
     this.pending = [];
-    this.heartbeats = [];
     this.emit('close', { code: ev.code, reason: ev.reason });
   }
 

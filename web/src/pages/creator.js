@@ -10,7 +10,7 @@ import { byId, copyText, errorText, h, setStatus, withBusy } from '../lib/dom.js
 import { formatBalance, parseUnits, shortAddress, tokenSymbol } from '../lib/format.js';
 import { MediaSession, MediaUnavailable, MediaUnsupported, mediaStateText } from '../lib/media.js';
 import { loadCategories, startPage } from '../lib/page.js';
-import { SidecarClient, SidecarError } from '../lib/sidecar.js';
+import { SidecarClient, SidecarError, accountLogin } from '../lib/sidecar.js';
 import { devAccounts } from '../lib/wallet.js';
 
 const { config, chain, dev } = await startPage();
@@ -209,7 +209,11 @@ ui.registerForm.addEventListener('submit', (ev) => {
       return setStatus(ui.registerStatus, errorText(e), 'error');
     }
     try {
-      const tx = api.tx.streams.createStream(title, ui.description.value.trim(), Number(ui.category.value), tags, price, sidecarUrl);
+      // The sidecar's relayer may close this stream's sessions at once, so viewers who leave are
+      // refunded within a few blocks instead of after the settlement window.
+      const relayer = config.file?.relayer ?? null;
+      const tx = api.tx.streams.createStream(title, ui.description.value.trim(), Number(ui.category.value), tags, price,
+        sidecarUrl, relayer);
       const { events } = await chain.send(tx, account, (s) => setStatus(ui.registerStatus, `Registering: ${s}`, 'busy'));
       const created = chain.findEvent(events, 'streams', 'StreamCreated');
       const id = created.data[0].toNumber();
@@ -343,11 +347,7 @@ async function ensureClient() {
   if (client?.open) return client;
   setStatus(ui.studioStatus, `Signing in to the sidecar at ${sidecarUrl}…`, 'busy');
   const c = new SidecarClient(sidecarUrl);
-  await c.connect(account);
-  if (c.genesis !== chain.genesis) {
-    c.close();
-    throw new Error(`the sidecar serves another chain (genesis ${c.genesis})`);
-  }
+  await c.connect(accountLogin(account), { genesis: chain.genesis });
   client = c;
   joinedStream = null;
   c.on('stats', (s) => {

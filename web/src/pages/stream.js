@@ -1,17 +1,35 @@
-// The stream page (viewer): open a session on chain (escrow), join the room in the sidecar,
-// receive the media over WebRTC, sign a voucher every second as a heartbeat, show what is
-// watched / paid / settled, chat, tip, follow, and leave with `close_session` and the final
-// voucher (refund = escrow − paid).
+// The stream page (viewer). Paying per second without a wallet prompt per second (docs/WALLET.md):
+// the page holds a key of its own (pagekey.js); the wallet approves a daily budget once (an
+// allowance to that key), then the page opens sessions and tops them up with delegate calls, signs
+// a voucher for each second in which it showed video (meter.js; never more, whatever the sidecar
+// says), logs in to the sidecar with that key, and closes the session with a signed close intent
+// when the viewer leaves, switches streams or closes the tab — the refund (escrow − paid) follows
+// on chain with no further action. Also: WebRTC playback, chat, tip, follow.
 
 import { accountPicker } from '../lib/account-picker.js';
-import { voucherPayload } from '../lib/chain.js';
+import { closePayload, voucherPayload } from '../lib/chain.js';
 import { ChatView } from '../lib/chat.js';
-import { sidecarForStream } from '../lib/config.js';
+import { sidecarForStream, sidecarHttpOrigin } from '../lib/config.js';
 import { byId, errorText, h, setStatus, withBusy } from '../lib/dom.js';
-import { duration, formatBalance, formatUnits, parseUnits, shortAddress, tokenSymbol } from '../lib/format.js';
+import { clockTime, duration, formatBalance, parseUnits, shortAddress, tokenSymbol } from '../lib/format.js';
 import { MediaSession, MediaUnavailable, MediaUnsupported, mediaStateText } from '../lib/media.js';
+import { WatchMeter, voucherTarget } from '../lib/meter.js';
 import { loadCategories, startPage } from '../lib/page.js';
-import { ERROR_TEXT, SidecarClient, SidecarError } from '../lib/sidecar.js';
+import { pageKey } from '../lib/pagekey.js';
+import { ERROR_TEXT, SidecarClient, SidecarError, closeIntentFields, sessionLogin } from '../lib/sidecar.js';
+import { decodeAddress } from '@polkadot/util-crypto';
+import { u8aEq } from '@polkadot/util';
+
+/** The allowance's period and lifetime: the wallet is asked again once a day. */
+const DAY_MS = 86_400_000;
+/** An allowance this close to its expiry is not relied on (a call may wait a block or two). */
+const EXPIRY_MARGIN_MS = 60_000;
+/** How long the sidecar has to accept a close intent before the page submits it itself. */
+const CLOSE_REPLY_MS = 5_000;
+/** At most one media restart (a new offer) per this many ms. */
+const MEDIA_RESTART_MS = 3_000;
+/** Sidecar errors worth a retry while it catches up with a session just opened. */
+const RETRYABLE = new Set(['not_found', 'rate_limited', 'chain_unavailable']);
 
 const { config, chain, dev } = await startPage();
 const { api } = chain;
@@ -32,8 +50,9 @@ const ui = {
   openButton: byId('open-session'),
   escrowSeconds: byId('escrow-seconds'),
   escrowQuote: byId('escrow-quote'),
-  intervalField: byId('voucher-interval-field'),
-  interval: byId('voucher-interval'),
+  useBudget: byId('use-budget'),
+  budget: byId('budget'),
+  budgetStatus: byId('budget-status'),
   sessionActions: byId('session-actions'),
   leave: byId('leave'),
   topupForm: byId('topup-form'),
@@ -54,6 +73,7 @@ const ui = {
   chatStatus: byId('chat-status'),
 };
 byId('tip-unit').textContent = tokenSymbol();
+byId('budget-unit').textContent = `${tokenSymbol()} per day`;
 
 const idParam = new URLSearchParams(window.location.search).get('id');
 const streamId = idParam === null || idParam.trim() === '' ? NaN : Number(idParam);
@@ -67,6 +87,7 @@ if (!stream) {
 const categories = await loadCategories(chain);
 const price = BigInt(stream.pricePerSecond);
 const sidecarUrl = sidecarForStream(config, stream);
+const sidecarOrigin = sidecarHttpOrigin(sidecarUrl);
 document.title = `${stream.title} — Vilokanam`;
 ui.title.textContent = stream.title;
 ui.description.textContent = stream.metadata;
@@ -89,24 +110,32 @@ renderMeta();
 
 // ---- state of the viewing session ----
 /**
- * `session`: { id, price, maxSeconds, escrow (price × maxSeconds), openedAt } while a session of
- * the chosen account is open. `acked`: highest cumulative acknowledged by the sidecar; `sent`:
- * highest signed and sent; the voucher for `base + seconds since joinedAt` is sent every tick.
+ * `session`: { id, price, maxSeconds, openedAt (chain ms) } while a session of the chosen account
+ * is open (being watched, or resumable after a reload). `signed`: the highest cumulative seconds
+ * this page signed for it — it moves only by the page's own measure (`meter`, `voucherTarget`),
+ * from `base` (what it had signed before this page life). `acked`: the highest acknowledgement
+ * of the sidecar, shown as paid, never above `signed`.
  */
 let account = null;
+let key = null; // the page key of (chain, account)
 let session = null;
 let closedSession = null; // the last closed session, for the counter
 let client = null;
 let media = null;
-let timer = null;
-let acked = 0;
-let sent = 0;
-let base = 0;
-let joinedAt = 0;
-let signing = false;
-let leaving = false;
-let settledSeconds = 0;
 let mediaTimer = null;
+let lastMediaStart = 0;
+let restartTimer = null;
+const meter = new WatchMeter();
+let metering = false;
+let frameRequest = null;
+let signTimer = null;
+let signed = 0;
+let base = 0;
+let acked = 0;
+let settledSeconds = 0;
+let leaving = false;
+let closeSent = false; // a close intent for `session` left this page
+let reloading = false; // the page is being reloaded: keep the session for resuming
 
 // The live counters of the stream on chain (status, viewers) at every best block.
 await chain.subscribeStream(streamId, (s) => {
@@ -128,13 +157,17 @@ const chat = new ChatView({
   creator: stream.creator,
 });
 
+function sameAccount(a, b) {
+  return u8aEq(decodeAddress(a), decodeAddress(b));
+}
+
 function storageKey() {
   return account ? `vilokanam.session.${chain.genesis}.${streamId}.${account.address}` : null;
 }
 
 function persist() {
   if (session && account) {
-    localStorage.setItem(storageKey(), JSON.stringify({ id: session.id, acked }));
+    localStorage.setItem(storageKey(), JSON.stringify({ id: session.id, signed }));
   }
 }
 
@@ -142,29 +175,102 @@ function renderCounter() {
   // After leaving, the closed session's final numbers stay on screen.
   const shown = session ?? closedSession;
   const p = shown?.price ?? price;
-  const paid = p * BigInt(acked);
-  ui.seconds.textContent = `${acked} s${acked >= 60 ? ` (${duration(acked)})` : ''}`;
-  ui.seconds.dataset.seconds = String(acked);
+  const paidSeconds = Math.min(acked, signed);
+  const paid = p * BigInt(paidSeconds);
+  ui.seconds.textContent = `${signed} s${signed >= 60 ? ` (${duration(signed)})` : ''}`;
+  ui.seconds.dataset.seconds = String(signed);
   ui.paid.textContent = shown ? formatBalance(paid) : '—';
   ui.paid.dataset.plancks = paid.toString();
   const settled = p * BigInt(settledSeconds);
   ui.settled.textContent = shown ? `${formatBalance(settled)} (${settledSeconds} s)` : '—';
   ui.settled.dataset.plancks = settled.toString();
   ui.settled.dataset.seconds = String(settledSeconds);
-  const left = shown ? shown.escrow - paid : 0n;
+  const left = shown ? p * BigInt(shown.maxSeconds) - paid : 0n;
   ui.escrowLeft.textContent = !shown ? '—'
-    : session ? `${formatBalance(left)} (${shown.maxSeconds - acked} s)` : `${formatBalance(left)} refunded`;
+    : session ? `${formatBalance(left)} (${shown.maxSeconds - paidSeconds} s)` : `${formatBalance(left)} refunded`;
   ui.escrowLeft.dataset.plancks = left.toString();
 }
 renderCounter();
 
-function setSessionUi(active) {
-  ui.openForm.hidden = active;
+/** `state`: 'none', 'open' (watching) or 'closing' (left, refund awaited); also body[data-session]. */
+function setSessionUi(state) {
+  const active = state === 'open';
+  ui.openForm.hidden = state !== 'none';
   ui.sessionActions.hidden = !active;
   ui.topupForm.hidden = !active;
   ui.chatInput.disabled = !(active && client?.open);
   ui.chatSend.disabled = !(active && client?.open);
-  document.body.dataset.session = active ? 'open' : 'none';
+  document.body.dataset.session = state;
+}
+
+/** Sets `el`'s status unless it already says so (a live region would announce it again). */
+function note(el, text, state) {
+  if (el.textContent !== text || el.dataset.state !== state) setStatus(el, text, state);
+}
+
+// ---- daily budget (the allowance of the page key) ----
+/** The account's allowance when its delegate is this page key and it has not expired. */
+async function ownAllowance() {
+  const a = await chain.allowance(account.address);
+  return a && sameAccount(a.delegate, key.address) && a.expiresAt > Date.now() + EXPIRY_MARGIN_MS ? a : null;
+}
+
+/** The own allowance if `op` (committing `cost`) and its fee fit what is left of it, else null. */
+async function usableAllowance(cost, op) {
+  const a = await ownAllowance();
+  if (!a) return null;
+  // Twice the fee of a signed call of the same weight: the delegate fee is about that.
+  const margin = 2n * await chain.delegateFeeEstimate(account.address, op);
+  return BigInt(a.remaining) >= cost + margin ? a : null;
+}
+
+/** `#budget-status`: its text, and `data-allowance-id` / `data-remaining` (plancks) of the own allowance. */
+async function renderBudget() {
+  const who = account;
+  if (!who || !key) {
+    ui.budgetStatus.textContent = '';
+    ui.budgetStatus.dataset.allowanceId = '';
+    ui.budgetStatus.dataset.remaining = '';
+    return;
+  }
+  const a = await chain.allowance(who.address).catch(() => null);
+  if (account !== who) return;
+  const own = a && sameAccount(a.delegate, key.address) && a.expiresAt > Date.now();
+  ui.budgetStatus.dataset.allowanceId = own ? String(a.id) : '';
+  ui.budgetStatus.dataset.remaining = own ? a.remaining : '';
+  if (own) {
+    const renews = a.period > 0 ? `, renewed at ${clockTime(a.periodStart + a.period)}` : '';
+    ui.budgetStatus.textContent = `Daily budget: ${formatBalance(BigInt(a.remaining))} left of ${formatBalance(BigInt(a.amount))}${renews}; `
+      + `approved until ${new Date(a.expiresAt).toLocaleString()}. Watching, switching streams and topping up ask your wallet nothing.`;
+  } else if (a && sameAccount(a.delegate, key.address)) {
+    ui.budgetStatus.textContent = 'Your daily budget has expired: “Start watching” asks your wallet to approve a new one.';
+  } else if (a) {
+    ui.budgetStatus.textContent = 'Your daily budget was approved in another browser: “Start watching” asks your wallet to approve one for this browser (it replaces the other).';
+  } else {
+    ui.budgetStatus.textContent = 'No daily budget yet: “Start watching” asks your wallet to approve one, once; then nothing more until it runs out or a day has passed.';
+  }
+}
+
+/**
+ * Opens the session through the allowance, asking the wallet for one (the only prompt) when the
+ * page key has none that covers `deposit`.
+ */
+async function openWithBudget(seconds, deposit) {
+  const op = { OpenSession: { streamId, maxSeconds: seconds, maxPricePerSecond: price, voucherKey: key.address } };
+  let allowance = await usableAllowance(deposit, op);
+  if (!allowance) {
+    const budget = parseUnits(ui.budget.value);
+    const fee = await chain.delegateFeeEstimate(account.address, op);
+    if (budget < deposit + 2n * fee) {
+      throw new Error(`a daily budget of ${formatBalance(budget)} does not cover this escrow (${formatBalance(deposit)}) and its fee: raise it, or escrow fewer seconds`);
+    }
+    await chain.send(api.tx.ticks.grantAllowance(key.address, budget, DAY_MS, Date.now() + DAY_MS), account,
+      (s) => setStatus(ui.watchStatus, `Daily budget of ${formatBalance(budget)}: ${s}`, 'busy'));
+    allowance = await usableAllowance(deposit, op);
+    if (!allowance) throw new Error('the daily budget was approved but the chain does not show it yet; try again');
+  }
+  return chain.delegate(account.address, allowance, op, key,
+    (s) => setStatus(ui.watchStatus, `Opening a session from your daily budget: ${s}`, 'busy'));
 }
 
 // ---- quote ----
@@ -176,7 +282,7 @@ async function updateQuote() {
   }
   try {
     const quote = BigInt(await chain.quote(streamId, seconds));
-    ui.escrowQuote.textContent = `Escrow: ${formatBalance(quote)} for up to ${duration(seconds)}. Unwatched seconds are refunded when you leave.`;
+    ui.escrowQuote.textContent = `Escrow: ${formatBalance(quote)} for up to ${duration(seconds)}. You pay only for the seconds you watch; the rest is refunded when you leave.`;
     ui.escrowQuote.dataset.plancks = quote.toString();
   } catch (e) {
     ui.escrowQuote.textContent = `Cannot price this: ${errorText(e)}`;
@@ -260,20 +366,25 @@ function setMediaStatus(state, text) {
 function onMediaState(state, detail) {
   setMediaStatus(state, mediaStateText(state, detail, {
     connected: 'Media: connected.',
-    paused: 'Media: paused — your vouchers stopped; it resumes with the next acknowledged voucher.',
+    paused: 'Media: paused by the media server (no recent voucher) — reconnecting the video…',
   }));
   ui.overlay.hidden = state === 'connected';
   if (state === 'unsupported') ui.overlay.textContent = 'No video: this sidecar does not speak the media protocol.';
   if (state === 'closed' || state === 'failed') ui.overlay.textContent = 'Video stopped.';
+  if (state === 'paused') restartMediaSoon();
 }
 
 async function startMedia() {
   if (!client?.open) return;
   media?.close({ notify: false });
   media = new MediaSession(client, onMediaState);
+  lastMediaStart = Date.now();
   try {
     await media.receive((ms) => {
-      if (ui.video.srcObject !== ms) ui.video.srcObject = ms;
+      if (ui.video.srcObject !== ms) {
+        ui.video.srcObject = ms;
+        if (metering) armFrames();
+      }
       ui.video.play().catch(() => {});
     });
   } catch (e) {
@@ -294,121 +405,162 @@ async function startMedia() {
 function stopMedia() {
   clearInterval(mediaTimer);
   mediaTimer = null;
+  clearTimeout(restartTimer);
   media?.close();
   media = null;
   ui.video.srcObject = null;
 }
 
-// ---- heartbeats ----
-function stopHeartbeats() {
-  clearInterval(timer);
-  timer = null;
+/**
+ * The SFU stops forwarding to a viewer whose vouchers stopped, and this page signs only for
+ * frames it shows: after a pause (a stall, a paused player, a hidden tab) neither would move
+ * again. A new offer gets a fresh grace from the SFU, so the frames — and the vouchers — resume.
+ */
+function mediaShouldRestart() {
+  return session && !leaving && metering && client?.open && media?.state === 'paused' && !ui.video.paused
+    && document.visibilityState === 'visible' && signed < session.maxSeconds;
 }
 
-function startHeartbeats() {
-  stopHeartbeats();
-  base = acked;
-  sent = acked;
-  joinedAt = Date.now();
-  const every = Math.max(1, Number(ui.interval.value) || 1);
-  timer = setInterval(tick, every * 1000);
+function restartMediaSoon() {
+  clearTimeout(restartTimer);
+  restartTimer = setTimeout(() => {
+    if (mediaShouldRestart()) startMedia();
+  }, Math.max(0, lastMediaStart + MEDIA_RESTART_MS - Date.now()));
+}
+ui.video.addEventListener('play', restartMediaSoon);
+document.addEventListener('visibilitychange', restartMediaSoon);
+
+// ---- metering and vouchers ----
+function onFrame(now) {
+  frameRequest = ui.video.requestVideoFrameCallback(onFrame);
+  meter.frame(now);
+  maybeSign();
 }
 
-async function tick() {
-  if (!session || !client?.open || leaving || signing) return;
-  const elapsed = Math.floor((Date.now() - joinedAt) / 1000);
-  const target = Math.min(base + elapsed, session.maxSeconds);
-  if (target <= sent) {
-    if (sent >= session.maxSeconds) {
-      setStatus(ui.sessionStatus, 'The escrowed seconds are used up: top up to keep watching, or leave to settle.', 'error');
+function armFrames() {
+  if (frameRequest !== null) ui.video.cancelVideoFrameCallback(frameRequest);
+  frameRequest = ui.video.requestVideoFrameCallback(onFrame);
+}
+
+/** Starts measuring a session in this page's life, from what the page had signed for it. */
+function beginSession() {
+  meter.reset();
+  base = signed;
+}
+
+function startMetering() {
+  metering = true;
+  armFrames();
+  clearInterval(signTimer);
+  // Between frames too: the cap of elapsed chain time may have been what held a voucher back.
+  signTimer = setInterval(maybeSign, 250);
+}
+
+function stopMetering() {
+  metering = false;
+  if (frameRequest !== null) ui.video.cancelVideoFrameCallback(frameRequest);
+  frameRequest = null;
+  clearInterval(signTimer);
+  signTimer = null;
+}
+
+/** Signs and sends a voucher when the page's own measure is above what it signed. */
+function maybeSign() {
+  if (!session || !metering || !client?.open) return;
+  const target = voucherTarget({
+    base,
+    watchedMs: meter.watchedMs,
+    nowMs: Date.now(),
+    openedAtMs: session.openedAt,
+    maxSeconds: session.maxSeconds,
+  });
+  if (target <= signed) {
+    if (signed >= session.maxSeconds) {
+      note(ui.sessionStatus, 'The escrowed seconds are used up: top up to keep watching, or leave to settle.', 'error');
     }
     return;
   }
-  signing = true;
-  let signature;
+  const signature = key.sign(voucherPayload(chain.genesis, session.id, target));
+  signed = target;
+  persist();
+  renderCounter();
   try {
-    signature = await account.signBytes(voucherPayload(chain.genesis, session.id, target));
-  } catch (e) {
-    setStatus(ui.sessionStatus, `Voucher not signed: ${errorText(e)}`, 'error');
-    return;
-  } finally {
-    signing = false;
+    client.heartbeat({ sessionId: session.id, cumulativeSeconds: target, signature });
+  } catch {
+    // The connection just closed: the reconnection sends the next voucher.
   }
-  if (!session || leaving || !client?.open) return;
-  sent = target;
-  client.heartbeat({ sessionId: session.id, cumulativeSeconds: target, signature, crypto: account.crypto })
-    .then((ack) => {
-      if (ack.cumulative_seconds > acked) {
-        acked = ack.cumulative_seconds;
-        renderCounter();
-        persist();
-      }
-      if (ui.sessionStatus.dataset.state === 'error') setStatus(ui.sessionStatus, 'Watching.', 'ok');
-    })
-    .catch((e) => {
-      if (!(e instanceof SidecarError)) return;
-      if (e.code === 'stale') {
-        // The sidecar acknowledged more than we know (e.g. after a reload): move on from here.
-        base += target - acked;
-      } else if (e.code === 'ahead_of_time') {
-        sent = acked;
-        base = acked;
-        joinedAt = Date.now();
-      } else if (e.code === 'above_max') {
-        sent = session?.maxSeconds ?? sent;
-      }
-      setStatus(ui.sessionStatus, `Voucher ${target}: ${ERROR_TEXT[e.code] ?? e.message}`, 'error');
-    });
+}
+
+/** The sidecar's answers to vouchers: shown, never fed back into what the page signs. */
+function onAck(m) {
+  if (m.session_id !== session?.id) return;
+  acked = Math.max(acked, Math.min(m.cumulative_seconds, signed));
+  renderCounter();
+  if (ui.sessionStatus.dataset.state === 'error' && signed < session.maxSeconds) note(ui.sessionStatus, 'Watching.', 'ok');
+}
+
+function onSidecarError(e) {
+  if (e.request !== 'heartbeat' || !session) return;
+  if (e.code === 'above_max') {
+    note(ui.sessionStatus, 'The escrowed seconds are used up: top up to keep watching, or leave to settle.', 'error');
+  } else {
+    note(ui.sessionStatus, `The sidecar refused a voucher: ${ERROR_TEXT[e.code] ?? e.message}. This page keeps signing only what it showed you.`, 'error');
+  }
 }
 
 // ---- room ----
-async function joinRoom() {
-  setStatus(ui.watchStatus, `Connecting to the sidecar at ${sidecarUrl}…`, 'busy');
-  const c = new SidecarClient(sidecarUrl);
-  await c.connect(account);
-  if (c.genesis !== chain.genesis) {
-    c.close();
-    throw new Error(`the sidecar serves another chain (genesis ${c.genesis})`);
-  }
-  client = c;
-  chat.attach(c);
-  c.on('stats', (s) => {
-    roomViewers = s.viewers;
-    renderMeta();
-  });
-  c.on('revoked', (m) => onRevoked(m.reason));
-  c.on('peer_joined', (p) => {
-    if (p.role === 'publisher' && media && ['closed', 'failed'].includes(media.state)) startMedia();
-  });
-  c.on('close', () => {
-    if (client !== c) return;
-    ui.chatInput.disabled = true;
-    ui.chatSend.disabled = true;
-    if (session && !leaving) {
-      setStatus(ui.sessionStatus, 'Lost the connection to the sidecar — reconnecting…', 'error');
-      stopHeartbeats();
-      setTimeout(() => reconnect(c), 2000);
-    }
-  });
-  // The sidecar reads the session at its best block: retry briefly if it has not seen it yet.
+/** A sidecar connection logged in with the page key for the session, watching it. */
+async function connectToRoom() {
   for (let attempt = 0; ; attempt++) {
+    const c = new SidecarClient(sidecarUrl);
     try {
+      await c.connect(sessionLogin(key, session.id), { genesis: chain.genesis });
+      chat.attach(c);
+      c.on('stats', (s) => {
+        roomViewers = s.viewers;
+        renderMeta();
+      });
+      c.on('ack', onAck);
+      c.on('error', onSidecarError);
+      c.on('revoked', (m) => onRevoked(m.reason));
+      c.on('peer_joined', (p) => {
+        if (p.role === 'publisher' && media && ['closed', 'failed'].includes(media.state)) startMedia();
+      });
+      c.on('close', () => onConnectionClosed(c));
+      // The sidecar reads the session at its best block: it may not have seen it yet.
       await c.request({ type: 'watch', stream_id: streamId, session_id: session.id }, ['joined']);
-      break;
+      return c;
     } catch (e) {
-      if (e instanceof SidecarError && (e.code === 'not_found' || e.code === 'rate_limited') && attempt < 5) {
+      c.close();
+      if (e instanceof SidecarError && RETRYABLE.has(e.code) && attempt < 5) {
         await new Promise((r) => setTimeout(r, 2000));
         continue;
       }
       throw e;
     }
   }
-  setSessionUi(true);
+}
+
+async function joinRoom() {
+  setStatus(ui.watchStatus, `Connecting to the sidecar at ${sidecarUrl}…`, 'busy');
+  client = await connectToRoom();
+  setSessionUi('open');
   setStatus(ui.watchStatus, `Watching with session #${session.id}.`, 'ok');
   setStatus(ui.sessionStatus, 'Watching.', 'ok');
   setStatus(ui.chatStatus, '', 'info');
-  startHeartbeats();
+  startMetering();
   startMedia();
+}
+
+function onConnectionClosed(c) {
+  if (client !== c) return;
+  ui.chatInput.disabled = true;
+  ui.chatSend.disabled = true;
+  if (session && !leaving) {
+    setStatus(ui.sessionStatus, 'Lost the connection to the sidecar — reconnecting…', 'error');
+    stopMedia();
+    setTimeout(() => reconnect(c), 2000);
+  }
 }
 
 async function reconnect(old) {
@@ -422,7 +574,7 @@ async function reconnect(old) {
 }
 
 function leaveRoom() {
-  stopHeartbeats();
+  stopMetering();
   stopMedia();
   chat.detach();
   if (client) {
@@ -437,7 +589,7 @@ function leaveRoom() {
 }
 
 function onRevoked(reason) {
-  stopHeartbeats();
+  stopMetering();
   stopMedia();
   const texts = {
     session_closed: 'Your session was closed on chain.',
@@ -453,7 +605,7 @@ function onRevoked(reason) {
     localStorage.removeItem(storageKey());
     session = null;
     leaveRoom();
-    setSessionUi(false);
+    setSessionUi('none');
   } else if (reason === 'stream_ended') {
     leave();
   }
@@ -465,35 +617,50 @@ function onStreamEnded() {
   if (session && !leaving) leave();
 }
 
-// ---- open / resume / leave ----
+// ---- open / resume ----
+/** Opens a session: from the daily budget, or signed by the wallet. Resolves to `session`. */
+async function openSession(seconds) {
+  const deposit = price * BigInt(seconds);
+  const { events, blockHash } = ui.useBudget.checked
+    ? await openWithBudget(seconds, deposit)
+    : await chain.send(api.tx.ticks.openSession(streamId, seconds, price, key.address), account,
+      (s) => setStatus(ui.watchStatus, `Opening a session: ${s}`, 'busy'));
+  const opened = chain.findEvent(events, 'ticks', 'SessionOpened');
+  if (!opened) throw new Error('no SessionOpened event');
+  // The session's clock starts at its block's timestamp: vouchers never go beyond it.
+  const openedAt = (await (await api.at(blockHash)).query.timestamp.now()).toNumber();
+  return {
+    id: opened.data.sessionId.toNumber(),
+    price: opened.data.pricePerSecond.toBigInt(),
+    maxSeconds: opened.data.maxSeconds.toNumber(),
+    openedAt,
+  };
+}
+
 ui.openForm.addEventListener('submit', (ev) => {
   ev.preventDefault();
   withBusy(ui.openButton, async () => {
     if (!account) return setStatus(ui.watchStatus, 'Choose an account first.', 'error');
+    if (!('requestVideoFrameCallback' in HTMLVideoElement.prototype)) {
+      return setStatus(ui.watchStatus, 'This browser cannot tell which video frames it showed (requestVideoFrameCallback), so it cannot pay per second watched.', 'error');
+    }
     ui.summary.hidden = true;
     try {
       if (!session) {
         const seconds = Number(ui.escrowSeconds.value);
         if (!Number.isInteger(seconds) || seconds < 1) throw new Error('enter a whole number of seconds');
-        const { events, blockHash } = await chain.send(api.tx.ticks.openSession(streamId, seconds), account,
-          (s) => setStatus(ui.watchStatus, `Opening a session: ${s}`, 'busy'));
-        const opened = chain.findEvent(events, 'ticks', 'SessionOpened');
-        if (!opened) throw new Error('no SessionOpened event');
-        const [id, , , p, max, deposit] = opened.data;
-        session = {
-          id: id.toNumber(),
-          price: p.toBigInt(),
-          maxSeconds: max.toNumber(),
-          escrow: deposit.toBigInt(),
-          openedIn: blockHash,
-        };
-        acked = 0;
+        session = await openSession(seconds);
+        signed = 0;
         settledSeconds = 0;
         closedSession = null;
+        closeSent = false;
         persist();
         ui.watchStatus.dataset.sessionId = String(session.id);
-        renderCounter();
+        renderBudget();
       }
+      acked = 0;
+      beginSession();
+      renderCounter();
       await joinRoom();
     } catch (e) {
       setStatus(ui.watchStatus, errorText(e), 'error');
@@ -502,57 +669,120 @@ ui.openForm.addEventListener('submit', (ev) => {
   });
 });
 
+// ---- leave: the close intent, then the refund ----
+/** Hands the close intent to the sidecar: over the connection, or `POST /close` without one. */
+async function closeViaSidecar(intent) {
+  if (client?.open) return client.closeSession(intent, { timeoutMs: CLOSE_REPLY_MS });
+  const res = await fetch(`${sidecarOrigin}/close`, {
+    method: 'POST',
+    body: JSON.stringify(closeIntentFields(intent)),
+    signal: AbortSignal.timeout(CLOSE_REPLY_MS),
+  });
+  if (res.status !== 202) throw new Error(`the sidecar refused it (HTTP ${res.status}: ${await res.text()})`);
+  return null;
+}
+
+/**
+ * Signs the close intent for `seconds` and gets it to the chain: through the sidecar (which also
+ * settles what it acknowledged and, as the stream's relayer, closes at once), else by submitting
+ * it here (free: the signature authorizes it).
+ */
+async function sendCloseIntent(s, seconds) {
+  const intent = { sessionId: s.id, cumulativeSeconds: seconds, signature: key.sign(closePayload(chain.genesis, s.id, seconds)) };
+  try {
+    await closeViaSidecar(intent);
+    return;
+  } catch (e) {
+    setStatus(ui.watchStatus, `The sidecar did not take the close request (${errorText(e)}); submitting it to the chain…`, 'busy');
+  }
+  const tx = api.tx.ticks.submitCloseIntent(s.id, {
+    cumulativeSeconds: seconds, signer: 'VoucherKey', encoding: 'Raw', signature: { Sr25519: intent.signature },
+  });
+  try {
+    await chain.submitAuthorized(tx, (st) => setStatus(ui.watchStatus, `Closing the session: ${st}`, 'busy'));
+  } catch (e) {
+    // Refused because the sidecar's copy got there first: the session is closing all the same.
+    const now = await chain.session(s.id).catch(() => null);
+    if (now?.open) throw e;
+  }
+}
+
+/** Waits for `SessionClosed` of session `s`, from block `from` on; says what it waits for. */
+async function waitClosed(s, from) {
+  const info = await chain.session(s.id).catch(() => null);
+  const windowMs = api.consts.ticks.settleWindow.toNumber();
+  const refundAt = info?.refundAt ?? Date.now() + windowMs;
+  setStatus(ui.watchStatus, `Session #${s.id} is closing: the stream's relayer settles what it acknowledged and refunds the rest, `
+    + `usually within a few blocks. If this stream has no relayer, the refund comes when the settlement window ends, by ${clockTime(refundAt)}.`, 'busy');
+  return chain.waitForEvent((e) => api.events.ticks.SessionClosed.is(e) && e.data.sessionId.eqn(s.id),
+    { from, timeoutMs: Math.max(0, refundAt - Date.now()) + 3 * 60_000 });
+}
+
+function showSummary(s, { blockHash, event }) {
+  const seconds = event.data.settledSeconds.toNumber();
+  const refunded = event.data.refunded.toBigInt();
+  const paid = s.price * BigInt(seconds);
+  const escrow = s.price * BigInt(s.maxSeconds);
+  const how = {
+    Closed: 'closed at once by the stream\'s relayer',
+    WindowElapsed: 'closed when the settlement window ended',
+    Expired: 'closed as expired',
+  }[event.data.reason.type] ?? event.data.reason.type;
+  byId('summary-seconds').textContent = `${seconds} s`;
+  byId('summary-seconds').dataset.seconds = String(seconds);
+  byId('summary-paid').textContent = formatBalance(paid);
+  byId('summary-paid').dataset.plancks = paid.toString();
+  byId('summary-escrow').textContent = formatBalance(escrow);
+  byId('summary-escrow').dataset.plancks = escrow.toString();
+  byId('summary-refund').textContent = formatBalance(refunded);
+  byId('summary-refund').dataset.plancks = refunded.toString();
+  byId('summary-block').textContent = `Session ${how}, in block ${blockHash}.`;
+  byId('summary-block').dataset.block = blockHash;
+  ui.summary.hidden = false;
+  ui.summary.dataset.sessionId = String(s.id);
+  ui.summary.focus();
+  acked = seconds;
+  settledSeconds = seconds;
+  renderCounter();
+  setStatus(ui.watchStatus, `Session #${s.id} closed: paid ${formatBalance(paid)}, refunded ${formatBalance(refunded)}.`, 'ok');
+}
+
 async function leave() {
   if (!session || leaving) return;
+  const s = session;
+  maybeSign(); // the last seconds shown
   leaving = true;
+  document.body.dataset.session = 'closing';
   ui.leave.disabled = true;
-  stopHeartbeats();
+  stopMetering();
+  stopMedia();
   try {
-    // Let the vouchers in flight be acknowledged, then close with the highest one.
-    const deadline = Date.now() + 4000;
-    while (client?.heartbeats.length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-    const final = acked;
-    let voucher = null;
-    if (final > 0) {
-      setStatus(ui.watchStatus, `Signing the final voucher (${final} s)…`, 'busy');
-      const signature = await account.signBytes(voucherPayload(chain.genesis, session.id, final));
-      voucher = chain.finalVoucher(final, account.crypto, signature);
-    }
-    const s = session;
-    const { events, blockHash } = await chain.send(api.tx.ticks.closeSession(s.id, voucher), account,
-      (st) => setStatus(ui.watchStatus, `Closing the session: ${st}`, 'busy'));
-    const closed = chain.findEvent(events, 'ticks', 'SessionClosed');
+    const from = await chain.bestNumber();
+    setStatus(ui.watchStatus, `Closing session #${s.id} at ${signed} s…`, 'busy');
+    await sendCloseIntent(s, signed);
+    closeSent = true;
     leaveRoom();
-    const seconds = closed ? closed.data[1].toNumber() : final;
-    const refunded = closed ? closed.data[2].toBigInt() : null;
-    const paid = s.price * BigInt(seconds);
-    byId('summary-seconds').textContent = `${seconds} s`;
-    byId('summary-seconds').dataset.seconds = String(seconds);
-    byId('summary-paid').textContent = formatBalance(paid);
-    byId('summary-paid').dataset.plancks = paid.toString();
-    byId('summary-escrow').textContent = formatBalance(s.escrow);
-    byId('summary-escrow').dataset.plancks = s.escrow.toString();
-    byId('summary-refund').textContent = refunded === null ? '—' : formatBalance(refunded);
-    byId('summary-refund').dataset.plancks = refunded === null ? '' : refunded.toString();
-    const rejected = chain.findEvent(events, 'ticks', 'VoucherRejected');
-    byId('summary-block').textContent = `Closed in block ${blockHash}.${rejected ? ` The final voucher was not needed (${rejected.data[1].toString()}): the relay had settled it.` : ''}`;
-    byId('summary-block').dataset.block = blockHash;
-    ui.summary.hidden = false;
-    ui.summary.dataset.sessionId = String(s.id);
-    ui.summary.focus();
     localStorage.removeItem(storageKey());
     closedSession = s;
     session = null;
-    acked = seconds;
-    settledSeconds = seconds;
-    renderCounter();
-    setSessionUi(false);
-    setStatus(ui.watchStatus, `Session #${s.id} closed: paid ${formatBalance(paid)}, refunded ${refunded === null ? '—' : formatBalance(refunded)}.`, 'ok');
+    setSessionUi('closing');
     setStatus(ui.sessionStatus, 'Not watching.', 'info');
+    showSummary(s, await waitClosed(s, from));
+    setSessionUi('none');
     ui.openButton.textContent = 'Start watching';
+    renderBudget();
   } catch (e) {
-    setStatus(ui.watchStatus, `Leaving failed: ${errorText(e)}`, 'error');
-    if (session && client?.open) startHeartbeats();
+    if (closeSent) {
+      setStatus(ui.watchStatus, `Session #${s.id} is closing, but its refund did not show up on chain yet (${errorText(e)}). It comes when the settlement window ends.`, 'error');
+      setSessionUi('none');
+    } else {
+      setStatus(ui.watchStatus, `Leaving failed: ${errorText(e)}`, 'error');
+      document.body.dataset.session = 'open';
+      if (client?.open) {
+        startMetering();
+        startMedia();
+      }
+    }
   } finally {
     leaving = false;
     ui.leave.disabled = false;
@@ -560,29 +790,34 @@ async function leave() {
 }
 ui.leave.addEventListener('click', leave);
 
+// ---- top up ----
 ui.topupForm.addEventListener('submit', (ev) => {
   ev.preventDefault();
   withBusy(ui.topup, async () => {
     const extra = Number(ui.topupSeconds.value);
     if (!session || !Number.isInteger(extra) || extra < 1) return;
+    const onStatus = (s) => setStatus(ui.watchStatus, `Top up: ${s}`, 'busy');
     try {
-      const { events } = await chain.send(api.tx.ticks.topUp(session.id, extra), account,
-        (s) => setStatus(ui.watchStatus, `Top up: ${s}`, 'busy'));
-      const ev2 = chain.findEvent(events, 'ticks', 'SessionToppedUp');
-      if (ev2 && session) {
-        session.maxSeconds = ev2.data[1].toNumber();
-        session.escrow += ev2.data[2].toBigInt();
-      }
+      const op = { TopUp: { sessionId: session.id, extraSeconds: extra } };
+      const allowance = ui.useBudget.checked ? await usableAllowance(session.price * BigInt(extra), op) : null;
+      const { events } = allowance
+        ? await chain.delegate(account.address, allowance, op, key, onStatus)
+        : await chain.send(api.tx.ticks.topUp(session.id, extra), account, onStatus);
+      const topped = chain.findEvent(events, 'ticks', 'SessionToppedUp');
+      if (topped && session) session.maxSeconds = topped.data.maxSeconds.toNumber();
       renderCounter();
-      setStatus(ui.watchStatus, `Added ${extra} s.`, 'ok');
+      renderBudget();
+      setStatus(ui.watchStatus, `Added ${extra} s${allowance ? ' from your daily budget' : ''}.`, 'ok');
+      restartMediaSoon();
     } catch (e) {
       setStatus(ui.watchStatus, `Top up failed: ${errorText(e)}`, 'error');
     }
   });
 });
 
-// Settled seconds of the session on chain, at every new block.
+// Settled seconds of the session and the budget left, at every new block.
 await chain.subscribeHeads(async () => {
+  renderBudget();
   if (!session) return;
   const id = session.id;
   try {
@@ -601,29 +836,25 @@ async function onAccount(a) {
     if (!window.confirm('Switching accounts stops watching (your session stays open). Continue?')) return;
     leaveRoom();
     session = null;
-    setSessionUi(false);
+    setSessionUi('none');
   }
   account = a;
-  // A wallet asks to approve every signature: its user may sign less often (the media pauses
-  // between vouchers then). Development keys sign every second.
-  ui.intervalField.hidden = !(a && a.source === 'extension');
-  if (a?.source !== 'extension') ui.interval.value = '1';
+  key = a ? await pageKey(chain.genesis, a.address) : null;
   ui.openButton.textContent = 'Start watching';
-  await refreshFollow().catch(() => {});
+  await Promise.all([refreshFollow().catch(() => {}), renderBudget()]);
   if (!a) return;
-  // A session left open by an earlier visit (e.g. a reload) can be resumed or closed.
+  // A session left open by an earlier visit (a reload) can be resumed or closed. It goes on from
+  // what this page signed for it (or what the chain settled, if more), never from the sidecar.
   const stored = JSON.parse(localStorage.getItem(storageKey()) ?? 'null');
   if (stored && !session) {
     const s = await chain.session(stored.id).catch(() => null);
-    if (s && s.open !== false && s.viewer === a.address && s.streamId === streamId) {
-      session = {
-        id: stored.id,
-        price: BigInt(s.pricePerSecond),
-        maxSeconds: s.maxSeconds,
-        escrow: BigInt(s.pricePerSecond) * BigInt(s.maxSeconds),
-      };
-      acked = Math.max(stored.acked ?? 0, s.settledSeconds);
+    if (s && s.open && s.viewer === a.address && s.streamId === streamId && sameAccount(s.voucherKey, key.address)) {
+      session = { id: stored.id, price: BigInt(s.pricePerSecond), maxSeconds: s.maxSeconds, openedAt: s.openedAt };
+      signed = Math.max(Number(stored.signed) || 0, s.settledSeconds);
+      acked = 0;
+      closeSent = false;
       settledSeconds = s.settledSeconds;
+      ui.watchStatus.dataset.sessionId = String(session.id);
       renderCounter();
       ui.openButton.textContent = `Resume session #${stored.id}`;
       ui.sessionActions.hidden = false;
@@ -639,14 +870,34 @@ if (stream.status !== 'Live') {
   ui.openButton.disabled = true;
   setStatus(ui.watchStatus, stream.status === 'Ended' ? 'This stream has ended.' : 'This stream is not live yet.', 'info');
 }
-window.addEventListener('pagehide', () => {
-  // The session stays open on chain; it can be resumed (or it expires and is refunded).
-  persist();
+
+// ---- leaving the page ----
+// A reload keeps the session, to be resumed; any other way out (another page, another stream,
+// closing the tab) closes it with a close intent sent as a beacon, which survives the page.
+// (`pageswap` tells a reload apart; without it — not Chromium — a reload closes the session too.)
+window.addEventListener('pageswap', (ev) => {
+  reloading = ev.activation?.navigationType === 'reload';
 });
+window.addEventListener('pagehide', () => {
+  if (!session || closeSent || reloading) return;
+  maybeSign();
+  const intent = { sessionId: session.id, cumulativeSeconds: signed, signature: key.sign(closePayload(chain.genesis, session.id, signed)) };
+  // text/plain: a cross-origin beacon with it needs no preflight (which a beacon cannot make).
+  navigator.sendBeacon(`${sidecarOrigin}/close`, new Blob([JSON.stringify(closeIntentFields(intent))], { type: 'text/plain' }));
+  closeSent = true;
+});
+// Restored from the back/forward cache after a close intent left: start afresh.
+window.addEventListener('pageshow', (ev) => {
+  if (ev.persisted) window.location.reload();
+});
+
 // Handles for tests and debugging.
 window.vilokanam = {
   get media() { return media; },
   get client() { return client; },
   get session() { return session; },
+  get meter() { return meter; },
+  get signed() { return signed; },
+  get pageKey() { return key?.address ?? null; },
 };
 document.body.dataset.pageReady = 'true';
