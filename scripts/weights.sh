@@ -6,6 +6,11 @@
 # one as vilokanam-node-benchmarks so that the normal build is not disturbed.
 #
 #   STEPS / REPEAT  benchmark sampling (default 50 / 20)
+#   TICKS_STEPS / TICKS_REPEAT
+#                   sampling of pallet_ticks (default 10 / 5): each sample of its settle_batch
+#                   benchmarks opens and signs thousands of sessions, so 50 / 20 would take hours
+#                   on 2 cores. One run per pallet, written directly: weights written from merged
+#                   JSON (--json-input) lose the storage info, and so every proof size.
 #   PALLETS         which pallets (default: all of ours)
 #   ANALYSIS        how weights are fitted: max (default), median-slopes or min-squares.
 #                   pallet_ticks uses median-slopes: its settle_batch has two components that
@@ -13,6 +18,7 @@
 #                   min-squares intercept of such data absorbs the other component's cost (a
 #                   117 ms "base" for a call whose empty batch costs microseconds).
 #   BENCH_NICE      run the benchmarks at this niceness (default 0; -20 on a busy machine)
+#   BENCH_BIN       an already built benchmark node to use: nothing is built (nor rebuilt after)
 # Raw results are kept in $CARGO_TARGET_DIR/benchmarks/<pallet>.json for re-analysis.
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
@@ -21,34 +27,41 @@ cd "$ROOT"
 
 STEPS="${STEPS:-50}"
 REPEAT="${REPEAT:-20}"
+TICKS_STEPS="${TICKS_STEPS:-10}"
+TICKS_REPEAT="${TICKS_REPEAT:-5}"
 PALLETS="${PALLETS:-pallet_streams pallet_payouts pallet_ticks}"
-BENCH_BIN="$CARGO_TARGET_DIR/$PROFILE/vilokanam-node-benchmarks"
-
-log "building vilokanam-node with runtime-benchmarks"
-cargo build --locked --profile "$PROFILE" -p vilokanam-node --features runtime-benchmarks
-# Replace atomically: a benchmark still running keeps the old file busy.
-cp "$NODE_BIN" "$BENCH_BIN.tmp" && mv -f "$BENCH_BIN.tmp" "$BENCH_BIN"
+BUILD=1
+if [ -n "${BENCH_BIN:-}" ]; then
+	BUILD=0
+else
+	BENCH_BIN="$CARGO_TARGET_DIR/$PROFILE/vilokanam-node-benchmarks"
+	log "building vilokanam-node with runtime-benchmarks"
+	cargo build --locked --profile "$PROFILE" -p vilokanam-node --features runtime-benchmarks
+	# Replace atomically: a benchmark still running keeps the old file busy.
+	cp "$NODE_BIN" "$BENCH_BIN.tmp" && mv -f "$BENCH_BIN.tmp" "$BENCH_BIN"
+fi
 
 mkdir -p "$CARGO_TARGET_DIR/benchmarks"
 for pallet in $PALLETS; do
 	dir="pallets/${pallet#pallet_}"
 	analysis="${ANALYSIS:-max}"
-	if [ -z "${ANALYSIS:-}" ] && [ "$pallet" = pallet_ticks ]; then analysis=median-slopes; fi
-	log "benchmarking $pallet -> $dir/src/weights.rs ($analysis)"
-	nice -n "${BENCH_NICE:-0}" "$BENCH_BIN" benchmark pallet \
-		--chain dev \
-		--pallet "$pallet" \
-		--extrinsic '*' \
-		--wasm-execution compiled \
-		--steps "$STEPS" \
-		--repeat "$REPEAT" \
+	steps=$STEPS repeat=$REPEAT
+	if [ "$pallet" = pallet_ticks ]; then
+		steps=$TICKS_STEPS repeat=$TICKS_REPEAT
+		if [ -z "${ANALYSIS:-}" ]; then analysis=median-slopes; fi
+	fi
+	log "benchmarking $pallet ($steps / $repeat, $analysis) into $dir/src/weights.rs"
+	nice -n "${BENCH_NICE:-0}" "$BENCH_BIN" benchmark pallet --chain dev --pallet "$pallet" \
+		--extrinsic '*' --wasm-execution compiled --steps "$steps" --repeat "$repeat" \
+		--json-file "$CARGO_TARGET_DIR/benchmarks/$pallet.json" \
 		--template scripts/frame-weight-template.hbs \
 		--output-analysis "$analysis" \
-		--json-file "$CARGO_TARGET_DIR/benchmarks/$pallet.json" \
 		--output "$dir/src/weights.rs"
 done
 # The benchmark build replaced target/<profile>/vilokanam-node (its runtime imports the
 # benchmarking host functions, which a normal node refuses): build the normal node again, now
 # with the new weights.
-log "weights regenerated; rebuilding vilokanam-node with them"
-cargo build --locked --profile "$PROFILE" -p vilokanam-node
+if [ "$BUILD" = 1 ]; then
+	log "weights regenerated; rebuilding vilokanam-node with them"
+	cargo build --locked --profile "$PROFILE" -p vilokanam-node
+fi
