@@ -62,6 +62,8 @@ pub mod types;
 pub mod weights;
 
 #[frame_support::pallet]
+// `create_stream` takes eight arguments, and the macro's generated constructors with them.
+#[allow(clippy::too_many_arguments)]
 pub mod pallet {
 	use super::*;
 	use frame_support::{

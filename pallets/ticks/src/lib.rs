@@ -181,6 +181,9 @@ pub const USER_AUTHORIZED_PRIORITY: u64 = 0;
 pub const USER_AUTHORIZED_LONGEVITY: u64 = 20;
 
 #[frame_support::pallet]
+// `#[pallet::authorize]` spells out the type of `authorize_delegate`, a function of six
+// arguments.
+#[allow(clippy::type_complexity)]
 pub mod pallet {
 	use super::*;
 	use frame_support::pallet_prelude::*;
