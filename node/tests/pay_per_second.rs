@@ -26,14 +26,13 @@ use sp_keyring::Sr25519Keyring::{self, Alice, Bob, Charlie, Dave, Eve, Ferdie};
 use sp_runtime::{MultiSignature, Permill};
 use std::time::Duration;
 use vilokanam_runtime::{AccountId, Balance, Runtime, RuntimeCall, RuntimeEvent, MILLI_VLK};
+use vilokanam_test_utils::chain::{
+	bounded, go_live_call, governance_calls, session_opened, stream_created,
+};
 
 const PRICE: Balance = MILLI_VLK;
 const MAX_SECONDS: u64 = 600;
 const FEE_BPS: u16 = 1_000;
-
-fn bounded<const N: u32>(s: &str) -> BoundedVec<u8, frame_support::traits::ConstU32<N>> {
-	s.as_bytes().to_vec().try_into().expect("test strings fit")
-}
 
 fn sign_voucher(
 	signer: &sr25519::Pair,
@@ -85,17 +84,7 @@ fn fee_paid(events: &[RuntimeEvent], who: &AccountId) -> Balance {
 }
 
 fn opened_session(events: &[RuntimeEvent], viewer: &AccountId) -> u64 {
-	events
-		.iter()
-		.find_map(|e| match e {
-			RuntimeEvent::Ticks(pallet_ticks::Event::SessionOpened {
-				session_id,
-				viewer: v,
-				..
-			}) if v == viewer => Some(*session_id),
-			_ => None,
-		})
-		.expect("SessionOpened for the viewer")
+	session_opened(events, Some(viewer))
 }
 
 fn rejections(events: &[RuntimeEvent]) -> Vec<(u64, RejectReason)> {
@@ -141,18 +130,8 @@ async fn viewers_pay_exactly_per_second_settled_in_batches() {
 	let genesis = rpc.block_hash(0).await;
 
 	// Governance: a category and a 10% platform fee (sudo is Alice on the dev chain).
-	for call in [
-		RuntimeCall::Streams(pallet_streams::Call::add_category {
-			category: 1,
-			name: bounded("Music"),
-		}),
-		RuntimeCall::Payouts(pallet_payouts::Call::set_platform_fee { bps: FEE_BPS }),
-	] {
-		rpc.execute(
-			RuntimeCall::Sudo(pallet_sudo::Call::sudo { call: Box::new(call) }),
-			&Alice.pair(),
-		)
-		.await;
+	for call in governance_calls(FEE_BPS) {
+		rpc.execute(call, &Alice.pair()).await;
 	}
 
 	// Bob creates a stream, shares 25% with Ferdie, goes live.
@@ -170,15 +149,7 @@ async fn viewers_pay_exactly_per_second_settled_in_batches() {
 			&Bob.pair(),
 		)
 		.await;
-	let stream_id = events
-		.iter()
-		.find_map(|e| match e {
-			RuntimeEvent::Streams(pallet_streams::Event::StreamCreated { stream_id, .. }) => {
-				Some(*stream_id)
-			},
-			_ => None,
-		})
-		.expect("StreamCreated");
+	let stream_id = stream_created(&events);
 	rpc.execute(
 		RuntimeCall::Streams(pallet_streams::Call::set_split {
 			stream_id,
@@ -189,8 +160,7 @@ async fn viewers_pay_exactly_per_second_settled_in_batches() {
 		&Bob.pair(),
 	)
 	.await;
-	rpc.execute(RuntimeCall::Streams(pallet_streams::Call::go_live { stream_id }), &Bob.pair())
-		.await;
+	rpc.execute(go_live_call(stream_id), &Bob.pair()).await;
 
 	// Two viewers open sessions escrowing 600 s each; Charlie follows Bob.
 	let open = |who: Sr25519Keyring| {

@@ -32,7 +32,7 @@ use std::{
 	collections::BTreeMap,
 	net::{Ipv4Addr, SocketAddr, SocketAddrV4},
 	sync::Arc,
-	time::{Duration, Instant, SystemTime, UNIX_EPOCH},
+	time::{Duration, Instant},
 };
 use tokio::{net::TcpSocket, sync::watch};
 use tokio_tungstenite::{
@@ -41,10 +41,11 @@ use tokio_tungstenite::{
 };
 use vilokanam_chain_client::{voucher, Signature, StreamStatus, VoucherEncoding};
 use vilokanam_sidecar::{
-	chain_view::{account_of, SessionEntry, StreamEntry},
-	http, identity,
+	access::identity,
+	chain::view::{account_of, SessionEntry, StreamEntry},
 	protocol::{self, ClientMessage, Crypto, Encoding, HexBytes, ServerMessage, Signer},
 	store::StoreConfig,
+	transport::http,
 	ChainView, Metrics, Settings, Sidecar, Store,
 };
 
@@ -85,10 +86,6 @@ fn parse_args() -> Args {
 	a.seconds = a.seconds.max(1);
 	a.rate = a.rate.max(1);
 	a
-}
-
-fn now_ms() -> u64 {
-	SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
 }
 
 /// Raise the open-files limit towards `needed`; returns the limit in force.
@@ -466,7 +463,7 @@ fn main() {
 		StreamStatus::Live,
 	));
 	// Opened long enough ago for every heartbeat of the run.
-	let opened_at = now_ms().saturating_sub((total_beats + 60) * 1000);
+	let opened_at = vilokanam_sidecar::clock::unix_ms().saturating_sub((total_beats + 60) * 1000);
 	for v in &viewers {
 		let session = SessionEntry::new(
 			v.session_id,

@@ -1,53 +1,47 @@
 //! # Vilokanam sidecar
 //!
 //! The control plane browsers and OBS talk to, and the bridge between live media and the chain.
-//! One HTTP server ([`http`]) upgrades `/ws` to a WebSocket speaking the JSON protocol of
-//! [`protocol`]: a signed challenge ([`identity`]), rooms with WebRTC signaling and chat
-//! ([`rooms`]), and per-second heartbeat vouchers ([`heartbeat`]) that are verified, stored
-//! durably ([`store`]) and acknowledged, then settled on chain in batches by the relay
-//! ([`relay`]). Rights and prices come from chain state ([`chain_view`]).
+//! It is kept in layers, each rule written once:
 //!
-//! Media goes through the SFU ([`media`]): publishers and viewers offer over the WebSocket
-//! (`media_offer`) or over WHIP/WHEP ([`whip`], bearer [`tokens`]); the engine forwards RTP to
-//! viewers whose session is open and whose vouchers keep coming. [`web`] serves the viewer and
-//! creator pages.
+//! | layer | modules | job |
+//! |---|---|---|
+//! | transport | [`transport`] | HTTP ([`transport::http`]): the WebSocket ([`transport::ws`], messages in [`protocol`]), WHIP/WHEP ([`transport::whip`]), `POST /vouchers` and `/close` ([`transport::vouchers`]), the pages ([`transport::web`]) |
+//! | access | [`access`] | who is who ([`access::identity`], bearer [`access::tokens`]), who may publish and watch ([`access::rights`]), rate limits ([`access::rate`]) |
+//! | rooms | [`rooms`] | one room per stream: signaling, chat, revocations, stats |
+//! | billing | [`billing`] | heartbeat vouchers verified and stored ([`billing::heartbeat`]), close intents ([`billing::close_intent`]), settlement on chain ([`billing::relay`]) |
+//! | media | [`media`] | the SFU on str0m; rights reach it as gates |
+//! | chain | [`chain`] | what the sidecar knows of chain state ([`chain::view`]) |
 //!
-//! A viewer's page logs in with its session's voucher key and leaves with a close intent
-//! ([`close_intent`]); the relay then settles what was acknowledged and, as the stream's relayer,
-//! closes the session at once (its *releases*).
+//! Beside them: the durable [`store`] (SQLite), [`metrics`], [`config`] and the [`clock`].
 //!
 //! Data flow of a heartbeat: connection task → checks against the cached session (atomics) →
-//! batch signature verification thread → store writer thread (group commit) → ack.
+//! batch signature verification thread → store writer thread (group commit) → ack; the relay
+//! then settles acknowledged vouchers in batches and, as a stream's relayer, closes the
+//! sessions its viewers asked to close (their *releases*).
 
 #![deny(missing_docs)]
 
-pub mod chain_view;
-pub mod close_intent;
+pub mod access;
+pub mod billing;
+pub mod chain;
+pub mod clock;
 pub mod config;
-pub mod connection;
-pub mod heartbeat;
-pub mod http;
-pub mod identity;
 pub mod media;
 pub mod metrics;
 pub mod protocol;
-pub mod relay;
 pub mod rooms;
 pub mod store;
-pub mod tokens;
-pub mod vouchers;
-pub mod web;
-pub mod whip;
+pub mod transport;
 
 use std::{path::PathBuf, sync::Arc, time::Duration};
 
-pub use chain_view::ChainView;
-pub use heartbeat::Heartbeats;
+pub use access::tokens::Tokens;
+pub use billing::heartbeat::Heartbeats;
+pub use chain::view::ChainView;
 pub use media::MediaServer;
 pub use metrics::Metrics;
 pub use rooms::Rooms;
 pub use store::Store;
-pub use tokens::Tokens;
 
 /// How often rooms get `stats`.
 pub const STATS_PERIOD: Duration = Duration::from_secs(1);
@@ -103,8 +97,8 @@ pub struct Sidecar {
 	pub heartbeats: Heartbeats,
 	/// Metrics.
 	pub metrics: Metrics,
-	/// Limits.
-	pub limits: Settings,
+	/// Limits and tuning.
+	pub settings: Settings,
 	/// The SFU, when running.
 	pub media: Option<MediaServer>,
 	/// WHIP/WHEP bearer tokens.
@@ -112,7 +106,7 @@ pub struct Sidecar {
 	/// The web pages.
 	pub web: Arc<WebSettings>,
 	/// Live WHIP/WHEP sessions.
-	pub whip: Arc<whip::Resources>,
+	pub whip: Arc<transport::whip::Resources>,
 	/// The relayer account this sidecar settles with, if it has one: creators name it as
 	/// their streams' relayer (the pages read it from `/config.json`).
 	pub relayer: Option<vilokanam_chain_client::AccountId>,
@@ -120,22 +114,22 @@ pub struct Sidecar {
 
 impl Sidecar {
 	/// Assemble the services (starts the verifier threads).
-	pub fn new(chain: ChainView, store: Store, metrics: Metrics, limits: Settings) -> Self {
+	pub fn new(chain: ChainView, store: Store, metrics: Metrics, settings: Settings) -> Self {
 		// Batch verification makes one thread enough for tens of thousands of heartbeats per
 		// second; the rest of the cores serve the connections.
-		let threads = match limits.verifier_threads {
+		let threads = match settings.verifier_threads {
 			0 => std::thread::available_parallelism().map(|n| n.get() / 2).unwrap_or(1).max(1),
 			n => n,
 		};
-		let heartbeats = Heartbeats::new(store.clone(), limits.elapsed_grace_secs, threads);
-		let rooms = Rooms::new(store.clone(), chain.clone(), metrics.clone(), limits.chat_rate);
+		let heartbeats = Heartbeats::new(store.clone(), settings.elapsed_grace_secs, threads);
+		let rooms = Rooms::new(store.clone(), chain.clone(), metrics.clone(), settings.chat_rate);
 		Self {
 			chain,
 			store,
 			rooms,
 			heartbeats,
 			metrics,
-			limits,
+			settings,
 			media: None,
 			tokens: Tokens::ephemeral(),
 			web: Arc::new(WebSettings::default()),

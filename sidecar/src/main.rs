@@ -5,17 +5,15 @@
 use std::{process::ExitCode, time::Duration};
 use tokio::{net::TcpListener, sync::watch};
 use tracing_subscriber::EnvFilter;
-use vilokanam_chain_client::Client;
 use vilokanam_sidecar::{
+	billing::relay::{self, Relay},
+	chain::link::NodeLink,
 	config::Config,
-	http,
 	media::{MediaConfig, MediaServer},
-	relay::{self, Relay},
+	transport::http,
 	ChainView, Metrics, Settings, Sidecar, Store, Tokens, WebSettings,
 };
 
-/// The longest wait between two connection attempts to the node.
-const MAX_BACKOFF: Duration = Duration::from_secs(30);
 /// How long connections get to close at shutdown.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -114,19 +112,20 @@ async fn run(config: Config) -> Result<(), String> {
 
 	let (shutdown_tx, shutdown_rx) = watch::channel(false);
 	let server = tokio::spawn(http::serve(listener, sidecar.clone(), shutdown_rx));
-	let chain_task = tokio::spawn(maintain_chain(
-		config.node_url.clone(),
-		chain,
-		store,
-		relayer,
-		config.settle_every_blocks,
-		metrics.clone(),
-	));
+	let (link, connector) = NodeLink::new(config.node_url.clone());
+	let mut chain_tasks =
+		vec![tokio::spawn(connector.run()), tokio::spawn(follow_chain(link.clone(), chain))];
+	if let Some(pair) = relayer {
+		let relay = Relay::new(link, store, pair, config.settle_every_blocks, metrics.clone());
+		chain_tasks.push(tokio::spawn(relay.run()));
+	}
 
 	wait_for_signal().await;
 	tracing::info!("shutting down");
 	let _ = shutdown_tx.send(true);
-	chain_task.abort();
+	for task in chain_tasks {
+		task.abort();
+	}
 	let _ = server.await;
 	let deadline = tokio::time::Instant::now() + DRAIN_TIMEOUT;
 	while metrics.connections.get() > 0 && tokio::time::Instant::now() < deadline {
@@ -142,47 +141,26 @@ async fn run(config: Config) -> Result<(), String> {
 	Ok(())
 }
 
-/// Keep a node connection: connect with backoff, attach it to the chain view and follow its
-/// best heads until it drops, then start over. The relay is started with the first connection
-/// and reconnects by itself.
-async fn maintain_chain(
-	url: String,
-	chain: ChainView,
-	store: Store,
-	relayer: Option<sp_core::sr25519::Pair>,
-	settle_every_blocks: u32,
-	metrics: Metrics,
-) {
-	let mut backoff = Duration::from_secs(1);
-	let mut relayer = relayer;
+/// Keep the chain view following the node's best heads, on whichever connection the link has.
+async fn follow_chain(link: NodeLink, chain: ChainView) {
 	loop {
-		match Client::connect(&url).await {
-			Ok(client) => match chain.attach(client.clone()) {
-				Ok(()) => {
-					backoff = Duration::from_secs(1);
-					tracing::info!(%url, genesis = ?client.genesis_hash(), "connected to the node");
-					if let Some(pair) = relayer.take() {
-						let relay = Relay::new(
-							client.clone(),
-							store.clone(),
-							pair,
-							settle_every_blocks,
-							metrics.clone(),
-						);
-						tokio::spawn(relay.run());
-					}
-					if let Err(e) = chain.follow(&client).await {
-						tracing::warn!("following the chain failed: {e}");
-					}
-					chain.detach();
-					tracing::warn!(%url, "lost the node connection");
-				},
-				Err(e) => tracing::error!("{e}"),
+		let client = link.connected().await;
+		match chain.attach(client.clone()) {
+			Ok(()) => {
+				if let Err(e) = chain.follow(&client).await {
+					tracing::warn!("following the chain failed: {e}");
+				}
+				chain.detach();
 			},
-			Err(e) => tracing::warn!(%url, "cannot connect to the node: {e}"),
+			Err(e) => {
+				tracing::error!("{e}");
+				client.disconnected().await;
+			},
 		}
-		tokio::time::sleep(backoff).await;
-		backoff = (backoff * 2).min(MAX_BACKOFF);
+		if client.is_connected() {
+			// The subscription ended on a live connection: again, but not in a tight loop.
+			tokio::time::sleep(Duration::from_secs(1)).await;
+		}
 	}
 }
 

@@ -270,7 +270,7 @@ impl ErrorCode {
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ClientMessage {
-	/// Answer the challenge: a signature of [`crate::identity::auth_payload`].
+	/// Answer the challenge: a signature of [`crate::access::identity::auth_payload`].
 	///
 	/// Without `session_id`, `account` is the signing account. With it, `account` is the
 	/// session's voucher key (a key the viewer's page holds): the connection is authenticated
@@ -842,7 +842,18 @@ mod tests {
 			"00".repeat(64)
 		);
 		let hb = decode_client(&text);
-		assert!(matches!(hb, Ok(ClientMessage::Heartbeat { session_id: 3, .. })));
+		assert!(matches!(
+			hb,
+			Ok(ClientMessage::Heartbeat { session_id: 3, signer: Signer::Viewer, .. })
+		));
+		// A page's heartbeat names its voucher key; an unknown signer is refused.
+		let keyed = text.replace(r#""v":1,"#, r#""v":1,"signer":"voucher_key","#);
+		assert!(matches!(
+			decode_client(&keyed),
+			Ok(ClientMessage::Heartbeat { signer: Signer::VoucherKey, .. })
+		));
+		let unknown = text.replace(r#""v":1,"#, r#""v":1,"signer":"the_sidecar","#);
+		assert_eq!(decode_client(&unknown).map_err(|e| e.code), Err(ErrorCode::BadJson));
 		assert_eq!(decode_client(r#"{"v":1,"type":"leave"}"#), Ok(ClientMessage::Leave {}));
 	}
 

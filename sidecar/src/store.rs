@@ -19,7 +19,7 @@ use std::{
 	path::Path,
 	sync::{mpsc, Arc, Mutex},
 	thread::JoinHandle,
-	time::{Duration, Instant, SystemTime, UNIX_EPOCH},
+	time::{Duration, Instant},
 };
 use tokio::sync::oneshot;
 use vilokanam_chain_client::{AccountId, CloseIntent, Signature, VoucherEncoding, VoucherSigner};
@@ -198,11 +198,9 @@ fn to_u64(v: i64, what: &'static str) -> Result<u64, StoreError> {
 	u64::try_from(v).map_err(|_| StoreError::Corrupt(format!("negative {what}")))
 }
 
+/// The clock as SQLite stores it.
 fn now_ms() -> i64 {
-	SystemTime::now()
-		.duration_since(UNIX_EPOCH)
-		.map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-		.unwrap_or(0)
+	i64::try_from(crate::clock::unix_ms()).unwrap_or(i64::MAX)
 }
 
 const SCHEMA: &str = "
@@ -241,6 +239,15 @@ const SCHEMA: &str = "
 
 const VOUCHER_COLUMNS: &str = "session_id, stream_id, viewer, cumulative_seconds, encoding, \
 	signature, settled_seconds, signer";
+
+/// Whether a release request's intent replaces the stored one: there was none, or it was lower.
+/// (A macro, to be spliced into SQL literals with `concat!`.)
+macro_rules! newer_intent {
+	() => {
+		"(excluded.intent IS NOT NULL AND (releases.intent_seconds IS NULL \
+			OR excluded.intent_seconds > releases.intent_seconds))"
+	};
+}
 
 /// Databases written before vouchers named their signer lack the column; their vouchers were
 /// all signed by the viewer (1).
@@ -632,8 +639,8 @@ impl Store {
 	}
 
 	/// Ask for session `session_id` (of `stream_id`) to be released, with the viewer's close
-	/// `intent` if it sent one (a higher intent replaces a lower one). A session released
-	/// already stays released.
+	/// `intent` if it sent one (a higher intent replaces a lower one). A release that was done
+	/// is armed again: the relay finds out from the chain whether anything is left to do.
 	pub async fn request_release(
 		&self,
 		session_id: u64,
@@ -642,16 +649,18 @@ impl Store {
 	) -> Result<(), StoreError> {
 		self.call(move |conn| {
 			let seconds = intent.as_ref().map(|i| i.cumulative_seconds);
-			conn.prepare_cached(
-				"INSERT INTO releases (session_id, stream_id, intent, intent_seconds, updated_at) \
-				 VALUES (?1, ?2, ?3, ?4, ?5) \
-				 ON CONFLICT (session_id) DO UPDATE SET \
-					intent = excluded.intent, intent_seconds = excluded.intent_seconds, \
-					intent_submitted = 0, updated_at = excluded.updated_at \
-				 WHERE excluded.intent IS NOT NULL AND releases.done = 0 \
-					AND (releases.intent_seconds IS NULL \
-						OR excluded.intent_seconds > releases.intent_seconds)",
-			)?
+			conn.prepare_cached(concat!(
+				"INSERT INTO releases (session_id, stream_id, intent, intent_seconds, \
+					 updated_at) VALUES (?1, ?2, ?3, ?4, ?5) \
+					 ON CONFLICT (session_id) DO UPDATE SET done = 0, \
+					 updated_at = excluded.updated_at, intent_submitted = CASE WHEN ",
+				newer_intent!(),
+				" THEN 0 ELSE releases.intent_submitted END, intent = CASE WHEN ",
+				newer_intent!(),
+				" THEN excluded.intent ELSE releases.intent END, intent_seconds = CASE WHEN ",
+				newer_intent!(),
+				" THEN excluded.intent_seconds ELSE releases.intent_seconds END"
+			))?
 			.execute(params![
 				to_i64(session_id, "session_id")?,
 				to_i64(stream_id, "stream_id")?,
@@ -669,8 +678,9 @@ impl Store {
 	pub async fn request_stream_release(&self, stream_id: u64) -> Result<(), StoreError> {
 		self.call(move |conn| {
 			conn.prepare_cached(
-				"INSERT OR IGNORE INTO releases (session_id, stream_id, updated_at) \
-				 SELECT session_id, stream_id, ?2 FROM vouchers WHERE stream_id = ?1",
+				"INSERT INTO releases (session_id, stream_id, updated_at) \
+				 SELECT session_id, stream_id, ?2 FROM vouchers WHERE stream_id = ?1 \
+				 ON CONFLICT (session_id) DO UPDATE SET done = 0, updated_at = excluded.updated_at",
 			)?
 			.execute(params![to_i64(stream_id, "stream_id")?, now_ms()])?;
 			Ok(())
@@ -1021,10 +1031,14 @@ mod tests {
 		store.request_release(1, 10, Some(intent(26))).await.unwrap();
 		assert!(!store.pending_releases(10).await.unwrap()[0].intent_submitted);
 		store.mark_released(1).await.unwrap();
-		// Released stays released, whatever comes later.
-		store.request_release(1, 10, Some(intent(40))).await.unwrap();
 		let pending = store.pending_releases(10).await.unwrap();
 		assert_eq!(pending.iter().map(|r| r.session_id).collect::<Vec<_>>(), vec![2]);
+		// A later request arms it again (the relay then reads the chain), with its intent.
+		store.request_release(1, 10, Some(intent(40))).await.unwrap();
+		let pending = store.pending_releases(10).await.unwrap();
+		assert_eq!(pending.iter().map(|r| r.session_id).collect::<Vec<_>>(), vec![1, 2]);
+		assert_eq!(pending[0].intent, Some(intent(40)));
+		store.mark_released(1).await.unwrap();
 		// Durable across a restart.
 		drop(store);
 		let store = open(&dir);

@@ -5,7 +5,8 @@
 //! send a signed heartbeat every second (Dave's in the browser-wallet `<Bytes>` wrapping).
 //! After 8 acknowledged seconds the sidecar is killed with SIGKILL and restarted on the same
 //! database; the viewers reconnect, see the chat sent before the crash, and watch 4 more
-//! seconds. The relay must then settle exactly the last acknowledged seconds of each session,
+//! seconds. Then the node restarts under the sidecar, which reconnects. The relay must then
+//! settle exactly the last acknowledged seconds of each session,
 //! and balances must move exactly: price × seconds out of escrow, 10 % to the platform, the rest
 //! to the creator. Along the way, publishing someone else's stream and watching with someone
 //! else's session are refused with `forbidden`.
@@ -27,7 +28,7 @@ const TOTAL: u64 = 12;
 #[tokio::test(flavor = "multi_thread")]
 async fn the_relay_settles_exactly_what_was_acknowledged_across_a_crash() {
 	let dir = tempfile::tempdir().expect("temp dir");
-	let node = Node::start(&dir.path().join("node")).await;
+	let mut node = Node::start(&dir.path().join("node")).await;
 	let client = Client::connect(&node.ws_url()).await.expect("the node answers");
 	let (alice, charlie, dave, eve) =
 		(pair("//Alice"), pair("//Charlie"), pair("//Dave"), pair("//Eve"));
@@ -118,6 +119,20 @@ async fn the_relay_settles_exactly_what_was_acknowledged_across_a_crash() {
 		d.heartbeat(dave_session, second, true).await;
 	}
 	drop((c, d));
+
+	// The node restarts under the sidecar (an operator's upgrade): the sidecar's one node link
+	// reconnects, its health says so, and the relay goes on settling on the new connection.
+	node.restart().await;
+	let client = Client::connect(&node.ws_url()).await.expect("the restarted node answers");
+	let deadline = Instant::now() + Duration::from_secs(60);
+	while health_status(sidecar.port).await != Some(200) {
+		assert!(
+			Instant::now() < deadline,
+			"the sidecar did not reconnect to the restarted node:\n{}",
+			sidecar.process.log_tail()
+		);
+		tokio::time::sleep(Duration::from_millis(250)).await;
+	}
 
 	// The relay settles exactly the last acknowledged seconds, in a finalized block.
 	let deadline = Instant::now() + Duration::from_secs(120);

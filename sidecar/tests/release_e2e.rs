@@ -342,31 +342,9 @@ async fn leaving_viewers_are_settled_and_refunded_at_once_and_attacks_fail() {
 /// Alice's live stream whose relayer is Eve, not the sidecar.
 async fn other_relayers_stream(client: &Client) -> StreamId {
 	let alice = pair("//Alice");
-	let created = execute(
-		client,
-		RuntimeCall::Streams(pallet_streams::Call::create_stream {
-			title: bounded("Relayed by someone else"),
-			metadata: bounded(""),
-			category: 1,
-			tags: Default::default(),
-			price_per_second: PRICE,
-			endpoint: None,
-			relayer: Some(account(&pair("//Eve"))),
-		}),
-		&alice,
-	)
-	.await;
-	let stream_id = created
-		.events
-		.iter()
-		.find_map(|e| match e {
-			RuntimeEvent::Streams(pallet_streams::Event::StreamCreated { stream_id, .. }) => {
-				Some(*stream_id)
-			},
-			_ => None,
-		})
-		.expect("StreamCreated");
-	execute(client, RuntimeCall::Streams(pallet_streams::Call::go_live { stream_id }), &alice)
-		.await;
+	let create =
+		create_stream_call("Relayed by someone else", PRICE, Some(account(&pair("//Eve"))));
+	let stream_id = stream_created(&execute(client, create, &alice).await.events);
+	execute(client, go_live_call(stream_id), &alice).await;
 	stream_id
 }

@@ -2,10 +2,7 @@
 
 use futures::{SinkExt, StreamExt};
 use sp_core::{sr25519, Pair, H256};
-use std::{
-	net::SocketAddr,
-	time::{Duration, SystemTime, UNIX_EPOCH},
-};
+use std::{net::SocketAddr, time::Duration};
 use tokio::{
 	io::{AsyncReadExt, AsyncWriteExt},
 	net::TcpStream,
@@ -17,13 +14,14 @@ use tokio_tungstenite::{
 };
 use vilokanam_chain_client::{voucher, RuntimeEvent, Signature, StreamStatus, VoucherEncoding};
 use vilokanam_sidecar::{
-	chain_view::{account_of, SessionEntry, StreamEntry},
-	http, identity,
+	access::identity,
+	chain::view::{account_of, SessionEntry, StreamEntry},
 	media::{MediaConfig, MediaServer},
 	protocol::{
 		self, ClientMessage, Crypto, Encoding, ErrorCode, HexBytes, RevokeReason, Role,
 		ServerMessage, SignalPayload, Signer,
 	},
+	transport::http,
 	ChainView, Metrics, Settings, Sidecar, Store, Tokens,
 };
 
@@ -43,10 +41,6 @@ fn pair(name: &str) -> sr25519::Pair {
 	sr25519::Pair::from_string(&format!("//{name}"), None).unwrap()
 }
 
-fn now_ms() -> u64 {
-	SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as u64
-}
-
 /// Stream 1 by Alice (live, price 10); sessions 100 (Bob) and 101 (Charlie) on it, opened a
 /// minute ago with 1,000 seconds paid.
 async fn server(max_message_bytes: usize) -> Server {
@@ -59,7 +53,7 @@ async fn server_with(max_message_bytes: usize, media: bool) -> Server {
 	let store = Store::open(dir.path().join("db.sqlite")).unwrap();
 	let chain = ChainView::offline(GENESIS);
 	chain.insert_stream(StreamEntry::new(1, account_of(&pair("Alice")), 10, StreamStatus::Live));
-	let opened = now_ms() - 60_000;
+	let opened = vilokanam_sidecar::clock::unix_ms() - 60_000;
 	chain.insert_session(SessionEntry::new(100, account_of(&pair("Bob")), 1, 10, opened, 1_000, 0));
 	chain.insert_session(SessionEntry::new(
 		101,

@@ -2,9 +2,13 @@
 //! `vilokanam-sidecar`) binaries on free ports in a temporary directory, and stopping them the
 //! way an operator does — or the way a crash does.
 //!
+//! Accounts, calls and event lookups on the runtime's types are in [`chain`].
+//!
 //! The binaries are the ones cargo built for the test run: integration tests live in
 //! `target/<profile>/deps/`, so the binaries are one directory up. `VILOKANAM_NODE_BIN` and
 //! `VILOKANAM_SIDECAR_BIN` override them.
+
+pub mod chain;
 
 use jsonrpsee::{
 	core::client::ClientT,
@@ -137,6 +141,8 @@ pub struct Node {
 	pub base_path: PathBuf,
 	/// The JSON-RPC port.
 	pub rpc_port: u16,
+	bin: PathBuf,
+	starts: u32,
 }
 
 impl Node {
@@ -148,7 +154,32 @@ impl Node {
 	/// Starts `bin` as a dev node on `base_path` and waits until its RPC server answers.
 	pub async fn start_bin(bin: &Path, base_path: &Path) -> Node {
 		let rpc_port = free_port();
-		let log_path = base_path.with_extension(format!("{rpc_port}.log"));
+		let process = Node::spawn(bin, base_path, rpc_port, 0);
+		let node = Node {
+			process,
+			base_path: base_path.to_owned(),
+			rpc_port,
+			bin: bin.to_owned(),
+			starts: 1,
+		};
+		node.wait_for_rpc().await;
+		node
+	}
+
+	/// Stops the node (SIGINT) and starts it again on the same base path and RPC port, so that
+	/// clients reconnect to the same URL; waits until its RPC server answers.
+	pub async fn restart(&mut self) {
+		self.stop();
+		self.process = Node::spawn(&self.bin, &self.base_path, self.rpc_port, self.starts);
+		self.starts += 1;
+		self.wait_for_rpc().await;
+	}
+
+	fn spawn(bin: &Path, base_path: &Path, rpc_port: u16, start: u32) -> Process {
+		let log_path = base_path.with_extension(match start {
+			0 => format!("{rpc_port}.log"),
+			n => format!("{rpc_port}.{n}.log"),
+		});
 		let mut args: Vec<String> = ["--dev", "--no-telemetry", "--no-mdns", "--no-prometheus"]
 			.into_iter()
 			.map(String::from)
@@ -156,10 +187,7 @@ impl Node {
 		args.extend(["--base-path".into(), base_path.display().to_string()]);
 		args.extend(["--rpc-port".into(), rpc_port.to_string()]);
 		args.extend(["--port".into(), free_port().to_string()]);
-		let process = Process::spawn(bin, args, log_path);
-		let node = Node { process, base_path: base_path.to_owned(), rpc_port };
-		node.wait_for_rpc().await;
-		node
+		Process::spawn(bin, args, log_path)
 	}
 
 	/// The node's WebSocket JSON-RPC URL.

@@ -245,6 +245,11 @@ impl Client {
 		self.inner.rpc.is_connected()
 	}
 
+	/// Resolves when the WebSocket connection is gone.
+	pub async fn disconnected(&self) {
+		self.inner.rpc.on_disconnect().await
+	}
+
 	async fn header(&self, hash: Option<H256>) -> Result<Option<Header>, Error> {
 		let header: Option<Value> =
 			self.inner.rpc.request("chain_getHeader", rpc_params![hash]).await?;

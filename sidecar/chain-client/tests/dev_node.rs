@@ -2,28 +2,17 @@
 //! vilokanam-node`): heads, storage, signing, submission, inclusion outcomes and vouchers that
 //! the chain accepts.
 
-use frame_support::BoundedVec;
 use futures::StreamExt;
 use sp_core::{sr25519, Pair};
-use sp_runtime::{traits::IdentifyAccount, MultiSigner};
 use std::time::Duration;
 use vilokanam_chain_client::{
-	voucher, AccountId, Client, Error, RuntimeCall, RuntimeEvent, Signature, StreamStatus,
-	TxStatus, Voucher, VoucherEncoding, VoucherSigner,
+	voucher, Client, Error, RuntimeCall, RuntimeEvent, Signature, StreamStatus, TxStatus, Voucher,
+	VoucherEncoding, VoucherSigner,
 };
-use vilokanam_test_utils::Node;
-
-fn pair(uri: &str) -> sr25519::Pair {
-	sr25519::Pair::from_string(uri, None).expect("a dev URI")
-}
-
-fn account(p: &sr25519::Pair) -> AccountId {
-	MultiSigner::from(p.public()).into_account()
-}
-
-fn bounded<const N: u32>(s: &str) -> BoundedVec<u8, frame_support::traits::ConstU32<N>> {
-	s.as_bytes().to_vec().try_into().expect("test strings fit")
-}
+use vilokanam_test_utils::{
+	chain::{account, create_stream_call, go_live_call, governance_calls, pair, stream_created},
+	Node,
+};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_client_drives_the_dev_chain() {
@@ -51,34 +40,15 @@ async fn the_client_drives_the_dev_chain() {
 	assert!(client.free_balance(&account(&alice), None).await.expect("rpc") > 0);
 
 	// Governance and a live stream, through `execute`.
-	let add_category = RuntimeCall::Streams(pallet_streams::Call::add_category {
-		category: 1,
-		name: bounded("Music"),
-	});
-	let sudo = RuntimeCall::Sudo(pallet_sudo::Call::sudo { call: Box::new(add_category) });
-	assert!(client.execute(sudo, &alice, false).await.expect("included").success);
-	let create = RuntimeCall::Streams(pallet_streams::Call::create_stream {
-		title: bounded("Client test"),
-		metadata: bounded(""),
-		category: 1,
-		tags: Default::default(),
-		price_per_second: vilokanam_runtime::MILLI_VLK,
-		endpoint: None,
-		relayer: None,
-	});
+	let [add_category, _] = governance_calls(0);
+	assert!(client.execute(add_category, &alice, false).await.expect("included").success);
+	let create = create_stream_call("Client test", vilokanam_runtime::MILLI_VLK, None);
 	let created = client.execute(create, &alice, false).await.expect("included");
-	let stream_id = created
-		.events
-		.iter()
-		.find_map(|e| match e {
-			RuntimeEvent::Streams(pallet_streams::Event::StreamCreated { stream_id, .. }) => {
-				Some(*stream_id)
-			},
-			_ => None,
-		})
-		.expect("StreamCreated among the extrinsic's own events");
-	let live = RuntimeCall::Streams(pallet_streams::Call::go_live { stream_id });
-	assert!(client.execute(live, &alice, false).await.expect("included").success);
+	// Among the extrinsic's own events.
+	let stream_id = stream_created(&created.events);
+	assert!(
+		client.execute(go_live_call(stream_id), &alice, false).await.expect("included").success
+	);
 	let stream = client.stream(stream_id, None).await.expect("rpc").expect("stored");
 	assert_eq!(stream.status, StreamStatus::Live);
 	assert_eq!(stream.creator, account(&alice));

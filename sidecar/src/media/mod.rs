@@ -55,7 +55,7 @@ use str0m::{
 use vilokanam_chain_client::StreamId;
 
 pub use engine::PeerSetup;
-pub use gate::{Gate, GateState, OpenGate, PublisherGate, ViewerGate};
+pub use gate::{Gate, GateState, OpenGate};
 
 /// How often the engine re-checks every peer's [`Gate`].
 pub const GATE_PERIOD: Duration = Duration::from_millis(100);

@@ -5,7 +5,6 @@
 
 use futures::{SinkExt, StreamExt};
 use sp_core::{sr25519, Pair, H256};
-use sp_runtime::{traits::IdentifyAccount, MultiSigner};
 use std::{
 	path::Path,
 	time::{Duration, Instant},
@@ -20,10 +19,14 @@ use vilokanam_chain_client::{
 	VoucherEncoding,
 };
 use vilokanam_sidecar::{
-	identity,
+	access::identity,
 	protocol::{
 		self, ClientMessage, Crypto, Encoding, ErrorCode, HexBytes, Role, ServerMessage, Signer,
 	},
+};
+pub use vilokanam_test_utils::chain::{
+	account, create_stream_call, go_live_call, governance_calls, pair, session_opened,
+	stream_created,
 };
 use vilokanam_test_utils::{free_port, sidecar_bin, Node, Process};
 
@@ -34,18 +37,6 @@ pub const MAX_SECONDS: u64 = 600;
 pub const FEE_BPS: u16 = 1_000;
 /// How long one expected message may take.
 pub const MESSAGE_TIMEOUT: Duration = Duration::from_secs(30);
-
-pub fn pair(uri: &str) -> sr25519::Pair {
-	sr25519::Pair::from_string(uri, None).expect("a dev URI")
-}
-
-pub fn account(p: &sr25519::Pair) -> AccountId {
-	MultiSigner::from(p.public()).into_account()
-}
-
-pub fn bounded<S: TryFrom<Vec<u8>>>(s: &str) -> S {
-	s.as_bytes().to_vec().try_into().ok().expect("test strings fit")
-}
 
 /// Signs `call` as `signer`, waits until it is in a block and checks it succeeded.
 pub async fn execute(
@@ -317,61 +308,19 @@ impl Peer {
 }
 
 pub fn opened_session(events: &[RuntimeEvent]) -> SessionId {
-	events
-		.iter()
-		.find_map(|e| match e {
-			RuntimeEvent::Ticks(pallet_ticks::Event::SessionOpened { session_id, .. }) => {
-				Some(*session_id)
-			},
-			_ => None,
-		})
-		.expect("SessionOpened")
+	session_opened(events, None)
 }
 
 /// As sudo (Alice): category 1 and a [`FEE_BPS`] platform fee; then Alice's live stream at
 /// [`PRICE`] per second. Returns the stream.
 pub async fn live_stream(client: &Client, title: &str) -> StreamId {
 	let alice = pair("//Alice");
-	for call in [
-		RuntimeCall::Streams(pallet_streams::Call::add_category {
-			category: 1,
-			name: bounded("Music"),
-		}),
-		RuntimeCall::Payouts(pallet_payouts::Call::set_platform_fee { bps: FEE_BPS }),
-	] {
-		execute(
-			client,
-			RuntimeCall::Sudo(pallet_sudo::Call::sudo { call: Box::new(call) }),
-			&alice,
-		)
-		.await;
+	for call in governance_calls(FEE_BPS) {
+		execute(client, call, &alice).await;
 	}
-	let created = execute(
-		client,
-		RuntimeCall::Streams(pallet_streams::Call::create_stream {
-			title: bounded(title),
-			metadata: bounded(""),
-			category: 1,
-			tags: Default::default(),
-			price_per_second: PRICE,
-			endpoint: None,
-			relayer: Some(account(&pair(RELAYER))),
-		}),
-		&alice,
-	)
-	.await;
-	let stream_id = created
-		.events
-		.iter()
-		.find_map(|e| match e {
-			RuntimeEvent::Streams(pallet_streams::Event::StreamCreated { stream_id, .. }) => {
-				Some(*stream_id)
-			},
-			_ => None,
-		})
-		.expect("StreamCreated");
-	execute(client, RuntimeCall::Streams(pallet_streams::Call::go_live { stream_id }), &alice)
-		.await;
+	let create = create_stream_call(title, PRICE, Some(account(&pair(RELAYER))));
+	let stream_id = stream_created(&execute(client, create, &alice).await.events);
+	execute(client, go_live_call(stream_id), &alice).await;
 	stream_id
 }
 

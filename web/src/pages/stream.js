@@ -12,8 +12,9 @@ import { ChatView } from '../lib/chat.js';
 import { sidecarForStream, sidecarHttpOrigin } from '../lib/config.js';
 import { byId, errorText, h, setStatus, withBusy } from '../lib/dom.js';
 import { clockTime, duration, formatBalance, parseUnits, shortAddress, tokenSymbol } from '../lib/format.js';
+import { Heartbeats, joinRetryDelayMs } from '../lib/heartbeats.js';
 import { MediaSession, MediaUnavailable, MediaUnsupported, mediaStateText } from '../lib/media.js';
-import { WatchMeter, voucherTarget } from '../lib/meter.js';
+import { WatchMeter } from '../lib/meter.js';
 import { loadCategories, startPage } from '../lib/page.js';
 import { pageKey } from '../lib/pagekey.js';
 import { ERROR_TEXT, SidecarClient, SidecarError, closeIntentFields, sessionLogin } from '../lib/sidecar.js';
@@ -28,8 +29,6 @@ const EXPIRY_MARGIN_MS = 60_000;
 const CLOSE_REPLY_MS = 5_000;
 /** At most one media restart (a new offer) per this many ms. */
 const MEDIA_RESTART_MS = 3_000;
-/** Sidecar errors worth a retry while it catches up with a session just opened. */
-const RETRYABLE = new Set(['not_found', 'rate_limited', 'chain_unavailable']);
 
 const { config, chain, dev } = await startPage();
 const { api } = chain;
@@ -109,17 +108,11 @@ function renderMeta() {
 renderMeta();
 
 // ---- state of the viewing session ----
-/**
- * `session`: { id, price, maxSeconds, openedAt (chain ms) } while a session of the chosen account
- * is open (being watched, or resumable after a reload). `signed`: the highest cumulative seconds
- * this page signed for it — it moves only by the page's own measure (`meter`, `voucherTarget`),
- * from `base` (what it had signed before this page life). `acked`: the highest acknowledgement
- * of the sidecar, shown as paid, never above `signed`.
- */
+// The session and its vouchers (signed, acknowledged, settled, close intent): `hb`
+// (heartbeats.js), fed with the page's own measure (`meter`) and the clock by this page.
 let account = null;
 let key = null; // the page key of (chain, account)
-let session = null;
-let closedSession = null; // the last closed session, for the counter
+const hb = new Heartbeats();
 let client = null;
 let media = null;
 let mediaTimer = null;
@@ -129,12 +122,7 @@ const meter = new WatchMeter();
 let metering = false;
 let frameRequest = null;
 let signTimer = null;
-let signed = 0;
-let base = 0;
-let acked = 0;
-let settledSeconds = 0;
 let leaving = false;
-let closeSent = false; // a close intent for `session` left this page
 let reloading = false; // the page is being reloaded: keep the session for resuming
 
 // The live counters of the stream on chain (status, viewers) at every best block.
@@ -166,16 +154,17 @@ function storageKey() {
 }
 
 function persist() {
-  if (session && account) {
-    localStorage.setItem(storageKey(), JSON.stringify({ id: session.id, signed }));
+  const record = hb.stored();
+  if (record && account) {
+    localStorage.setItem(storageKey(), JSON.stringify(record));
   }
 }
 
 function renderCounter() {
   // After leaving, the closed session's final numbers stay on screen.
-  const shown = session ?? closedSession;
+  const shown = hb.shown;
   const p = shown?.price ?? price;
-  const paidSeconds = Math.min(acked, signed);
+  const { signed, paidSeconds, settledSeconds } = hb;
   const paid = p * BigInt(paidSeconds);
   ui.seconds.textContent = `${signed} s${signed >= 60 ? ` (${duration(signed)})` : ''}`;
   ui.seconds.dataset.seconds = String(signed);
@@ -187,7 +176,7 @@ function renderCounter() {
   ui.settled.dataset.seconds = String(settledSeconds);
   const left = shown ? p * BigInt(shown.maxSeconds) - paid : 0n;
   ui.escrowLeft.textContent = !shown ? '—'
-    : session ? `${formatBalance(left)} (${shown.maxSeconds - paidSeconds} s)` : `${formatBalance(left)} refunded`;
+    : hb.session ? `${formatBalance(left)} (${shown.maxSeconds - paidSeconds} s)` : `${formatBalance(left)} refunded`;
   ui.escrowLeft.dataset.plancks = left.toString();
 }
 renderCounter();
@@ -417,8 +406,8 @@ function stopMedia() {
  * again. A new offer gets a fresh grace from the SFU, so the frames — and the vouchers — resume.
  */
 function mediaShouldRestart() {
-  return session && !leaving && metering && client?.open && media?.state === 'paused' && !ui.video.paused
-    && document.visibilityState === 'visible' && signed < session.maxSeconds;
+  return hb.session && !leaving && metering && client?.open && media?.state === 'paused' && !ui.video.paused
+    && document.visibilityState === 'visible' && !hb.usedUp;
 }
 
 function restartMediaSoon() {
@@ -445,7 +434,7 @@ function armFrames() {
 /** Starts measuring a session in this page's life, from what the page had signed for it. */
 function beginSession() {
   meter.reset();
-  base = signed;
+  hb.watch();
 }
 
 function startMetering() {
@@ -466,22 +455,17 @@ function stopMetering() {
 
 /** Signs and sends a voucher when the page's own measure is above what it signed. */
 function maybeSign() {
+  const { session } = hb;
   if (!session || !metering || !client?.open) return;
-  const target = voucherTarget({
-    base,
-    watchedMs: meter.watchedMs,
-    nowMs: Date.now(),
-    openedAtMs: session.openedAt,
-    maxSeconds: session.maxSeconds,
-  });
-  if (target <= signed) {
-    if (signed >= session.maxSeconds) {
+  const target = hb.nextVoucher({ watchedMs: meter.watchedMs, nowMs: Date.now() });
+  if (target === null) {
+    if (hb.usedUp) {
       note(ui.sessionStatus, 'The escrowed seconds are used up: top up to keep watching, or leave to settle.', 'error');
     }
     return;
   }
   const signature = key.sign(voucherPayload(chain.genesis, session.id, target));
-  signed = target;
+  hb.signedUpTo(target);
   persist();
   renderCounter();
   try {
@@ -493,17 +477,17 @@ function maybeSign() {
 
 /** The sidecar's answers to vouchers: shown, never fed back into what the page signs. */
 function onAck(m) {
-  if (m.session_id !== session?.id) return;
-  acked = Math.max(acked, Math.min(m.cumulative_seconds, signed));
+  if (!hb.ack(m.session_id, m.cumulative_seconds)) return;
   renderCounter();
-  if (ui.sessionStatus.dataset.state === 'error' && signed < session.maxSeconds) note(ui.sessionStatus, 'Watching.', 'ok');
+  if (ui.sessionStatus.dataset.state === 'error' && !hb.usedUp) note(ui.sessionStatus, 'Watching.', 'ok');
 }
 
 function onSidecarError(e) {
-  if (e.request !== 'heartbeat' || !session) return;
-  if (e.code === 'above_max') {
+  if (e.request !== 'heartbeat') return;
+  const refusal = hb.voucherRefused(e.code);
+  if (refusal === 'used_up') {
     note(ui.sessionStatus, 'The escrowed seconds are used up: top up to keep watching, or leave to settle.', 'error');
-  } else {
+  } else if (refusal === 'refused') {
     note(ui.sessionStatus, `The sidecar refused a voucher: ${ERROR_TEXT[e.code] ?? e.message}. This page keeps signing only what it showed you.`, 'error');
   }
 }
@@ -514,7 +498,7 @@ async function connectToRoom() {
   for (let attempt = 0; ; attempt++) {
     const c = new SidecarClient(sidecarUrl);
     try {
-      await c.connect(sessionLogin(key, session.id), { genesis: chain.genesis });
+      await c.connect(sessionLogin(key, hb.session.id), { genesis: chain.genesis });
       chat.attach(c);
       c.on('stats', (s) => {
         roomViewers = s.viewers;
@@ -528,12 +512,13 @@ async function connectToRoom() {
       });
       c.on('close', () => onConnectionClosed(c));
       // The sidecar reads the session at its best block: it may not have seen it yet.
-      await c.request({ type: 'watch', stream_id: streamId, session_id: session.id }, ['joined']);
+      await c.request({ type: 'watch', stream_id: streamId, session_id: hb.session.id }, ['joined']);
       return c;
     } catch (e) {
       c.close();
-      if (e instanceof SidecarError && RETRYABLE.has(e.code) && attempt < 5) {
-        await new Promise((r) => setTimeout(r, 2000));
+      const delay = e instanceof SidecarError ? joinRetryDelayMs(e.code, attempt) : null;
+      if (delay !== null) {
+        await new Promise((r) => setTimeout(r, delay));
         continue;
       }
       throw e;
@@ -545,7 +530,7 @@ async function joinRoom() {
   setStatus(ui.watchStatus, `Connecting to the sidecar at ${sidecarUrl}…`, 'busy');
   client = await connectToRoom();
   setSessionUi('open');
-  setStatus(ui.watchStatus, `Watching with session #${session.id}.`, 'ok');
+  setStatus(ui.watchStatus, `Watching with session #${hb.session.id}.`, 'ok');
   setStatus(ui.sessionStatus, 'Watching.', 'ok');
   setStatus(ui.chatStatus, '', 'info');
   startMetering();
@@ -556,7 +541,7 @@ function onConnectionClosed(c) {
   if (client !== c) return;
   ui.chatInput.disabled = true;
   ui.chatSend.disabled = true;
-  if (session && !leaving) {
+  if (hb.session && !leaving) {
     setStatus(ui.sessionStatus, 'Lost the connection to the sidecar — reconnecting…', 'error');
     stopMedia();
     setTimeout(() => reconnect(c), 2000);
@@ -564,7 +549,7 @@ function onConnectionClosed(c) {
 }
 
 async function reconnect(old) {
-  if (client !== old || !session || leaving) return;
+  if (client !== old || !hb.session || leaving) return;
   try {
     await joinRoom();
   } catch (e) {
@@ -603,7 +588,7 @@ function onRevoked(reason) {
   if (leaving) return;
   if (reason === 'session_closed' || reason === 'session_expired') {
     localStorage.removeItem(storageKey());
-    session = null;
+    hb.dropped();
     leaveRoom();
     setSessionUi('none');
   } else if (reason === 'stream_ended') {
@@ -614,7 +599,7 @@ function onRevoked(reason) {
 function onStreamEnded() {
   ui.openButton.disabled = true;
   setStatus(ui.watchStatus, 'This stream has ended.', 'info');
-  if (session && !leaving) leave();
+  if (hb.session && !leaving) leave();
 }
 
 // ---- open / resume ----
@@ -646,19 +631,14 @@ ui.openForm.addEventListener('submit', (ev) => {
     }
     ui.summary.hidden = true;
     try {
-      if (!session) {
+      if (!hb.session) {
         const seconds = Number(ui.escrowSeconds.value);
         if (!Number.isInteger(seconds) || seconds < 1) throw new Error('enter a whole number of seconds');
-        session = await openSession(seconds);
-        signed = 0;
-        settledSeconds = 0;
-        closedSession = null;
-        closeSent = false;
+        hb.opened(await openSession(seconds));
         persist();
-        ui.watchStatus.dataset.sessionId = String(session.id);
+        ui.watchStatus.dataset.sessionId = String(hb.session.id);
         renderBudget();
       }
-      acked = 0;
       beginSession();
       renderCounter();
       await joinRoom();
@@ -741,15 +721,14 @@ function showSummary(s, { blockHash, event }) {
   ui.summary.hidden = false;
   ui.summary.dataset.sessionId = String(s.id);
   ui.summary.focus();
-  acked = seconds;
-  settledSeconds = seconds;
+  hb.closedOnChain(seconds);
   renderCounter();
   setStatus(ui.watchStatus, `Session #${s.id} closed: paid ${formatBalance(paid)}, refunded ${formatBalance(refunded)}.`, 'ok');
 }
 
 async function leave() {
-  if (!session || leaving) return;
-  const s = session;
+  if (!hb.session || leaving) return;
+  const s = hb.session;
   maybeSign(); // the last seconds shown
   leaving = true;
   document.body.dataset.session = 'closing';
@@ -758,13 +737,12 @@ async function leave() {
   stopMedia();
   try {
     const from = await chain.bestNumber();
-    setStatus(ui.watchStatus, `Closing session #${s.id} at ${signed} s…`, 'busy');
-    await sendCloseIntent(s, signed);
-    closeSent = true;
+    setStatus(ui.watchStatus, `Closing session #${s.id} at ${hb.signed} s…`, 'busy');
+    await sendCloseIntent(s, hb.signed);
+    hb.closeIntentSent();
     leaveRoom();
     localStorage.removeItem(storageKey());
-    closedSession = s;
-    session = null;
+    hb.left(s);
     setSessionUi('closing');
     setStatus(ui.sessionStatus, 'Not watching.', 'info');
     showSummary(s, await waitClosed(s, from));
@@ -772,7 +750,7 @@ async function leave() {
     ui.openButton.textContent = 'Start watching';
     renderBudget();
   } catch (e) {
-    if (closeSent) {
+    if (hb.closeSent) {
       setStatus(ui.watchStatus, `Session #${s.id} is closing, but its refund did not show up on chain yet (${errorText(e)}). It comes when the settlement window ends.`, 'error');
       setSessionUi('none');
     } else {
@@ -795,16 +773,16 @@ ui.topupForm.addEventListener('submit', (ev) => {
   ev.preventDefault();
   withBusy(ui.topup, async () => {
     const extra = Number(ui.topupSeconds.value);
-    if (!session || !Number.isInteger(extra) || extra < 1) return;
+    if (!hb.session || !Number.isInteger(extra) || extra < 1) return;
     const onStatus = (s) => setStatus(ui.watchStatus, `Top up: ${s}`, 'busy');
     try {
-      const op = { TopUp: { sessionId: session.id, extraSeconds: extra } };
-      const allowance = ui.useBudget.checked ? await usableAllowance(session.price * BigInt(extra), op) : null;
+      const op = { TopUp: { sessionId: hb.session.id, extraSeconds: extra } };
+      const allowance = ui.useBudget.checked ? await usableAllowance(hb.session.price * BigInt(extra), op) : null;
       const { events } = allowance
         ? await chain.delegate(account.address, allowance, op, key, onStatus)
-        : await chain.send(api.tx.ticks.topUp(session.id, extra), account, onStatus);
+        : await chain.send(api.tx.ticks.topUp(hb.session.id, extra), account, onStatus);
       const topped = chain.findEvent(events, 'ticks', 'SessionToppedUp');
-      if (topped && session) session.maxSeconds = topped.data.maxSeconds.toNumber();
+      if (topped) hb.toppedUp(topped.data.maxSeconds.toNumber());
       renderCounter();
       renderBudget();
       setStatus(ui.watchStatus, `Added ${extra} s${allowance ? ' from your daily budget' : ''}.`, 'ok');
@@ -818,12 +796,11 @@ ui.topupForm.addEventListener('submit', (ev) => {
 // Settled seconds of the session and the budget left, at every new block.
 await chain.subscribeHeads(async () => {
   renderBudget();
-  if (!session) return;
-  const id = session.id;
+  if (!hb.session) return;
+  const id = hb.session.id;
   try {
     const s = await chain.session(id);
-    if (!session || session.id !== id || !s) return;
-    settledSeconds = s.settledSeconds;
+    if (!s || !hb.settledOnChain(id, s.settledSeconds)) return;
     renderCounter();
   } catch {
     // next block
@@ -832,10 +809,10 @@ await chain.subscribeHeads(async () => {
 
 // ---- account ----
 async function onAccount(a) {
-  if (session && account && a?.id !== account.id) {
+  if (hb.session && account && a?.id !== account.id) {
     if (!window.confirm('Switching accounts stops watching (your session stays open). Continue?')) return;
     leaveRoom();
-    session = null;
+    hb.dropped();
     setSessionUi('none');
   }
   account = a;
@@ -846,15 +823,14 @@ async function onAccount(a) {
   // A session left open by an earlier visit (a reload) can be resumed or closed. It goes on from
   // what this page signed for it (or what the chain settled, if more), never from the sidecar.
   const stored = JSON.parse(localStorage.getItem(storageKey()) ?? 'null');
-  if (stored && !session) {
+  if (stored && !hb.session) {
     const s = await chain.session(stored.id).catch(() => null);
     if (s && s.open && s.viewer === a.address && s.streamId === streamId && sameAccount(s.voucherKey, key.address)) {
-      session = { id: stored.id, price: BigInt(s.pricePerSecond), maxSeconds: s.maxSeconds, openedAt: s.openedAt };
-      signed = Math.max(Number(stored.signed) || 0, s.settledSeconds);
-      acked = 0;
-      closeSent = false;
-      settledSeconds = s.settledSeconds;
-      ui.watchStatus.dataset.sessionId = String(session.id);
+      hb.resumed(
+        { id: stored.id, price: BigInt(s.pricePerSecond), maxSeconds: s.maxSeconds, openedAt: s.openedAt },
+        { storedSigned: stored.signed, settledSeconds: s.settledSeconds },
+      );
+      ui.watchStatus.dataset.sessionId = String(hb.session.id);
       renderCounter();
       ui.openButton.textContent = `Resume session #${stored.id}`;
       ui.sessionActions.hidden = false;
@@ -879,12 +855,13 @@ window.addEventListener('pageswap', (ev) => {
   reloading = ev.activation?.navigationType === 'reload';
 });
 window.addEventListener('pagehide', () => {
-  if (!session || closeSent || reloading) return;
+  if (!hb.closeIntentDue({ reloading })) return;
   maybeSign();
+  const { session, signed } = hb;
   const intent = { sessionId: session.id, cumulativeSeconds: signed, signature: key.sign(closePayload(chain.genesis, session.id, signed)) };
   // text/plain: a cross-origin beacon with it needs no preflight (which a beacon cannot make).
   navigator.sendBeacon(`${sidecarOrigin}/close`, new Blob([JSON.stringify(closeIntentFields(intent))], { type: 'text/plain' }));
-  closeSent = true;
+  hb.closeIntentSent();
 });
 // Restored from the back/forward cache after a close intent left: start afresh.
 window.addEventListener('pageshow', (ev) => {
@@ -895,9 +872,9 @@ window.addEventListener('pageshow', (ev) => {
 window.vilokanam = {
   get media() { return media; },
   get client() { return client; },
-  get session() { return session; },
+  get session() { return hb.session; },
   get meter() { return meter; },
-  get signed() { return signed; },
+  get signed() { return hb.signed; },
   get pageKey() { return key?.address ?? null; },
 };
 document.body.dataset.pageReady = 'true';

@@ -8,26 +8,26 @@
 //! lock; other messages are served meanwhile.
 
 use crate::{
-	chain_view::{SessionEntry, StreamEntry, ViewError},
-	close_intent::{self, CloseError, IntentRequest},
-	heartbeat::{Heartbeat, HeartbeatError, Verdict},
-	identity,
-	media::{
-		CloseReason, MediaError, MediaEvent, MediaPeerId, MediaRole, PeerSetup, PublisherGate,
-		ViewerGate,
-	},
+	access::identity,
+	access::rate::TokenBucket,
+	access::rights::{self, PublisherGate, Refusal, ViewerGate, WatchRight},
+	billing::close_intent::{self, CloseError, IntentRequest},
+	billing::heartbeat::{Heartbeat, HeartbeatError, Verdict},
+	chain::view::{SessionEntry, ViewError},
+	clock,
+	media::{CloseReason, MediaError, MediaEvent, MediaPeerId, MediaRole, PeerSetup},
 	protocol::{
 		self, decode_client, error, ClientMessage, ErrorCode, HexBytes, MediaState, Role,
 		ServerMessage,
 	},
-	rooms::{JoinRequest, Membership, Push, RoomError, TokenBucket},
+	rooms::{JoinRequest, Membership, Push, RoomError},
 	Sidecar,
 };
 use futures::{SinkExt, StreamExt};
 use std::{
 	collections::VecDeque,
 	sync::Arc,
-	time::{Duration, Instant, SystemTime, UNIX_EPOCH},
+	time::{Duration, Instant},
 };
 use tokio::{
 	io::{AsyncRead, AsyncWrite},
@@ -41,7 +41,7 @@ use tokio_tungstenite::{
 	},
 	WebSocketStream,
 };
-use vilokanam_chain_client::{AccountId, StreamStatus, H256};
+use vilokanam_chain_client::{AccountId, H256};
 
 /// How long a connection may stay unauthenticated.
 pub const AUTH_TIMEOUT: Duration = Duration::from_secs(30);
@@ -84,13 +84,6 @@ struct Conn {
 	/// This connection's media peer in the SFU, if any.
 	media: Option<MediaPeerId>,
 	media_tx: mpsc::Sender<(MediaPeerId, MediaEvent)>,
-}
-
-fn now_ms() -> u64 {
-	SystemTime::now()
-		.duration_since(UNIX_EPOCH)
-		.map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-		.unwrap_or(0)
 }
 
 fn frame(msg: &ServerMessage) -> Message {
@@ -214,7 +207,7 @@ pub async fn run<S>(
 				},
 				Some(Ok(_)) => {},
 				Some(Err(WsError::Capacity(e))) => {
-					let limit = conn.sidecar.limits.max_message_bytes;
+					let limit = conn.sidecar.settings.max_message_bytes;
 					let detail = match e {
 						CapacityError::MessageTooLong { size, .. } => format!("{size} bytes"),
 						other => other.to_string(),
@@ -330,7 +323,7 @@ impl Conn {
 			self.reject(ErrorCode::NotInRoom, "watch this session before sending its heartbeats");
 			return None;
 		};
-		match self.sidecar.heartbeats.submit(&self.genesis, &session, &hb, now_ms()) {
+		match self.sidecar.heartbeats.submit(&self.genesis, &session, &hb, clock::unix_ms()) {
 			Ok(verdict) => Some(InFlight {
 				verdict,
 				session,
@@ -497,7 +490,7 @@ impl Conn {
 	/// `close`: a viewer's close intent, for any open session (not only the watched one; no
 	/// authentication needed: the intent's signature is the authority).
 	async fn on_close(&mut self, req: &IntentRequest) -> Result<(), (ErrorCode, String)> {
-		match close_intent::accept(&self.sidecar, req, now_ms()).await {
+		match close_intent::accept(&self.sidecar, req, clock::unix_ms()).await {
 			Ok(()) => {
 				self.send(&ServerMessage::Closing {
 					session_id: req.session_id,
@@ -535,16 +528,6 @@ impl Conn {
 		self.sidecar.rooms.delete_chat(m, &auth.account, id).await.map_err(room_error)
 	}
 
-	/// The stream, from the chain view; `not_found` if there is none.
-	async fn stream(&self, stream_id: u64) -> Result<Arc<StreamEntry>, (ErrorCode, String)> {
-		self.sidecar
-			.chain
-			.stream(stream_id)
-			.await
-			.map_err(view_error)?
-			.ok_or((ErrorCode::NotFound, format!("no stream {stream_id}")))
-	}
-
 	fn account(&self) -> Result<(AccountId, Arc<str>), (ErrorCode, String)> {
 		self.auth
 			.as_ref()
@@ -554,15 +537,11 @@ impl Conn {
 
 	async fn on_publish(&mut self, stream_id: u64) -> Result<(), (ErrorCode, String)> {
 		let (account, ss58) = self.account()?;
-		let stream = self.stream(stream_id).await?;
-		if stream.creator != account {
-			return Err((ErrorCode::Forbidden, "only the stream's creator publishes".into()));
-		}
-		if stream.status() == StreamStatus::Ended {
-			return Err((ErrorCode::Forbidden, "the stream has ended".into()));
-		}
+		let right = rights::may_publish(&self.sidecar.chain, stream_id, |a| *a == account)
+			.await
+			.map_err(refusal)?;
 		self.join(JoinRequest {
-			stream,
+			stream: right.stream,
 			account,
 			ss58,
 			role: Role::Publisher,
@@ -578,26 +557,10 @@ impl Conn {
 		session_id: u64,
 	) -> Result<(), (ErrorCode, String)> {
 		let (account, ss58) = self.account()?;
-		let chain = self.sidecar.chain.clone();
-		let stream = self.stream(stream_id).await?;
-		if stream.status() != StreamStatus::Live {
-			return Err((ErrorCode::Forbidden, "the stream is not live".into()));
-		}
-		let session = chain
-			.session(session_id)
-			.await
-			.map_err(view_error)?
-			.filter(|s| !s.is_closed())
-			.ok_or((ErrorCode::NotFound, format!("no open session {session_id}")))?;
-		if session.stream_id != stream_id {
-			return Err((ErrorCode::Forbidden, "the session is for another stream".into()));
-		}
-		if session.viewer != account {
-			return Err((ErrorCode::Forbidden, "the session is another account's".into()));
-		}
-		if chain.is_banned(&stream.creator, &account).await.map_err(view_error)? {
-			return Err((ErrorCode::Forbidden, "the creator banned this account".into()));
-		}
+		let WatchRight { stream, session } =
+			rights::may_watch(&self.sidecar.chain, stream_id, session_id, |a| *a == account)
+				.await
+				.map_err(refusal)?;
 		// Resume above what was acknowledged before a reconnect or restart.
 		match self.sidecar.store.latest_voucher(session_id).await {
 			Ok(Some(v)) => session.note_acked(v.cumulative_seconds),
@@ -675,18 +638,18 @@ impl Conn {
 		))?;
 		let m = active(&mut self.membership).ok_or_else(not_in_room)?;
 		let (stream_id, role, session) = (m.stream_id(), m.role, m.session.clone());
-		let stream = self.stream(stream_id).await?;
+		let stream = rights::stream(&self.sidecar.chain, stream_id).await.map_err(refusal)?;
+		// The gate re-checks the room's standing rules as the chain changes (the join checked
+		// them once).
 		let (role, gate): (_, Arc<dyn crate::media::Gate>) = match (role, session) {
 			(Role::Publisher, _) => (MediaRole::Publisher, Arc::new(PublisherGate { stream })),
 			(Role::Viewer, Some(session)) => (
 				MediaRole::Viewer,
-				Arc::new(ViewerGate {
-					stream,
-					session,
-					chain: self.sidecar.chain.clone(),
-					voucher_grace: self.sidecar.limits.voucher_grace,
-					since_ms: now_ms(),
-				}),
+				Arc::new(ViewerGate::new(
+					WatchRight { stream, session },
+					self.sidecar.chain.clone(),
+					self.sidecar.settings.voucher_grace,
+				)),
 			),
 			(Role::Viewer, None) => return Err(not_in_room()),
 		};
@@ -711,10 +674,9 @@ impl Conn {
 
 	async fn on_publish_token(&mut self, stream_id: u64) -> Result<(), (ErrorCode, String)> {
 		let (account, _) = self.account()?;
-		let stream = self.stream(stream_id).await?;
-		if stream.creator != account {
-			return Err((ErrorCode::Forbidden, "only the stream's creator publishes".into()));
-		}
+		rights::may_publish(&self.sidecar.chain, stream_id, |a| *a == account)
+			.await
+			.map_err(refusal)?;
 		let token = self.sidecar.tokens.publish(stream_id, &account);
 		self.send(&ServerMessage::PublishToken {
 			stream_id,
@@ -770,6 +732,17 @@ fn view_error(e: ViewError) -> (ErrorCode, String) {
 			tracing::warn!("chain read failed: {e}");
 			(ErrorCode::ChainUnavailable, "the chain node failed to answer".into())
 		},
+	}
+}
+
+/// A refused right, as the WebSocket says it.
+fn refusal(r: Refusal) -> (ErrorCode, String) {
+	match r {
+		Refusal::Chain(e) => view_error(e),
+		r @ (Refusal::NoStream(_) | Refusal::NoOpenSession(_)) => {
+			(ErrorCode::NotFound, r.to_string())
+		},
+		r => (ErrorCode::Forbidden, r.to_string()),
 	}
 }
 

@@ -3,8 +3,9 @@
 //! and `POST /close` for the beacon a page sends when its tab closes.
 
 use crate::{
-	close_intent::{self, CloseError, IntentRequest},
-	heartbeat::{Heartbeat, HeartbeatError},
+	billing::close_intent::{self, CloseError, IntentRequest},
+	billing::heartbeat::{Heartbeat, HeartbeatError},
+	clock,
 	protocol::{Crypto, Encoding, ErrorCode, HexBytes, Signer},
 	Sidecar, Tokens,
 };
@@ -14,7 +15,6 @@ use hyper::{
 	header::{self, HeaderValue},
 	Request, Response, StatusCode,
 };
-use std::time::{SystemTime, UNIX_EPOCH};
 
 /// The largest accepted body: a voucher or an intent is about 250 bytes of JSON.
 const MAX_BODY_BYTES: usize = 2 * 1024;
@@ -28,10 +28,6 @@ struct PostedVoucher {
 	signature: HexBytes<64>,
 	#[serde(default)]
 	signer: Signer,
-}
-
-fn now_ms() -> u64 {
-	SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
 }
 
 fn json(status: StatusCode, body: serde_json::Value) -> Response<Full<Bytes>> {
@@ -88,7 +84,7 @@ pub async fn close(req: Request<Incoming>, sidecar: &Sidecar) -> Response<Full<B
 		Ok(i) => i,
 		Err(r) => return r,
 	};
-	match close_intent::accept(sidecar, &intent, now_ms()).await {
+	match close_intent::accept(sidecar, &intent, clock::unix_ms()).await {
 		Ok(()) => json(
 			StatusCode::ACCEPTED,
 			serde_json::json!({
@@ -159,7 +155,7 @@ pub async fn post(req: Request<Incoming>, sidecar: &Sidecar) -> Response<Full<By
 		signature: posted.signature.0,
 		signer: posted.signer,
 	};
-	let verdict = match sidecar.heartbeats.submit(&genesis, &session, &hb, now_ms()) {
+	let verdict = match sidecar.heartbeats.submit(&genesis, &session, &hb, clock::unix_ms()) {
 		Ok(rx) => rx.await.unwrap_or(Err(HeartbeatError::Internal)),
 		Err(e) => Err(e),
 	};

@@ -35,7 +35,7 @@ pub fn config(sidecar: &Sidecar) -> Response<Full<Bytes>> {
 		"media": sidecar.media.as_ref().map(|m| m.candidate().to_string()),
 		"genesis": sidecar.chain.genesis().map(|g| format!("{g:?}")),
 		// How late a voucher may be before the media pauses.
-		"voucher_grace_ms": sidecar.limits.voucher_grace.as_millis() as u64,
+		"voucher_grace_ms": sidecar.settings.voucher_grace.as_millis() as u64,
 		// The account creators name as their streams' relayer when they use this sidecar.
 		"relayer": sidecar.relayer.as_ref().map(crate::protocol::account_to_ss58),
 	});

@@ -15,7 +15,7 @@
 //! scheme (`crypto`).
 
 use crate::{
-	chain_view::SessionEntry,
+	chain::view::SessionEntry,
 	protocol::{Crypto, Encoding, ErrorCode, Signer},
 	store::{Store, StoredVoucher},
 };
@@ -302,7 +302,7 @@ fn verifier_loop(rx: &Mutex<mpsc::Receiver<Job>>, store: &Store) {
 #[cfg(test)]
 mod tests {
 	use super::*;
-	use crate::chain_view::account_of;
+	use crate::chain::view::account_of;
 	use vilokanam_chain_client::{VoucherEncoding, VoucherSigner};
 
 	const GRACE: u64 = 6;
@@ -516,7 +516,7 @@ mod tests {
 	#[test]
 	fn closing_session_is_refused() {
 		let alice = sr25519::Pair::from_string("//Alice", None).unwrap();
-		let v = crate::chain_view::ChainView::offline(genesis());
+		let v = crate::chain::view::ChainView::offline(genesis());
 		let s = v.insert_session(session(&alice, 0, 100));
 		v.apply_events([vilokanam_chain_client::RuntimeEvent::Ticks(pallet_ticks::Event::<
 			vilokanam_chain_client::Runtime,

@@ -1,19 +1,19 @@
 //! The HTTP server (hyper 1, HTTP/1.1) on `--listen`:
 //!
-//! - `GET /ws`: WebSocket upgrade (RFC 6455), then [`crate::connection::run`];
+//! - `GET /ws`: WebSocket upgrade (RFC 6455), then [`crate::transport::ws::run`];
 //! - `GET /health`: `{"status", "chain_connected", "best_block", "db_ok"}`, 200 when the chain
 //!   node is connected and the database answers, 503 otherwise;
 //! - `GET /metrics`: Prometheus text format;
-//! - `/whip/…`, `/whep/…`: WHIP and WHEP ([`crate::whip`]);
+//! - `/whip/…`, `/whep/…`: WHIP and WHEP ([`crate::transport::whip`]);
 //! - `POST /close`: a viewer's close intent as JSON (the beacon a page sends when its tab
-//!   closes; [`crate::close_intent`]): `202`, or `400`/`403`/`404`/`503` with `{code, message}`;
+//!   closes; [`crate::billing::close_intent`]): `202`, or `400`/`403`/`404`/`503` with `{code, message}`;
 //! - `POST /vouchers` with `Authorization: Bearer <watch token>`: a voucher as JSON, for
 //!   players that watch over WHEP without the WebSocket: `200 {session_id,
 //!   cumulative_seconds}` once it is durably stored (the media keeps flowing), else an error;
-//! - `GET /config.json`, `GET /media/stats` and the web pages ([`crate::web`]);
+//! - `GET /config.json`, `GET /media/stats` and the web pages ([`crate::transport::web`]);
 //! - anything else: 404.
 
-use crate::{connection, Sidecar};
+use crate::{transport::ws, Sidecar};
 use http_body_util::Full;
 use hyper::{
 	body::{Bytes, Incoming},
@@ -112,14 +112,14 @@ async fn route(
 			response(StatusCode::OK, "text/plain; version=0.0.4", sidecar.metrics.encode())
 		},
 		(_, p) if p.starts_with("/whip/") || p.starts_with("/whep/") => {
-			crate::whip::handle(req, sidecar).await
+			crate::transport::whip::handle(req, sidecar).await
 		},
-		(&Method::POST, "/close") => crate::vouchers::close(req, &sidecar).await,
-		(&Method::POST, "/vouchers") => crate::vouchers::post(req, &sidecar).await,
-		(&Method::OPTIONS, "/close" | "/vouchers") => crate::vouchers::preflight(),
-		(&Method::GET, "/config.json") => crate::web::config(&sidecar),
-		(&Method::GET, "/media/stats") => crate::web::media_stats(&sidecar),
-		(&Method::GET, p) => crate::web::file(&sidecar, p).await,
+		(&Method::POST, "/close") => crate::transport::vouchers::close(req, &sidecar).await,
+		(&Method::POST, "/vouchers") => crate::transport::vouchers::post(req, &sidecar).await,
+		(&Method::OPTIONS, "/close" | "/vouchers") => crate::transport::vouchers::preflight(),
+		(&Method::GET, "/config.json") => crate::transport::web::config(&sidecar),
+		(&Method::GET, "/media/stats") => crate::transport::web::media_stats(&sidecar),
+		(&Method::GET, p) => crate::transport::web::file(&sidecar, p).await,
 		_ => response(StatusCode::NOT_FOUND, "text/plain", "not found\n"),
 	}
 }
@@ -156,17 +156,17 @@ fn upgrade(
 	};
 	let accept = derive_accept_key(&key);
 	let on_upgrade = hyper::upgrade::on(&mut req);
-	let config = ws_config(sidecar.limits.max_message_bytes);
+	let config = ws_config(sidecar.settings.max_message_bytes);
 	tokio::spawn(async move {
 		match on_upgrade.await {
 			Ok(upgraded) => {
-				let ws = WebSocketStream::from_raw_socket(
+				let socket = WebSocketStream::from_raw_socket(
 					TokioIo::new(upgraded),
 					Role::Server,
 					Some(config),
 				)
 				.await;
-				connection::run(ws, sidecar, shutdown).await;
+				ws::run(socket, sidecar, shutdown).await;
 			},
 			Err(e) => tracing::debug!("WebSocket upgrade failed: {e}"),
 		}

@@ -8,14 +8,13 @@
 //!   `PATCH` (trickle ICE, ICE restart) is not supported: the server is ICE-lite and its one
 //!   candidate is in the answer, so `405`.
 //!
-//! Rights are the same as over the WebSocket, checked against the chain when the offer comes
-//! and then by the media engine's gates for as long as the session lasts.
+//! Rights are the same as over the WebSocket ([`crate::access::rights`]), checked against the
+//! chain when the offer comes and then by the media engine's gates for as long as the session
+//! lasts.
 
 use crate::{
-	media::{
-		CloseReason, Gate, MediaError, MediaEvent, MediaPeerId, MediaRole, PeerSetup,
-		PublisherGate, ViewerGate,
-	},
+	access::rights::{self, PublisherGate, Refusal, ViewerGate},
+	media::{CloseReason, Gate, MediaError, MediaEvent, MediaPeerId, MediaRole, PeerSetup},
 	protocol, Sidecar, Tokens,
 };
 use http_body_util::{BodyExt, Full, Limited};
@@ -27,10 +26,8 @@ use hyper::{
 use std::{
 	collections::HashMap,
 	sync::{Arc, Mutex},
-	time::{SystemTime, UNIX_EPOCH},
 };
 use tokio::sync::mpsc;
-use vilokanam_chain_client::StreamStatus;
 
 /// The largest accepted offer.
 const MAX_OFFER_BYTES: usize = 64 * 1024;
@@ -163,60 +160,46 @@ async fn offer(
 	let Ok(sdp) = std::str::from_utf8(&body) else {
 		return respond(StatusCode::BAD_REQUEST, "the offer is not UTF-8\n");
 	};
-	let stream = match sidecar.chain.stream(stream_id).await {
-		Ok(Some(s)) => s,
-		Ok(None) => return respond(StatusCode::NOT_FOUND, format!("no stream {stream_id}\n")),
-		Err(e) => return respond(StatusCode::SERVICE_UNAVAILABLE, format!("{e}\n")),
-	};
 	let (gate, label): (Arc<dyn Gate>, String) = match role {
 		MediaRole::Publisher => {
-			if !sidecar.tokens.check_publish(&token, stream_id, &stream.creator) {
-				return unauthorized("the token does not grant publishing to this stream");
+			let right = rights::may_publish(&sidecar.chain, stream_id, |creator| {
+				sidecar.tokens.check_publish(&token, stream_id, creator)
+			})
+			.await;
+			match right {
+				Ok(right) => {
+					let label = protocol::account_to_ss58(&right.stream.creator);
+					(Arc::new(PublisherGate::from(right)), label)
+				},
+				Err(Refusal::NotCreator) => {
+					return unauthorized("the token does not grant publishing to this stream")
+				},
+				Err(r) => return refused(r),
 			}
-			if stream.status() == StreamStatus::Ended {
-				return respond(StatusCode::FORBIDDEN, "the stream has ended\n");
-			}
-			let label = protocol::account_to_ss58(&stream.creator);
-			(Arc::new(PublisherGate { stream }), label)
 		},
 		MediaRole::Viewer => {
 			let Some(session_id) = Tokens::watch_session(&token) else {
 				return unauthorized("not a watch token");
 			};
-			let session = match sidecar.chain.session(session_id).await {
-				Ok(Some(s)) if !s.is_closed() => s,
-				Ok(_) => return respond(StatusCode::FORBIDDEN, "the session is not open\n"),
-				Err(e) => return respond(StatusCode::SERVICE_UNAVAILABLE, format!("{e}\n")),
-			};
-			if !sidecar.tokens.check_watch(&token, session_id, &session.viewer) {
-				return unauthorized("the token does not grant watching with this session");
-			}
-			if session.stream_id != stream_id {
-				return respond(StatusCode::FORBIDDEN, "the session is for another stream\n");
-			}
-			if stream.status() != StreamStatus::Live {
-				return respond(StatusCode::FORBIDDEN, "the stream is not live\n");
-			}
-			match sidecar.chain.is_banned(&stream.creator, &session.viewer).await {
-				Ok(false) => {},
-				Ok(true) => {
-					return respond(StatusCode::FORBIDDEN, "the creator banned this account\n")
+			let right = rights::may_watch(&sidecar.chain, stream_id, session_id, |viewer| {
+				sidecar.tokens.check_watch(&token, session_id, viewer)
+			})
+			.await;
+			match right {
+				Ok(right) => {
+					let label = protocol::account_to_ss58(&right.session.viewer);
+					let gate = ViewerGate::new(
+						right,
+						sidecar.chain.clone(),
+						sidecar.settings.voucher_grace,
+					);
+					(Arc::new(gate), label)
 				},
-				Err(e) => return respond(StatusCode::SERVICE_UNAVAILABLE, format!("{e}\n")),
+				Err(Refusal::NotViewer) => {
+					return unauthorized("the token does not grant watching with this session")
+				},
+				Err(r) => return refused(r),
 			}
-			let label = protocol::account_to_ss58(&session.viewer);
-			let since_ms = SystemTime::now()
-				.duration_since(UNIX_EPOCH)
-				.map(|d| d.as_millis() as u64)
-				.unwrap_or(0);
-			let gate = ViewerGate {
-				stream,
-				session,
-				chain: sidecar.chain.clone(),
-				voucher_grace: sidecar.limits.voucher_grace,
-				since_ms,
-			};
-			(Arc::new(gate), label)
 		},
 	};
 	let (events, mut rx) = mpsc::channel(8);
@@ -254,6 +237,16 @@ async fn offer(
 	}
 	cors(h);
 	r
+}
+
+/// A refused right, as WHIP and WHEP say it.
+fn refused(r: Refusal) -> Response<Full<Bytes>> {
+	let status = match r {
+		Refusal::NoStream(_) => StatusCode::NOT_FOUND,
+		Refusal::Chain(_) => StatusCode::SERVICE_UNAVAILABLE,
+		_ => StatusCode::FORBIDDEN,
+	};
+	respond(status, format!("{r}\n"))
 }
 
 fn delete(

@@ -46,11 +46,14 @@
 //! submits the viewer's close intent (`submit_close_intent`, free) and leaves the refund to the
 //! window's end.
 //!
-//! The relay never panics and survives node disconnects: when the connection drops it reconnects
-//! to the same node with backoff (the sidecar's `main` also restarts it on a new connection).
+//! The relay never panics and survives node disconnects: when the connection drops it waits for
+//! the next one from the sidecar's node link ([`crate::chain::link`]) and goes on.
 
 use crate::{
-	chain_view::Revocation,
+	chain::{
+		link::{NodeLink, MAX_BACKOFF},
+		view::Revocation,
+	},
 	metrics::Metrics,
 	store::{Release, StoreError, StoredVoucher},
 	Store,
@@ -80,8 +83,6 @@ pub const MAX_RELEASES_PER_ROUND: usize = 256;
 const INCLUSION_TIMEOUT: Duration = Duration::from_secs(90);
 /// How long an included batch may wait for finality before the relay gives up on it.
 const FINALITY_TIMEOUT: Duration = Duration::from_secs(300);
-/// The longest wait between two reconnection attempts.
-const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
 /// The most vouchers one `settle_batch` takes: the runtime's `MaxVouchersPerBatch`.
 pub fn max_vouchers_per_batch() -> usize {
@@ -360,7 +361,7 @@ impl RoundError {
 /// Submits the latest unsettled voucher of each session in `settle_batch` extrinsics and tracks
 /// them to finality (see the [module documentation](self)).
 pub struct Relay {
-	client: Client,
+	link: NodeLink,
 	store: Store,
 	relayer: sp_core::sr25519::Pair,
 	relayer_account: AccountId,
@@ -372,14 +373,14 @@ impl Relay {
 	/// A relay submitting with `relayer` (who pays the fees) every `every_blocks` best blocks
 	/// (at least 1).
 	pub fn new(
-		client: Client,
+		link: NodeLink,
 		store: Store,
 		relayer: sp_core::sr25519::Pair,
 		every_blocks: u32,
 		metrics: Metrics,
 	) -> Self {
 		let relayer_account = MultiSigner::from(relayer.public()).into_account();
-		Self { client, store, relayer, relayer_account, every_blocks: every_blocks.max(1), metrics }
+		Self { link, store, relayer, relayer_account, every_blocks: every_blocks.max(1), metrics }
 	}
 
 	/// Runs until the task is dropped (which also stops the batch watchers).
@@ -394,7 +395,7 @@ impl Relay {
 		let (reports_tx, mut reports) = mpsc::unbounded_channel();
 		let mut watchers = JoinSet::new();
 		let mut in_flight = InFlight::default();
-		let mut client = self.client.clone();
+		let mut client = self.link.connected().await;
 		let mut backoff = Duration::from_secs(1);
 		loop {
 			let mut heads = match client.subscribe_heads(false).await {
@@ -404,9 +405,7 @@ impl Relay {
 					self.count_error("rpc");
 					tokio::time::sleep(backoff).await;
 					backoff = (backoff * 2).min(MAX_BACKOFF);
-					if !client.is_connected() {
-						client = self.reconnect(&client).await;
-					}
+					client = self.link.connected().await;
 					continue;
 				},
 			};
@@ -455,27 +454,8 @@ impl Relay {
 			if client.is_connected() {
 				// Subscribe again, but not in a tight loop should it keep ending at once.
 				tokio::time::sleep(Duration::from_secs(1)).await;
-			} else {
-				client = self.reconnect(&client).await;
 			}
-		}
-	}
-
-	/// Connects to the same node again, with backoff, until it works.
-	async fn reconnect(&self, old: &Client) -> Client {
-		let mut backoff = Duration::from_secs(1);
-		loop {
-			tokio::time::sleep(backoff).await;
-			match old.reconnect().await {
-				Ok(client) => {
-					tracing::info!(target: LOG_TARGET, url = old.url(), "reconnected to the node");
-					return client;
-				},
-				Err(e) => {
-					tracing::warn!(target: LOG_TARGET, url = old.url(), "cannot reconnect: {e}");
-					backoff = (backoff * 2).min(MAX_BACKOFF);
-				},
-			}
+			client = self.link.connected().await;
 		}
 	}
 
@@ -706,13 +686,14 @@ impl Relay {
 /// What a round does about a session to release.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ReleaseStep {
-	/// Nothing yet (vouchers still to settle, or nothing asked the session to close).
+	/// Nothing yet (vouchers still to settle, or a relayed intent not yet on chain).
 	Wait,
 	/// Close it at once as the stream's relayer, with the viewer's intent if any.
 	Close(Option<vilokanam_chain_client::CloseIntent>),
 	/// Relay the viewer's close intent (not the stream's relayer).
 	SubmitIntent(vilokanam_chain_client::CloseIntent),
-	/// Nothing more to do here (the settlement window ends it).
+	/// Nothing more to do here (the settlement window ends it, or nothing asked the session
+	/// to close).
 	Done,
 }
 
@@ -726,10 +707,15 @@ pub fn plan_release(
 	relayer: &AccountId,
 	asked: bool,
 ) -> ReleaseStep {
+	if !asked {
+		// Nothing asked this open session of a live stream to close (a close seen on a block
+		// that was then retracted): nothing to do unless asked again.
+		return ReleaseStep::Done;
+	}
 	let ours = stream.is_some_and(|s| s.relayer.as_ref() == Some(relayer));
 	if ours {
 		// Settle every acknowledged second first: closing refunds the rest.
-		if release.unsettled || !asked {
+		if release.unsettled {
 			return ReleaseStep::Wait;
 		}
 		return ReleaseStep::Close(release.intent.clone());
@@ -739,8 +725,7 @@ pub fn plan_release(
 			ReleaseStep::SubmitIntent(intent.clone())
 		},
 		Some(_) if session.is_open() => ReleaseStep::Wait,
-		_ if asked => ReleaseStep::Done,
-		_ => ReleaseStep::Wait,
+		_ => ReleaseStep::Done,
 	}
 }
 
@@ -1161,7 +1146,7 @@ mod tests {
 		// Nothing asked this open session on a live stream to close: never close it.
 		assert_eq!(
 			plan(&release(false, false, false), &session(false), &ours, false),
-			ReleaseStep::Wait
+			ReleaseStep::Done
 		);
 		// Not ours: relay the intent once, then let the window run.
 		assert_eq!(

@@ -1,10 +1,10 @@
 //! Close intents from viewers' pages: checked here (the session's key signed it, for seconds
 //! that were paid for and have elapsed), then recorded as a release for the relay
-//! ([`crate::relay`]) to act on. Shared by the WebSocket `close` message and `POST /close`
+//! ([`crate::billing::relay`]) to act on. Shared by the WebSocket `close` message and `POST /close`
 //! (the beacon a page sends when its tab closes).
 
 use crate::{
-	chain_view::ViewError,
+	chain::view::ViewError,
 	protocol::{Crypto, Encoding, Signer},
 	Sidecar,
 };
@@ -57,7 +57,7 @@ pub async fn accept(sidecar: &Sidecar, req: &IntentRequest, now_ms: u64) -> Resu
 		sidecar.chain.session(req.session_id).await?.ok_or(CloseError::NotFound(req.session_id))?;
 	let elapsed = now_ms.saturating_sub(session.opened_at_ms) / 1_000;
 	if req.cumulative_seconds > session.max_seconds()
-		|| req.cumulative_seconds > elapsed.saturating_add(sidecar.limits.elapsed_grace_secs)
+		|| req.cumulative_seconds > elapsed.saturating_add(sidecar.settings.elapsed_grace_secs)
 	{
 		return Err(CloseError::TooManySeconds);
 	}

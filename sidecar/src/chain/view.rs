@@ -20,7 +20,6 @@
 
 use codec::Decode;
 use futures::StreamExt;
-use jsonrpsee::{core::client::ClientT, rpc_params};
 use sp_runtime::traits::IdentifyAccount;
 use std::{
 	collections::{HashMap, HashSet},
@@ -35,8 +34,6 @@ use vilokanam_chain_client::{
 	SessionId, SessionKeys, Stream, StreamId, StreamStatus, VoucherSigner, H256,
 };
 
-/// How many storage keys one `state_queryStorageAt` call reads.
-const QUERY_CHUNK: usize = 512;
 /// Capacity of the revocation channel; a receiver that lags further re-checks every member.
 const REVOCATION_CAPACITY: usize = 4096;
 
@@ -122,7 +119,7 @@ impl StreamEntry {
 	}
 
 	/// Set the state; returns the previous one.
-	fn set_status(&self, s: StreamStatus) -> StreamStatus {
+	pub(crate) fn set_status(&self, s: StreamStatus) -> StreamStatus {
 		match self.status.swap(status_to_u8(s), Ordering::AcqRel) {
 			0 => StreamStatus::Scheduled,
 			1 => StreamStatus::Live,
@@ -243,11 +240,7 @@ impl SessionEntry {
 	/// Record an acknowledged (durably stored) cumulative; keeps the maximum.
 	pub fn note_acked(&self, cumulative_seconds: u64) {
 		self.last_acked.fetch_max(cumulative_seconds, Ordering::AcqRel);
-		let now = std::time::SystemTime::now()
-			.duration_since(std::time::UNIX_EPOCH)
-			.map(|d| d.as_millis() as u64)
-			.unwrap_or(0);
-		self.last_ack_at_ms.fetch_max(now, Ordering::AcqRel);
+		self.last_ack_at_ms.fetch_max(crate::clock::unix_ms(), Ordering::AcqRel);
 	}
 
 	/// When this sidecar last acknowledged a voucher of the session (Unix ms; 0: never). The
@@ -275,7 +268,7 @@ impl SessionEntry {
 	}
 
 	/// Mark closed; returns whether it was open.
-	fn close(&self) -> bool {
+	pub(crate) fn close(&self) -> bool {
 		!self.closed.swap(true, Ordering::AcqRel)
 	}
 }
@@ -345,6 +338,7 @@ impl ChainView {
 	/// A view without a node, for the load benchmark and tests only: nothing is ever fetched,
 	/// entries come from [`ChainView::insert_stream`], [`ChainView::insert_session`] and
 	/// [`ChainView::insert_ban`].
+	#[cfg(any(test, feature = "testing"))]
 	pub fn offline(genesis: H256) -> Self {
 		let view = Self::build(true);
 		let _ = view.inner.genesis.set(genesis);
@@ -352,6 +346,7 @@ impl ChainView {
 	}
 
 	/// Insert (or replace) a stream. For the offline view of the benchmark and tests.
+	#[cfg(any(test, feature = "testing"))]
 	pub fn insert_stream(&self, entry: StreamEntry) -> Arc<StreamEntry> {
 		let entry = Arc::new(entry);
 		write(&self.inner.streams).insert(entry.id, entry.clone());
@@ -359,6 +354,7 @@ impl ChainView {
 	}
 
 	/// Insert (or replace) a session. For the offline view of the benchmark and tests.
+	#[cfg(any(test, feature = "testing"))]
 	pub fn insert_session(&self, entry: SessionEntry) -> Arc<SessionEntry> {
 		let entry = Arc::new(entry);
 		write(&self.inner.sessions).insert(entry.id, entry.clone());
@@ -366,6 +362,7 @@ impl ChainView {
 	}
 
 	/// Record a ban. For the offline view of tests.
+	#[cfg(any(test, feature = "testing"))]
 	pub fn insert_ban(&self, creator: AccountId, viewer: AccountId) {
 		write(&self.inner.bans).insert((creator, viewer));
 	}
@@ -636,55 +633,26 @@ impl ChainView {
 		Ok(())
 	}
 
-	/// Read many storage values at `at` in few calls (`state_queryStorageAt`), falling back to
-	/// one `state_getStorage` per key if the node refuses it.
+	/// Read many storage values at `at` in few calls ([`Client::storage_many`]), falling back to
+	/// one read per key if the node refuses batched reads.
 	async fn query(
 		&self,
 		client: &Client,
 		keys: &[Vec<u8>],
 		at: H256,
 	) -> Result<Vec<Option<Vec<u8>>>, ViewError> {
-		#[derive(serde::Deserialize)]
-		struct ChangeSet {
-			changes: Vec<(String, Option<String>)>,
+		match client.storage_many(keys, Some(at)).await {
+			Ok(values) => Ok(values),
+			Err(e) if client.is_connected() => {
+				tracing::debug!("batched storage read failed ({e}), reading keys one by one");
+				let mut out = Vec::with_capacity(keys.len());
+				for k in keys {
+					out.push(client.storage(k, Some(at)).await?);
+				}
+				Ok(out)
+			},
+			Err(e) => Err(e.into()),
 		}
-		let mut out = Vec::with_capacity(keys.len());
-		for chunk in keys.chunks(QUERY_CHUNK) {
-			let hex_keys: Vec<String> =
-				chunk.iter().map(|k| format!("0x{}", hex::encode(k))).collect();
-			let answer: Result<Vec<ChangeSet>, _> = client
-				.rpc()
-				.request("state_queryStorageAt", rpc_params![hex_keys.clone(), at])
-				.await;
-			match answer {
-				Ok(sets) => {
-					let mut values: HashMap<String, Option<String>> = HashMap::new();
-					for set in sets {
-						for (k, v) in set.changes {
-							values.insert(k.to_ascii_lowercase(), v);
-						}
-					}
-					for k in &hex_keys {
-						let value = match values.get(k).cloned().flatten() {
-							Some(v) => {
-								Some(hex::decode(v.trim_start_matches("0x")).map_err(|e| {
-									vilokanam_chain_client::Error::Decode(format!("storage: {e}"))
-								})?)
-							},
-							None => None,
-						};
-						out.push(value);
-					}
-				},
-				Err(e) => {
-					tracing::debug!("state_queryStorageAt failed ({e}), reading keys one by one");
-					for k in chunk {
-						out.push(client.storage(k, Some(at)).await?);
-					}
-				},
-			}
-		}
-		Ok(out)
 	}
 
 	/// Re-read sessions at `at`.

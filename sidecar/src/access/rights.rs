@@ -1,0 +1,309 @@
+//! Who may publish and who may watch: the one place these rules are written.
+//!
+//! - **Publishing**: the stream's creator, while the stream has not ended.
+//! - **Watching**: the viewer of an open session of that stream, while the stream is live and
+//!   its creator has not banned the viewer; media keeps flowing while the viewer's vouchers keep
+//!   coming (at most `voucher_grace` apart).
+//!
+//! Each transport (the WebSocket's `publish`/`watch`/`publish_token`, WHIP, WHEP) authenticates
+//! the requester its own way and asks here with a predicate saying whether the requester is a
+//! given account (its login, or a bearer token bound to that account). A refusal is a typed
+//! [`Refusal`] that each transport maps to its own error. The media gates that the SFU polls
+//! ([`PublisherGate`], [`ViewerGate`]) apply the same standing rules ([`publish_standing`],
+//! [`watch_standing`]) to the chain view as it changes.
+
+use crate::{
+	chain::view::{ChainView, SessionEntry, StreamEntry, ViewError},
+	clock,
+	media::{CloseReason, Gate, GateState},
+};
+use std::{sync::Arc, time::Duration};
+use vilokanam_chain_client::{AccountId, SessionId, StreamId, StreamStatus};
+
+/// Why a right is refused.
+#[derive(Debug, thiserror::Error)]
+pub enum Refusal {
+	/// There is no such stream.
+	#[error("no stream {0}")]
+	NoStream(StreamId),
+	/// There is no open session with this id.
+	#[error("no open session {0}")]
+	NoOpenSession(SessionId),
+	/// Publishing asked by someone else than the creator.
+	#[error("only the stream's creator publishes")]
+	NotCreator,
+	/// Watching asked by someone else than the session's viewer.
+	#[error("the session is another account's")]
+	NotViewer,
+	/// The session pays for another stream.
+	#[error("the session is for another stream")]
+	OtherStream,
+	/// The stream has ended.
+	#[error("the stream has ended")]
+	StreamEnded,
+	/// The stream is not live (scheduled).
+	#[error("the stream is not live")]
+	NotLive,
+	/// The creator banned the viewer.
+	#[error("the creator banned this account")]
+	Banned,
+	/// The session was closed (or is closing) since it was looked up.
+	#[error("the session is not open")]
+	SessionClosed,
+	/// The chain could not be read.
+	#[error(transparent)]
+	Chain(#[from] ViewError),
+}
+
+/// A right to publish a stream.
+#[derive(Clone)]
+pub struct PublishRight {
+	/// The stream.
+	pub stream: Arc<StreamEntry>,
+}
+
+/// A right to watch a stream with a session.
+#[derive(Clone)]
+pub struct WatchRight {
+	/// The stream.
+	pub stream: Arc<StreamEntry>,
+	/// The viewer's session on it.
+	pub session: Arc<SessionEntry>,
+}
+
+/// Whether a known stream may still be published.
+pub fn publish_standing(stream: &StreamEntry) -> Result<(), Refusal> {
+	match stream.status() {
+		StreamStatus::Ended => Err(Refusal::StreamEnded),
+		StreamStatus::Scheduled | StreamStatus::Live => Ok(()),
+	}
+}
+
+/// Whether a known session may still watch its stream (`banned`: whether the stream's creator
+/// banned the session's viewer). Closing reasons come before pausing ones.
+pub fn watch_standing(
+	stream: &StreamEntry,
+	session: &SessionEntry,
+	banned: bool,
+) -> Result<(), Refusal> {
+	if session.is_closed() {
+		return Err(Refusal::SessionClosed);
+	}
+	if session.stream_id != stream.id {
+		return Err(Refusal::OtherStream);
+	}
+	if stream.status() == StreamStatus::Ended {
+		return Err(Refusal::StreamEnded);
+	}
+	if banned {
+		return Err(Refusal::Banned);
+	}
+	if stream.status() != StreamStatus::Live {
+		return Err(Refusal::NotLive);
+	}
+	Ok(())
+}
+
+/// The stream, or [`Refusal::NoStream`].
+pub async fn stream(chain: &ChainView, stream_id: StreamId) -> Result<Arc<StreamEntry>, Refusal> {
+	chain.stream(stream_id).await?.ok_or(Refusal::NoStream(stream_id))
+}
+
+/// May the requester publish `stream_id`? `is_requester(account)`: whether the requester is
+/// that account.
+pub async fn may_publish(
+	chain: &ChainView,
+	stream_id: StreamId,
+	is_requester: impl FnOnce(&AccountId) -> bool,
+) -> Result<PublishRight, Refusal> {
+	let stream = stream(chain, stream_id).await?;
+	if !is_requester(&stream.creator) {
+		return Err(Refusal::NotCreator);
+	}
+	publish_standing(&stream)?;
+	Ok(PublishRight { stream })
+}
+
+/// May the requester watch `stream_id` with session `session_id`? `is_requester(account)`:
+/// whether the requester is that account.
+pub async fn may_watch(
+	chain: &ChainView,
+	stream_id: StreamId,
+	session_id: SessionId,
+	is_requester: impl FnOnce(&AccountId) -> bool,
+) -> Result<WatchRight, Refusal> {
+	let stream = stream(chain, stream_id).await?;
+	let session = chain
+		.session(session_id)
+		.await?
+		.filter(|s| !s.is_closed())
+		.ok_or(Refusal::NoOpenSession(session_id))?;
+	if !is_requester(&session.viewer) {
+		return Err(Refusal::NotViewer);
+	}
+	let banned = chain.is_banned(&stream.creator, &session.viewer).await?;
+	watch_standing(&stream, &session, banned)?;
+	Ok(WatchRight { stream, session })
+}
+
+/// A publisher may send until its stream ends.
+pub struct PublisherGate {
+	/// The stream.
+	pub stream: Arc<StreamEntry>,
+}
+
+impl From<PublishRight> for PublisherGate {
+	fn from(right: PublishRight) -> Self {
+		Self { stream: right.stream }
+	}
+}
+
+impl Gate for PublisherGate {
+	fn check(&self) -> GateState {
+		match publish_standing(&self.stream) {
+			Ok(()) => GateState::Open,
+			Err(r) => GateState::Closed(close_reason(&r)),
+		}
+	}
+}
+
+/// A viewer receives while [`watch_standing`] holds and its last acknowledged voucher is at
+/// most `voucher_grace` old.
+pub struct ViewerGate {
+	/// The stream.
+	pub stream: Arc<StreamEntry>,
+	/// The viewer's session on it.
+	pub session: Arc<SessionEntry>,
+	/// For bans.
+	pub chain: ChainView,
+	/// How late the next voucher may be (vouchers come every second).
+	pub voucher_grace: Duration,
+	/// When the viewer asked for media (Unix ms): the first voucher may take `voucher_grace`
+	/// (plus a second) from then.
+	pub since_ms: u64,
+}
+
+impl ViewerGate {
+	/// The gate of a right to watch, from now.
+	pub fn new(right: WatchRight, chain: ChainView, voucher_grace: Duration) -> Self {
+		let WatchRight { stream, session } = right;
+		Self { stream, session, chain, voucher_grace, since_ms: clock::unix_ms() }
+	}
+}
+
+impl Gate for ViewerGate {
+	fn check(&self) -> GateState {
+		let banned = self.chain.is_banned_cached(&self.stream.creator, &self.session.viewer);
+		if let Err(r) = watch_standing(&self.stream, &self.session, banned) {
+			return match r {
+				Refusal::NotLive => GateState::Paused,
+				r => GateState::Closed(close_reason(&r)),
+			};
+		}
+		let grace = u64::try_from(self.voucher_grace.as_millis()).unwrap_or(u64::MAX);
+		let last = self.session.last_ack_at_ms().max(self.since_ms + 1_000);
+		if clock::unix_ms().saturating_sub(last) > grace {
+			GateState::Paused
+		} else {
+			GateState::Open
+		}
+	}
+}
+
+/// Why media ends when a standing rule stops holding.
+fn close_reason(r: &Refusal) -> CloseReason {
+	match r {
+		Refusal::Banned => CloseReason::Banned,
+		Refusal::StreamEnded => CloseReason::StreamEnded,
+		// A session closed, or one that never was for this stream (a gate is only built from
+		// a right, so the latter means the chain view changed under it).
+		_ => CloseReason::SessionClosed,
+	}
+}
+
+#[cfg(test)]
+mod tests {
+	use super::*;
+	use sp_core::H256;
+
+	fn acct(b: u8) -> AccountId {
+		AccountId::new([b; 32])
+	}
+
+	struct Fixture {
+		chain: ChainView,
+		stream: Arc<StreamEntry>,
+		session: Arc<SessionEntry>,
+	}
+
+	/// Stream 1 of account 1, live; session 10 of viewer 2 on it.
+	fn fixture() -> Fixture {
+		let chain = ChainView::offline(H256::zero());
+		let stream = chain.insert_stream(StreamEntry::new(1, acct(1), 5, StreamStatus::Live));
+		let session = chain.insert_session(SessionEntry::new(10, acct(2), 1, 5, 0, 100, 0));
+		Fixture { chain, stream, session }
+	}
+
+	fn block_on<F: std::future::Future>(f: F) -> F::Output {
+		tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(f)
+	}
+
+	#[test]
+	fn only_the_creator_publishes_a_stream_not_ended() {
+		let f = fixture();
+		let publish =
+			|who: u8, stream| block_on(may_publish(&f.chain, stream, |a| *a == acct(who)));
+		assert!(publish(1, 1).is_ok());
+		assert!(matches!(publish(2, 1), Err(Refusal::NotCreator)));
+		assert!(matches!(publish(1, 9), Err(Refusal::NoStream(9))));
+		f.stream.set_status(StreamStatus::Ended);
+		assert!(matches!(publish(1, 1), Err(Refusal::StreamEnded)));
+	}
+
+	#[test]
+	fn only_the_sessions_viewer_watches_a_live_stream_unbanned() {
+		let f = fixture();
+		let watch = |who: u8, stream, session| {
+			block_on(may_watch(&f.chain, stream, session, |a| *a == acct(who)))
+		};
+		assert!(watch(2, 1, 10).is_ok());
+		assert!(matches!(watch(3, 1, 10), Err(Refusal::NotViewer)));
+		assert!(matches!(watch(2, 1, 11), Err(Refusal::NoOpenSession(11))));
+		assert!(matches!(watch(2, 9, 10), Err(Refusal::NoStream(9))));
+		let other = f.chain.insert_stream(StreamEntry::new(2, acct(1), 5, StreamStatus::Live));
+		assert!(matches!(watch(2, other.id, 10), Err(Refusal::OtherStream)));
+		f.stream.set_status(StreamStatus::Scheduled);
+		assert!(matches!(watch(2, 1, 10), Err(Refusal::NotLive)));
+		f.stream.set_status(StreamStatus::Live);
+		f.chain.insert_ban(acct(1), acct(2));
+		assert!(matches!(watch(2, 1, 10), Err(Refusal::Banned)));
+	}
+
+	#[test]
+	fn gates_follow_the_same_rules() {
+		let f = fixture();
+		let publisher = PublisherGate { stream: f.stream.clone() };
+		let viewer = ViewerGate::new(
+			WatchRight { stream: f.stream.clone(), session: f.session.clone() },
+			f.chain.clone(),
+			Duration::from_secs(5),
+		);
+		assert_eq!(publisher.check(), GateState::Open);
+		// Within the first voucher's grace.
+		assert_eq!(viewer.check(), GateState::Open);
+		// Late vouchers pause; so does a stream that is not live.
+		let late = ViewerGate { since_ms: 0, ..viewer };
+		assert_eq!(late.check(), GateState::Paused);
+		let viewer = ViewerGate { since_ms: clock::unix_ms(), ..late };
+		f.stream.set_status(StreamStatus::Scheduled);
+		assert_eq!(viewer.check(), GateState::Paused);
+		f.stream.set_status(StreamStatus::Live);
+		f.chain.insert_ban(acct(1), acct(2));
+		assert_eq!(viewer.check(), GateState::Closed(CloseReason::Banned));
+		f.stream.set_status(StreamStatus::Ended);
+		assert_eq!(viewer.check(), GateState::Closed(CloseReason::StreamEnded));
+		assert_eq!(publisher.check(), GateState::Closed(CloseReason::StreamEnded));
+		f.session.close();
+		assert_eq!(viewer.check(), GateState::Closed(CloseReason::SessionClosed));
+	}
+}

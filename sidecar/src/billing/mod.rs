@@ -1,0 +1,9 @@
+//! Billing: the seconds viewers pay for.
+//!
+//! [`heartbeat`] verifies and durably acknowledges vouchers (a viewer's signed cumulative
+//! seconds), [`close_intent`] accepts a viewer's intent to close its session, and [`relay`]
+//! settles acknowledged vouchers on chain in batches and releases sessions asked to close.
+
+pub mod close_intent;
+pub mod heartbeat;
+pub mod relay;

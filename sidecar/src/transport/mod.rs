@@ -1,0 +1,8 @@
+//! Transport: how clients reach the sidecar. Each transport authenticates its requester its own
+//! way, asks [`crate::access`] for rights and maps refusals to its own errors.
+
+pub mod http;
+pub mod vouchers;
+pub mod web;
+pub mod whip;
+pub mod ws;
