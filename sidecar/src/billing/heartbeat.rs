@@ -119,7 +119,8 @@ enum Check {
 	Ed25519 { key: ed25519::Public, signature: ed25519::Signature },
 }
 
-struct Job {
+/// A heartbeat for the verifier threads.
+struct VerifyJob {
 	check: Check,
 	message: Vec<u8>,
 	voucher: StoredVoucher,
@@ -130,7 +131,7 @@ struct Job {
 /// verifier threads stop when the last clone is dropped.
 #[derive(Clone)]
 pub struct Heartbeats {
-	jobs: mpsc::Sender<Job>,
+	jobs: mpsc::Sender<VerifyJob>,
 	grace_secs: u64,
 }
 
@@ -138,7 +139,7 @@ impl Heartbeats {
 	/// Start `threads` verifier threads (at least one) feeding `store`. Heartbeats may claim
 	/// up to `grace_secs` more than the time elapsed since their session opened.
 	pub fn new(store: Store, grace_secs: u64, threads: usize) -> Self {
-		let (jobs, rx) = mpsc::channel::<Job>();
+		let (jobs, rx) = mpsc::channel::<VerifyJob>();
 		let rx = Arc::new(Mutex::new(rx));
 		for i in 0..threads.max(1) {
 			let rx = rx.clone();
@@ -186,7 +187,7 @@ impl Heartbeats {
 		let encoding = hb.encoding.into();
 		let message = voucher::signed_bytes(genesis, session.id, hb.cumulative_seconds, encoding);
 		let (done, verdict) = oneshot::channel();
-		let job = Job {
+		let job = VerifyJob {
 			check,
 			message,
 			voucher: StoredVoucher {
@@ -206,7 +207,7 @@ impl Heartbeats {
 	}
 }
 
-fn verify_one(job: &Job) -> bool {
+fn verify_one(job: &VerifyJob) -> bool {
 	match &job.check {
 		Check::Sr25519 { key, signature } => {
 			key.verify_simple(SR25519_CONTEXT, &job.message, signature).is_ok()
@@ -216,7 +217,7 @@ fn verify_one(job: &Job) -> bool {
 }
 
 /// Verify the sr25519 jobs of `batch` (given by index) together; `valid[i]` gets each outcome.
-fn verify_sr25519_batch(batch: &[Job], indices: &[usize], valid: &mut [bool]) {
+fn verify_sr25519_batch(batch: &[VerifyJob], indices: &[usize], valid: &mut [bool]) {
 	if indices.len() == 1 {
 		valid[indices[0]] = verify_one(&batch[indices[0]]);
 		return;
@@ -241,8 +242,8 @@ fn verify_sr25519_batch(batch: &[Job], indices: &[usize], valid: &mut [bool]) {
 	}
 }
 
-fn verifier_loop(rx: &Mutex<mpsc::Receiver<Job>>, store: &Store) {
-	let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
+fn verifier_loop(rx: &Mutex<mpsc::Receiver<VerifyJob>>, store: &Store) {
+	let mut batch: Vec<VerifyJob> = Vec::with_capacity(MAX_BATCH);
 	let mut sr_indices: Vec<usize> = Vec::with_capacity(MAX_BATCH);
 	let mut valid: Vec<bool> = Vec::with_capacity(MAX_BATCH);
 	loop {

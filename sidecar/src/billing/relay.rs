@@ -260,7 +260,7 @@ pub fn settle_call(vouchers: &[StoredVoucher]) -> Option<RuntimeCall> {
 
 /// The extrinsics in flight (submitted, not final: batches and releases) and their sessions.
 #[derive(Default)]
-struct InFlight {
+struct InFlightExtrinsics {
 	next_id: u64,
 	/// Extrinsic id → its sessions, whether it is in a block yet, and whether they are
 	/// vouchers (a batch) rather than a release.
@@ -268,7 +268,7 @@ struct InFlight {
 	sessions: HashSet<SessionId>,
 }
 
-impl InFlight {
+impl InFlightExtrinsics {
 	/// Records a submitted batch; returns its id.
 	fn add(&mut self, sessions: Vec<SessionId>) -> u64 {
 		self.add_extrinsic(sessions, true)
@@ -394,7 +394,7 @@ impl Relay {
 		);
 		let (reports_tx, mut reports) = mpsc::unbounded_channel();
 		let mut watchers = JoinSet::new();
-		let mut in_flight = InFlight::default();
+		let mut in_flight = InFlightExtrinsics::default();
 		let mut client = self.link.connected().await;
 		let mut backoff = Duration::from_secs(1);
 		loop {
@@ -468,7 +468,7 @@ impl Relay {
 		&self,
 		client: &Client,
 		best: Head,
-		in_flight: &mut InFlight,
+		in_flight: &mut InFlightExtrinsics,
 		watchers: &mut JoinSet<()>,
 		reports: &mpsc::UnboundedSender<Report>,
 	) -> Result<(), RoundError> {
@@ -501,7 +501,7 @@ impl Relay {
 		best: Head,
 		finalized: Head,
 		nonce: &mut Option<Nonce>,
-		in_flight: &mut InFlight,
+		in_flight: &mut InFlightExtrinsics,
 		watchers: &mut JoinSet<()>,
 		reports: &mpsc::UnboundedSender<Report>,
 	) -> Result<(), RoundError> {
@@ -601,7 +601,7 @@ impl Relay {
 		client: &Client,
 		finalized: Head,
 		nonce: &mut Option<Nonce>,
-		in_flight: &mut InFlight,
+		in_flight: &mut InFlightExtrinsics,
 		watchers: &mut JoinSet<()>,
 		reports: &mpsc::UnboundedSender<Report>,
 	) -> Result<(), RoundError> {
@@ -1348,7 +1348,7 @@ mod tests {
 
 	#[test]
 	fn in_flight_sessions_are_tracked_until_released() {
-		let mut f = InFlight::default();
+		let mut f = InFlightExtrinsics::default();
 		let a = f.add(vec![1, 2]);
 		let b = f.add(vec![3]);
 		assert_ne!(a, b);

@@ -243,8 +243,10 @@ impl Peer {
 	}
 }
 
+/// A stream's forwarding state: its publisher, its viewers and the frame being held (the
+/// signaling side of a stream is `crate::rooms::Room`).
 #[derive(Default)]
-struct Room {
+struct Fanout {
 	publisher: Option<MediaPeerId>,
 	viewers: Vec<MediaPeerId>,
 	/// Bumped for each new publisher: viewers then restart their streams.
@@ -292,7 +294,7 @@ pub(crate) struct Engine {
 	waker: SocketAddr,
 	peers: IdMap<Peer>,
 	by_addr: HashMap<SocketAddr, MediaPeerId>,
-	rooms: HashMap<StreamId, Room>,
+	rooms: HashMap<StreamId, Fanout>,
 	timers: BinaryHeap<Reverse<(Instant, MediaPeerId)>>,
 	jobs: VecDeque<Job>,
 	outbox: Outbox,
@@ -706,7 +708,7 @@ impl Engine {
 
 	/// Forward the packets held for rooms whose frame has waited [`FRAME_HOLD`].
 	fn release_held_frames(&mut self, now: Instant) {
-		let due = |r: &Room| r.held_since.is_some_and(|t| now >= t + FRAME_HOLD);
+		let due = |r: &Fanout| r.held_since.is_some_and(|t| now >= t + FRAME_HOLD);
 		// Rarely more than one room is due: find them one at a time rather than collect.
 		while let Some(stream_id) = self.rooms.iter().find(|(_, r)| due(r)).map(|(s, _)| *s) {
 			self.release(stream_id);
@@ -1055,7 +1057,7 @@ fn on_event(
 	event: Event,
 	jobs: &mut VecDeque<Job>,
 	recorder: Option<&Recorder>,
-	rooms: &HashMap<StreamId, Room>,
+	rooms: &HashMap<StreamId, Fanout>,
 ) {
 	match event {
 		Event::Connected => {
@@ -1111,7 +1113,7 @@ fn on_rtp(
 	packet: RtpPacket,
 	jobs: &mut VecDeque<Job>,
 	recorder: Option<&Recorder>,
-	rooms: &HashMap<StreamId, Room>,
+	rooms: &HashMap<StreamId, Fanout>,
 ) {
 	let Kind::Publisher(publisher) = &mut peer.kind else { return };
 	let pt = *packet.header.payload_type;

@@ -62,7 +62,8 @@ struct Authenticated {
 	ss58: Arc<str>,
 }
 
-struct InFlight {
+/// A heartbeat of this connection being verified and stored.
+struct PendingHeartbeat {
 	verdict: oneshot::Receiver<Verdict>,
 	session: Arc<SessionEntry>,
 	cumulative_seconds: u64,
@@ -128,7 +129,7 @@ pub async fn run<S>(
 		media: None,
 		media_tx,
 	};
-	let mut inflight: Option<InFlight> = None;
+	let mut inflight: Option<PendingHeartbeat> = None;
 	conn.out.push(frame(&ServerMessage::Challenge {
 		nonce: HexBytes(conn.nonce),
 		genesis: HexBytes(genesis.0),
@@ -311,7 +312,7 @@ impl Conn {
 	}
 
 	/// Check and queue a heartbeat; errors are answered at once.
-	fn start_heartbeat(&mut self, hb: Heartbeat, received: Instant) -> Option<InFlight> {
+	fn start_heartbeat(&mut self, hb: Heartbeat, received: Instant) -> Option<PendingHeartbeat> {
 		if self.auth.is_none() {
 			self.reject(ErrorCode::Unauthenticated, "authenticate first");
 			return None;
@@ -324,7 +325,7 @@ impl Conn {
 			return None;
 		};
 		match self.sidecar.heartbeats.submit(&self.genesis, &session, &hb, clock::unix_ms()) {
-			Ok(verdict) => Some(InFlight {
+			Ok(verdict) => Some(PendingHeartbeat {
 				verdict,
 				session,
 				cumulative_seconds: hb.cumulative_seconds,
@@ -338,7 +339,7 @@ impl Conn {
 	}
 
 	/// Start the next queued heartbeat, answering those that fail at once.
-	fn next_heartbeat(&mut self) -> Option<InFlight> {
+	fn next_heartbeat(&mut self) -> Option<PendingHeartbeat> {
 		while let Some((hb, received)) = self.queued.pop_front() {
 			if let Some(f) = self.start_heartbeat(hb, received) {
 				return Some(f);
@@ -347,7 +348,7 @@ impl Conn {
 		None
 	}
 
-	fn finish_heartbeat(&mut self, f: InFlight, verdict: Verdict) {
+	fn finish_heartbeat(&mut self, f: PendingHeartbeat, verdict: Verdict) {
 		match verdict {
 			Ok(()) => {
 				f.session.note_acked(f.cumulative_seconds);
