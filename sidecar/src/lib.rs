@@ -9,7 +9,7 @@
 //! | access | [`access`] | who is who ([`access::identity`], bearer [`access::tokens`]), who may publish and watch ([`access::rights`]), rate limits ([`access::rate`]) |
 //! | rooms | [`rooms`] | one room per stream: signaling, chat, revocations, stats |
 //! | billing | [`billing`] | heartbeat vouchers verified and stored ([`billing::heartbeat`]), close intents ([`billing::close_intent`]), settlement on chain ([`billing::relay`]) |
-//! | media | [`media`] | the SFU on str0m; rights reach it as gates |
+//! | media | crate `vilokanam-sfu` ([`MediaServer`]) | the SFU, sans-IO core and driver; rights reach it as gates ([`access::rights`]) |
 //! | chain | [`chain`] | what the sidecar knows of chain state ([`chain::view`]) |
 //!
 //! Beside them: the durable [`store`] (SQLite), [`metrics`], [`config`] and the [`clock`].
@@ -26,7 +26,6 @@ pub mod billing;
 pub mod chain;
 pub mod clock;
 pub mod config;
-pub mod media;
 pub mod metrics;
 pub mod protocol;
 pub mod rooms;
@@ -38,10 +37,10 @@ use std::{path::PathBuf, sync::Arc, time::Duration};
 pub use access::tokens::Tokens;
 pub use billing::heartbeat::Heartbeats;
 pub use chain::view::ChainView;
-pub use media::MediaServer;
 pub use metrics::Metrics;
 pub use rooms::Rooms;
 pub use store::Store;
+pub use vilokanam_sfu::MediaServer;
 
 /// How often rooms get `stats`.
 pub const STATS_PERIOD: Duration = Duration::from_secs(1);

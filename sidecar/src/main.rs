@@ -5,11 +5,11 @@
 use std::{process::ExitCode, time::Duration};
 use tokio::{net::TcpListener, sync::watch};
 use tracing_subscriber::EnvFilter;
+use vilokanam_sfu::{MediaConfig, MediaServer};
 use vilokanam_sidecar::{
 	billing::relay::{self, Relay},
 	chain::link::NodeLink,
 	config::Config,
-	media::{MediaConfig, MediaServer},
 	transport::http,
 	ChainView, Metrics, Settings, Sidecar, Store, Tokens, WebSettings,
 };
@@ -73,7 +73,7 @@ async fn run(config: Config) -> Result<(), String> {
 			cpu: config.media_cpu,
 			..MediaConfig::default()
 		},
-		metrics.clone(),
+		metrics.media.clone(),
 	)
 	.map_err(|e| format!("cannot start the media server on {}: {e}", config.media_listen))?;
 	// The token secret lives beside the database, so WHIP tokens survive restarts.

@@ -3,8 +3,8 @@
 //! [`Metrics`] is a cheap clone: every field is a handle onto shared atomics.
 
 use prometheus::{
-	Encoder, GaugeVec, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, IntGaugeVec,
-	Opts, Registry, TextEncoder,
+	Encoder, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
+	TextEncoder,
 };
 
 /// The sidecar's metrics, all prefixed `vilokanam_sidecar_`.
@@ -41,21 +41,8 @@ pub struct Metrics {
 	/// Relay failures that are retried in a later round, by kind (`rpc`, `store`, `rejected`,
 	/// `dropped`, `invalid`, `timeout`, `lost`, `extrinsic_failed`, `close_intent`).
 	pub relay_errors: IntCounterVec,
-	// --- The SFU (media/) ---
-	/// Media peers, by role (`publisher`, `viewer`).
-	pub media_peers: IntGaugeVec,
-	/// RTP packets forwarded to viewers.
-	pub media_forwarded_packets: IntCounter,
-	/// Keyframe requests, by outcome (`sent` to a publisher, `coalesced` into one sent).
-	pub media_keyframe_requests: IntCounterVec,
-	/// Per stream: media bitrate (bit/s), by `direction` (`in` from the publisher, `out` to
-	/// all viewers).
-	pub media_room_bitrate: IntGaugeVec,
-	/// Per stream: viewers receiving media.
-	pub media_room_viewers: IntGaugeVec,
-	/// Per stream: packet loss (0–1) reported by RTCP, by `direction` (`in`: publisher to
-	/// sidecar; `out`: the worst viewer).
-	pub media_room_loss: GaugeVec,
+	/// The SFU's (`vilokanam-sfu`), in this registry.
+	pub media: vilokanam_sfu::SfuMetrics,
 }
 
 impl Metrics {
@@ -130,45 +117,7 @@ impl Metrics {
 				"Relay failures retried in a later round, by kind",
 				"kind",
 			)?,
-			media_peers: {
-				let g =
-					IntGaugeVec::new(Opts::new("media_peers", "Media peers, by role"), &["role"])?;
-				registry.register(Box::new(g.clone()))?;
-				g
-			},
-			media_forwarded_packets: counter(
-				"media_forwarded_packets_total",
-				"RTP packets forwarded to viewers",
-			)?,
-			media_keyframe_requests: counter_vec(
-				"media_keyframe_requests_total",
-				"Keyframe requests from viewers: sent to the publisher, or coalesced",
-				"outcome",
-			)?,
-			media_room_bitrate: {
-				let g = IntGaugeVec::new(
-					Opts::new("media_room_bitrate_bps", "Media bitrate per stream and direction"),
-					&["stream", "direction"],
-				)?;
-				registry.register(Box::new(g.clone()))?;
-				g
-			},
-			media_room_viewers: {
-				let g = IntGaugeVec::new(
-					Opts::new("media_room_viewers", "Viewers receiving media, per stream"),
-					&["stream"],
-				)?;
-				registry.register(Box::new(g.clone()))?;
-				g
-			},
-			media_room_loss: {
-				let g = GaugeVec::new(
-					Opts::new("media_room_loss_ratio", "RTCP-reported packet loss per stream"),
-					&["stream", "direction"],
-				)?;
-				registry.register(Box::new(g.clone()))?;
-				g
-			},
+			media: vilokanam_sfu::SfuMetrics::register(&registry)?,
 			registry,
 		})
 	}

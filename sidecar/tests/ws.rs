@@ -13,10 +13,10 @@ use tokio_tungstenite::{
 	MaybeTlsStream, WebSocketStream,
 };
 use vilokanam_chain_client::{voucher, RuntimeEvent, Signature, StreamStatus, VoucherEncoding};
+use vilokanam_sfu::{MediaConfig, MediaServer};
 use vilokanam_sidecar::{
 	access::identity,
 	chain::view::{account_of, SessionEntry, StreamEntry},
-	media::{MediaConfig, MediaServer},
 	protocol::{
 		self, ClientMessage, Crypto, Encoding, ErrorCode, HexBytes, RevokeReason, Role,
 		ServerMessage, SignalPayload, Signer,
@@ -68,7 +68,7 @@ async fn server_with(max_message_bytes: usize, media: bool) -> Server {
 	let metrics = Metrics::new().unwrap();
 	let mut sidecar = Sidecar::new(chain.clone(), store.clone(), metrics.clone(), settings);
 	if media {
-		let sfu = MediaServer::start(MediaConfig::default(), metrics).unwrap();
+		let sfu = MediaServer::start(MediaConfig::default(), metrics.media.clone()).unwrap();
 		sidecar = sidecar.with_media(sfu, Tokens::ephemeral());
 	}
 	sidecar.spawn_background();

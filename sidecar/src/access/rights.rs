@@ -15,10 +15,10 @@
 use crate::{
 	chain::view::{ChainView, SessionEntry, StreamEntry, ViewError},
 	clock,
-	media::{CloseReason, Gate, GateState},
 };
 use std::{sync::Arc, time::Duration};
 use vilokanam_chain_client::{AccountId, SessionId, StreamId, StreamStatus};
+use vilokanam_sfu::{CloseReason, Gate, GateState};
 
 /// Why a right is refused.
 #[derive(Debug, thiserror::Error)]

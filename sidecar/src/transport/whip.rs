@@ -14,7 +14,6 @@
 
 use crate::{
 	access::rights::{self, PublisherGate, Refusal, ViewerGate},
-	media::{CloseReason, Gate, MediaError, MediaEvent, MediaPeerId, MediaRole, PeerSetup},
 	protocol, Sidecar, Tokens,
 };
 use http_body_util::{BodyExt, Full, Limited};
@@ -28,6 +27,7 @@ use std::{
 	sync::{Arc, Mutex},
 };
 use tokio::sync::mpsc;
+use vilokanam_sfu::{CloseReason, Gate, MediaError, MediaEvent, MediaPeerId, MediaRole, PeerSetup};
 
 /// The largest accepted offer.
 const MAX_OFFER_BYTES: usize = 64 * 1024;

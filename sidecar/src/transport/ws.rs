@@ -15,7 +15,6 @@ use crate::{
 	billing::heartbeat::{Heartbeat, HeartbeatError, Verdict},
 	chain::view::{SessionEntry, ViewError},
 	clock,
-	media::{CloseReason, MediaError, MediaEvent, MediaPeerId, MediaRole, PeerSetup},
 	protocol::{
 		self, decode_client, error, ClientMessage, ErrorCode, HexBytes, MediaState, Role,
 		ServerMessage,
@@ -42,6 +41,7 @@ use tokio_tungstenite::{
 	WebSocketStream,
 };
 use vilokanam_chain_client::{AccountId, H256};
+use vilokanam_sfu::{CloseReason, MediaError, MediaEvent, MediaPeerId, MediaRole, PeerSetup};
 
 /// How long a connection may stay unauthenticated.
 pub const AUTH_TIMEOUT: Duration = Duration::from_secs(30);
@@ -642,7 +642,7 @@ impl Conn {
 		let stream = rights::stream(&self.sidecar.chain, stream_id).await.map_err(refusal)?;
 		// The gate re-checks the room's standing rules as the chain changes (the join checked
 		// them once).
-		let (role, gate): (_, Arc<dyn crate::media::Gate>) = match (role, session) {
+		let (role, gate): (_, Arc<dyn vilokanam_sfu::Gate>) = match (role, session) {
 			(Role::Publisher, _) => (MediaRole::Publisher, Arc::new(PublisherGate { stream })),
 			(Role::Viewer, Some(session)) => (
 				MediaRole::Viewer,
@@ -706,7 +706,9 @@ impl Conn {
 fn media_error(e: MediaError) -> (ErrorCode, String) {
 	let code = match e {
 		MediaError::BadSdp(_) | MediaError::BadOffer(_) => ErrorCode::BadSdp,
-		MediaError::Full | MediaError::Stopped => ErrorCode::MediaUnavailable,
+		MediaError::Full | MediaError::Stopped | MediaError::NoCertificate => {
+			ErrorCode::MediaUnavailable
+		},
 	};
 	(code, e.to_string())
 }

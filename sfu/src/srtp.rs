@@ -1,15 +1,21 @@
-//! SRTP for the direct send path ([`super::direct`]): the keys a viewer's DTLS handshake
+//! SRTP for the direct send path ((`direct`)): the keys a viewer's DTLS handshake
 //! exports, and the protection of our RTP and RTCP with them.
 //!
 //! str0m derives its own SRTP context from the same export and keeps it private. The
 //! [`tapping`] crypto provider wraps str0m's DTLS provider and copies each handshake's
-//! keying material out as str0m reads it; the engine thread (the only one that polls an
-//! `Rtc`) takes it with [`take_tapped`] after each drain, so it belongs to the peer just
-//! drained. The ciphers themselves are str0m's provider's (aws-lc-rs); the key derivation
-//! (RFC 3711 §4.3, AES-CM PRF) and the packet layouts (RFC 3711 §3, RFC 7714 §5 and §9) are
-//! ours.
+//! keying material out as str0m reads it, filed under the local certificate of that DTLS
+//! session. Every peer is given a certificate of its own (see `offer`), so the core takes a
+//! peer's keys with [`take_keys`] by that peer's certificate: which peer was polled last does
+//! not matter, and no peer can take another's. A certificate that two sessions used (never, by
+//! construction) yields no keys at all rather than the wrong ones; str0m then sends. The
+//! ciphers themselves are str0m's provider's (aws-lc-rs); the key derivation (RFC 3711 §4.3,
+//! AES-CM PRF) and the packet layouts (RFC 3711 §3, RFC 7714 §5 and §9) are ours.
 
-use std::{cell::RefCell, sync::OnceLock, time::Instant};
+use std::{
+	collections::HashMap,
+	sync::{Mutex, OnceLock},
+	time::Instant,
+};
 use str0m::crypto::{
 	dtls::{
 		DtlsCert, DtlsImplError, DtlsInstance, DtlsOutput, DtlsProvider, DtlsVersion,
@@ -41,25 +47,58 @@ impl TappedKeys {
 	}
 }
 
-thread_local! {
-	static TAPPED: RefCell<Option<TappedKeys>> = const { RefCell::new(None) };
+/// An export waiting to be taken.
+#[derive(Debug)]
+enum Export {
+	Keys(TappedKeys),
+	/// Two sessions on one certificate exported: neither is told which is whose.
+	Ambiguous,
 }
 
-/// The keys exported by the last handshake that completed on this thread since the last call.
-pub(crate) fn take_tapped() -> Option<TappedKeys> {
-	TAPPED.with(|t| t.borrow_mut().take())
+/// The tap str0m's provider is wrapped in, once per process (str0m holds providers as
+/// `&'static`).
+static TAP: OnceLock<KeyTap> = OnceLock::new();
+
+/// The keys exported by the DTLS session whose local certificate is `cert` (DER), if it has
+/// completed and they were not taken yet.
+pub(crate) fn take_keys(cert: &[u8]) -> Option<TappedKeys> {
+	match TAP.get()?.exports.lock().unwrap_or_else(|p| p.into_inner()).remove(cert)? {
+		Export::Keys(keys) => Some(keys),
+		Export::Ambiguous => None,
+	}
+}
+
+/// Drop whatever was exported under `cert` (its peer is gone).
+pub(crate) fn forget(cert: &[u8]) {
+	if let Some(tap) = TAP.get() {
+		tap.exports.lock().unwrap_or_else(|p| p.into_inner()).remove(cert);
+	}
 }
 
 /// `provider` with its DTLS instances tapped for their SRTP export.
 pub(crate) fn tapping(provider: CryptoProvider) -> CryptoProvider {
-	static TAP: OnceLock<KeyTap> = OnceLock::new();
-	let tap = TAP.get_or_init(|| KeyTap { inner: provider.dtls_provider });
+	let tap =
+		TAP.get_or_init(|| KeyTap { inner: provider.dtls_provider, exports: Mutex::default() });
 	CryptoProvider { dtls_provider: tap, ..provider }
 }
 
 #[derive(Debug)]
 struct KeyTap {
 	inner: &'static dyn DtlsProvider,
+	/// By local certificate (DER).
+	exports: Mutex<HashMap<Vec<u8>, Export>>,
+}
+
+impl KeyTap {
+	fn file(&self, cert: &[u8], keys: TappedKeys) {
+		let mut exports = self.exports.lock().unwrap_or_else(|p| p.into_inner());
+		match exports.get_mut(cert) {
+			Some(e) => *e = Export::Ambiguous,
+			None => {
+				exports.insert(cert.to_vec(), Export::Keys(keys));
+			},
+		}
+	}
 }
 
 impl DtlsProvider for KeyTap {
@@ -75,13 +114,15 @@ impl DtlsProvider for KeyTap {
 		mtu: Option<usize>,
 	) -> Result<Box<dyn DtlsInstance>, CryptoError> {
 		let inner = self.inner.new_dtls(cert, now, dtls_version, mtu)?;
-		Ok(Box::new(TappedDtls { inner }))
+		Ok(Box::new(TappedDtls { inner, cert: cert.certificate.clone() }))
 	}
 }
 
 #[derive(Debug)]
 struct TappedDtls {
 	inner: Box<dyn DtlsInstance>,
+	/// Our certificate (DER): what the export is filed under.
+	cert: Vec<u8>,
 }
 
 impl DtlsInstance for TappedDtls {
@@ -101,7 +142,9 @@ impl DtlsInstance for TappedDtls {
 				material: material.to_vec(),
 				client: self.inner.is_active(),
 			};
-			TAPPED.with(|t| *t.borrow_mut() = Some(keys));
+			if let Some(tap) = TAP.get() {
+				tap.file(&self.cert, keys);
+			}
 		}
 		out
 	}
@@ -589,5 +632,102 @@ mod tests {
 			let sealed = tx.encrypt_rtcp(&rr).unwrap();
 			assert_eq!(ours.unprotect_rtcp(&sealed).unwrap(), rr, "{profile:?}");
 		}
+	}
+
+	/// A DTLS handshake between a client (plain str0m provider) and a server instance on
+	/// `server_cert` from the tapped provider, in memory; returns the client's export.
+	fn handshake(tapped: &CryptoProvider, server_cert: &DtlsCert) -> (SrtpProfile, Vec<u8>) {
+		let plain = crypto();
+		let now = Instant::now();
+		let client_cert = plain.dtls_provider.generate_certificate().unwrap();
+		let mut client =
+			plain.dtls_provider.new_dtls(&client_cert, now, DtlsVersion::Dtls12, None).unwrap();
+		let mut server =
+			tapped.dtls_provider.new_dtls(server_cert, now, DtlsVersion::Dtls12, None).unwrap();
+		client.set_active(true);
+		server.set_active(false);
+		client.handle_timeout(now).unwrap();
+		server.handle_timeout(now).unwrap();
+		let mut export = None;
+		let mut buf = vec![0u8; 4096];
+		let mut pair = [client, server];
+		for _ in 0..20 {
+			for from in 0..2 {
+				let mut packets = Vec::new();
+				loop {
+					let d = &mut pair[from];
+					match d.poll_output(&mut buf) {
+						DtlsOutput::Packet(p) => packets.push(p.to_vec()),
+						DtlsOutput::KeyingMaterial(m, profile) if d.is_active() => {
+							export = Some((profile, m.to_vec()))
+						},
+						DtlsOutput::Timeout(_) => break,
+						_ => {},
+					}
+				}
+				for p in packets {
+					pair[1 - from].handle_packet(&p).unwrap();
+				}
+			}
+		}
+		export.expect("the handshake completes")
+	}
+
+	/// The viewer's side of an SRTP session from its export (it is the DTLS client).
+	fn viewer_rx(profile: SrtpProfile, m: &[u8]) -> Context {
+		let (key_len, salt_len, theirs) = match profile {
+			SrtpProfile::AEAD_AES_128_GCM => (16, 12, ProtectionProfile::AeadAes128Gcm),
+			SrtpProfile::AEAD_AES_256_GCM => (32, 12, ProtectionProfile::AeadAes256Gcm),
+			_ => (16, 14, ProtectionProfile::Aes128CmHmacSha1_80),
+		};
+		// The server writes with the export's second key and salt.
+		let key = &m[key_len..2 * key_len];
+		let salt = &m[2 * key_len + salt_len..];
+		Context::new(key, salt, theirs, None, None).unwrap()
+	}
+
+	/// Two peers complete their handshakes before either is drained, and are drained in the
+	/// reverse order: each still gets its own keys. (Under the old design, a thread-local
+	/// holding the last export, the second drain got nothing and the first got the other
+	/// peer's keys.)
+	#[test]
+	fn keys_go_to_the_session_that_exported_them_whatever_the_order() {
+		let tapped = tapping(crypto());
+		let cert_a = tapped.dtls_provider.generate_certificate().unwrap();
+		let cert_b = tapped.dtls_provider.generate_certificate().unwrap();
+		let (profile_a, export_a) = handshake(&tapped, &cert_a);
+		let (profile_b, export_b) = handshake(&tapped, &cert_b);
+		assert_ne!(export_a, export_b);
+		// B is drained first, then A.
+		let keys_b = take_keys(&cert_b.certificate).expect("B's export");
+		let keys_a = take_keys(&cert_a.certificate).expect("A's export");
+		assert!(take_keys(&cert_a.certificate).is_none(), "taken once");
+		let mut rx_a = viewer_rx(profile_a, &export_a);
+		let mut rx_b = viewer_rx(profile_b, &export_b);
+		let header = [0x80, 96, 0, 1, 0, 0, 0, 9, 0xCA, 0xFE, 0xBA, 0xBE];
+		let mut sealed = Vec::new();
+		for (keys, own) in [(&keys_a, &mut rx_a), (&keys_b, &mut rx_b)] {
+			let mut ours = SrtpSession::new(&crypto(), keys).expect("a known profile");
+			ours.protect_rtp(&header, b"media", 0xCAFE_BABE, 1, &mut sealed).unwrap();
+			let plain = own.decrypt_rtp(&sealed).expect("its own viewer decrypts");
+			assert_eq!(&plain[12..], b"media");
+		}
+		// And neither viewer decrypts the other's media.
+		let mut a = SrtpSession::new(&crypto(), &keys_a).unwrap();
+		a.protect_rtp(&header, b"media", 0xCAFE_BABE, 2, &mut sealed).unwrap();
+		assert!(viewer_rx(profile_b, &export_b).decrypt_rtp(&sealed).is_err(), "B cannot read A's");
+	}
+
+	#[test]
+	fn a_gone_peers_export_is_forgotten_and_a_shared_certificate_yields_no_keys() {
+		let tapped = tapping(crypto());
+		let cert = tapped.dtls_provider.generate_certificate().unwrap();
+		let _ = handshake(&tapped, &cert);
+		forget(&cert.certificate);
+		assert!(take_keys(&cert.certificate).is_none());
+		// Two sessions on one certificate: neither is told which keys are whose.
+		let _ = handshake(&tapped, &cert);
+		let _ = handshake(&tapped, &cert);
+		assert!(take_keys(&cert.certificate).is_none());
 	}
 }

@@ -15,10 +15,10 @@
 //!   synchronise audio and video. str0m's own are switched off for these viewers, so the
 //!   SRTCP index is ours alone.
 
-use super::{outbox::Outbox, srtp::SrtpSession};
+use crate::{output::Output, srtp::SrtpSession};
 use std::{
 	collections::VecDeque,
-	net::{SocketAddr, UdpSocket},
+	net::SocketAddr,
 	sync::Arc,
 	time::{Duration, Instant, SystemTime, UNIX_EPOCH},
 };
@@ -135,23 +135,17 @@ impl Direct {
 	}
 
 	/// Protect `p` and queue it for the viewer. `false` if this viewer has no such stream.
-	pub(crate) fn send(
-		&mut self,
-		p: &Packet,
-		now: Instant,
-		outbox: &mut Outbox,
-		socket: &UdpSocket,
-	) -> bool {
+	pub(crate) fn send(&mut self, p: &Packet, now: Instant, out: &mut dyn Output) -> bool {
 		let Self { srtp, dest, audio, video, header, .. } = self;
 		let Some(s) = (if p.video { video.as_mut() } else { audio.as_mut() }) else {
 			return false;
 		};
 		write_header(header, &s.info, p.pt, p.seq as u16, p.ts, p.marker, p.level);
-		let mut out = outbox.buffer();
-		if srtp.protect_rtp(header, p.payload, s.info.ssrc, p.seq, &mut out).is_err() {
+		let mut buf = out.buffer();
+		if srtp.protect_rtp(header, p.payload, s.info.ssrc, p.seq, &mut buf).is_err() {
 			return false;
 		}
-		outbox.push(socket, *dest, out);
+		out.transmit(*dest, buf);
 		s.packets = s.packets.wrapping_add(1);
 		s.octets = s.octets.wrapping_add(p.payload.len() as u32);
 		s.last = Some((p.ts, now));
@@ -175,7 +169,7 @@ impl Direct {
 	}
 
 	/// Send the sender reports if they are due.
-	pub(crate) fn report(&mut self, now: Instant, outbox: &mut Outbox, socket: &UdpSocket) {
+	pub(crate) fn report(&mut self, now: Instant, out: &mut dyn Output) {
 		if now < self.next_report {
 			return;
 		}
@@ -194,22 +188,16 @@ impl Direct {
 			body.extend_from_slice(&rtp_now.to_be_bytes());
 			body.extend_from_slice(&s.packets.to_be_bytes());
 			body.extend_from_slice(&s.octets.to_be_bytes());
-			let mut out = outbox.buffer();
-			if srtp.protect_rtcp(body, &mut out).is_ok() {
-				outbox.push(socket, *dest, out);
+			let mut buf = out.buffer();
+			if srtp.protect_rtcp(body, &mut buf).is_ok() {
+				out.transmit(*dest, buf);
 			}
 		}
 	}
 
 	/// Look at an SRTCP packet from the viewer (str0m gets it too, for its own uses) and
 	/// answer its NACKs of our video.
-	pub(crate) fn on_rtcp(
-		&mut self,
-		data: &[u8],
-		now: Instant,
-		outbox: &mut Outbox,
-		socket: &UdpSocket,
-	) {
+	pub(crate) fn on_rtcp(&mut self, data: &[u8], now: Instant, out: &mut dyn Output) {
 		let rtcp = match self.srtp.unprotect_rtcp(data) {
 			Ok(rtcp) => rtcp,
 			Err(e) => {
@@ -242,11 +230,11 @@ impl Direct {
 		}
 		wanted.truncate(MAX_RESENDS);
 		for seq in wanted {
-			self.resend(seq, now, outbox, socket);
+			self.resend(seq, now, out);
 		}
 	}
 
-	fn resend(&mut self, seq16: u16, now: Instant, outbox: &mut Outbox, socket: &UdpSocket) {
+	fn resend(&mut self, seq16: u16, now: Instant, out: &mut dyn Output) {
 		let Self { srtp, dest, video, header, body, resent, .. } = self;
 		let Some(s) = video.as_mut() else { return };
 		let Some(p) = s.history.iter_mut().rev().find(|p| p.seq as u16 == seq16) else { return };
@@ -254,7 +242,7 @@ impl Direct {
 			return;
 		}
 		p.resent_at = Some(now);
-		let mut out = outbox.buffer();
+		let mut buf = out.buffer();
 		let rtx = s.info.rtx.as_ref().and_then(|(ssrc, pts)| {
 			pts.iter().find(|(main, _)| *main == p.pt).map(|(_, rtx_pt)| (*ssrc, *rtx_pt))
 		});
@@ -269,17 +257,17 @@ impl Direct {
 				body.clear();
 				body.extend_from_slice(&(p.seq as u16).to_be_bytes());
 				body.extend_from_slice(&p.payload);
-				srtp.protect_rtp(header, body, rtx_ssrc, rtx_seq, &mut out)
+				srtp.protect_rtp(header, body, rtx_ssrc, rtx_seq, &mut buf)
 			},
 			// The same packet again: the same index, so the same SRTP packet.
 			None => {
 				write_header(header, &s.info, p.pt, p.seq as u16, p.ts, p.marker, None);
-				srtp.protect_rtp(header, &p.payload, s.info.ssrc, p.seq, &mut out)
+				srtp.protect_rtp(header, &p.payload, s.info.ssrc, p.seq, &mut buf)
 			},
 		};
 		if sealed.is_ok() {
 			*resent += 1;
-			outbox.push(socket, *dest, out);
+			out.transmit(*dest, buf);
 		}
 	}
 
@@ -365,12 +353,12 @@ fn ntp_now() -> u64 {
 #[cfg(test)]
 mod tests {
 	use super::*;
-	use crate::media::srtp::TappedKeys;
+	use crate::{output::Collected, srtp::TappedKeys};
 	use str0m::crypto::dtls::SrtpProfile;
 	use webrtc_srtp::{context::Context, protection_profile::ProtectionProfile};
 
-	/// A direct sender to a local socket, and a webrtc-rs SRTP context to read what it sends.
-	fn sender(rtx: bool) -> (Direct, UdpSocket, UdpSocket, Context, Context) {
+	/// A direct sender to a viewer, and a webrtc-rs SRTP context to read what it sends.
+	fn sender(rtx: bool) -> (Direct, Context, Context) {
 		let material: Vec<u8> = (0..88u8).collect();
 		let keys = TappedKeys::new(SrtpProfile::AEAD_AES_256_GCM, material.clone(), false);
 		let srtp = SrtpSession::new(&str0m::crypto::from_feature_flags(), &keys).unwrap();
@@ -385,22 +373,22 @@ mod tests {
 			None,
 		)
 		.unwrap();
-		let viewer = UdpSocket::bind("127.0.0.1:0").unwrap();
-		viewer.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
-		let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
 		let video =
 			StreamInfo { rtx: rtx.then(|| (0x0BAD_CAFE, vec![(96, 97)])), ..info(Some(3), None) };
-		let d = Direct::new(srtp, viewer.local_addr().unwrap(), None, Some(video), Instant::now());
-		(d, socket, viewer, rx, tx)
+		let d = Direct::new(srtp, VIEWER.parse().unwrap(), None, Some(video), Instant::now());
+		(d, rx, tx)
 	}
 
-	fn recv(viewer: &UdpSocket) -> Vec<u8> {
-		let mut buf = [0u8; 2048];
-		let n = viewer.recv(&mut buf).unwrap();
-		buf[..n].to_vec()
+	const VIEWER: &str = "192.0.2.7:5000";
+
+	/// The next datagram sent, which must be to the viewer.
+	fn recv(out: &mut Collected) -> Vec<u8> {
+		let (to, datagram) = out.datagrams.pop_front().expect("a datagram");
+		assert_eq!(to, VIEWER.parse().unwrap());
+		datagram
 	}
 
-	fn send_three(d: &mut Direct, socket: &UdpSocket, outbox: &mut Outbox, now: Instant) {
+	fn send_three(d: &mut Direct, out: &mut Collected, now: Instant) {
 		for seq in 100..103u64 {
 			let payload: Arc<[u8]> = vec![seq as u8; 300].into();
 			let p = Packet {
@@ -412,9 +400,8 @@ mod tests {
 				level: None,
 				payload: &payload,
 			};
-			assert!(d.send(&p, now, outbox, socket));
+			assert!(d.send(&p, now, out));
 		}
-		outbox.flush(socket);
 	}
 
 	fn nack(tx: &mut Context, pid: u16, blp: u16) -> Vec<u8> {
@@ -427,22 +414,21 @@ mod tests {
 
 	#[test]
 	fn nacks_are_answered_by_rtx_once_per_gap_and_reports_count_what_was_sent() {
-		let (mut d, socket, viewer, mut rx, mut tx) = sender(true);
-		let mut outbox = Outbox::new();
+		let (mut d, mut rx, mut tx) = sender(true);
+		let mut out = Collected::default();
 		let t0 = Instant::now();
-		send_three(&mut d, &socket, &mut outbox, t0);
+		send_three(&mut d, &mut out, t0);
 		for seq in 100..103u16 {
-			let plain = rx.decrypt_rtp(&recv(&viewer)).unwrap();
+			let plain = rx.decrypt_rtp(&recv(&mut out)).unwrap();
 			assert_eq!(u16::from_be_bytes([plain[2], plain[3]]), seq);
 			assert_eq!(&plain[8..12], &0x0102_0304u32.to_be_bytes());
 		}
 		// NACK of 100 and (bitmask) 102: both come back on the RTX stream, in its own
 		// sequence, the original number leading the payload.
-		d.on_rtcp(&nack(&mut tx, 100, 0b10), t0, &mut outbox, &socket);
-		outbox.flush(&socket);
+		d.on_rtcp(&nack(&mut tx, 100, 0b10), t0, &mut out);
 		let mut rtx_seqs = Vec::new();
 		for want in [100u16, 102] {
-			let plain = rx.decrypt_rtp(&recv(&viewer)).unwrap();
+			let plain = rx.decrypt_rtp(&recv(&mut out)).unwrap();
 			assert_eq!(plain[1] & 0x7f, 97, "the RTX payload type");
 			assert_eq!(plain[1] & 0x80 != 0, want == 102, "the marker is kept");
 			assert_eq!(&plain[8..12], &0x0BAD_CAFEu32.to_be_bytes(), "the RTX SSRC");
@@ -455,23 +441,21 @@ mod tests {
 		assert_eq!(rtx_seqs[1], rtx_seqs[0].wrapping_add(1));
 		assert_eq!(d.resent, 2);
 		// The same NACK again at once: not sent twice within the gap; later, it is.
-		d.on_rtcp(&nack(&mut tx, 100, 0), t0 + Duration::from_millis(10), &mut outbox, &socket);
+		d.on_rtcp(&nack(&mut tx, 100, 0), t0 + Duration::from_millis(10), &mut out);
 		assert_eq!(d.resent, 2);
-		d.on_rtcp(&nack(&mut tx, 100, 0), t0 + RESEND_GAP * 2, &mut outbox, &socket);
+		d.on_rtcp(&nack(&mut tx, 100, 0), t0 + RESEND_GAP * 2, &mut out);
 		assert_eq!(d.resent, 3);
-		outbox.flush(&socket);
-		let _ = recv(&viewer);
+		let _ = recv(&mut out);
 		// A forged NACK is not taken.
 		let mut forged = nack(&mut tx, 101, 0);
 		forged[12] ^= 1;
-		d.on_rtcp(&forged, t0 + RESEND_GAP * 4, &mut outbox, &socket);
+		d.on_rtcp(&forged, t0 + RESEND_GAP * 4, &mut out);
 		assert_eq!((d.resent, d.rejected), (3, 1));
 
 		// The sender report, a second on: three packets, 900 bytes, the RTP time moved on
 		// by the second (90 kHz) from the last packet's.
-		d.report(t0 + REPORT_INTERVAL, &mut outbox, &socket);
-		outbox.flush(&socket);
-		let sr = rx.decrypt_rtcp(&recv(&viewer)).unwrap();
+		d.report(t0 + REPORT_INTERVAL, &mut out);
+		let sr = rx.decrypt_rtcp(&recv(&mut out)).unwrap();
 		assert_eq!((sr[1], &sr[4..8]), (RTCP_SR, &0x0102_0304u32.to_be_bytes()[..]));
 		let word = |i: usize| u32::from_be_bytes([sr[i], sr[i + 1], sr[i + 2], sr[i + 3]]);
 		assert_eq!((word(20), word(24)), (3, 900));
@@ -480,19 +464,18 @@ mod tests {
 
 	#[test]
 	fn without_rtx_the_packet_itself_is_sent_again() {
-		let (mut d, socket, viewer, mut rx, mut tx) = sender(false);
-		let mut outbox = Outbox::new();
+		let (mut d, mut rx, mut tx) = sender(false);
+		let mut out = Collected::default();
 		let t0 = Instant::now();
-		send_three(&mut d, &socket, &mut outbox, t0);
-		let first = recv(&viewer);
+		send_three(&mut d, &mut out, t0);
+		let first = recv(&mut out);
 		for _ in 0..2 {
-			let _ = recv(&viewer);
+			let _ = recv(&mut out);
 		}
 		let _ = rx.decrypt_rtp(&first).unwrap();
-		d.on_rtcp(&nack(&mut tx, 100, 0), t0, &mut outbox, &socket);
-		outbox.flush(&socket);
+		d.on_rtcp(&nack(&mut tx, 100, 0), t0, &mut out);
 		// The same index under the same key: the very same SRTP packet.
-		assert_eq!(recv(&viewer), first);
+		assert_eq!(recv(&mut out), first);
 	}
 
 	fn info(mid_ext: Option<u8>, level_ext: Option<u8>) -> StreamInfo {

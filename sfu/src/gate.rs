@@ -1,11 +1,11 @@
 //! Who may keep sending or receiving media, re-checked by the engine every
-//! [`super::GATE_PERIOD`].
+//! [`crate::GATE_PERIOD`].
 //!
 //! The engine knows nothing of the chain: a peer's rights reach it as a [`Gate`], implemented
 //! by the sidecar's access layer. Reading a gate must cost a few atomic loads, so the engine
 //! can poll thousands per period.
 
-use super::CloseReason;
+use crate::CloseReason;
 
 /// A gate's verdict.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -1,9 +1,9 @@
 //! SFU fan-out benchmark: one publisher, N viewers, on loopback.
 //!
 //! ```text
-//! cargo bench -p vilokanam-sidecar --bench fanout -- --viewers 50
-//! cargo bench -p vilokanam-sidecar --bench fanout -- --viewers 200 --seconds 8 --warmup 2
-//! cargo bench -p vilokanam-sidecar --bench fanout -- --soak 1000
+//! cargo bench -p vilokanam-sfu --bench fanout -- --viewers 50
+//! cargo bench -p vilokanam-sfu --bench fanout -- --viewers 200 --seconds 8 --warmup 2
+//! cargo bench -p vilokanam-sfu --bench fanout -- --soak 1000
 //! ```
 //!
 //! Two processes, so that the SFU's CPU and memory are measured apart from the clients': this
@@ -66,12 +66,9 @@ use std::{
 	time::{Duration, Instant},
 };
 use vilokanam_media_bots::{PublisherBot, PublisherOptions, ViewerBot};
-use vilokanam_sidecar::{
-	media::{
-		CloseReason, MediaConfig, MediaEvent, MediaPeerId, MediaRole, MediaServer, MediaSnapshot,
-		OpenGate, PeerSetup,
-	},
-	Metrics,
+use vilokanam_sfu::{
+	CloseReason, MediaConfig, MediaEvent, MediaPeerId, MediaRole, MediaServer, MediaSnapshot,
+	OpenGate, PeerSetup, SfuMetrics,
 };
 
 const STREAM_ID: u64 = 1;
@@ -596,7 +593,7 @@ struct Reading {
 /// (an atomic, not a clone of every viewer's stats); it is updated just before the snapshot.
 fn read_at_refresh(
 	media: &MediaServer,
-	metrics: &Metrics,
+	metrics: &SfuMetrics,
 	clients: &Clients,
 	engine_tid: &str,
 	not_before: Instant,
@@ -655,7 +652,7 @@ fn read_at_refresh(
 
 fn server(args: &Args) {
 	let tck = clock_ticks_per_second();
-	let metrics = Metrics::new().expect("metrics");
+	let metrics = SfuMetrics::unregistered();
 	// Full ICE: the webrtc-rs bots send no consent checks while media flows, and str0m's
 	// ICE-lite agent drops such a pair after 15 s (see the module docs).
 	let media = MediaServer::start(
@@ -721,7 +718,7 @@ fn server(args: &Args) {
 fn fanout(
 	args: &Args,
 	media: &MediaServer,
-	metrics: &Metrics,
+	metrics: &SfuMetrics,
 	clients: &mut Clients,
 	engine_tid: &str,
 	rss_publisher: u64,
@@ -853,7 +850,7 @@ fn report(
 	let room = |s: &MediaSnapshot| s.rooms.iter().find(|r| r.stream_id == STREAM_ID).cloned();
 	let (room0, room1) =
 		(room(&r0.snapshot).unwrap_or_default(), room(&r1.snapshot).unwrap_or_default());
-	let pub_packets = |r: &vilokanam_sidecar::media::RoomStats| {
+	let pub_packets = |r: &vilokanam_sfu::RoomStats| {
 		r.publisher.as_ref().map(|p| (p.packets, p.bytes)).unwrap_or((0, 0))
 	};
 	let (in0, in_bytes0) = pub_packets(&room0);

@@ -1,4 +1,4 @@
-//! Per-viewer rewriting of forwarded RTP, and the choice of simulcast layer.
+//! Per-viewer rewriting of forwarded RTP.
 //!
 //! Every viewer gets its own outgoing streams (own SSRC, chosen by its `Rtc`), and each
 //! stream's sequence numbers and timestamps must run on without jumps even though the packets
@@ -85,26 +85,6 @@ impl Rewriter {
 	}
 }
 
-/// The simulcast layer a viewer should receive: the best one whose incoming bitrate fits in
-/// `headroom` (a fraction) of the viewer's estimated bandwidth, else the smallest. `layers` are
-/// (layer, bitrate in bit/s) of the layers currently arriving, in any order; `None` for the
-/// estimate means "unknown", which gets the best layer.
-pub fn choose_layer<L: Copy>(
-	layers: &[(L, u64)],
-	estimate_bps: Option<u64>,
-	headroom: f64,
-) -> Option<L> {
-	let best = layers.iter().max_by_key(|(_, bps)| *bps)?;
-	let Some(estimate) = estimate_bps else { return Some(best.0) };
-	let budget = (estimate as f64 * headroom) as u64;
-	layers
-		.iter()
-		.filter(|(_, bps)| *bps <= budget)
-		.max_by_key(|(_, bps)| *bps)
-		.or_else(|| layers.iter().min_by_key(|(_, bps)| *bps))
-		.map(|(l, _)| *l)
-}
-
 #[cfg(test)]
 mod tests {
 	use super::*;
@@ -137,15 +117,5 @@ mod tests {
 		rw.rebase(5, 100, t0);
 		assert_eq!(rw.map(5, 100, t0), Some((1, u32::MAX - 10)));
 		assert_eq!(rw.map(6, 1060, t0), Some((2, 949)));
-	}
-
-	#[test]
-	fn layer_choice_follows_the_estimate() {
-		let layers = [("q", 150_000), ("f", 1_500_000), ("h", 500_000)];
-		assert_eq!(choose_layer(&layers, None, 0.85), Some("f"));
-		assert_eq!(choose_layer(&layers, Some(3_000_000), 0.85), Some("f"));
-		assert_eq!(choose_layer(&layers, Some(1_000_000), 0.85), Some("h"));
-		assert_eq!(choose_layer(&layers, Some(100_000), 0.85), Some("q"));
-		assert_eq!(choose_layer::<&str>(&[], Some(1), 0.85), None);
 	}
 }

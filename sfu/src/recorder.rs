@@ -7,7 +7,7 @@
 //! both play with ffplay or VLC. One file per publisher connection:
 //! `stream-<id>-<unix ms>.ivf|.h264`.
 
-use super::codec::{self, VideoCodec};
+use crate::codec::{self, VideoCodec};
 use std::{
 	collections::HashMap,
 	fs::File,
@@ -18,18 +18,28 @@ use std::{
 };
 
 /// One packet for the recorder.
-pub(crate) struct RecordPacket {
+pub struct RecordPacket {
+	/// The publisher.
 	pub peer: u64,
+	/// Its stream.
 	pub stream_id: u64,
+	/// Its codec.
 	pub codec: VideoCodec,
+	/// Extended RTP sequence number.
 	pub seq: u64,
+	/// RTP timestamp.
 	pub timestamp: u32,
+	/// RTP marker bit (a frame's last packet).
 	pub marker: bool,
+	/// RTP payload.
 	pub payload: Arc<[u8]>,
 }
 
-pub(crate) enum RecordMsg {
+/// What the core hands the recorder.
+pub enum RecordMsg {
+	/// A video packet of a publisher.
 	Packet(RecordPacket),
+	/// The publisher (by peer id) is gone: finish its file.
 	End(u64),
 }
 

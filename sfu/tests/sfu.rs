@@ -2,43 +2,17 @@
 //! keyframe starts, gates, keyframe-request coalescing, NACKs and simulcast layers. Rights from the
 //! chain are covered by `media_e2e.rs`; here gates are set by the test.
 
-use std::{
-	sync::{
-		atomic::{AtomicU8, Ordering},
-		Arc,
-	},
-	time::Duration,
-};
+mod common;
+
+use common::Switch;
+use std::{sync::Arc, time::Duration};
 use vilokanam_media_bots::{PublisherBot, PublisherOptions, VideoCodec, ViewerBot, ViewerOptions};
-use vilokanam_sidecar::{
-	media::{
-		CloseReason, Gate, GateState, MediaConfig, MediaEvent, MediaPeerId, MediaRole, MediaServer,
-		OpenGate, PeerSetup,
-	},
-	Metrics,
+use vilokanam_sfu::{
+	CloseReason, Gate, MediaConfig, MediaEvent, MediaPeerId, MediaRole, MediaServer, OpenGate,
+	PeerSetup, SfuMetrics,
 };
 
 const T: Duration = Duration::from_secs(20);
-
-/// A gate the test opens, pauses and closes.
-#[derive(Default)]
-struct Switch(AtomicU8);
-
-impl Switch {
-	fn set(&self, s: u8) {
-		self.0.store(s, Ordering::SeqCst)
-	}
-}
-
-impl Gate for Switch {
-	fn check(&self) -> GateState {
-		match self.0.load(Ordering::SeqCst) {
-			0 => GateState::Open,
-			1 => GateState::Paused,
-			_ => GateState::Closed(CloseReason::SessionClosed),
-		}
-	}
-}
 
 fn server() -> MediaServer {
 	server_with(MediaConfig::default())
@@ -49,7 +23,7 @@ fn server_with(config: MediaConfig) -> MediaServer {
 		.with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
 		.with_test_writer()
 		.try_init();
-	MediaServer::start(config, Metrics::new().unwrap()).unwrap()
+	MediaServer::start(config, SfuMetrics::unregistered()).unwrap()
 }
 
 type Events = tokio::sync::mpsc::Receiver<(MediaPeerId, MediaEvent)>;
@@ -298,7 +272,7 @@ async fn h264_is_forwarded_from_a_keyframe() {
 fn the_engine_runs_on_the_cpu_it_is_given() {
 	let err = MediaServer::start(
 		MediaConfig { cpu: Some(1 << 20), ..MediaConfig::default() },
-		Metrics::new().unwrap(),
+		SfuMetrics::unregistered(),
 	)
 	.err()
 	.expect("a CPU beyond any set is refused");

@@ -1,0 +1,151 @@
+//! Accepting an SDP offer: the `Rtc` of a new peer, configured for its role, with the
+//! answer. Run by the caller of [`crate::MediaServer::offer`], off the engine's thread (SDP
+//! parsing and a key generation per peer never hold up forwarding), and by tests of the core.
+
+use crate::{core::NewPeer, srtp, MediaError, MediaPeerId, MediaRole, PeerSetup, Publishers};
+use std::{
+	net::SocketAddr,
+	sync::Arc,
+	time::{Duration, Instant},
+};
+use str0m::{
+	bwe::Bitrate,
+	change::SdpOffer,
+	config::CryptoProvider,
+	media::{Direction, MediaKind, Mid},
+	rtp::{Extension, ExtensionMap},
+	Candidate, Rtc,
+};
+
+/// str0m's sender-report interval for viewers on the direct send path: never, in practice
+/// (a year; the direct sender reports instead).
+const NO_REPORTS: Duration = Duration::from_secs(365 * 24 * 3600);
+
+/// The crypto provider every peer's `Rtc` is built with: str0m's, its DTLS tapped for the
+/// SRTP keys of the direct send path (see `srtp`).
+pub fn crypto() -> Arc<CryptoProvider> {
+	Arc::new(srtp::tapping(str0m::crypto::from_feature_flags()))
+}
+
+/// What every offer is answered with.
+#[derive(Clone)]
+pub struct Offers {
+	/// See [`crypto`].
+	pub crypto: Arc<CryptoProvider>,
+	/// The host candidate announced.
+	pub candidate: SocketAddr,
+	/// Answer as a full ICE agent rather than ICE-lite.
+	pub full_ice: bool,
+	/// Each room's publisher and whether it offered simulcast (read here, kept by the core).
+	pub publishers: Publishers,
+}
+
+impl Offers {
+	/// Accept `sdp` for `setup` as peer `id`: the peer for the core, and the SDP answer.
+	pub fn accept(
+		&self,
+		id: MediaPeerId,
+		sdp: &str,
+		setup: &PeerSetup,
+		now: Instant,
+	) -> Result<(NewPeer, String), MediaError> {
+		let offer =
+			SdpOffer::from_sdp_string(sdp).map_err(|e| MediaError::BadSdp(e.to_string()))?;
+		let simulcast = sdp.lines().any(|l| l.trim_start().starts_with("a=simulcast:"));
+		let estimate = match setup.role {
+			MediaRole::Publisher => false,
+			MediaRole::Viewer => self
+				.publishers
+				.lock()
+				.unwrap_or_else(|p| p.into_inner())
+				.get(&setup.stream_id)
+				.is_none_or(|(_, simulcast)| *simulcast),
+		};
+		// A certificate per peer: its DTLS session's SRTP export is filed under it (`srtp`),
+		// so each peer's keys can only be taken by that peer.
+		let cert =
+			self.crypto.dtls_provider.generate_certificate().ok_or(MediaError::NoCertificate)?;
+		let cert_der = cert.certificate.clone();
+		let mut config = Rtc::builder()
+			.set_ice_lite(!self.full_ice)
+			.set_rtp_mode(true)
+			.set_crypto_provider(self.crypto.clone())
+			.set_dtls_cert(cert)
+			.set_stats_interval(Some(Duration::from_secs(1)))
+			// Bandwidth estimation (TWCC) picks a viewer's simulcast layer.
+			.enable_bwe(estimate.then(|| Bitrate::bps(2_500_000)));
+		// A viewer without estimation is sent to by the core's direct sender.
+		let direct = setup.role == MediaRole::Viewer && !estimate;
+		if direct {
+			// Without estimation, transport-wide sequence numbers would only make the client
+			// send feedback nobody reads (an RTCP packet every tens of milliseconds per viewer,
+			// each one decrypted and parsed here).
+			config = config
+				.set_extension_map(extensions_without_twcc())
+				// Its media goes through the direct sender, which sends the sender reports;
+				// str0m's would carry none of its packets.
+				.set_rtcp_report_interval_audio(NO_REPORTS)
+				.set_rtcp_report_interval_video(NO_REPORTS);
+		}
+		let mut rtc = config.build(now);
+		let candidate = Candidate::host(self.candidate, "udp")
+			.map_err(|e| MediaError::BadSdp(e.to_string()))?;
+		rtc.add_local_candidate(candidate);
+		let answer =
+			rtc.sdp_api().accept_offer(offer).map_err(|e| MediaError::BadSdp(e.to_string()))?;
+		// The negotiated media, by the offer's mids (str0m reports `MediaAdded` only once
+		// connected, too late to refuse an offer).
+		let media: Vec<(Mid, MediaKind, Direction)> = sdp
+			.lines()
+			.filter_map(|l| l.trim().strip_prefix("a=mid:"))
+			.filter_map(|mid| {
+				let mid = Mid::from(mid.trim());
+				rtc.media(mid).map(|m| (mid, m.kind(), m.direction()))
+			})
+			.collect();
+		let wanted = match setup.role {
+			MediaRole::Publisher => Direction::RecvOnly,
+			MediaRole::Viewer => Direction::SendOnly,
+		};
+		let usable = |kind| media.iter().find(|(_, k, d)| *k == kind && *d == wanted).map(|m| m.0);
+		let (audio, video) = (usable(MediaKind::Audio), usable(MediaKind::Video));
+		if audio.is_none() && video.is_none() {
+			return Err(MediaError::BadOffer(match setup.role {
+				MediaRole::Publisher => "a publisher's offer must send audio or video (sendonly)",
+				MediaRole::Viewer => "a viewer's offer must receive audio or video (recvonly)",
+			}));
+		}
+		if setup.role == MediaRole::Publisher {
+			self.publishers
+				.lock()
+				.unwrap_or_else(|p| p.into_inner())
+				.insert(setup.stream_id, (id, simulcast));
+		}
+		let peer = NewPeer {
+			id,
+			rtc,
+			stream_id: setup.stream_id,
+			role: setup.role,
+			gate: setup.gate.clone(),
+			label: setup.label.clone(),
+			audio,
+			video,
+			created: now,
+			direct,
+			cert: cert_der,
+		};
+		Ok((peer, answer.to_sdp_string()))
+	}
+}
+
+/// str0m's standard header extensions (Chrome's ids) without the transport-wide sequence
+/// number and the send time, which only bandwidth estimation uses.
+fn extensions_without_twcc() -> ExtensionMap {
+	let mut exts = ExtensionMap::empty();
+	for (id, ext) in ExtensionMap::standard().iter() {
+		if !matches!(ext, Extension::TransportSequenceNumber | Extension::AbsoluteSendTime) {
+			exts.set(id, ext.clone());
+		}
+	}
+	exts
+}

@@ -1,0 +1,416 @@
+//! The SFU's core in simulated time, str0m style: no socket, no thread, no wall-clock wait.
+//! Clients are str0m `Rtc`s in RTP mode; a [`Net`] carries datagrams between them and the
+//! core at instants the test chooses, so each test runs seconds of media in milliseconds and
+//! cannot flake on a loaded machine.
+
+mod common;
+
+use common::Switch;
+use std::{
+	collections::{HashMap, HashSet},
+	net::SocketAddr,
+	sync::Arc,
+	time::{Duration, Instant},
+};
+use str0m::{
+	change::{SdpAnswer, SdpPendingOffer},
+	format::Codec,
+	media::{Direction, KeyframeRequestKind, MediaKind, Mid},
+	net::{Protocol, Receive},
+	rtp::{RtpWrite, SeqNo},
+	Candidate, Event, Input as RtcInput, Output as RtcOutput, Rtc,
+};
+use vilokanam_sfu::{
+	offer::{self, Offers},
+	CloseReason, Collected, Gate, Input, MediaEvent, MediaPeerId, MediaRole, OpenGate, PeerSetup,
+	Publishers, Sfu, SfuMetrics, CONNECT_TIMEOUT, KEYFRAME_REQUEST_INTERVAL,
+};
+
+const STREAM: u64 = 7;
+/// One step of simulated time.
+const TICK: Duration = Duration::from_millis(5);
+/// 30 frames per second.
+const FRAME: Duration = Duration::from_millis(33);
+
+/// A client: a str0m `Rtc` at an address of its own.
+struct Client {
+	rtc: Rtc,
+	addr: SocketAddr,
+	mid: Mid,
+	id: MediaPeerId,
+	/// Whether its datagrams reach the core (a client that goes silent: `false`).
+	online: bool,
+	connected: bool,
+	/// Video RTP sequence numbers received, in order of arrival, with the keyframe flag.
+	received: Vec<(u64, bool)>,
+	keyframe_requests: usize,
+}
+
+/// The core, its clients, the clock and the wire between them.
+struct Net {
+	now: Instant,
+	sfu: Sfu,
+	offers: Offers,
+	out: Collected,
+	clients: Vec<Client>,
+	next_id: MediaPeerId,
+	next_port: u16,
+	/// Datagrams to drop on their way to a client: (client, nth datagram it would get).
+	drop_to: Option<(usize, usize)>,
+	delivered: HashMap<usize, usize>,
+	/// The publisher's next sequence number and RTP time.
+	seq: u64,
+	rtp_time: u32,
+}
+
+const CORE: &str = "10.0.0.1:4000";
+
+impl Net {
+	fn new() -> Self {
+		let now = Instant::now();
+		let candidate: SocketAddr = CORE.parse().unwrap();
+		let offers = Offers {
+			crypto: offer::crypto(),
+			candidate,
+			full_ice: false,
+			publishers: Publishers::default(),
+		};
+		let sfu = Sfu::new(
+			now,
+			candidate,
+			offers.crypto.clone(),
+			offers.publishers.clone(),
+			SfuMetrics::unregistered(),
+			false,
+		);
+		Self {
+			now,
+			sfu,
+			offers,
+			out: Collected::default(),
+			clients: Vec::new(),
+			next_id: 1,
+			next_port: 5000,
+			drop_to: None,
+			delivered: HashMap::new(),
+			seq: 1000,
+			rtp_time: 90_000,
+		}
+	}
+
+	/// A client offers as `role`; its peer joins the core. Returns the client's index.
+	fn join(&mut self, role: MediaRole, gate: Arc<dyn Gate>) -> usize {
+		let addr: SocketAddr = format!("10.0.0.2:{}", self.next_port).parse().unwrap();
+		self.next_port += 1;
+		let mut rtc = Rtc::builder().set_rtp_mode(true).build(self.now);
+		rtc.add_local_candidate(Candidate::host(addr, "udp").unwrap());
+		let dir = match role {
+			MediaRole::Publisher => Direction::SendOnly,
+			MediaRole::Viewer => Direction::RecvOnly,
+		};
+		let mut api = rtc.sdp_api();
+		let mid = api.add_media(MediaKind::Video, dir, None, None, None);
+		let (offer, pending): (_, SdpPendingOffer) = api.apply().unwrap();
+		let id = self.next_id;
+		self.next_id += 1;
+		let setup = PeerSetup { stream_id: STREAM, role, gate, events: None, label: String::new() };
+		let (peer, answer) =
+			self.offers.accept(id, &offer.to_sdp_string(), &setup, self.now).unwrap();
+		rtc.sdp_api().accept_answer(pending, SdpAnswer::from_sdp_string(&answer).unwrap()).unwrap();
+		self.sfu.handle(self.now, Input::Add(Box::new(peer)), &mut self.out);
+		self.clients.push(Client {
+			rtc,
+			addr,
+			mid,
+			id,
+			online: true,
+			connected: false,
+			received: Vec::new(),
+			keyframe_requests: 0,
+		});
+		self.clients.len() - 1
+	}
+
+	/// Carry everything pending both ways, then advance the clock one tick.
+	fn step(&mut self) {
+		for _ in 0..8 {
+			let mut moved = false;
+			for i in 0..self.clients.len() {
+				moved |= self.drain_client(i);
+			}
+			self.sfu.handle(self.now, Input::Timeout, &mut self.out);
+			while let Some((to, datagram)) = self.out.datagrams.pop_front() {
+				moved = true;
+				self.deliver(to, datagram);
+			}
+			if !moved {
+				break;
+			}
+		}
+		self.now += TICK;
+		for i in 0..self.clients.len() {
+			// A client cut off fails its handshake in time: that is its business.
+			let _ = self.clients[i].rtc.handle_input(RtcInput::Timeout(self.now));
+			self.drain_client(i);
+		}
+		self.sfu.handle(self.now, Input::Timeout, &mut self.out);
+	}
+
+	fn run(&mut self, d: Duration) {
+		let until = self.now + d;
+		while self.now < until {
+			self.step();
+		}
+	}
+
+	/// Poll client `i` until it waits: its datagrams go to the core, its events are noted.
+	fn drain_client(&mut self, i: usize) -> bool {
+		let mut moved = false;
+		loop {
+			let c = &mut self.clients[i];
+			let Ok(output) = c.rtc.poll_output() else { return moved };
+			match output {
+				RtcOutput::Timeout(_) => return moved,
+				RtcOutput::Transmit(t) => {
+					moved = true;
+					if c.online {
+						let source = c.addr;
+						let input = Input::Datagram { source, data: &t.contents };
+						self.sfu.handle(self.now, input, &mut self.out);
+					}
+				},
+				RtcOutput::Event(e) => match e {
+					Event::Connected => c.connected = true,
+					Event::RtpPacket(p) => {
+						let keyframe = p.payload.get(1).is_some_and(|b| b & 1 == 0);
+						c.received.push((*p.seq_no, keyframe));
+					},
+					Event::KeyframeRequest(_) => c.keyframe_requests += 1,
+					_ => {},
+				},
+			}
+		}
+	}
+
+	fn deliver(&mut self, to: SocketAddr, datagram: Vec<u8>) {
+		let Some(i) = self.clients.iter().position(|c| c.addr == to) else { return };
+		let n = self.delivered.entry(i).or_default();
+		*n += 1;
+		if self.drop_to == Some((i, *n)) {
+			return;
+		}
+		let c = &mut self.clients[i];
+		let receive = Receive {
+			proto: Protocol::Udp,
+			source: CORE.parse().unwrap(),
+			destination: c.addr,
+			contents: datagram.as_slice().try_into().unwrap(),
+		};
+		c.rtc.handle_input(RtcInput::Receive(self.now, receive)).unwrap();
+		// str0m's contract: poll until it waits after every input.
+		self.drain_client(i);
+	}
+
+	/// The publisher (client `p`) sends one frame of VP8: a keyframe or a delta frame, in
+	/// three packets.
+	fn send_frame(&mut self, p: usize, keyframe: bool) {
+		let c = &mut self.clients[p];
+		let pt = c
+			.rtc
+			.codec_config()
+			.params()
+			.iter()
+			.find(|x| x.spec().codec == Codec::Vp8)
+			.map(|x| x.pt())
+			.unwrap();
+		let now = self.now;
+		let mid = c.mid;
+		let mut api = c.rtc.direct_api();
+		let tx = api.stream_tx_by_mid(mid, None).expect("the publisher's stream");
+		for k in 0..3u8 {
+			// VP8 payload descriptor (S bit on the first), then the frame tag: P = 0 is a key
+			// frame.
+			let mut payload = vec![if k == 0 { 0x10 } else { 0x00 }];
+			payload.push(if keyframe { 0x00 } else { 0x01 });
+			payload.extend_from_slice(&[0x9d, 0x01, 0x2a]);
+			payload.resize(600, k);
+			tx.write_rtp(
+				RtpWrite::new(pt, SeqNo::from(self.seq), self.rtp_time, now, payload)
+					.marker(k == 2)
+					.nackable(true),
+			);
+			self.seq += 1;
+		}
+		self.rtp_time = self.rtp_time.wrapping_add(3000);
+	}
+
+	/// `frames` frames, one every [`FRAME`], a keyframe where `keyframe(n)` says.
+	fn stream(&mut self, p: usize, frames: usize, keyframe: impl Fn(usize) -> bool) {
+		for n in 0..frames {
+			self.send_frame(p, keyframe(n));
+			self.run(FRAME);
+		}
+	}
+
+	fn events_of(&self, i: usize) -> Vec<MediaEvent> {
+		let id = self.clients[i].id;
+		self.out.events.iter().filter(|(p, _)| *p == id).map(|(_, e)| *e).collect()
+	}
+
+	/// A publisher and `viewers` viewers, all connected, the viewers started (media flows
+	/// from a first keyframe).
+	fn room(viewers: usize) -> (Self, usize, Vec<usize>) {
+		let mut net = Net::new();
+		let p = net.join(MediaRole::Publisher, Arc::new(OpenGate));
+		let vs: Vec<usize> =
+			(0..viewers).map(|_| net.join(MediaRole::Viewer, Arc::new(OpenGate))).collect();
+		net.run(Duration::from_millis(500));
+		assert!(net.clients.iter().all(|c| c.connected), "ICE and DTLS complete");
+		(net, p, vs)
+	}
+}
+
+#[test]
+fn each_client_is_routed_to_its_own_peer_by_its_ice_username() {
+	let mut net = Net::new();
+	let a = net.join(MediaRole::Viewer, Arc::new(OpenGate));
+	let b = net.join(MediaRole::Viewer, Arc::new(OpenGate));
+	// Something that is not an ICE binding request, from an address no peer owns: dropped
+	// without a search, and counted.
+	let stranger: SocketAddr = "10.9.9.9:9".parse().unwrap();
+	let rtp_like = [0x80u8, 96, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 0xde, 0xad];
+	net.sfu.handle(net.now, Input::Datagram { source: stranger, data: &rtp_like }, &mut net.out);
+	assert!(net.out.datagrams.is_empty(), "nothing answers a stranger");
+	net.run(Duration::from_millis(500));
+	assert!(net.clients[a].connected && net.clients[b].connected);
+	// Each was answered at its own address only: the core learnt each address from the
+	// ufrag in that client's binding requests.
+	assert_eq!(net.events_of(a), vec![MediaEvent::Connected]);
+	assert_eq!(net.events_of(b), vec![MediaEvent::Connected]);
+	assert!(net.delivered[&a] > 0 && net.delivered[&b] > 0);
+	net.run(Duration::from_secs(1));
+	let snapshot = net.out.snapshot.clone().expect("a snapshot each second");
+	assert_eq!(snapshot.unrouted_datagrams, 1, "the stranger's datagram");
+	assert_eq!(snapshot.peers, 2);
+}
+
+#[test]
+fn media_flows_from_a_keyframe_and_keyframe_requests_are_coalesced_to_one_per_second() {
+	let mut net = Net::new();
+	let p = net.join(MediaRole::Publisher, Arc::new(OpenGate));
+	net.run(Duration::from_millis(500));
+	net.stream(p, 3, |_| false);
+	// Two viewers join while delta frames flow: they wait for a keyframe, and their two
+	// starts asked the publisher for one, once.
+	let vs = [
+		net.join(MediaRole::Viewer, Arc::new(OpenGate)),
+		net.join(MediaRole::Viewer, Arc::new(OpenGate)),
+	];
+	net.stream(p, 20, |_| false);
+	assert!(vs.iter().all(|v| net.clients[*v].connected));
+	assert!(vs.iter().all(|v| net.clients[*v].received.is_empty()), "no start without a key");
+	assert_eq!(net.clients[p].keyframe_requests, 1, "two starts, one request");
+	net.stream(p, 5, |n| n == 0);
+	for v in &vs {
+		let got = &net.clients[*v].received;
+		assert_eq!(got.len(), 15, "every packet from the keyframe on");
+		assert!(got[0].1, "starting with the keyframe");
+	}
+	// Both viewers ask for a keyframe every 100 ms for two seconds (PLI): the publisher is
+	// asked at most once per second.
+	let asked_before = net.clients[p].keyframe_requests;
+	let start = net.now;
+	while net.now < start + 2 * KEYFRAME_REQUEST_INTERVAL {
+		for v in &vs {
+			let c = &mut net.clients[*v];
+			let mid = c.mid;
+			if let Some(rx) = c.rtc.direct_api().stream_rx_by_mid(mid, None) {
+				rx.request_keyframe(KeyframeRequestKind::Pli);
+			}
+		}
+		net.stream(p, 3, |_| false);
+	}
+	let asked = net.clients[p].keyframe_requests - asked_before;
+	assert!((1..=2).contains(&asked), "40 requests became {asked}");
+	net.run(KEYFRAME_REQUEST_INTERVAL);
+	assert!(net.clients[p].keyframe_requests - asked_before <= 3, "one deferred, sent later");
+}
+
+#[test]
+fn a_paused_viewer_gets_nothing_and_resumes_on_a_keyframe() {
+	let mut net = Net::new();
+	let p = net.join(MediaRole::Publisher, Arc::new(OpenGate));
+	let gate = Arc::new(Switch::default());
+	let v = net.join(MediaRole::Viewer, gate.clone());
+	net.run(Duration::from_millis(500));
+	net.stream(p, 5, |n| n == 0);
+	assert_eq!(net.clients[v].received.len(), 15);
+	gate.set(1);
+	net.run(Duration::from_millis(200));
+	assert_eq!(net.events_of(v).last(), Some(&MediaEvent::Paused));
+	let asked = net.clients[p].keyframe_requests;
+	net.stream(p, 10, |n| n == 3);
+	assert_eq!(net.clients[v].received.len(), 15, "nothing while paused, keyframes or not");
+	gate.set(0);
+	net.run(Duration::from_millis(200));
+	assert_eq!(net.events_of(v).last(), Some(&MediaEvent::Resumed));
+	assert!(net.clients[p].keyframe_requests > asked, "resuming asks for a keyframe");
+	net.stream(p, 4, |_| false);
+	assert_eq!(net.clients[v].received.len(), 15, "not from a delta frame");
+	net.stream(p, 2, |n| n == 0);
+	let after: Vec<_> = net.clients[v].received[15..].to_vec();
+	assert_eq!(after.len(), 6);
+	assert!(after[0].1, "resumed on the keyframe");
+	// Sequence numbers run on without a gap across the pause (rewritten per viewer).
+	let seqs: Vec<u64> = net.clients[v].received.iter().map(|r| r.0).collect();
+	assert!(seqs.windows(2).all(|w| w[1] == w[0] + 1), "{seqs:?}");
+	// Closed for good: the peer is removed with the gate's reason.
+	gate.set(2);
+	net.run(Duration::from_millis(200));
+	assert_eq!(net.events_of(v).last(), Some(&MediaEvent::Closed(CloseReason::SessionClosed)));
+	assert_eq!(net.sfu.peer_count(), 1);
+}
+
+#[test]
+fn peers_that_never_connect_or_go_silent_time_out() {
+	let mut net = Net::new();
+	let p = net.join(MediaRole::Publisher, Arc::new(OpenGate));
+	let v = net.join(MediaRole::Viewer, Arc::new(OpenGate));
+	// A viewer whose client never sends a thing.
+	let ghost = net.join(MediaRole::Viewer, Arc::new(OpenGate));
+	net.clients[ghost].online = false;
+	net.run(Duration::from_millis(500));
+	assert!(net.clients[v].connected);
+	net.run(CONNECT_TIMEOUT);
+	assert_eq!(net.events_of(ghost), vec![MediaEvent::Closed(CloseReason::Disconnected)]);
+	assert_eq!(net.sfu.peer_count(), 2, "the connected ones stay");
+	// The viewer's client goes silent (no consent checks, no RTCP): ICE-lite drops it.
+	net.clients[v].online = false;
+	net.stream(p, 1, |_| true);
+	net.run(Duration::from_secs(40));
+	assert_eq!(net.events_of(v).last(), Some(&MediaEvent::Closed(CloseReason::Disconnected)));
+	assert_eq!(net.sfu.peer_count(), 1);
+	let _ = p;
+}
+
+#[test]
+fn a_lost_packet_is_nacked_and_sent_again() {
+	let (mut net, p, vs) = Net::room(1);
+	let v = vs[0];
+	net.stream(p, 3, |n| n == 0);
+	assert_eq!(net.clients[v].received.len(), 9);
+	// Lose the 2nd datagram the core sends the viewer from here on: a video packet.
+	let sent = net.delivered[&v];
+	net.drop_to = Some((v, sent + 2));
+	net.stream(p, 10, |_| false);
+	let got: HashSet<u64> = net.clients[v].received.iter().map(|r| r.0).collect();
+	let first = net.clients[v].received[0].0;
+	let missing: Vec<u64> = (first..first + 39).filter(|s| !got.contains(s)).collect();
+	assert!(missing.is_empty(), "repaired by a retransmission; missing {missing:?}");
+	assert!(net.clients[v].received.len() >= 39);
+	net.run(Duration::from_secs(1));
+	let snapshot = net.out.snapshot.clone().unwrap();
+	let viewer = &snapshot.rooms[0].viewers[0];
+	assert!(viewer.direct, "a single-layer room's viewer is on the direct path");
+	assert!(viewer.retransmitted >= 1, "the core answered the NACK");
+}
