@@ -54,7 +54,9 @@
 //! Options: `--viewers N` (50), `--seconds S` (20), `--warmup W` (5), `--soak J` (0: off),
 //! `--soak-concurrency C` (10), `--join-concurrency C` (64), `--simulcast` (the publisher sends
 //! three layers; each viewer gets one, chosen by the SFU), `--engine-cpu C` (pin the engine's
-//! thread to CPU C, as the sidecar's `--media-cpu`).
+//! thread to CPU C, as the sidecar's `--media-cpu`), `--stun-flood R` (R forged ICE binding
+//! requests per second with usernames no peer has, from a socket of the server process, once
+//! the viewers joined: forwarding must keep its rate beside them).
 
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
@@ -101,6 +103,10 @@ struct Args {
 	simulcast: bool,
 	#[arg(long)]
 	engine_cpu: Option<usize>,
+	/// Forged ICE binding requests per second (random usernames) sent to the SFU's port from
+	/// the server process once the viewers have joined, through the warm-up and the window.
+	#[arg(long, default_value_t = 0)]
+	stun_flood: u64,
 	/// Passed by `cargo bench`; ignored.
 	#[arg(long, hide = true)]
 	bench: bool,
@@ -514,6 +520,7 @@ impl Clients {
 				MediaRole::Publisher => "publisher".into(),
 				MediaRole::Viewer => format!("viewer-{index}"),
 			},
+			seat: None,
 		};
 		match self.media.offer(sdp, setup) {
 			Ok((peer, sdp)) => {
@@ -760,8 +767,10 @@ fn fanout(
 		return;
 	}
 
+	let flood = (args.stun_flood > 0).then(|| StunFlood::start(media.candidate(), args.stun_flood));
 	let warm_until = Instant::now() + Duration::from_secs(args.warmup);
 	let r0 = read_at_refresh(media, metrics, clients, engine_tid, warm_until);
+	let flood_sent_r0 = flood.as_ref().map(|f| f.sent());
 	let s0 = clients.sample();
 	// The refresh period is about a second; ending half a second early catches the one due at
 	// the nominal end.
@@ -769,6 +778,18 @@ fn fanout(
 	let r1 = read_at_refresh(media, metrics, clients, engine_tid, end);
 	let s1 = clients.sample();
 	report(args, &r0, &r1, &s0, &s1, rss_publisher, rss_joined, joined, tck);
+	if let (Some(flood), Some(sent_r0)) = (flood, flood_sent_r0) {
+		let secs = r1.at.duration_since(r0.at).as_secs_f64();
+		let sent = flood.sent() - sent_r0;
+		let unrouted = r1.snapshot.unrouted_datagrams - r0.snapshot.unrouted_datagrams;
+		println!(
+			"STUN flood in the window: {:.0} forged binding requests/s sent, {:.0}/s counted \
+			 unrouted by the engine (the rest lost in the socket's buffer)",
+			sent as f64 / secs,
+			unrouted as f64 / secs,
+		);
+		flood.stop();
+	}
 	// Viewers the engine dropped count as lost above; say which and when.
 	let (reasons, connected_for) = closed_before(clients, r1.at);
 	let first_connected = {
@@ -1420,4 +1441,59 @@ mod clients {
 				.collect(),
 		}
 	}
+}
+
+/// A thread sending forged binding requests (random usernames) at a steady rate.
+struct StunFlood {
+	sent: Arc<std::sync::atomic::AtomicU64>,
+	stop: Arc<std::sync::atomic::AtomicBool>,
+	thread: std::thread::JoinHandle<()>,
+}
+
+impl StunFlood {
+	fn start(target: std::net::SocketAddr, per_second: u64) -> Self {
+		use std::sync::atomic::Ordering;
+		let sent = Arc::new(std::sync::atomic::AtomicU64::new(0));
+		let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+		let (counter, stopped) = (sent.clone(), stop.clone());
+		let thread = std::thread::spawn(move || {
+			let socket = std::net::UdpSocket::bind("127.0.0.1:0").expect("a flood socket");
+			// Requests prepared ahead, so the flood's own cost stays out of the way.
+			let requests: Vec<Vec<u8>> = (0..4096u32)
+				.map(|i| {
+					let user = format!("{i:08x}{:08x}:{:08x}", rand_u32(i), rand_u32(!i));
+					vilokanam_media_bots::stun::binding_request(&user, [i as u8; 12])
+				})
+				.collect();
+			let tick = Duration::from_millis(10);
+			let per_tick = (per_second / 100).max(1);
+			let mut next = Instant::now();
+			let mut k = 0usize;
+			while !stopped.load(Ordering::Relaxed) {
+				for _ in 0..per_tick {
+					if socket.send_to(&requests[k % requests.len()], target).is_ok() {
+						counter.fetch_add(1, Ordering::Relaxed);
+					}
+					k += 1;
+				}
+				next += tick;
+				std::thread::sleep(next.saturating_duration_since(Instant::now()));
+			}
+		});
+		Self { sent, stop, thread }
+	}
+
+	fn sent(&self) -> u64 {
+		self.sent.load(std::sync::atomic::Ordering::Relaxed)
+	}
+
+	fn stop(self) {
+		self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+		let _ = self.thread.join();
+	}
+}
+
+/// A cheap deterministic scramble (the flood needs variety, not randomness).
+fn rand_u32(i: u32) -> u32 {
+	i.wrapping_mul(0x9E37_79B9).rotate_left(13) ^ 0xA5A5_5A5A
 }

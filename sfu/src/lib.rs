@@ -178,6 +178,10 @@ pub struct PeerSetup {
 	pub events: Option<tokio_mpsc::Sender<(MediaPeerId, MediaEvent)>>,
 	/// Who it is, for stats (an SS58 account).
 	pub label: String,
+	/// Its seat, if it holds one: a new peer taking the same seat in the same stream replaces
+	/// this one ([`CloseReason::Replaced`]). The sidecar seats a viewer by its session, so
+	/// that one paid session feeds one media peer.
+	pub seat: Option<u64>,
 }
 
 /// Each room's current publisher and whether it offered simulcast: set at the publisher's

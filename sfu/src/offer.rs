@@ -93,6 +93,7 @@ impl Offers {
 		rtc.add_local_candidate(candidate);
 		let answer =
 			rtc.sdp_api().accept_offer(offer).map_err(|e| MediaError::BadSdp(e.to_string()))?;
+		let ufrag = rtc.direct_api().local_ice_credentials().ufrag;
 		// The negotiated media, by the offer's mids (str0m reports `MediaAdded` only once
 		// connected, too late to refuse an offer).
 		let media: Vec<(Mid, MediaKind, Direction)> = sdp
@@ -133,6 +134,8 @@ impl Offers {
 			created: now,
 			direct,
 			cert: cert_der,
+			ufrag,
+			seat: setup.seat,
 		};
 		Ok((peer, answer.to_sdp_string()))
 	}

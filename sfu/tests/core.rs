@@ -20,6 +20,7 @@ use str0m::{
 	rtp::{RtpWrite, SeqNo},
 	Candidate, Event, Input as RtcInput, Output as RtcOutput, Rtc,
 };
+use vilokanam_media_bots::stun;
 use vilokanam_sfu::{
 	offer::{self, Offers},
 	CloseReason, Collected, Gate, Input, MediaEvent, MediaPeerId, MediaRole, OpenGate, PeerSetup,
@@ -44,6 +45,8 @@ struct Client {
 	/// Video RTP sequence numbers received, in order of arrival, with the keyframe flag.
 	received: Vec<(u64, bool)>,
 	keyframe_requests: usize,
+	/// The last STUN message it sent (an ICE binding request, for replays).
+	last_stun: Option<Vec<u8>>,
 }
 
 /// The core, its clients, the clock and the wire between them.
@@ -100,6 +103,11 @@ impl Net {
 
 	/// A client offers as `role`; its peer joins the core. Returns the client's index.
 	fn join(&mut self, role: MediaRole, gate: Arc<dyn Gate>) -> usize {
+		self.join_seated(role, gate, None)
+	}
+
+	/// As [`Net::join`], in `seat`.
+	fn join_seated(&mut self, role: MediaRole, gate: Arc<dyn Gate>, seat: Option<u64>) -> usize {
 		let addr: SocketAddr = format!("10.0.0.2:{}", self.next_port).parse().unwrap();
 		self.next_port += 1;
 		let mut rtc = Rtc::builder().set_rtp_mode(true).build(self.now);
@@ -113,7 +121,8 @@ impl Net {
 		let (offer, pending): (_, SdpPendingOffer) = api.apply().unwrap();
 		let id = self.next_id;
 		self.next_id += 1;
-		let setup = PeerSetup { stream_id: STREAM, role, gate, events: None, label: String::new() };
+		let label = String::new();
+		let setup = PeerSetup { stream_id: STREAM, role, gate, events: None, label, seat };
 		let (peer, answer) =
 			self.offers.accept(id, &offer.to_sdp_string(), &setup, self.now).unwrap();
 		rtc.sdp_api().accept_answer(pending, SdpAnswer::from_sdp_string(&answer).unwrap()).unwrap();
@@ -127,6 +136,7 @@ impl Net {
 			connected: false,
 			received: Vec::new(),
 			keyframe_requests: 0,
+			last_stun: None,
 		});
 		self.clients.len() - 1
 	}
@@ -173,6 +183,9 @@ impl Net {
 				RtcOutput::Timeout(_) => return moved,
 				RtcOutput::Transmit(t) => {
 					moved = true;
+					if t.contents.first().is_some_and(|b| *b < 2) {
+						c.last_stun = Some(t.contents.to_vec());
+					}
 					if c.online {
 						let source = c.addr;
 						let input = Input::Datagram { source, data: &t.contents };
@@ -288,9 +301,26 @@ fn each_client_is_routed_to_its_own_peer_by_its_ice_username() {
 	assert_eq!(net.events_of(a), vec![MediaEvent::Connected]);
 	assert_eq!(net.events_of(b), vec![MediaEvent::Connected]);
 	assert!(net.delivered[&a] > 0 && net.delivered[&b] > 0);
+	// Binding requests from new addresses: one naming no peer (a random username, as a flood
+	// would send) is dropped; a copy of A's, from elsewhere, reaches A (its ufrag names it and
+	// its integrity checks), which answers there.
+	let forged = stun::binding_request("nosuchufrag:x", [9; 12]);
+	let parsed: Result<str0m::net::DatagramRecv, _> = forged.as_slice().try_into();
+	assert!(parsed.is_ok(), "str0m takes it as STUN: it reaches the routing");
+	let flooder: SocketAddr = "10.9.9.8:8".parse().unwrap();
+	net.sfu.handle(net.now, Input::Datagram { source: flooder, data: &forged }, &mut net.out);
+	assert!(net.out.datagrams.is_empty(), "no answer to an unknown username");
+	let replay = net.clients[a].last_stun.clone().expect("A's binding request");
+	let elsewhere: SocketAddr = "10.9.9.7:7".parse().unwrap();
+	net.sfu.handle(net.now, Input::Datagram { source: elsewhere, data: &replay }, &mut net.out);
+	assert!(
+		net.out.datagrams.iter().any(|(to, _)| *to == elsewhere),
+		"A's peer answered at the new address"
+	);
+	net.out.datagrams.clear();
 	net.run(Duration::from_secs(1));
 	let snapshot = net.out.snapshot.clone().expect("a snapshot each second");
-	assert_eq!(snapshot.unrouted_datagrams, 1, "the stranger's datagram");
+	assert_eq!(snapshot.unrouted_datagrams, 2, "the stranger's and the flooder's");
 	assert_eq!(snapshot.peers, 2);
 }
 
@@ -413,4 +443,33 @@ fn a_lost_packet_is_nacked_and_sent_again() {
 	let viewer = &snapshot.rooms[0].viewers[0];
 	assert!(viewer.direct, "a single-layer room's viewer is on the direct path");
 	assert!(viewer.retransmitted >= 1, "the core answered the NACK");
+}
+
+#[test]
+fn a_new_peer_in_a_taken_seat_replaces_the_one_there() {
+	let mut net = Net::new();
+	let p = net.join(MediaRole::Publisher, Arc::new(OpenGate));
+	// Five viewers on one seat (the sidecar seats viewers by session), one on another.
+	let seated: Vec<usize> =
+		(0..5).map(|_| net.join_seated(MediaRole::Viewer, Arc::new(OpenGate), Some(42))).collect();
+	let other = net.join_seated(MediaRole::Viewer, Arc::new(OpenGate), Some(43));
+	net.run(Duration::from_millis(500));
+	assert_eq!(net.sfu.peer_count(), 3, "the publisher, the last of the five, the other");
+	for v in &seated[..4] {
+		assert_eq!(net.events_of(*v), vec![MediaEvent::Closed(CloseReason::Replaced)]);
+	}
+	net.stream(p, 3, |n| n == 0);
+	assert_eq!(net.clients[seated[4]].received.len(), 9, "the seat's holder gets media");
+	assert_eq!(net.clients[other].received.len(), 9);
+	assert!(seated[..4].iter().all(|v| net.clients[*v].received.is_empty()));
+	// The seat is free again once its holder leaves: a newcomer replaces no one.
+	net.sfu.handle(
+		net.now,
+		Input::Close(net.clients[seated[4]].id, CloseReason::Closed),
+		&mut net.out,
+	);
+	let again = net.join_seated(MediaRole::Viewer, Arc::new(OpenGate), Some(42));
+	net.run(Duration::from_millis(500));
+	assert_eq!(net.events_of(again), vec![MediaEvent::Connected]);
+	assert_eq!(net.sfu.peer_count(), 3);
 }

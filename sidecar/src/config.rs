@@ -315,6 +315,32 @@ impl Config {
 		Ok(config)
 	}
 
+	/// What is unsafe in how the relayer's secret is given: a seed (a flag shows in the
+	/// process list, the environment is inherited by children, a config file is often
+	/// shared), or a key file that others than its owner may read.
+	pub fn relayer_key_warnings(&self) -> Vec<String> {
+		match &self.relayer {
+			Some(RelayerKey::Seed(_)) => vec![
+				"the relayer's secret is given as relayer-seed (flag, environment or config file): \
+				 prefer relayer-key-file, a file only the sidecar's user may read"
+					.into(),
+			],
+			Some(RelayerKey::File(p)) => {
+				use std::os::unix::fs::PermissionsExt;
+				match std::fs::metadata(p) {
+					Ok(m) if m.permissions().mode() & 0o077 != 0 => vec![format!(
+						"the relayer key file {} may be read by others than its owner \
+						 (mode {:o}): chmod 600 it",
+						p.display(),
+						m.permissions().mode() & 0o777
+					)],
+					_ => Vec::new(),
+				}
+			},
+			None => Vec::new(),
+		}
+	}
+
 	/// The relayer key pair, if configured.
 	pub fn relayer_pair(&self) -> Result<Option<sr25519::Pair>, ConfigError> {
 		let uri = match &self.relayer {
@@ -394,6 +420,22 @@ mod tests {
 		.unwrap();
 		let ferdie = sr25519::Pair::from_string("//Ferdie", None).unwrap();
 		assert_eq!(c.relayer_pair().unwrap().unwrap().public(), ferdie.public());
+	}
+
+	#[test]
+	fn a_seed_and_a_readable_key_file_are_warned_of() {
+		use std::os::unix::fs::PermissionsExt;
+		let mut c =
+			Config::merge(parse(&["--relayer-seed", "//Ferdie"]), FileConfig::default()).unwrap();
+		assert_eq!(c.relayer_key_warnings().len(), 1, "a seed");
+		let dir = tempfile::tempdir().unwrap();
+		let path = dir.path().join("relayer.key");
+		std::fs::write(&path, "//Ferdie").unwrap();
+		std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+		c.relayer = Some(RelayerKey::File(path.clone()));
+		assert_eq!(c.relayer_key_warnings().len(), 1, "readable by others");
+		std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+		assert!(c.relayer_key_warnings().is_empty(), "the owner's alone");
 	}
 
 	#[test]

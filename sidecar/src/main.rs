@@ -45,6 +45,9 @@ async fn main() -> ExitCode {
 
 async fn run(config: Config) -> Result<(), String> {
 	tracing::info!(?config, "starting");
+	for warning in config.relayer_key_warnings() {
+		tracing::warn!("{warning}");
+	}
 	let relayer = config.relayer_pair().map_err(|e| e.to_string())?;
 	if relayer.is_none() {
 		tracing::warn!("no relayer key (--relayer-seed or --relayer-key-file): vouchers are stored but not settled");

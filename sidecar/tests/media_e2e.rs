@@ -7,8 +7,9 @@
 //! WHEP. Charlie stops sending vouchers: his media stops within a second of the missed voucher.
 //! Dave closes his session on chain: his media is closed. Then OBS's path: Alice fetches her
 //! WHIP token, a publisher bot POSTs its offer to `/whip/{stream}` (201, `Location`) and takes
-//! over; Eve fetches a WHEP token and a second viewer bot watches over `/whep/{stream}`; the
-//! WHIP session ends with `DELETE`.
+//! over; Eve fetches a WHEP token and a second viewer bot watches over `/whep/{stream}`: one
+//! session feeds one media peer, so a flood of WHEP offers on her token leaves one peer, the
+//! last, and her WebSocket viewer is replaced; the WHIP session ends with `DELETE`.
 //!
 //! Needs the node binary: `cargo build --release -p vilokanam-node`.
 
@@ -281,8 +282,23 @@ async fn media_flows_only_to_paying_viewers_over_websocket_whip_and_whep() {
 		})
 		.await;
 	let eve_pay = Paying::start(eve_peer, eve_session, eve_paid);
-	let (player, player_offer) = ViewerBot::new().await.expect("a viewer bot");
+	// Eve's WebSocket viewer followed the new publisher, restarting on its keyframe.
+	let before = eve_bot.stats().keyframes_received;
+	eve_bot
+		.wait_until("a keyframe of the new publisher", T, |s| s.keyframes_received > before)
+		.await
+		.expect("the WebSocket viewer follows the new publisher");
 	let bearer_w = format!("Bearer {watch_token}");
+	// A WHEP flood from the one token: each offer is answered, each replaces the last.
+	let mut flooders = Vec::new();
+	for _ in 0..4 {
+		let (bot, offer) = ViewerBot::new().await.expect("a viewer bot");
+		let headers = [("content-type", "application/sdp"), ("authorization", bearer_w.as_str())];
+		let r = http(sidecar.port, "POST", &whep_url, &headers, &offer).await;
+		assert_eq!(r.status, 201, "{}", r.body);
+		flooders.push(bot);
+	}
+	let (player, player_offer) = ViewerBot::new().await.expect("a viewer bot");
 	let r = http(
 		sidecar.port,
 		"POST",
@@ -297,12 +313,19 @@ async fn media_flows_only_to_paying_viewers_over_websocket_whip_and_whep() {
 	let s = player.wait_for_frames(60, T).await.expect("frames over WHEP from the WHIP publisher");
 	assert_eq!(s.first_video_frame_is_keyframe, Some(true), "{s:?}");
 	assert_eq!((s.frames_out_of_order, s.frames_corrupt), (0, 0), "{s:?}");
-	// Eve's own WebSocket viewer followed the new publisher too, restarting on its keyframe.
-	let before = eve_bot.stats().keyframes_received;
-	eve_bot
-		.wait_until("a keyframe of the new publisher", T, |s| s.keyframes_received > before)
-		.await
-		.expect("the WebSocket viewer follows the new publisher");
+	// One paid session feeds one media peer: the WHEP player took Eve's seat from her
+	// WebSocket viewer, and the four flooders before it had it only in turn. Of the room's
+	// viewers, only that one is served (Charlie's, if ICE-lite has not dropped it yet, is
+	// paused: he pays no more); no viewer's account is shown.
+	let stats = http(sidecar.port, "GET", "/media/stats", &[], "").await;
+	let stats: serde_json::Value = serde_json::from_str(&stats.body).expect("stats JSON");
+	let viewers = stats["rooms"][0]["viewers"].as_array().cloned().unwrap_or_default();
+	let served = viewers.iter().filter(|v| v["paused"] == false).count();
+	assert_eq!(served, 1, "one media peer for Eve's session: {stats}");
+	assert!(viewers.iter().all(|v| v["label"] == ""), "viewers' accounts are not public");
+	let eve_stopped = eve_bot.stats().video_packets;
+	tokio::time::sleep(Duration::from_secs(1)).await;
+	assert_eq!(eve_bot.stats().video_packets, eve_stopped, "the replaced viewer gets nothing");
 
 	// Only the token's owner may end a session; the owner's DELETE ends it.
 	let r = http(sidecar.port, "DELETE", &whep_location, &[("authorization", &bearer)], "").await;
@@ -316,7 +339,7 @@ async fn media_flows_only_to_paying_viewers_over_websocket_whip_and_whep() {
 	tokio::time::sleep(Duration::from_secs(1)).await;
 	assert_eq!(player.stats().video_packets, stopped, "video after the publisher's DELETE");
 	let _ = eve_pay.stop().await;
-	for bot in [&charlie_bot, &dave_bot, &eve_bot, &player, &bob_bot] {
+	for bot in [&charlie_bot, &dave_bot, &eve_bot, &player, &bob_bot].into_iter().chain(&flooders) {
 		let _ = bot.close().await;
 	}
 	let _ = publisher.close().await;

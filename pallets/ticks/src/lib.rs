@@ -170,8 +170,9 @@ pub const OCW_LOCK_BLOCKS: u32 = 5;
 pub const OCW_LOCK_MILLIS: u64 = 30_000;
 /// The most sessions one worker run reads.
 pub const OCW_SCAN_LIMIT: u32 = 4_096;
-/// The priority of `close_expired` transactions.
-pub const CLOSE_EXPIRED_PRIORITY: u64 = 1 << 20;
+/// The priority of `close_expired` transactions: the lowest, at or below every signed
+/// transaction's (`settle_batch` included), since they pay no fee.
+pub const CLOSE_EXPIRED_PRIORITY: u64 = 0;
 /// How long (blocks) a `close_expired` transaction stays valid in the pool.
 pub const CLOSE_EXPIRED_LONGEVITY: u64 = 5;
 /// The priority of authorized calls that users submit (close intents, delegate calls): no

@@ -27,9 +27,13 @@ use sp_runtime::{
 };
 
 impl<T: Config> Pallet<T> {
-	/// The `#[pallet::authorize]` function of `close_expired`: valid only if at least one
-	/// listed session is stored and every stored listed session may be refunded now. Provides
-	/// one tag per stored session, so that two transactions closing the same session conflict.
+	/// The `#[pallet::authorize]` function of `close_expired`: valid only if every listed
+	/// session is stored and may be refunded now, and the ids are listed in increasing order
+	/// (no repeats). A call padded with ids that are not open and expired is refused: the call
+	/// pays no fee, so it may carry only work that must be done. Its priority is
+	/// [`CLOSE_EXPIRED_PRIORITY`], no higher than any signed transaction's (`settle_batch`), so
+	/// refunds never push settlement out of blocks. Provides one tag per session, so that two
+	/// transactions closing the same session conflict.
 	pub fn authorize_close_expired(
 		_source: TransactionSource,
 		session_ids: &BoundedVec<SessionId, T::MaxCloseBatch>,
@@ -40,21 +44,22 @@ impl<T: Config> Pallet<T> {
 			.priority(CLOSE_EXPIRED_PRIORITY)
 			.longevity(CLOSE_EXPIRED_LONGEVITY)
 			.propagate(true);
-		let mut stored = 0u32;
+		if session_ids.is_empty() || session_ids.windows(2).any(|w| w[0] >= w[1]) {
+			return Err(InvalidTransaction::Call.into());
+		}
 		let mut streams: BTreeMap<StreamId, Option<Stream<T>>> = BTreeMap::new();
 		for session_id in session_ids.iter() {
-			let Some(session) = Self::session(*session_id) else { continue };
+			// Closed (or never opened) since the list was made: the list is stale.
+			let Some(session) = Self::session(*session_id) else {
+				return Err(InvalidTransaction::Stale.into());
+			};
 			let stream = streams
 				.entry(session.stream_id)
 				.or_insert_with(|| pallet_streams::Pallet::<T>::stream(session.stream_id));
 			if Self::expiry(&session, stream.as_ref(), now, now_ms).is_none() {
 				return Err(InvalidTransaction::Call.into());
 			}
-			stored.saturating_inc();
 			builder = builder.and_provides(session_id);
-		}
-		if stored == 0 {
-			return Err(InvalidTransaction::Stale.into());
 		}
 		Ok((builder.build()?, Weight::zero()))
 	}
@@ -116,8 +121,11 @@ impl<T: Config> Pallet<T> {
 				Duration::from_millis(OCW_LOCK_MILLIS),
 			);
 		let guard = lock.try_lock().map_err(|_| "a submission is pending")?;
-		let ids: Vec<SessionId> =
+		let mut ids: Vec<SessionId> =
 			Self::collect_expired(now).into_iter().map(|(id, _)| id).collect();
+		// In increasing order, as the authorization requires (pages are found in hash order).
+		ids.sort_unstable();
+		ids.dedup();
 		if ids.is_empty() {
 			return Ok(0);
 		}

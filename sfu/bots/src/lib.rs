@@ -12,6 +12,7 @@
 //!   PLI or FIR.
 //! - [`ViewerBot`] receives, depacketizes and reassembles the video, checks every frame and
 //!   counts what arrived ([`ViewerStats`]).
+//! - [`stun::binding_request`] forges ICE connectivity checks, for floods.
 //!
 //! # Networking
 //!
@@ -73,6 +74,7 @@ pub mod depacketize;
 pub mod frame;
 mod peer;
 mod publisher;
+pub mod stun;
 mod viewer;
 
 pub use frame::{Trailer, VideoCodec};

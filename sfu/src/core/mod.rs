@@ -26,6 +26,7 @@ mod keyframes;
 pub mod layers;
 mod publisher;
 mod stats;
+mod stun;
 mod viewer;
 
 use crate::{
@@ -114,6 +115,11 @@ pub struct NewPeer {
 	pub(crate) direct: bool,
 	/// Its own DTLS certificate (DER): the key its SRTP export is filed under.
 	pub(crate) cert: Vec<u8>,
+	/// Our ICE username fragment for it (in its answer): how its binding requests are
+	/// routed.
+	pub(crate) ufrag: String,
+	/// See [`crate::PeerSetup::seat`].
+	pub(crate) seat: Option<u64>,
 }
 
 impl NewPeer {
@@ -179,6 +185,10 @@ pub(crate) struct Peer {
 	wants_direct: bool,
 	/// See [`NewPeer::cert`].
 	cert: Vec<u8>,
+	/// See [`NewPeer::ufrag`].
+	ufrag: String,
+	/// See [`NewPeer::seat`].
+	seat: Option<u64>,
 	/// The SRTP export of its handshake, until its [`direct::Direct`] sender is made.
 	keys: Option<TappedKeys>,
 	/// Where its media goes: see [`Peer::follow`].
@@ -256,6 +266,11 @@ pub struct Sfu {
 	now: Instant,
 	peers: IdMap<Peer>,
 	by_addr: HashMap<SocketAddr, MediaPeerId>,
+	/// Peers by our ICE username fragment: a binding request from a new address names its
+	/// peer, found in one lookup whatever the number of peers.
+	by_ufrag: HashMap<String, MediaPeerId>,
+	/// Who holds each seat of each stream (see [`crate::PeerSetup::seat`]).
+	seats: HashMap<(StreamId, u64), MediaPeerId>,
 	rooms: HashMap<StreamId, Fanout>,
 	timers: BinaryHeap<Reverse<(Instant, MediaPeerId)>>,
 	jobs: VecDeque<Job>,
@@ -290,6 +305,8 @@ impl Sfu {
 			now,
 			peers: IdMap::default(),
 			by_addr: HashMap::new(),
+			by_ufrag: HashMap::new(),
+			seats: HashMap::new(),
 			rooms: HashMap::new(),
 			timers: BinaryHeap::new(),
 			jobs: VecDeque::new(),
@@ -362,13 +379,26 @@ impl Sfu {
 	}
 
 	fn add_peer(&mut self, new: NewPeer, out: &mut dyn Output) {
-		let NewPeer { id, rtc, stream_id, role, gate, label, audio, video, created, direct, cert } =
-			new;
+		let NewPeer {
+			id,
+			rtc,
+			stream_id,
+			role,
+			gate,
+			label,
+			audio,
+			video,
+			created,
+			direct,
+			cert,
+			ufrag,
+			seat,
+		} = new;
 		let room = self.rooms.entry(stream_id).or_default();
-		let mut replaced = None;
+		let mut replaced = seat.and_then(|s| self.seats.insert((stream_id, s), id));
 		let kind = match role {
 			MediaRole::Publisher => {
-				replaced = room.publisher.replace(id);
+				replaced = replaced.or(room.publisher.replace(id));
 				room.epoch += 1;
 				Kind::Publisher(Publisher::new(room.epoch))
 			},
@@ -395,12 +425,15 @@ impl Sfu {
 			kind,
 			wants_direct: direct,
 			cert,
+			ufrag: ufrag.clone(),
+			seat,
 			keys: None,
 			media_dest: None,
 			direct: None,
 		};
 		self.metrics.media_peers.with_label_values(&[role.as_str()]).inc();
 		self.peers.insert(id, peer);
+		self.by_ufrag.insert(ufrag, id);
 		self.timers.push(Reverse((created, id)));
 		if let Some(old) = replaced {
 			self.close_peer(old, CloseReason::Replaced, out);
@@ -411,6 +444,15 @@ impl Sfu {
 		let Some(mut peer) = self.peers.remove(&id) else { return };
 		peer.rtc.disconnect();
 		srtp::forget(&peer.cert);
+		if self.by_ufrag.get(&peer.ufrag) == Some(&id) {
+			self.by_ufrag.remove(&peer.ufrag);
+		}
+		if let Some(seat) = peer.seat {
+			let key = (peer.stream_id, seat);
+			if self.seats.get(&key) == Some(&id) {
+				self.seats.remove(&key);
+			}
+		}
 		for a in &peer.addrs {
 			if self.by_addr.get(a) == Some(&id) {
 				self.by_addr.remove(a);
@@ -481,9 +523,13 @@ impl Sfu {
 		let id = match self.by_addr.get(&source) {
 			Some(id) if self.peers.get(id).is_some_and(|p| p.rtc.accepts(&input)) => *id,
 			// Only an ICE binding request (first byte 0 or 1, RFC 7983) introduces a new
-			// address: anything else from an unknown source is dropped without a search.
+			// address, and only for the peer its USERNAME names (our ufrag first), if its
+			// integrity checks: one lookup and at most one HMAC, however many peers there are
+			// and whatever a stranger sends. Anything else from an unknown source is dropped.
 			_ if data.first().is_some_and(|b| *b < 2) => {
-				let Some(id) = self.peers.values().find(|p| p.rtc.accepts(&input)).map(|p| p.id)
+				let named = stun::local_ufrag(data).and_then(|u| self.by_ufrag.get(u)).copied();
+				let Some(id) =
+					named.filter(|id| self.peers.get(id).is_some_and(|p| p.rtc.accepts(&input)))
 				else {
 					self.unrouted += 1;
 					return;

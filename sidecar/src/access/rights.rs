@@ -3,7 +3,9 @@
 //! - **Publishing**: the stream's creator, while the stream has not ended.
 //! - **Watching**: the viewer of an open session of that stream, while the stream is live and
 //!   its creator has not banned the viewer; media keeps flowing while the viewer's vouchers keep
-//!   coming (at most `voucher_grace` apart).
+//!   coming (at most `voucher_grace` apart). One media peer per session: a viewer's peer holds
+//!   its session's seat ([`ViewerGate::seat`]), so a new one replaces the old, and the first
+//!   voucher's grace runs once per session, from its first media peer, not again for each.
 //!
 //! Each transport (the WebSocket's `publish`/`watch`/`publish_token`, WHIP, WHEP) authenticates
 //! the requester its own way and asks here with a predicate saying whether the requester is a
@@ -178,16 +180,23 @@ pub struct ViewerGate {
 	pub chain: ChainView,
 	/// How late the next voucher may be (vouchers come every second).
 	pub voucher_grace: Duration,
-	/// When the viewer asked for media (Unix ms): the first voucher may take `voucher_grace`
+	/// When the session first got media (Unix ms): the first voucher may take `voucher_grace`
 	/// (plus a second) from then.
 	pub since_ms: u64,
 }
 
 impl ViewerGate {
-	/// The gate of a right to watch, from now.
+	/// The gate of a right to watch; the first voucher's grace runs from the session's first
+	/// media (now, for its first peer).
 	pub fn new(right: WatchRight, chain: ChainView, voucher_grace: Duration) -> Self {
 		let WatchRight { stream, session } = right;
-		Self { stream, session, chain, voucher_grace, since_ms: clock::unix_ms() }
+		let since_ms = session.media_since_ms(clock::unix_ms());
+		Self { stream, session, chain, voucher_grace, since_ms }
+	}
+
+	/// The media seat its peer takes: its session's (one media peer per session).
+	pub fn seat(&self) -> u64 {
+		self.session.id
 	}
 }
 

@@ -153,6 +153,9 @@ pub struct SessionEntry {
 	last_acked: AtomicU64,
 	/// When the last voucher was acknowledged (Unix ms; 0: never).
 	last_ack_at_ms: AtomicU64,
+	/// When media was first granted to the session (Unix ms; 0: never): the first voucher's
+	/// grace runs from then, once per session however many media peers it asks for.
+	media_since_ms: AtomicU64,
 	sr25519_key: OnceLock<Option<schnorrkel::PublicKey>>,
 	sr25519_voucher_key: OnceLock<Option<schnorrkel::PublicKey>>,
 }
@@ -180,6 +183,7 @@ impl SessionEntry {
 			closed: AtomicBool::new(false),
 			last_acked: AtomicU64::new(0),
 			last_ack_at_ms: AtomicU64::new(0),
+			media_since_ms: AtomicU64::new(0),
 			sr25519_key: OnceLock::new(),
 			sr25519_voucher_key: OnceLock::new(),
 		}
@@ -247,6 +251,14 @@ impl SessionEntry {
 	/// media gate pauses a viewer whose vouchers stop.
 	pub fn last_ack_at_ms(&self) -> u64 {
 		self.last_ack_at_ms.load(Ordering::Acquire)
+	}
+
+	/// When media was first granted to this session: `now_ms` if never before.
+	pub fn media_since_ms(&self, now_ms: u64) -> u64 {
+		match self.media_since_ms.compare_exchange(0, now_ms, Ordering::AcqRel, Ordering::Acquire) {
+			Ok(_) => now_ms,
+			Err(first) => first,
+		}
 	}
 
 	/// The sr25519 key of `signer` (the viewer's account or the voucher key), decompressed

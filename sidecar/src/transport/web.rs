@@ -14,6 +14,7 @@ use hyper::{
 	Response, StatusCode,
 };
 use std::path::{Component, Path, PathBuf};
+use vilokanam_sfu::MediaSnapshot;
 
 fn respond(
 	status: StatusCode,
@@ -44,15 +45,23 @@ pub fn config(sidecar: &Sidecar) -> Response<Full<Bytes>> {
 	r
 }
 
-/// `GET /media/stats`.
+/// `GET /media/stats`, open to anyone: viewers' accounts are left out (who watches what is
+/// theirs to tell), the publishers' (the streams' creators, public on chain) are kept.
 pub fn media_stats(sidecar: &Sidecar) -> Response<Full<Bytes>> {
 	match &sidecar.media {
-		Some(m) => match serde_json::to_string(&m.snapshot()) {
+		Some(m) => match serde_json::to_string(&without_viewer_accounts(m.snapshot())) {
 			Ok(body) => respond(StatusCode::OK, "application/json", body),
 			Err(_) => respond(StatusCode::INTERNAL_SERVER_ERROR, "text/plain", "stats\n"),
 		},
 		None => respond(StatusCode::NOT_FOUND, "text/plain", "no media server\n"),
 	}
+}
+
+fn without_viewer_accounts(mut snapshot: MediaSnapshot) -> MediaSnapshot {
+	for viewer in snapshot.rooms.iter_mut().flat_map(|r| r.viewers.iter_mut()) {
+		viewer.label.clear();
+	}
+	snapshot
 }
 
 fn content_type(path: &Path) -> &'static str {

@@ -160,7 +160,7 @@ async fn offer(
 	let Ok(sdp) = std::str::from_utf8(&body) else {
 		return respond(StatusCode::BAD_REQUEST, "the offer is not UTF-8\n");
 	};
-	let (gate, label): (Arc<dyn Gate>, String) = match role {
+	let (gate, label, seat): (Arc<dyn Gate>, String, _) = match role {
 		MediaRole::Publisher => {
 			let right = rights::may_publish(&sidecar.chain, stream_id, |creator| {
 				sidecar.tokens.check_publish(&token, stream_id, creator)
@@ -169,7 +169,7 @@ async fn offer(
 			match right {
 				Ok(right) => {
 					let label = protocol::account_to_ss58(&right.stream.creator);
-					(Arc::new(PublisherGate::from(right)), label)
+					(Arc::new(PublisherGate::from(right)), label, None)
 				},
 				Err(Refusal::NotCreator) => {
 					return unauthorized("the token does not grant publishing to this stream")
@@ -193,7 +193,8 @@ async fn offer(
 						sidecar.chain.clone(),
 						sidecar.settings.voucher_grace,
 					);
-					(Arc::new(gate), label)
+					let seat = Some(gate.seat());
+					(Arc::new(gate), label, seat)
 				},
 				Err(Refusal::NotViewer) => {
 					return unauthorized("the token does not grant watching with this session")
@@ -203,7 +204,7 @@ async fn offer(
 		},
 	};
 	let (events, mut rx) = mpsc::channel(8);
-	let setup = PeerSetup { stream_id, role, gate, events: Some(events), label };
+	let setup = PeerSetup { stream_id, role, gate, events: Some(events), label, seat };
 	let (peer, answer) = match media.offer(sdp, setup) {
 		Ok(ok) => ok,
 		Err(e @ (MediaError::BadSdp(_) | MediaError::BadOffer(_))) => {

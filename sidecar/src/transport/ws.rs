@@ -642,16 +642,19 @@ impl Conn {
 		let stream = rights::stream(&self.sidecar.chain, stream_id).await.map_err(refusal)?;
 		// The gate re-checks the room's standing rules as the chain changes (the join checked
 		// them once).
-		let (role, gate): (_, Arc<dyn vilokanam_sfu::Gate>) = match (role, session) {
-			(Role::Publisher, _) => (MediaRole::Publisher, Arc::new(PublisherGate { stream })),
-			(Role::Viewer, Some(session)) => (
-				MediaRole::Viewer,
-				Arc::new(ViewerGate::new(
+		let (role, gate, seat): (_, Arc<dyn vilokanam_sfu::Gate>, _) = match (role, session) {
+			(Role::Publisher, _) => {
+				(MediaRole::Publisher, Arc::new(PublisherGate { stream }), None)
+			},
+			(Role::Viewer, Some(session)) => {
+				let gate = ViewerGate::new(
 					WatchRight { stream, session },
 					self.sidecar.chain.clone(),
 					self.sidecar.settings.voucher_grace,
-				)),
-			),
+				);
+				let seat = Some(gate.seat());
+				(MediaRole::Viewer, Arc::new(gate), seat)
+			},
 			(Role::Viewer, None) => return Err(not_in_room()),
 		};
 		// One media session per connection: a new offer replaces the last.
@@ -662,6 +665,7 @@ impl Conn {
 			gate,
 			events: Some(self.media_tx.clone()),
 			label: ss58.to_string(),
+			seat,
 		};
 		match media.offer(sdp, setup) {
 			Ok((id, answer)) => {

@@ -6,6 +6,9 @@
 //      {"node_url": "ws://…", "ws_path": "/ws", "dev": true, "relayer": "5…" | null, …};
 //   3. query parameters, for development against separately served pages:
 //      ?node=ws://127.0.0.1:9944  ?sidecar=ws://127.0.0.1:7070/ws  ?dev=1|0
+//      Only where the pages are not a production deployment: a /config.json that says
+//      `"dev": false` makes the pages ignore them, so that a link cannot point a visitor's
+//      page (and its wallet's signatures) at another node or sidecar, or offer dev accounts.
 // When neither /config.json nor ?dev= says whether the chain is a development chain, the chain
 // itself is asked (system_chainType: Development or Local).
 
@@ -36,16 +39,29 @@ export async function loadConfig() {
   } catch {
     // No config.json (pages served by something else than the sidecar): defaults apply.
   }
-  const nodeUrl = query.get('node') || file?.node_url || DEFAULT_NODE_URL;
-  const sidecarUrl = query.get('sidecar') || sameOriginWs(file?.ws_path || DEFAULT_WS_PATH);
+  return resolveConfig(file, query, sameOriginWs);
+}
+
+/**
+ * The configuration from `/config.json` (`file`, or null) and the page's query parameters;
+ * `sameOrigin(path)` is the page's own WebSocket URL for `path`. Query overrides count only
+ * when `file` does not declare a production deployment (`dev: false`).
+ */
+export function resolveConfig(file, query, sameOrigin) {
+  const overrides = file?.dev !== false;
+  const param = (key) => (overrides ? query.get(key) : null);
+  const nodeUrl = param('node') || file?.node_url || DEFAULT_NODE_URL;
+  const sidecarUrl = param('sidecar') || sameOrigin(file?.ws_path || DEFAULT_WS_PATH);
   let dev = typeof file?.dev === 'boolean' ? file.dev : null;
-  if (query.has('dev')) dev = ['1', 'true', 'yes'].includes(query.get('dev'));
-  return { nodeUrl, sidecarUrl, sidecarFromQuery: query.has('sidecar'), dev, served: file !== null, file };
+  if (overrides && query.has('dev')) dev = ['1', 'true', 'yes'].includes(query.get('dev'));
+  const sidecarFromQuery = overrides && query.has('sidecar');
+  return { nodeUrl, sidecarUrl, sidecarFromQuery, dev, served: file !== null, file };
 }
 
 /** `path` (e.g. `/stream.html`) with `params` and the kept query parameters of this page. */
 export function pageUrl(path, params = {}) {
   const current = new URLSearchParams(window.location.search);
+  // (Carried even where ignored: harmless, and the link stays what the visitor was given.)
   const url = new URL(path, window.location.origin);
   for (const key of KEPT_PARAMS) {
     if (current.has(key)) url.searchParams.set(key, current.get(key));

@@ -294,6 +294,33 @@ fn ending_a_stream_settles_then_refunds() {
 	});
 }
 
+/// `close_expired` pays no fee: a call padded with ids that are not open and expired, listed
+/// twice or out of order, would buy block space for free. Each is refused; an honest list is
+/// valid at the lowest priority, at or below any signed transaction's (`settle_batch`'s).
+#[test]
+fn a_padded_close_expired_is_refused_and_an_honest_one_has_the_lowest_priority() {
+	ExtBuilder::build_and_execute(|| {
+		let stream = live_stream(2, vec![]);
+		let s1 = open(&charlie(), stream, 100);
+		let s2 = open(&dave(), stream, 100);
+		let s3 = open(&eve(), stream, 100);
+		System::set_block_number(5);
+		advance_secs(20);
+		assert_ok!(Ticks::tick(RuntimeOrigin::signed(eve()), s3, 10)); // s3 active at block 5
+		System::set_block_number(12); // s1 and s2 idle for 10 blocks or more; s3 is not
+		let (valid, _) = authorize_close_expired(vec![s1, s2]).unwrap();
+		assert_eq!(valid.priority, CLOSE_EXPIRED_PRIORITY);
+		assert_eq!(CLOSE_EXPIRED_PRIORITY, 0, "no higher than a signed transaction without tip");
+		// One expired id padded with unknown ones, a repeated one, or one not expired.
+		let padded: Vec<SessionId> = vec![s1, s3 + 1, s3 + 2, s3 + 3];
+		assert_eq!(authorize_close_expired(padded), invalid(InvalidTransaction::Stale));
+		assert_eq!(authorize_close_expired(vec![s1, s1]), invalid(InvalidTransaction::Call));
+		assert_eq!(authorize_close_expired(vec![s2, s1]), invalid(InvalidTransaction::Call));
+		assert_eq!(authorize_close_expired(vec![s1, s3]), invalid(InvalidTransaction::Call));
+		assert_eq!(authorize_close_expired(vec![]), invalid(InvalidTransaction::Call));
+	});
+}
+
 #[test]
 fn idle_sessions_of_live_streams_expire_and_closing_ones_wait_for_their_window() {
 	ExtBuilder::build_and_execute(|| {
