@@ -24,8 +24,7 @@ use str0m::{
 use vilokanam_media_bots::stun;
 use vilokanam_sfu::{
 	offer::{self, Offers},
-	Input, MediaEvent, MediaPeerId, MediaRole, OpenGate, Output, PeerSetup, Publishers, Sfu,
-	SfuMetrics,
+	Input, MediaEvent, MediaPeerId, MediaRole, OpenGate, Output, PeerSetup, Publishers, SfuMetrics,
 };
 
 /// Drops everything (the core answers nothing to these requests anyway).
@@ -65,14 +64,7 @@ fn measure(peers: usize, requests: usize, sdp: &str) {
 		full_ice: false,
 		publishers: Publishers::default(),
 	};
-	let mut sfu = Sfu::new(
-		now,
-		candidate,
-		offers.crypto.clone(),
-		offers.publishers.clone(),
-		SfuMetrics::unregistered(),
-		false,
-	);
+	let mut sfu = offers.sfu(now, SfuMetrics::unregistered(), false);
 	let mut out = Discard(0);
 	let started = Instant::now();
 	for id in 1..=peers as MediaPeerId {

@@ -101,14 +101,7 @@ impl Driver {
 		peer_count: Arc<AtomicU64>,
 	) -> std::io::Result<Self> {
 		socket.set_nonblocking(true)?;
-		let core = Sfu::new(
-			Instant::now(),
-			offers.candidate,
-			offers.crypto.clone(),
-			offers.publishers.clone(),
-			metrics,
-			recorder.is_some(),
-		);
+		let core = offers.sfu(Instant::now(), metrics, recorder.is_some());
 		let wire =
 			Wire { socket, outbox: Outbox::new(), events: HashMap::new(), recorder, snapshot };
 		Ok(Self { core, wire, commands, waker, peer_count, stop: false })

@@ -2,7 +2,10 @@
 //! answer. Run by the caller of [`crate::MediaServer::offer`], off the engine's thread (SDP
 //! parsing and a key generation per peer never hold up forwarding), and by tests of the core.
 
-use crate::{core::NewPeer, srtp, MediaError, MediaPeerId, MediaRole, PeerSetup, Publishers};
+use crate::{
+	core::{NewPeer, Sfu},
+	srtp, MediaError, MediaPeerId, MediaRole, PeerSetup, Publishers, SfuMetrics,
+};
 use std::{
 	net::SocketAddr,
 	sync::Arc,
@@ -41,6 +44,19 @@ pub struct Offers {
 }
 
 impl Offers {
+	/// The core that runs the peers these offers make (same candidate, crypto provider and
+	/// publisher registry).
+	pub fn sfu(&self, now: Instant, metrics: SfuMetrics, recording: bool) -> Sfu {
+		Sfu::new(
+			now,
+			self.candidate,
+			self.crypto.clone(),
+			self.publishers.clone(),
+			metrics,
+			recording,
+		)
+	}
+
 	/// Accept `sdp` for `setup` as peer `id`: the peer for the core, and the SDP answer.
 	pub fn accept(
 		&self,

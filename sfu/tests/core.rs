@@ -78,14 +78,7 @@ impl Net {
 			full_ice: false,
 			publishers: Publishers::default(),
 		};
-		let sfu = Sfu::new(
-			now,
-			candidate,
-			offers.crypto.clone(),
-			offers.publishers.clone(),
-			SfuMetrics::unregistered(),
-			false,
-		);
+		let sfu = offers.sfu(now, SfuMetrics::unregistered(), false);
 		Self {
 			now,
 			sfu,

@@ -89,7 +89,8 @@ pub async fn serve(listener: TcpListener, sidecar: Sidecar, mut shutdown: watch:
 	tracing::info!("HTTP server stopped accepting connections");
 }
 
-fn response(
+/// A response with `status`, `content_type` and `body` (the pages, `/metrics`, `/health`).
+pub(crate) fn response(
 	status: StatusCode,
 	content_type: &'static str,
 	body: impl Into<Bytes>,

@@ -6,7 +6,7 @@
 //! - any other `GET`: a file under the web directory (`/` is `index.html`); paths are
 //!   confined to that directory.
 
-use crate::Sidecar;
+use crate::{transport::http::response, Sidecar};
 use http_body_util::Full;
 use hyper::{
 	body::Bytes,
@@ -15,17 +15,6 @@ use hyper::{
 };
 use std::path::{Component, Path, PathBuf};
 use vilokanam_sfu::MediaSnapshot;
-
-fn respond(
-	status: StatusCode,
-	content_type: &'static str,
-	body: impl Into<Bytes>,
-) -> Response<Full<Bytes>> {
-	let mut r = Response::new(Full::new(body.into()));
-	*r.status_mut() = status;
-	r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-	r
-}
 
 /// `GET /config.json`.
 pub fn config(sidecar: &Sidecar) -> Response<Full<Bytes>> {
@@ -40,7 +29,7 @@ pub fn config(sidecar: &Sidecar) -> Response<Full<Bytes>> {
 		// The account creators name as their streams' relayer when they use this sidecar.
 		"relayer": sidecar.relayer.as_ref().map(crate::protocol::account_to_ss58),
 	});
-	let mut r = respond(StatusCode::OK, "application/json", body.to_string());
+	let mut r = response(StatusCode::OK, "application/json", body.to_string());
 	r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
 	r
 }
@@ -50,10 +39,10 @@ pub fn config(sidecar: &Sidecar) -> Response<Full<Bytes>> {
 pub fn media_stats(sidecar: &Sidecar) -> Response<Full<Bytes>> {
 	match &sidecar.media {
 		Some(m) => match serde_json::to_string(&without_viewer_accounts(m.snapshot())) {
-			Ok(body) => respond(StatusCode::OK, "application/json", body),
-			Err(_) => respond(StatusCode::INTERNAL_SERVER_ERROR, "text/plain", "stats\n"),
+			Ok(body) => response(StatusCode::OK, "application/json", body),
+			Err(_) => response(StatusCode::INTERNAL_SERVER_ERROR, "text/plain", "stats\n"),
 		},
-		None => respond(StatusCode::NOT_FOUND, "text/plain", "no media server\n"),
+		None => response(StatusCode::NOT_FOUND, "text/plain", "no media server\n"),
 	}
 }
 
@@ -96,12 +85,12 @@ pub fn resolve(root: &Path, url_path: &str) -> Option<PathBuf> {
 
 /// Any other `GET`: a static file.
 pub async fn file(sidecar: &Sidecar, url_path: &str) -> Response<Full<Bytes>> {
-	let not_found = || respond(StatusCode::NOT_FOUND, "text/plain", "not found\n");
+	let not_found = || response(StatusCode::NOT_FOUND, "text/plain", "not found\n");
 	let Some(root) = &sidecar.web.dir else { return not_found() };
 	let Some(path) = resolve(root, url_path) else { return not_found() };
 	match tokio::fs::read(&path).await {
 		Ok(bytes) => {
-			let mut r = respond(StatusCode::OK, content_type(&path), bytes);
+			let mut r = response(StatusCode::OK, content_type(&path), bytes);
 			// Pages change with each build; assets are small. Revalidate always.
 			r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
 			r
