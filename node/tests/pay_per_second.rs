@@ -4,7 +4,8 @@
 //! off-chain (one plain, one in the `<Bytes>` wrapping browser wallets add) settle in one batch
 //! and balances move exactly (price × seconds, platform fee, collaborator split); a replayed
 //! voucher, a forged one and one claiming more seconds than elapsed pay nothing; closing a
-//! session refunds the rest; the off-chain worker closes an abandoned session; and every
+//! session refunds the rest; an abandoned session stays open for the idle timeout, after which
+//! the off-chain worker closes it (that wait in the long suite only); and every
 //! `vilokanam_*` RPC method agrees with chain state. (The wallet-free flows — voucher keys,
 //! allowances, close intents, the settlement window — are tested against the real node and
 //! sidecar in `sidecar/tests/release_e2e.rs` and the browser tests.)
@@ -12,7 +13,7 @@
 mod common;
 
 use common::{Node, Rpc};
-use frame_support::BoundedVec;
+use frame_support::{traits::Get, BoundedVec};
 use jsonrpsee::{
 	core::client::{ClientT, Subscription, SubscriptionClientT},
 	rpc_params,
@@ -362,15 +363,28 @@ async fn viewers_pay_exactly_per_second_settled_in_batches() {
 	let last4 = 4 * PRICE;
 	assert_eq!(delta(&rpc, &platform, block).await, (last4 / 10) as i128);
 
-	// Dave abandons his session: after the idle timeout the off-chain worker closes it and
-	// Dave gets the rest of his escrow back without sending anything.
+	// Dave abandons his session. It stays open for the idle timeout (twelve minutes, so that a
+	// sidecar cut off from the chain for ten loses nothing it acknowledged); then the off-chain
+	// worker closes it and Dave gets the rest of his escrow back without sending anything. The
+	// twelve minutes are the long suite's (scripts/test-long.sh sets VILOKANAM_LONG_TESTS=1).
+	let s = rpc_call(&rpc, "vilokanam_session", rpc_params![dave_session]).await;
+	assert!(!s.is_null(), "Dave's session is open after {} blocks idle", rpc.best_number().await);
+	let s = rpc_call(&rpc, "vilokanam_stream", rpc_params![stream_id]).await;
+	assert_eq!(s["currentViewers"], 1);
+	if std::env::var("VILOKANAM_LONG_TESTS").as_deref() != Ok("1") {
+		eprintln!("the idle timeout's expiry is checked by scripts/test-long.sh");
+		return;
+	}
 	// Dave has sent nothing since the batch; measure from there.
+	let idle_blocks: u32 = <Runtime as pallet_ticks::Config>::IdleTimeout::get();
+	let idle =
+		Duration::from_millis(u64::from(idle_blocks) * vilokanam_runtime::MILLI_SECS_PER_BLOCK);
 	let dave_before = balance(&rpc, &account(Dave), settle_block).await;
-	let deadline = tokio::time::Instant::now() + Duration::from_secs(150);
-	loop {
+	let deadline = tokio::time::Instant::now() + idle + Duration::from_secs(150);
+	let closed_at = loop {
 		let s = rpc_call(&rpc, "vilokanam_session", rpc_params![dave_session]).await;
 		if s.is_null() {
-			break;
+			break rpc.best_number().await;
 		}
 		assert!(
 			tokio::time::Instant::now() < deadline,
@@ -378,7 +392,12 @@ async fn viewers_pay_exactly_per_second_settled_in_batches() {
 			node.log_tail()
 		);
 		tokio::time::sleep(Duration::from_secs(3)).await;
-	}
+	};
+	let settled_at = rpc.block_number(settle_block).await;
+	assert!(
+		closed_at >= settled_at + idle_blocks,
+		"closed at {closed_at}, settled at {settled_at}"
+	);
 	let dave_after = rpc.free_balance(&account(Dave), None).await;
 	assert_eq!(dave_after - dave_before, (MAX_SECONDS - 8) as u128 * PRICE);
 	let s = rpc_call(&rpc, "vilokanam_stream", rpc_params![stream_id]).await;

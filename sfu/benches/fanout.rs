@@ -521,6 +521,7 @@ impl Clients {
 				MediaRole::Viewer => format!("viewer-{index}"),
 			},
 			seat: None,
+			take_over: true,
 		};
 		match self.media.offer(sdp, setup) {
 			Ok((peer, sdp)) => {

@@ -75,6 +75,7 @@ fn measure(peers: usize, requests: usize, sdp: &str) {
 			events: None,
 			label: String::new(),
 			seat: None,
+			take_over: false,
 		};
 		let (peer, _) = offers.accept(id, sdp, &setup, now).expect("an answer");
 		sfu.handle(now, Input::Add(Box::new(peer)), &mut out);

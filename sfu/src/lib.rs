@@ -154,6 +154,10 @@ pub enum MediaError {
 	/// No DTLS certificate could be made for the peer.
 	#[error("cannot generate a DTLS certificate")]
 	NoCertificate,
+	/// A publisher is connected to the stream and the offer may not take over from it
+	/// ([`PeerSetup::take_over`]).
+	#[error("a publisher is connected to this stream")]
+	Occupied,
 }
 
 impl MediaRole {
@@ -182,6 +186,11 @@ pub struct PeerSetup {
 	/// this one ([`CloseReason::Replaced`]). The sidecar seats a viewer by its session, so
 	/// that one paid session feeds one media peer.
 	pub seat: Option<u64>,
+	/// For a publisher: whether it replaces a connected publisher of the stream
+	/// ([`CloseReason::Replaced`]) rather than being refused ([`MediaError::Occupied`]). The
+	/// sidecar lets only a creator signed in with a fresh signature take over, never a
+	/// bearer token that may have leaked.
+	pub take_over: bool,
 }
 
 /// Each room's current publisher and whether it offered simulcast: set at the publisher's

@@ -133,10 +133,12 @@ impl Offers {
 			}));
 		}
 		if setup.role == MediaRole::Publisher {
-			self.publishers
-				.lock()
-				.unwrap_or_else(|p| p.into_inner())
-				.insert(setup.stream_id, (id, simulcast));
+			// Checked and taken under one lock, so two offers cannot both find the room free.
+			let mut publishers = self.publishers.lock().unwrap_or_else(|p| p.into_inner());
+			if !setup.take_over && publishers.contains_key(&setup.stream_id) {
+				return Err(MediaError::Occupied);
+			}
+			publishers.insert(setup.stream_id, (id, simulcast));
 		}
 		let peer = NewPeer {
 			id,

@@ -23,8 +23,8 @@ use str0m::{
 use vilokanam_media_bots::stun;
 use vilokanam_sfu::{
 	offer::{self, Offers},
-	CloseReason, Collected, Gate, Input, MediaEvent, MediaPeerId, MediaRole, OpenGate, PeerSetup,
-	Publishers, Sfu, SfuMetrics, CONNECT_TIMEOUT, KEYFRAME_REQUEST_INTERVAL,
+	CloseReason, Collected, Gate, Input, MediaError, MediaEvent, MediaPeerId, MediaRole, OpenGate,
+	PeerSetup, Publishers, Sfu, SfuMetrics, CONNECT_TIMEOUT, KEYFRAME_REQUEST_INTERVAL,
 };
 
 const STREAM: u64 = 7;
@@ -101,6 +101,17 @@ impl Net {
 
 	/// As [`Net::join`], in `seat`.
 	fn join_seated(&mut self, role: MediaRole, gate: Arc<dyn Gate>, seat: Option<u64>) -> usize {
+		self.try_join(role, gate, seat, false).unwrap()
+	}
+
+	/// As [`Net::join_seated`]; a publisher taking over from a connected one with `take_over`.
+	fn try_join(
+		&mut self,
+		role: MediaRole,
+		gate: Arc<dyn Gate>,
+		seat: Option<u64>,
+		take_over: bool,
+	) -> Result<usize, MediaError> {
 		let addr: SocketAddr = format!("10.0.0.2:{}", self.next_port).parse().unwrap();
 		self.next_port += 1;
 		let mut rtc = Rtc::builder().set_rtp_mode(true).build(self.now);
@@ -115,9 +126,9 @@ impl Net {
 		let id = self.next_id;
 		self.next_id += 1;
 		let label = String::new();
-		let setup = PeerSetup { stream_id: STREAM, role, gate, events: None, label, seat };
-		let (peer, answer) =
-			self.offers.accept(id, &offer.to_sdp_string(), &setup, self.now).unwrap();
+		let setup =
+			PeerSetup { stream_id: STREAM, role, gate, events: None, label, seat, take_over };
+		let (peer, answer) = self.offers.accept(id, &offer.to_sdp_string(), &setup, self.now)?;
 		rtc.sdp_api().accept_answer(pending, SdpAnswer::from_sdp_string(&answer).unwrap()).unwrap();
 		self.sfu.handle(self.now, Input::Add(Box::new(peer)), &mut self.out);
 		self.clients.push(Client {
@@ -131,7 +142,7 @@ impl Net {
 			keyframe_requests: 0,
 			last_stun: None,
 		});
-		self.clients.len() - 1
+		Ok(self.clients.len() - 1)
 	}
 
 	/// Carry everything pending both ways, then advance the clock one tick.
@@ -465,4 +476,32 @@ fn a_new_peer_in_a_taken_seat_replaces_the_one_there() {
 	net.run(Duration::from_millis(500));
 	assert_eq!(net.events_of(again), vec![MediaEvent::Connected]);
 	assert_eq!(net.sfu.peer_count(), 3);
+}
+
+#[test]
+fn a_connected_publisher_is_replaced_only_by_one_that_takes_over() {
+	let mut net = Net::new();
+	let first = net.join(MediaRole::Publisher, Arc::new(OpenGate));
+	let viewer = net.join(MediaRole::Viewer, Arc::new(OpenGate));
+	net.run(Duration::from_millis(500));
+	// A second publisher (a leaked WHIP token) is refused, and the first keeps publishing.
+	let refused = net.try_join(MediaRole::Publisher, Arc::new(OpenGate), None, false);
+	assert!(matches!(refused, Err(MediaError::Occupied)), "{:?}", refused.err());
+	net.run(Duration::from_millis(500));
+	assert_eq!(net.events_of(first), vec![MediaEvent::Connected]);
+	net.stream(first, 2, |n| n == 0);
+	assert_eq!(net.clients[viewer].received.len(), 6);
+	// One that may take over (the creator, freshly signed in) replaces it.
+	let second = net.try_join(MediaRole::Publisher, Arc::new(OpenGate), None, true).unwrap();
+	net.run(Duration::from_millis(500));
+	assert_eq!(
+		net.events_of(first),
+		vec![MediaEvent::Connected, MediaEvent::Closed(CloseReason::Replaced)]
+	);
+	net.stream(second, 2, |n| n == 0);
+	assert_eq!(net.clients[viewer].received.len(), 12, "the viewer now gets the second's media");
+	// Once it leaves, the room is free for anyone with the right again.
+	let id = net.clients[second].id;
+	net.sfu.handle(net.now, Input::Close(id, CloseReason::Closed), &mut net.out);
+	assert!(net.try_join(MediaRole::Publisher, Arc::new(OpenGate), None, false).is_ok());
 }

@@ -30,7 +30,18 @@ type Events = tokio::sync::mpsc::Receiver<(MediaPeerId, MediaEvent)>;
 
 fn setup(role: MediaRole, gate: Arc<dyn Gate>) -> (PeerSetup, Events) {
 	let (tx, rx) = tokio::sync::mpsc::channel(32);
-	(PeerSetup { stream_id: 1, role, gate, events: Some(tx), label: "test".into(), seat: None }, rx)
+	(
+		PeerSetup {
+			stream_id: 1,
+			role,
+			gate,
+			events: Some(tx),
+			label: "test".into(),
+			seat: None,
+			take_over: true,
+		},
+		rx,
+	)
 }
 
 async fn publisher(media: &MediaServer, opts: PublisherOptions) -> PublisherBot {

@@ -278,13 +278,18 @@ async fn open(server: SocketAddr, source: Ipv4Addr, viewer: &Viewer) -> Result<W
 		tokio_tungstenite::client_async_with_config(url, tcp, Some(http::ws_config(64 * 1024)))
 			.await
 			.map_err(|e| format!("handshake: {e}"))?;
-	let ServerMessage::Challenge { nonce, genesis } =
+	let ServerMessage::Challenge { nonce, genesis, audience } =
 		expect(&mut ws, "challenge", |m| matches!(m, ServerMessage::Challenge { .. })).await?
 	else {
 		unreachable!()
 	};
-	let signature =
-		identity::sign_auth_sr25519(&viewer.pair, &H256(genesis.0), &nonce.0, Encoding::Raw);
+	let signature = identity::sign_auth_sr25519(
+		&viewer.pair,
+		&H256(genesis.0),
+		&audience,
+		&nonce.0,
+		Encoding::Raw,
+	);
 	let auth = ClientMessage::Auth {
 		account: protocol::account_to_ss58(&account_of(&viewer.pair)),
 		crypto: Crypto::Sr25519,
@@ -500,7 +505,12 @@ fn main() {
 			chain.clone(),
 			store,
 			metrics.clone(),
-			Settings { verifier_threads: args.verifier_threads, ..Settings::default() },
+			Settings {
+				verifier_threads: args.verifier_threads,
+				// Tens of thousands of connections from a few loopback addresses.
+				limits: vilokanam_sidecar::access::admission::Limits::off(),
+				..Settings::default()
+			},
 		);
 		sidecar.spawn_background();
 		let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");

@@ -40,6 +40,13 @@ pub const DEFAULT_MEDIA_LISTEN: &str = "127.0.0.1:7071";
 /// Default `--voucher-grace-ms`: vouchers come every second, so a viewer whose next voucher is
 /// this late stops receiving media (within half a second of the missed one).
 pub const DEFAULT_VOUCHER_GRACE_MS: u64 = 1_500;
+/// Default time heartbeats are still acknowledged without a new block: five minutes, so that
+/// with the runtime's twelve-minute idle timeout an outage of up to ten loses nothing
+/// acknowledged (see `Heartbeats::watching`).
+pub const DEFAULT_ACK_WITHOUT_CHAIN_SECS: u64 = 300;
+/// Default lifetime of a publish token: a week, long enough for an OBS profile, short enough
+/// that a token leaked and forgotten stops working by itself.
+pub const DEFAULT_PUBLISH_TOKEN_TTL_SECS: u64 = 7 * 24 * 3600;
 
 /// The command line (each flag also from its `VILOKANAM_SIDECAR_*` variable).
 #[derive(Parser, Debug, Default)]
@@ -102,6 +109,33 @@ pub struct Cli {
 	/// The node URL the web pages use [default: --node-url].
 	#[arg(long, env = "VILOKANAM_SIDECAR_PUBLIC_NODE_URL")]
 	pub public_node_url: Option<String>,
+	/// A URL clients reach this sidecar at (e.g. https://sidecar.example.com), as many times
+	/// as it has names; logins are bound to it, and pages that connected elsewhere refuse to
+	/// sign [default: http://<--listen>, and http://localhost:<port> on a loopback address].
+	#[arg(long = "public-url", env = "VILOKANAM_SIDECAR_PUBLIC_URL", value_delimiter = ',')]
+	pub public_urls: Vec<String>,
+	/// Seconds a publish (WHIP/OBS) token stays valid once issued [default: 604800, a week].
+	#[arg(long, env = "VILOKANAM_SIDECAR_PUBLISH_TOKEN_TTL_SECS")]
+	pub publish_token_ttl_secs: Option<u64>,
+	/// Seconds without a new block after which heartbeats are refused (chain_unavailable)
+	/// instead of acknowledged [default: 300].
+	#[arg(long, env = "VILOKANAM_SIDECAR_ACK_WITHOUT_CHAIN_SECS")]
+	pub ack_without_chain_secs: Option<u64>,
+	/// Open HTTP/WebSocket connections in all, 0 for no limit [default: 50000].
+	#[arg(long, env = "VILOKANAM_SIDECAR_MAX_CONNECTIONS")]
+	pub max_connections: Option<usize>,
+	/// Open connections per client address (an IPv6 /64), 0 for no limit; raise it behind a
+	/// reverse proxy [default: 256].
+	#[arg(long, env = "VILOKANAM_SIDECAR_MAX_CONNECTIONS_PER_IP")]
+	pub max_connections_per_ip: Option<usize>,
+	/// New connections per second per client address (bursts of four seconds' worth), 0 for
+	/// no limit [default: 16].
+	#[arg(long, env = "VILOKANAM_SIDECAR_CONNECT_RATE_PER_IP")]
+	pub connect_rate_per_ip: Option<f64>,
+	/// WHIP/WHEP offers, posted vouchers and close intents per second per client address
+	/// (bursts of four seconds' worth), 0 for no limit [default: 32].
+	#[arg(long, env = "VILOKANAM_SIDECAR_REQUEST_RATE_PER_IP")]
+	pub request_rate_per_ip: Option<f64>,
 	/// Offer the well-known development accounts in the web pages (dev chains only).
 	#[arg(long, env = "VILOKANAM_SIDECAR_DEV_ACCOUNTS")]
 	pub dev_accounts: bool,
@@ -151,6 +185,20 @@ pub struct FileConfig {
 	pub web_dir: Option<PathBuf>,
 	/// See [`Cli::public_node_url`].
 	pub public_node_url: Option<String>,
+	/// See [`Cli::public_urls`].
+	pub public_url: Option<Vec<String>>,
+	/// See [`Cli::publish_token_ttl_secs`].
+	pub publish_token_ttl_secs: Option<u64>,
+	/// See [`Cli::ack_without_chain_secs`].
+	pub ack_without_chain_secs: Option<u64>,
+	/// See [`Cli::max_connections`].
+	pub max_connections: Option<usize>,
+	/// See [`Cli::max_connections_per_ip`].
+	pub max_connections_per_ip: Option<usize>,
+	/// See [`Cli::connect_rate_per_ip`].
+	pub connect_rate_per_ip: Option<f64>,
+	/// See [`Cli::request_rate_per_ip`].
+	pub request_rate_per_ip: Option<f64>,
 	/// See [`Cli::dev_accounts`].
 	pub dev_accounts: Option<bool>,
 	/// See [`Cli::media_full_ice`].
@@ -179,7 +227,7 @@ impl std::fmt::Debug for RelayerKey {
 }
 
 /// The effective configuration.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Config {
 	/// HTTP/WebSocket listen address.
 	pub listen: SocketAddr,
@@ -211,6 +259,17 @@ pub struct Config {
 	pub web_dir: Option<PathBuf>,
 	/// The node URL the web pages use.
 	pub public_node_url: String,
+	/// This sidecar's origins (login audiences), the first one its main name.
+	pub audiences: Vec<String>,
+	/// How long a publish token is valid, seconds.
+	pub publish_token_ttl_secs: u64,
+	/// Connections and costly requests per client address.
+	pub limits: crate::access::admission::Limits,
+	/// Seconds without a new block after which heartbeats are refused.
+	pub ack_without_chain_secs: u64,
+	/// Whether the audiences were derived from an unspecified listen address (then browsers
+	/// elsewhere cannot log in: `--public-url` is needed).
+	pub audiences_guessed: bool,
 	/// Whether the web pages offer the development accounts.
 	pub dev_accounts: bool,
 	/// Full ICE instead of ICE-lite for media.
@@ -237,6 +296,25 @@ pub enum ConfigError {
 	/// The relayer key does not parse.
 	#[error("invalid relayer key: {0}")]
 	Key(String),
+	/// A public URL is not an http(s) or ws(s) URL.
+	#[error("invalid public-url {0}")]
+	PublicUrl(String),
+}
+
+/// Where clients reach a sidecar that was not told (`--public-url`): its listen address (the
+/// loopback one for an unspecified address), and `localhost` beside a loopback one.
+fn default_public_urls(listen: SocketAddr) -> Vec<String> {
+	let port = listen.port();
+	let ip = match listen.ip() {
+		ip if ip.is_unspecified() && ip.is_ipv4() => IpAddr::from([127, 0, 0, 1]),
+		ip if ip.is_unspecified() => IpAddr::from(std::net::Ipv6Addr::LOCALHOST),
+		ip => ip,
+	};
+	let mut urls = vec![format!("http://{}", SocketAddr::new(ip, port))];
+	if ip.is_loopback() {
+		urls.push(format!("http://localhost:{port}"));
+	}
+	urls
 }
 
 impl Config {
@@ -299,6 +377,31 @@ impl Config {
 			record_dir: cli.record_dir.or(file.record_dir),
 			web_dir: cli.web_dir.or(file.web_dir),
 			public_node_url: String::new(),
+			audiences: Vec::new(),
+			audiences_guessed: false,
+			publish_token_ttl_secs: cli
+				.publish_token_ttl_secs
+				.or(file.publish_token_ttl_secs)
+				.unwrap_or(DEFAULT_PUBLISH_TOKEN_TTL_SECS),
+			ack_without_chain_secs: cli
+				.ack_without_chain_secs
+				.or(file.ack_without_chain_secs)
+				.unwrap_or(DEFAULT_ACK_WITHOUT_CHAIN_SECS),
+			limits: {
+				let d = crate::access::admission::Limits::default();
+				crate::access::admission::Limits::new(
+					cli.max_connections.or(file.max_connections).unwrap_or(d.max_connections),
+					cli.max_connections_per_ip
+						.or(file.max_connections_per_ip)
+						.unwrap_or(d.max_per_ip),
+					cli.connect_rate_per_ip
+						.or(file.connect_rate_per_ip)
+						.unwrap_or(d.connect_per_sec),
+					cli.request_rate_per_ip
+						.or(file.request_rate_per_ip)
+						.unwrap_or(d.request_per_sec),
+				)
+			},
 			dev_accounts: cli.dev_accounts || file.dev_accounts.unwrap_or(false),
 			media_full_ice: cli.media_full_ice || file.media_full_ice.unwrap_or(false),
 			media_cpu: cli.media_cpu.or(file.media_cpu),
@@ -306,8 +409,32 @@ impl Config {
 		let mut config = config;
 		config.public_node_url =
 			cli.public_node_url.or(file.public_node_url).unwrap_or_else(|| config.node_url.clone());
+		let urls = match (cli.public_urls, file.public_url) {
+			(cli, _) if !cli.is_empty() => cli,
+			(_, Some(file)) if !file.is_empty() => file,
+			_ => {
+				config.audiences_guessed = config.listen.ip().is_unspecified();
+				default_public_urls(config.listen)
+			},
+		};
+		for url in urls {
+			let audience =
+				crate::access::identity::audience_of(&url).map_err(ConfigError::PublicUrl)?;
+			if !config.audiences.contains(&audience) {
+				config.audiences.push(audience);
+			}
+		}
 		if config.settle_every_blocks == 0 {
 			return Err(ConfigError::Invalid("settle-every-blocks must be at least 1"));
+		}
+		let l = config.limits;
+		if !(l.connect_per_sec.is_finite() && l.connect_per_sec >= 0.0)
+			|| !(l.request_per_sec.is_finite() && l.request_per_sec >= 0.0)
+		{
+			return Err(ConfigError::Invalid("per-ip rates must be finite and not negative"));
+		}
+		if config.publish_token_ttl_secs == 0 {
+			return Err(ConfigError::Invalid("publish-token-ttl-secs must be at least 1"));
 		}
 		if config.max_message_bytes < 1024 {
 			return Err(ConfigError::Invalid("max-message-bytes must be at least 1024"));
@@ -383,6 +510,44 @@ mod tests {
 		assert_eq!(c.public_node_url, DEFAULT_NODE_URL);
 		assert!(!c.dev_accounts && c.web_dir.is_none() && c.record_dir.is_none());
 		assert_eq!(c.media_cpu, None);
+		assert_eq!(c.audiences, ["http://127.0.0.1:7070", "http://localhost:7070"]);
+		assert!(!c.audiences_guessed);
+	}
+
+	#[test]
+	fn public_urls_are_audiences() {
+		let file: FileConfig = toml::from_str(
+			r#"
+			listen = "0.0.0.0:8000"
+			public-url = ["wss://Sidecar.Example/ws"]
+			"#,
+		)
+		.unwrap();
+		let c = Config::merge(parse(&[]), file).unwrap();
+		assert_eq!(c.audiences, ["https://sidecar.example"]);
+		// Flags win; a comma-separated environment value or repeated flags give several.
+		let c = Config::merge(
+			parse(&[
+				"--public-url",
+				"https://a.example:8443,http://b.example",
+				"--public-url",
+				"ws://b.example:80",
+			]),
+			FileConfig::default(),
+		)
+		.unwrap();
+		assert_eq!(c.audiences, ["https://a.example:8443", "http://b.example"]);
+		// Without one, an unspecified listen address gives loopback names and a warning flag.
+		let c = Config::merge(parse(&["--listen", "0.0.0.0:9000"]), FileConfig::default()).unwrap();
+		assert_eq!(c.audiences, ["http://127.0.0.1:9000", "http://localhost:9000"]);
+		assert!(c.audiences_guessed);
+		let c =
+			Config::merge(parse(&["--listen", "10.0.0.5:9000"]), FileConfig::default()).unwrap();
+		assert_eq!(c.audiences, ["http://10.0.0.5:9000"]);
+		for bad in ["sidecar.example", "ftp://sidecar.example"] {
+			let e = Config::merge(parse(&["--public-url", bad]), FileConfig::default());
+			assert!(matches!(e, Err(ConfigError::PublicUrl(_))), "{bad}");
+		}
 	}
 
 	#[test]

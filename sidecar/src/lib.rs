@@ -46,7 +46,7 @@ pub use vilokanam_sfu::MediaServer;
 pub const STATS_PERIOD: Duration = Duration::from_secs(1);
 
 /// Limits and tuning that apply to every connection.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct Settings {
 	/// Largest accepted WebSocket message, in bytes.
 	pub max_message_bytes: usize,
@@ -58,6 +58,34 @@ pub struct Settings {
 	pub verifier_threads: usize,
 	/// A viewer's media pauses when its last acknowledged voucher is this old.
 	pub voucher_grace: Duration,
+	/// This sidecar's origins, the audiences its challenges name (see
+	/// [`access::identity`]); the first is named when a client's `Host` matches none.
+	pub audiences: Arc<[String]>,
+	/// How long a publish (WHIP) token is valid once issued.
+	pub publish_token_ttl: Duration,
+	/// Connections and costly requests per client address.
+	pub limits: access::admission::Limits,
+	/// How long a client may take to send a request's headers, and then its body.
+	pub http_timeout: Duration,
+	/// How long without a new block heartbeats are still acknowledged.
+	pub ack_without_chain: Duration,
+}
+
+impl Settings {
+	/// The audience a challenge names for a client that sent `host` (its `Host` header): the
+	/// origin of that name when it is one of ours, else our main one. A client can only choose
+	/// among our own names, so whatever it signs binds it to this sidecar.
+	pub fn audience_for(&self, host: Option<&str>) -> &str {
+		let main = self.audiences.first().map(String::as_str).unwrap_or_default();
+		let Some(host) = host.map(str::trim) else { return main };
+		self.audiences
+			.iter()
+			.find(|a| {
+				a.split_once("://")
+					.is_some_and(|(_, authority)| authority.eq_ignore_ascii_case(host))
+			})
+			.map_or(main, String::as_str)
+	}
 }
 
 impl Default for Settings {
@@ -68,6 +96,11 @@ impl Default for Settings {
 			elapsed_grace_secs: config::DEFAULT_ELAPSED_GRACE_SECS,
 			verifier_threads: 0,
 			voucher_grace: Duration::from_millis(config::DEFAULT_VOUCHER_GRACE_MS),
+			audiences: Arc::from(["http://127.0.0.1:7070".to_owned()]),
+			publish_token_ttl: Duration::from_secs(config::DEFAULT_PUBLISH_TOKEN_TTL_SECS),
+			limits: access::admission::Limits::default(),
+			http_timeout: Duration::from_secs(10),
+			ack_without_chain: Duration::from_secs(config::DEFAULT_ACK_WITHOUT_CHAIN_SECS),
 		}
 	}
 }
@@ -109,6 +142,8 @@ pub struct Sidecar {
 	/// The relayer account this sidecar settles with, if it has one: creators name it as
 	/// their streams' relayer (the pages read it from `/config.json`).
 	pub relayer: Option<vilokanam_chain_client::AccountId>,
+	/// Connections and costly requests admitted, per client address.
+	pub door: access::admission::Door,
 }
 
 impl Sidecar {
@@ -120,8 +155,10 @@ impl Sidecar {
 			0 => std::thread::available_parallelism().map(|n| n.get() / 2).unwrap_or(1).max(1),
 			n => n,
 		};
-		let heartbeats = Heartbeats::new(store.clone(), settings.elapsed_grace_secs, threads);
+		let heartbeats = Heartbeats::new(store.clone(), settings.elapsed_grace_secs, threads)
+			.watching(chain.clone(), settings.ack_without_chain);
 		let rooms = Rooms::new(store.clone(), chain.clone(), metrics.clone(), settings.chat_rate);
+		let door = access::admission::Door::new(settings.limits);
 		Self {
 			chain,
 			store,
@@ -134,6 +171,7 @@ impl Sidecar {
 			web: Arc::new(WebSettings::default()),
 			whip: Arc::default(),
 			relayer: None,
+			door,
 		}
 	}
 

@@ -48,6 +48,14 @@ async fn run(config: Config) -> Result<(), String> {
 	for warning in config.relayer_key_warnings() {
 		tracing::warn!("{warning}");
 	}
+	if config.audiences_guessed {
+		tracing::warn!(
+			"listening on {} without --public-url: logins are bound to {:?}, so browsers that \
+			 reach this sidecar under another name refuse to sign in",
+			config.listen,
+			config.audiences
+		);
+	}
 	let relayer = config.relayer_pair().map_err(|e| e.to_string())?;
 	if relayer.is_none() {
 		tracing::warn!("no relayer key (--relayer-seed or --relayer-key-file): vouchers are stored but not settled");
@@ -65,6 +73,11 @@ async fn run(config: Config) -> Result<(), String> {
 			elapsed_grace_secs: config.elapsed_grace_secs,
 			verifier_threads: 0,
 			voucher_grace: Duration::from_millis(config.voucher_grace_ms),
+			audiences: config.audiences.clone().into(),
+			publish_token_ttl: Duration::from_secs(config.publish_token_ttl_secs),
+			limits: config.limits,
+			ack_without_chain: Duration::from_secs(config.ack_without_chain_secs),
+			..Settings::default()
 		},
 	);
 	let media = MediaServer::start(

@@ -41,6 +41,9 @@ pub struct Metrics {
 	/// Relay failures that are retried in a later round, by kind (`rpc`, `store`, `rejected`,
 	/// `dropped`, `invalid`, `timeout`, `lost`, `extrinsic_failed`, `close_intent`).
 	pub relay_errors: IntCounterVec,
+	/// Connections and requests turned away at the door, by reason (`full`,
+	/// `too_many_from_ip`, `connecting_too_fast`, `too_many_requests`).
+	pub turned_away: IntCounterVec,
 	/// The SFU's (`vilokanam-sfu`), in this registry.
 	pub media: vilokanam_sfu::SfuMetrics,
 }
@@ -108,6 +111,11 @@ impl Metrics {
 				"reason",
 			)?,
 			relay_in_flight: gauge("relay_in_flight", "Vouchers submitted and not yet final")?,
+			turned_away: counter_vec(
+				"turned_away_total",
+				"HTTP connections and costly requests turned away, by reason",
+				"reason",
+			)?,
 			relay_releases_submitted: counter(
 				"relay_releases_submitted_total",
 				"close_session extrinsics submitted as a stream's relayer",

@@ -361,10 +361,14 @@ pub enum ClientMessage {
 	},
 	/// End this connection's media.
 	MediaClose {},
-	/// Ask for the WHIP token of a stream (its creator only), for OBS.
+	/// Ask for a WHIP token of a stream (its creator only), for OBS.
 	PublishToken {
 		/// The stream.
 		stream_id: u64,
+		/// Rotate first: every token issued for the stream so far is refused from now on, and
+		/// a publisher connected with one is disconnected.
+		#[serde(default)]
+		rotate: bool,
 	},
 	/// Ask for a WHEP token for the session watched on this connection.
 	WatchToken {},
@@ -427,12 +431,15 @@ pub enum MediaState {
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ServerMessage {
-	/// Sent on connect: sign `auth_payload(genesis, nonce)` and answer with `auth`.
+	/// Sent on connect: sign `auth_payload(genesis, audience, nonce)` and answer with `auth`
+	/// (a client first checks that `audience` is the origin it connected to).
 	Challenge {
 		/// Fresh random bytes.
 		nonce: HexBytes<32>,
 		/// The chain's genesis hash (vouchers are bound to it too).
 		genesis: HexBytes<32>,
+		/// This sidecar's public origin, as the client reached it (one of `--public-url`).
+		audience: String,
 	},
 	/// `auth` succeeded.
 	Authenticated {
@@ -539,6 +546,8 @@ pub enum ServerMessage {
 		token: String,
 		/// The WHIP endpoint (a path on this server).
 		whip_url: String,
+		/// When the token stops being accepted, unix seconds.
+		expires_at: u64,
 	},
 	/// A session's WHEP endpoint and bearer token.
 	WatchToken {
@@ -788,6 +797,7 @@ mod tests {
 		roundtrip_server(ServerMessage::Challenge {
 			nonce: HexBytes([1; 32]),
 			genesis: HexBytes([2; 32]),
+			audience: "https://sidecar.example".into(),
 		});
 		roundtrip_server(ServerMessage::Authenticated { account: "5abc".into() });
 		roundtrip_server(ServerMessage::Joined {

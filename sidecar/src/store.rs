@@ -235,6 +235,10 @@ const SCHEMA: &str = "
 		deleted INTEGER NOT NULL DEFAULT 0
 	);
 	CREATE INDEX IF NOT EXISTS chat_by_stream ON chat (stream_id, id);
+	CREATE TABLE IF NOT EXISTS publish_tokens (
+		stream_id INTEGER PRIMARY KEY,
+		generation INTEGER NOT NULL
+	);
 ";
 
 const VOUCHER_COLUMNS: &str = "session_id, stream_id, viewer, cumulative_seconds, encoding, \
@@ -257,6 +261,15 @@ fn upgrade_schema(conn: &Connection) -> Result<(), StoreError> {
 		.exists([])?;
 	if !has_signer {
 		conn.execute_batch("ALTER TABLE vouchers ADD COLUMN signer INTEGER NOT NULL DEFAULT 1")?;
+	}
+	let has_batched_at = conn
+		.prepare("SELECT 1 FROM pragma_table_info('vouchers') WHERE name = 'batched_at'")?
+		.exists([])?;
+	if !has_batched_at {
+		conn.execute_batch(
+			"ALTER TABLE vouchers ADD COLUMN batched_at INTEGER NOT NULL DEFAULT 0; \
+			 CREATE INDEX IF NOT EXISTS vouchers_queue ON vouchers (batched_at, session_id);",
+		)?;
 	}
 	Ok(())
 }
@@ -545,14 +558,16 @@ impl Store {
 	}
 
 	/// Up to `limit` vouchers with `cumulative_seconds > settled_seconds` that were not
-	/// rejected, ordered by stream then session.
+	/// rejected, those least recently put in a batch first ([`Store::mark_batched`]): with `n`
+	/// sessions to settle, none waits more than `n / limit` rounds, whatever their stream or
+	/// session ids (many sessions on a low stream id cannot starve the rest).
 	pub async fn unsettled_vouchers(&self, limit: usize) -> Result<Vec<StoredVoucher>, StoreError> {
 		let limit = i64::try_from(limit).unwrap_or(i64::MAX);
 		self.call(move |conn| {
 			let mut stmt = conn.prepare_cached(&format!(
 				"SELECT {VOUCHER_COLUMNS} FROM vouchers \
 				 WHERE cumulative_seconds > settled_seconds AND rejected_reason IS NULL \
-				 ORDER BY stream_id, session_id LIMIT ?1"
+				 ORDER BY batched_at, session_id LIMIT ?1"
 			))?;
 			let rows = stmt.query_map(params![limit], voucher_from_row)?;
 			let mut out = Vec::new();
@@ -560,6 +575,26 @@ impl Store {
 				out.push(row??);
 			}
 			Ok(out)
+		})
+		.await
+	}
+
+	/// Record that these sessions' vouchers were just put in a batch: they go to the back of
+	/// [`Store::unsettled_vouchers`]'s queue.
+	pub async fn mark_batched(&self, session_ids: Vec<u64>) -> Result<(), StoreError> {
+		self.call(move |conn| {
+			// Strictly increasing, so that a later batch of the same millisecond comes after.
+			let at: i64 = conn.query_row(
+				"SELECT max(?1, coalesce(max(batched_at), 0) + 1) FROM vouchers",
+				params![now_ms()],
+				|r| r.get(0),
+			)?;
+			let mut stmt =
+				conn.prepare_cached("UPDATE vouchers SET batched_at = ?2 WHERE session_id = ?1")?;
+			for id in session_ids {
+				stmt.execute(params![to_i64(id, "session_id")?, at])?;
+			}
+			Ok(())
 		})
 		.await
 	}
@@ -812,6 +847,37 @@ impl Store {
 		.await
 	}
 
+	/// The generation of a stream's publish tokens (0 until the first rotation): tokens of
+	/// another are refused.
+	pub async fn publish_generation(&self, stream_id: u64) -> Result<u32, StoreError> {
+		self.call(move |conn| {
+			let generation: Option<i64> = conn
+				.prepare_cached("SELECT generation FROM publish_tokens WHERE stream_id = ?1")?
+				.query_row(params![to_i64(stream_id, "stream_id")?], |r| r.get(0))
+				.optional()?;
+			u32::try_from(generation.unwrap_or(0))
+				.map_err(|_| StoreError::Database("publish token generation out of range".into()))
+		})
+		.await
+	}
+
+	/// Rotate a stream's publish tokens: every one issued so far is refused from the commit
+	/// on. Returns the new generation.
+	pub async fn rotate_publish_tokens(&self, stream_id: u64) -> Result<u32, StoreError> {
+		self.call(move |conn| {
+			let generation: i64 = conn
+				.prepare_cached(
+					"INSERT INTO publish_tokens (stream_id, generation) VALUES (?1, 1) \
+					 ON CONFLICT (stream_id) DO UPDATE SET generation = generation + 1 \
+					 RETURNING generation",
+				)?
+				.query_row(params![to_i64(stream_id, "stream_id")?], |r| r.get(0))?;
+			u32::try_from(generation)
+				.map_err(|_| StoreError::Database("publish token generation out of range".into()))
+		})
+		.await
+	}
+
 	/// Whether the database answers (for `/health`).
 	pub async fn ping(&self) -> Result<(), StoreError> {
 		self.call(|conn| {
@@ -854,6 +920,57 @@ mod tests {
 		Store::open(dir.path().join("db.sqlite")).unwrap()
 	}
 
+	/// Issue 18, item 4: 20,000 sessions on stream 1 (sybils) and 100 on stream 9 (honest),
+	/// rounds of 4,096: every session is taken within ceil(20,100 / 4,096) = 5 rounds, and the
+	/// honest ones are not starved by the lower stream id (before, ordered by stream, they
+	/// waited for every sybil to settle, which never happens while they keep heartbeating).
+	#[tokio::test]
+	async fn no_session_waits_more_than_its_share_of_rounds() {
+		let dir = tempfile::tempdir().unwrap();
+		let store = open(&dir);
+		let puts = (0..20_000)
+			.map(|session| voucher(session, 1, 5))
+			.chain((100_000..100_100).map(|session| voucher(session, 9, 5)))
+			.map(|v| store.put_voucher(v));
+		for r in futures::future::join_all(puts).await {
+			r.unwrap();
+		}
+		let mut waited: std::collections::HashMap<u64, u32> = Default::default();
+		let mut round = 0;
+		while waited.len() < 20_100 {
+			round += 1;
+			assert!(round <= 5, "a session waited more than 5 rounds");
+			let batch = store.unsettled_vouchers(4_096).await.unwrap();
+			let ids: Vec<u64> = batch.iter().map(|v| v.session_id).collect();
+			for id in &ids {
+				waited.entry(*id).or_insert(round);
+			}
+			// The sybils send a new voucher every round; nothing settles.
+			store.mark_batched(ids).await.unwrap();
+		}
+		let honest = (100_000..100_100).map(|s| waited[&s]).max().unwrap();
+		assert!(honest <= 5, "the honest sessions waited {honest} rounds");
+		// A reopened store keeps the queue.
+		drop(store);
+		let store = open(&dir);
+		let next = store.unsettled_vouchers(10).await.unwrap();
+		assert!(next.iter().all(|v| waited[&v.session_id] == 1), "the longest waiting come first");
+	}
+
+	#[tokio::test]
+	async fn publish_token_rotations_persist() {
+		let dir = tempfile::tempdir().unwrap();
+		let store = open(&dir);
+		assert_eq!(store.publish_generation(7).await.unwrap(), 0);
+		assert_eq!(store.rotate_publish_tokens(7).await.unwrap(), 1);
+		assert_eq!(store.rotate_publish_tokens(7).await.unwrap(), 2);
+		assert_eq!(store.publish_generation(8).await.unwrap(), 0, "per stream");
+		drop(store);
+		// A restart does not bring a revoked token back.
+		let store = open(&dir);
+		assert_eq!(store.publish_generation(7).await.unwrap(), 2);
+	}
+
 	#[tokio::test]
 	async fn keeps_the_max_cumulative() {
 		let dir = tempfile::tempdir().unwrap();
@@ -887,11 +1004,9 @@ mod tests {
 		}
 		let all = store.unsettled_vouchers(10_000).await.unwrap();
 		assert_eq!(all.len(), 1_000);
-		// Ordered by stream, then session.
-		let keys: Vec<_> = all.iter().map(|v| (v.stream_id, v.session_id)).collect();
-		let mut sorted = keys.clone();
-		sorted.sort();
-		assert_eq!(keys, sorted);
+		// None was batched yet: in session order (the relay groups a batch by stream itself).
+		let keys: Vec<_> = all.iter().map(|v| v.session_id).collect();
+		assert_eq!(keys, (0..1_000).collect::<Vec<_>>());
 		assert_eq!(store.unsettled_vouchers(10).await.unwrap().len(), 10);
 	}
 

@@ -6,10 +6,13 @@
 //! from a keyframe. Bob, without a session, gets nothing: not the room, not the media, not
 //! WHEP. Charlie stops sending vouchers: his media stops within a second of the missed voucher.
 //! Dave closes his session on chain: his media is closed. Then OBS's path: Alice fetches her
-//! WHIP token, a publisher bot POSTs its offer to `/whip/{stream}` (201, `Location`) and takes
-//! over; Eve fetches a WHEP token and a second viewer bot watches over `/whep/{stream}`: one
-//! session feeds one media peer, so a flood of WHEP offers on her token leaves one peer, the
-//! last, and her WebSocket viewer is replaced; the WHIP session ends with `DELETE`.
+//! WHIP token; while she publishes from the studio, a WHIP offer cannot take over (409); once
+//! she stops, a publisher bot POSTs its offer to `/whip/{stream}` (201, `Location`); Eve
+//! fetches a WHEP token and a second viewer bot watches over `/whep/{stream}`: one session
+//! feeds one media peer, so a flood of WHEP offers on her token leaves one peer, the last, and
+//! her WebSocket viewer is replaced. A leaked WHIP token cannot replace the live OBS publisher
+//! (409); an expired one is refused; Alice rotates the token, which disconnects OBS and makes
+//! every earlier token worthless; a new one publishes again and ends with `DELETE`.
 //!
 //! Needs the node binary: `cargo build --release -p vilokanam-node`.
 
@@ -27,6 +30,37 @@ use vilokanam_sidecar::protocol::{ClientMessage, ErrorCode, MediaState, Role, Se
 use vilokanam_test_utils::Node;
 
 const T: Duration = Duration::from_secs(30);
+/// Publish tokens' lifetime in this test: short, to see one expire.
+const PUBLISH_TTL: Duration = Duration::from_secs(8);
+
+/// The content type of offers.
+const SDP: &str = "application/sdp";
+
+/// `POST` of `offer` as `content_type` to `url` with `token` as the bearer.
+async fn offer_with(
+	port: u16,
+	url: &str,
+	content_type: &str,
+	token: &str,
+	offer: &str,
+) -> HttpResponse {
+	let bearer = format!("Bearer {token}");
+	http(port, "POST", url, &[("content-type", content_type), ("authorization", &bearer)], offer)
+		.await
+}
+
+/// A WHIP token for `stream_id` from the creator's connection (rotating first with `rotate`).
+async fn publish_token(alice: &mut Peer, stream_id: StreamId, rotate: bool) -> (String, String) {
+	alice.send(ClientMessage::PublishToken { stream_id, rotate }).await;
+	alice
+		.expect("publish_token", |m| match m {
+			ServerMessage::PublishToken { token, whip_url, .. } => {
+				Some((token.clone(), whip_url.clone()))
+			},
+			_ => None,
+		})
+		.await
+}
 
 async fn media_offer(peer: &mut Peer, sdp: String) -> String {
 	peer.send(ClientMessage::MediaOffer { sdp }).await;
@@ -112,7 +146,12 @@ async fn media_flows_only_to_paying_viewers_over_websocket_whip_and_whep() {
 		&node,
 		&dir.path().join("sidecar.sqlite"),
 		&dir.path().join("sidecar.log"),
-		&["--media-listen".into(), "127.0.0.1:0".into()],
+		&[
+			"--media-listen".into(),
+			"127.0.0.1:0".into(),
+			"--publish-token-ttl-secs".into(),
+			PUBLISH_TTL.as_secs().to_string(),
+		],
 	)
 	.await;
 	let url = sidecar.ws_url();
@@ -221,44 +260,35 @@ async fn media_flows_only_to_paying_viewers_over_websocket_whip_and_whep() {
 	assert_eq!(packets(&dave_bot).await, stopped);
 
 	// OBS's path: WHIP with the token the sidecar issues to the creator.
-	alice.send(ClientMessage::PublishToken { stream_id }).await;
-	let (token, whip_url) = alice
-		.expect("publish_token", |m| match m {
-			ServerMessage::PublishToken { token, whip_url, .. } => {
-				Some((token.clone(), whip_url.clone()))
-			},
-			_ => None,
-		})
-		.await;
+	let token_issued = Instant::now();
+	let (token, whip_url) = publish_token(&mut alice, stream_id, false).await;
 	assert_eq!(whip_url, format!("/whip/{stream_id}"));
 	let (obs, obs_offer) =
 		PublisherBot::new(PublisherOptions::default()).await.expect("a publisher bot");
 	let bearer = format!("Bearer {token}");
-	let with_token = [("content-type", "application/sdp"), ("authorization", bearer.as_str())];
 	let r =
 		http(sidecar.port, "POST", &whip_url, &[("content-type", "application/sdp")], &obs_offer)
 			.await;
 	assert_eq!(r.status, 401, "{}", r.body);
-	let r = http(
-		sidecar.port,
-		"POST",
-		&whip_url,
-		&[("content-type", "text/plain"), ("authorization", &bearer)],
-		&obs_offer,
-	)
-	.await;
+	let r = offer_with(sidecar.port, &whip_url, "text/plain", &token, &obs_offer).await;
 	assert_eq!(r.status, 415, "{}", r.body);
-	let other = format!("Bearer {}", "ab".repeat(32));
-	let r = http(
-		sidecar.port,
-		"POST",
-		&whip_url,
-		&[("content-type", "application/sdp"), ("authorization", &other)],
-		&obs_offer,
-	)
-	.await;
-	assert_eq!(r.status, 401, "{}", r.body);
-	let r = http(sidecar.port, "POST", &whip_url, &with_token, &obs_offer).await;
+	// Forged: the claims in the clear changed (another stream, another expiry), or made up.
+	let later = {
+		let mut parts: Vec<&str> = token.split('.').collect();
+		let far = (u64::MAX / 2).to_string();
+		parts[3] = &far;
+		parts.join(".")
+	};
+	for forged in [format!("p1.{}", "ab".repeat(32)), later] {
+		let r = offer_with(sidecar.port, &whip_url, SDP, &forged, &obs_offer).await;
+		assert_eq!(r.status, 401, "{forged}: {}", r.body);
+	}
+	// While Alice publishes from the studio, a bearer token cannot take over.
+	let r = offer_with(sidecar.port, &whip_url, SDP, &token, &obs_offer).await;
+	assert_eq!(r.status, 409, "{}", r.body);
+	alice.send(ClientMessage::MediaClose {}).await;
+	assert_eq!(media_state(&mut alice, MediaState::Closed).await.as_deref(), Some("closed"));
+	let r = offer_with(sidecar.port, &whip_url, SDP, &token, &obs_offer).await;
 	assert_eq!(r.status, 201, "{}", r.body);
 	assert_eq!(r.header("content-type"), Some("application/sdp"));
 	let location = r.header("location").expect("a Location").to_owned();
@@ -266,9 +296,6 @@ async fn media_flows_only_to_paying_viewers_over_websocket_whip_and_whep() {
 	obs.accept_answer(&r.body).await.expect("the bot takes the answer");
 	obs.wait_connected(T).await.expect("ICE + DTLS with the SFU");
 	obs.start();
-	// The WHIP publisher took over from the WebSocket one.
-	let reason = media_state(&mut alice, MediaState::Closed).await;
-	assert_eq!(reason.as_deref(), Some("replaced"));
 
 	// A standard player's path: WHEP with Eve's watch token (her vouchers keep coming).
 	let (mut eve_peer, eve_paid, _) = eve_pay.stop().await;
@@ -327,17 +354,50 @@ async fn media_flows_only_to_paying_viewers_over_websocket_whip_and_whep() {
 	tokio::time::sleep(Duration::from_secs(1)).await;
 	assert_eq!(eve_bot.stats().video_packets, eve_stopped, "the replaced viewer gets nothing");
 
-	// Only the token's owner may end a session; the owner's DELETE ends it.
+	// A leaked WHIP token (valid, fresh) cannot replace the live OBS publisher.
+	let (leaked, _) = publish_token(&mut alice, stream_id, false).await;
+	let (thief, thief_offer) =
+		PublisherBot::new(PublisherOptions::default()).await.expect("a publisher bot");
+	let r = offer_with(sidecar.port, &whip_url, SDP, &leaked, &thief_offer).await;
+	assert_eq!(r.status, 409, "{}", r.body);
+	let before = player.stats().video_packets;
+	tokio::time::sleep(Duration::from_secs(1)).await;
+	assert!(player.stats().video_packets > before, "OBS keeps publishing");
+	// Only the token's owner may end a session.
 	let r = http(sidecar.port, "DELETE", &whep_location, &[("authorization", &bearer)], "").await;
 	assert_eq!(r.status, 401, "another token: {}", r.body);
+	// An expired token is refused.
+	tokio::time::sleep_until((token_issued + PUBLISH_TTL + Duration::from_secs(1)).into()).await;
+	let r = offer_with(sidecar.port, &whip_url, SDP, &token, &thief_offer).await;
+	assert_eq!(r.status, 401, "{}", r.body);
+	assert!(r.body.contains("expired"), "{}", r.body);
+	// Alice rotates: OBS is disconnected and every earlier token is worthless, however fresh.
+	let (unexpired, _) = publish_token(&mut alice, stream_id, false).await;
+	let (fresh, _) = publish_token(&mut alice, stream_id, true).await;
 	let r = http(sidecar.port, "DELETE", &location, &[("authorization", &bearer)], "").await;
-	assert_eq!(r.status, 200, "{}", r.body);
-	let r = http(sidecar.port, "DELETE", &location, &[("authorization", &bearer)], "").await;
-	assert_eq!(r.status, 404, "{}", r.body);
+	assert_eq!(r.status, 404, "the rotation ended OBS's session: {}", r.body);
 	tokio::time::sleep(Duration::from_millis(500)).await;
 	let stopped = player.stats().video_packets;
 	tokio::time::sleep(Duration::from_secs(1)).await;
-	assert_eq!(player.stats().video_packets, stopped, "video after the publisher's DELETE");
+	assert_eq!(player.stats().video_packets, stopped, "video after the rotation");
+	let r = offer_with(sidecar.port, &whip_url, SDP, &unexpired, &thief_offer).await;
+	assert_eq!(r.status, 401, "{}", r.body);
+	assert!(r.body.contains("rotated"), "{}", r.body);
+	// The rotated token publishes; its owner's DELETE ends the session.
+	let fresh_bearer = format!("Bearer {fresh}");
+	let (obs2, obs2_offer) =
+		PublisherBot::new(PublisherOptions::default()).await.expect("a publisher bot");
+	let r = offer_with(sidecar.port, &whip_url, SDP, &fresh, &obs2_offer).await;
+	assert_eq!(r.status, 201, "{}", r.body);
+	let location = r.header("location").expect("a Location").to_owned();
+	let r = http(sidecar.port, "DELETE", &location, &[("authorization", &bearer)], "").await;
+	assert_eq!(r.status, 401, "the old token does not own it: {}", r.body);
+	let r = http(sidecar.port, "DELETE", &location, &[("authorization", &fresh_bearer)], "").await;
+	assert_eq!(r.status, 200, "{}", r.body);
+	let r = http(sidecar.port, "DELETE", &location, &[("authorization", &fresh_bearer)], "").await;
+	assert_eq!(r.status, 404, "{}", r.body);
+	let _ = thief.close().await;
+	let _ = obs2.close().await;
 	let _ = eve_pay.stop().await;
 	for bot in [&charlie_bot, &dave_bot, &eve_bot, &player, &bob_bot].into_iter().chain(&flooders) {
 		let _ = bot.close().await;

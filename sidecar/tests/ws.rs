@@ -33,6 +33,8 @@ struct Server {
 	addr: SocketAddr,
 	chain: ChainView,
 	store: Store,
+	/// The WHIP/WHEP token issuer (the server's, when it has media).
+	tokens: Tokens,
 	_dir: tempfile::TempDir,
 	_shutdown: watch::Sender<bool>,
 }
@@ -49,6 +51,15 @@ async fn server(max_message_bytes: usize) -> Server {
 
 /// As [`server`], with the media server (SFU) when `media`.
 async fn server_with(max_message_bytes: usize, media: bool) -> Server {
+	server_tweaked(max_message_bytes, media, |_| {}).await
+}
+
+/// As [`server_with`], with settings changed by `tweak`.
+async fn server_tweaked(
+	max_message_bytes: usize,
+	media: bool,
+	tweak: impl FnOnce(&mut Settings),
+) -> Server {
 	let dir = tempfile::tempdir().unwrap();
 	let store = Store::open(dir.path().join("db.sqlite")).unwrap();
 	let chain = ChainView::offline(GENESIS);
@@ -64,19 +75,26 @@ async fn server_with(max_message_bytes: usize, media: bool) -> Server {
 		1_000,
 		0,
 	));
-	let settings = Settings { max_message_bytes, chat_rate: 3, ..Settings::default() };
-	let metrics = Metrics::new().unwrap();
-	let mut sidecar = Sidecar::new(chain.clone(), store.clone(), metrics.clone(), settings);
-	if media {
-		let sfu = MediaServer::start(MediaConfig::default(), metrics.media.clone()).unwrap();
-		sidecar = sidecar.with_media(sfu, Tokens::ephemeral());
-	}
-	sidecar.spawn_background();
 	let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
 	let addr = listener.local_addr().unwrap();
+	let mut settings = Settings {
+		max_message_bytes,
+		chat_rate: 3,
+		audiences: vec![format!("http://{addr}"), "https://sidecar.example".to_owned()].into(),
+		..Settings::default()
+	};
+	tweak(&mut settings);
+	let metrics = Metrics::new().unwrap();
+	let mut sidecar = Sidecar::new(chain.clone(), store.clone(), metrics.clone(), settings);
+	let tokens = Tokens::ephemeral();
+	if media {
+		let sfu = MediaServer::start(MediaConfig::default(), metrics.media.clone()).unwrap();
+		sidecar = sidecar.with_media(sfu, tokens.clone());
+	}
+	sidecar.spawn_background();
 	let (tx, rx) = watch::channel(false);
 	tokio::spawn(http::serve(listener, sidecar, rx));
-	Server { addr, chain, store, _dir: dir, _shutdown: tx }
+	Server { addr, chain, store, tokens, _dir: dir, _shutdown: tx }
 }
 
 async fn recv(ws: &mut Ws) -> ServerMessage {
@@ -107,29 +125,49 @@ async fn error_code(ws: &mut Ws) -> ErrorCode {
 	}
 }
 
-/// Connect and read the challenge.
+/// Connect and read the challenge, which names the origin connected to.
 async fn connect(s: &Server) -> (Ws, [u8; 32]) {
-	let (mut ws, _) =
-		tokio_tungstenite::connect_async(format!("ws://{}/ws", s.addr)).await.unwrap();
-	let ServerMessage::Challenge { nonce, genesis } = recv(&mut ws).await else { panic!() };
+	let url = format!("ws://{}/ws", s.addr);
+	let (mut ws, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
+	let ServerMessage::Challenge { nonce, genesis, audience } = recv(&mut ws).await else {
+		panic!()
+	};
 	assert_eq!(genesis.0, GENESIS.0);
+	assert_eq!(Ok(audience), identity::audience_of(&url));
 	(ws, nonce.0)
+}
+
+/// `who`'s answer to a challenge, signed as `signature` in `encoding`.
+fn auth_message(who: &sr25519::Pair, signature: [u8; 64], encoding: Encoding) -> ClientMessage {
+	ClientMessage::Auth {
+		account: protocol::account_to_ss58(&account_of(who)),
+		crypto: Crypto::Sr25519,
+		signature: HexBytes(signature),
+		encoding,
+		session_id: None,
+	}
+}
+
+/// Connect with `host` as the `Host` header; the challenge's audience and nonce.
+async fn connect_as(s: &Server, host: &str) -> (Ws, String, [u8; 32]) {
+	use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+	let mut request = format!("ws://{}/ws", s.addr).into_client_request().unwrap();
+	request.headers_mut().insert("host", host.parse().unwrap());
+	let (mut ws, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+	let ServerMessage::Challenge { audience, nonce, .. } = recv(&mut ws).await else { panic!() };
+	(ws, audience, nonce.0)
+}
+
+/// The origin clients reach `s` at.
+fn origin(s: &Server) -> String {
+	format!("http://{}", s.addr)
 }
 
 async fn authed(s: &Server, who: &sr25519::Pair) -> Ws {
 	let (mut ws, nonce) = connect(s).await;
-	let signature = identity::sign_auth_sr25519(who, &GENESIS, &nonce, Encoding::Wrapped);
-	send(
-		&mut ws,
-		&ClientMessage::Auth {
-			account: protocol::account_to_ss58(&account_of(who)),
-			crypto: Crypto::Sr25519,
-			signature: HexBytes(signature),
-			encoding: Encoding::Wrapped,
-			session_id: None,
-		},
-	)
-	.await;
+	let signature =
+		identity::sign_auth_sr25519(who, &GENESIS, &origin(s), &nonce, Encoding::Wrapped);
+	send(&mut ws, &auth_message(who, signature, Encoding::Wrapped)).await;
 	assert!(matches!(recv(&mut ws).await, ServerMessage::Authenticated { .. }));
 	ws
 }
@@ -156,14 +194,8 @@ async fn auth_failures() {
 	let (mut ws, nonce) = connect(&s).await;
 	// Signed for another nonce.
 	let bob = pair("Bob");
-	let sig = identity::sign_auth_sr25519(&bob, &GENESIS, &[0; 32], Encoding::Raw);
-	let auth = |signature| ClientMessage::Auth {
-		account: protocol::account_to_ss58(&account_of(&bob)),
-		crypto: Crypto::Sr25519,
-		signature: HexBytes(signature),
-		encoding: Encoding::Raw,
-		session_id: None,
-	};
+	let sig = identity::sign_auth_sr25519(&bob, &GENESIS, &origin(&s), &[0; 32], Encoding::Raw);
+	let auth = |signature| auth_message(&bob, signature, Encoding::Raw);
 	send(&mut ws, &auth(sig)).await;
 	assert_eq!(error_code(&mut ws).await, ErrorCode::BadSignature);
 	// Nothing but auth works before it.
@@ -172,7 +204,44 @@ async fn auth_failures() {
 	send(&mut ws, &heartbeat(&bob, 100, 1)).await;
 	assert_eq!(error_code(&mut ws).await, ErrorCode::Unauthenticated);
 	// The right answer works.
-	send(&mut ws, &auth(identity::sign_auth_sr25519(&bob, &GENESIS, &nonce, Encoding::Raw))).await;
+	let right = identity::sign_auth_sr25519(&bob, &GENESIS, &origin(&s), &nonce, Encoding::Raw);
+	send(&mut ws, &auth(right)).await;
+	assert!(matches!(recv(&mut ws).await, ServerMessage::Authenticated { .. }));
+}
+
+/// The attack: a malicious sidecar (a stream's creator chooses it) opens a connection here,
+/// shows our nonce to a visiting page and relays the page's answer. An honest page signs only
+/// a challenge naming the origin it connected to, the malicious one: that answer is refused
+/// here, and so is any for an origin that is not ours. Naming a foreign host cannot make us
+/// issue a challenge for it.
+#[tokio::test]
+async fn relayed_login_is_refused() {
+	let s = server(16 * 1024).await;
+	let bob = pair("Bob");
+	let auth = |signature| auth_message(&bob, signature, Encoding::Wrapped);
+	for elsewhere in ["https://evil.example", "http://127.0.0.1:1", "http://localhost:7070"] {
+		let (mut ws, nonce) = connect(&s).await;
+		let relayed =
+			identity::sign_auth_sr25519(&bob, &GENESIS, elsewhere, &nonce, Encoding::Wrapped);
+		send(&mut ws, &auth(relayed)).await;
+		assert_eq!(error_code(&mut ws).await, ErrorCode::BadSignature, "{elsewhere}");
+		send(&mut ws, &ClientMessage::Watch { stream_id: 1, session_id: 100 }).await;
+		assert_eq!(error_code(&mut ws).await, ErrorCode::Unauthenticated);
+	}
+	// A relay that sends its own Host gets a challenge naming our main origin, not its own.
+	let (_, audience, _) = connect_as(&s, "evil.example").await;
+	assert_eq!(audience, origin(&s));
+	// Another of our own names is named when the client used it (a second public URL).
+	let (mut ws, audience, nonce) = connect_as(&s, "Sidecar.Example").await;
+	assert_eq!(audience, "https://sidecar.example");
+	let signed = identity::sign_auth_sr25519(&bob, &GENESIS, &audience, &nonce, Encoding::Wrapped);
+	// On a connection that reached us by our main name, an answer for the other is refused.
+	let (mut ws2, ws2_nonce) = connect(&s).await;
+	let other =
+		identity::sign_auth_sr25519(&bob, &GENESIS, &audience, &ws2_nonce, Encoding::Wrapped);
+	send(&mut ws2, &auth(other)).await;
+	assert_eq!(error_code(&mut ws2).await, ErrorCode::BadSignature);
+	send(&mut ws, &auth(signed)).await;
 	assert!(matches!(recv(&mut ws).await, ServerMessage::Authenticated { .. }));
 }
 
@@ -416,9 +485,13 @@ async fn media_signaling_rules() {
 	send(&mut dave, &ClientMessage::WatchToken {}).await;
 	assert_eq!(error_code(&mut dave).await, ErrorCode::NotInRoom);
 	// Only the creator gets the stream's WHIP token.
-	send(&mut dave, &ClientMessage::PublishToken { stream_id: 1 }).await;
+	send(&mut dave, &ClientMessage::PublishToken { stream_id: 1, rotate: false }).await;
 	assert_eq!(error_code(&mut dave).await, ErrorCode::Forbidden);
-	send(&mut dave, &ClientMessage::PublishToken { stream_id: 9 }).await;
+	// Nor can anyone else rotate it.
+	send(&mut dave, &ClientMessage::PublishToken { stream_id: 1, rotate: true }).await;
+	assert_eq!(error_code(&mut dave).await, ErrorCode::Forbidden);
+	assert_eq!(s.store.publish_generation(1).await.unwrap(), 0);
+	send(&mut dave, &ClientMessage::PublishToken { stream_id: 9, rotate: false }).await;
 	assert_eq!(error_code(&mut dave).await, ErrorCode::NotFound);
 
 	// A viewer in its room: a bad offer is refused with the reason, nothing else changes.
@@ -431,7 +504,9 @@ async fn media_signaling_rules() {
 		panic!("a watch token")
 	};
 	assert_eq!((stream_id, session_id, whep_url.as_str()), (1, 100, "/whep/1"));
-	assert!(token.starts_with("100.") && token.len() == 4 + 64, "{token}");
+	let bob_hex = hex::encode(account_of(&pair("Bob")));
+	assert_eq!(token.len(), "w1.100.".len() + 64 + 1 + 64, "{token}");
+	assert!(token.starts_with(&format!("w1.100.{bob_hex}.")), "{token}");
 	// A viewer's (receive-only) offer from the publisher is refused.
 	let (_, viewer_offer) = vilokanam_media_bots::ViewerBot::new().await.unwrap();
 	let mut alice = join(&s, &pair("Alice"), None).await;
@@ -439,11 +514,22 @@ async fn media_signaling_rules() {
 	let ServerMessage::Error { code, message, .. } = recv(&mut alice).await else { panic!() };
 	assert_eq!(code, ErrorCode::BadSdp);
 	assert!(message.contains("must send"), "{message}");
-	send(&mut alice, &ClientMessage::PublishToken { stream_id: 1 }).await;
-	let ServerMessage::PublishToken { token, whip_url, .. } = recv(&mut alice).await else {
+	send(&mut alice, &ClientMessage::PublishToken { stream_id: 1, rotate: false }).await;
+	let ServerMessage::PublishToken { token, whip_url, expires_at, .. } = recv(&mut alice).await
+	else {
 		panic!("a publish token")
 	};
-	assert_eq!((token.len(), whip_url.as_str()), (64, "/whip/1"));
+	let now_s = vilokanam_sidecar::clock::unix_ms() / 1000;
+	let ttl = vilokanam_sidecar::config::DEFAULT_PUBLISH_TOKEN_TTL_SECS;
+	assert!((now_s + ttl - 5..=now_s + ttl + 5).contains(&expires_at), "{expires_at}");
+	let alice_hex = hex::encode(account_of(&pair("Alice")));
+	assert!(token.starts_with(&format!("p1.1.0.{expires_at}.{alice_hex}.")), "{token}");
+	assert_eq!(whip_url, "/whip/1");
+	// Rotating gives a token of the next generation.
+	send(&mut alice, &ClientMessage::PublishToken { stream_id: 1, rotate: true }).await;
+	let ServerMessage::PublishToken { token, .. } = recv(&mut alice).await else { panic!() };
+	assert!(token.starts_with("p1.1.1."), "{token}");
+	assert_eq!(s.store.publish_generation(1).await.unwrap(), 1);
 	// The same offer from the viewer is answered.
 	send(&mut bob, &ClientMessage::MediaOffer { sdp: viewer_offer }).await;
 	let sdp = loop {
@@ -459,4 +545,134 @@ async fn media_signaling_rules() {
 	send(&mut bob, &ClientMessage::Leave {}).await;
 	let ServerMessage::MediaState { state, reason } = recv(&mut bob).await else { panic!() };
 	assert_eq!((state, reason.as_deref()), (protocol::MediaState::Closed, Some("closed")));
+}
+
+/// Whether the server closed `tcp` (EOF or reset) within `within`.
+async fn closed_by_server(tcp: &mut TcpStream, within: Duration) -> bool {
+	let mut buf = [0u8; 1024];
+	loop {
+		match tokio::time::timeout(within, tcp.read(&mut buf)).await {
+			Ok(Ok(0)) | Ok(Err(_)) => return true,
+			Ok(Ok(_)) => continue,
+			Err(_) => return false,
+		}
+	}
+}
+
+/// A raw HTTP/1.1 request's status line, read until the server answers.
+async fn status_of(tcp: &mut TcpStream, request: &str) -> String {
+	tcp.write_all(request.as_bytes()).await.unwrap();
+	let mut buf = vec![0u8; 4096];
+	let n = tokio::time::timeout(Duration::from_secs(5), tcp.read(&mut buf))
+		.await
+		.expect("an answer within 5 s")
+		.unwrap();
+	String::from_utf8_lossy(&buf[..n]).lines().next().unwrap_or_default().to_owned()
+}
+
+/// The attacks of a stranger with sockets: holding every connection, trickling headers or a
+/// body, hammering costly endpoints, and posting made-up tokens. Each is turned away at the
+/// door or by a deadline; honest clients from elsewhere still get in.
+#[tokio::test]
+async fn floods_are_turned_away() {
+	use vilokanam_sidecar::access::admission::Limits;
+	let s = server_tweaked(16 * 1024, true, |settings| {
+		settings.limits = Limits {
+			max_connections: 6,
+			max_per_ip: 4,
+			// Opening too fast is the unit tests' (access::admission); here, room for the test.
+			connect_burst: 32.0,
+			connect_per_sec: 0.5,
+			request_burst: 3.0,
+			request_per_sec: 0.5,
+		};
+		settings.http_timeout = Duration::from_millis(800);
+	})
+	.await;
+	// Four held connections from 127.0.0.1 are its share: the fifth is closed at once.
+	let mut held = Vec::new();
+	for _ in 0..4 {
+		held.push(TcpStream::connect(s.addr).await.unwrap());
+	}
+	let mut fifth = TcpStream::connect(s.addr).await.unwrap();
+	assert!(closed_by_server(&mut fifth, Duration::from_secs(2)).await, "a fifth from one address");
+	// Another address still gets in (127.0.0.2 is loopback too), up to the total of six.
+	let other = |n| async move {
+		let socket = tokio::net::TcpSocket::new_v4().unwrap();
+		socket.bind(format!("127.0.0.{n}:0").parse().unwrap()).unwrap();
+		socket.connect(s.addr).await.unwrap()
+	};
+	let mut from_two = other(2).await;
+	assert_eq!(
+		status_of(&mut from_two, "GET /metrics HTTP/1.1\r\nhost: x\r\n\r\n").await,
+		"HTTP/1.1 200 OK"
+	);
+	let _also = other(3).await;
+	let mut seventh = other(4).await;
+	assert!(closed_by_server(&mut seventh, Duration::from_secs(2)).await, "over the total");
+	// Silent or trickling connections are dropped at the header deadline, freeing their slots.
+	held[0].write_all(b"GET /health HTTP/1.1\r\nhost:").await.unwrap();
+	for tcp in &mut held {
+		assert!(closed_by_server(tcp, Duration::from_secs(3)).await, "the header deadline");
+	}
+	drop(held);
+	tokio::time::sleep(Duration::from_millis(100)).await;
+	// A WHIP offer whose body never comes gets 408 at the body deadline; a made-up token is
+	// refused before the body is even read (and before the store or the chain is asked).
+	let alice = account_of(&pair("Alice"));
+	let claims = vilokanam_sidecar::access::tokens::PublishClaims {
+		stream_id: 1,
+		account: alice,
+		generation: 0,
+		expires_s: vilokanam_sidecar::clock::unix_ms() / 1000 + 60,
+	};
+	let token = s.tokens.publish(&claims);
+	let mut tcp = TcpStream::connect(s.addr).await.unwrap();
+	let slow = format!(
+		"POST /whip/1 HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {token}\r\n\
+		 content-type: application/sdp\r\ncontent-length: 1000\r\n\r\nv=0\r\n"
+	);
+	assert_eq!(status_of(&mut tcp, &slow).await, "HTTP/1.1 408 Request Timeout");
+	let mut tcp = TcpStream::connect(s.addr).await.unwrap();
+	let forged = slow
+		.replace(&token, &format!("p1.1.0.99999999999.{}.{}", "11".repeat(32), "22".repeat(32)));
+	let started = std::time::Instant::now();
+	assert_eq!(status_of(&mut tcp, &forged).await, "HTTP/1.1 401 Unauthorized");
+	assert!(started.elapsed() < Duration::from_millis(500), "not after the body deadline");
+	// Costly requests from one address: a burst of three, then 429 with Retry-After (the slow
+	// and the forged offer were two of them).
+	let mut tcp = TcpStream::connect(s.addr).await.unwrap();
+	let close = "POST /close HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n\
+		 content-length: 2\r\n\r\n{}";
+	assert_eq!(status_of(&mut tcp, close).await, "HTTP/1.1 400 Bad Request");
+	let mut tcp = TcpStream::connect(s.addr).await.unwrap();
+	assert_eq!(status_of(&mut tcp, close).await, "HTTP/1.1 429 Too Many Requests");
+	// Cheap requests are not counted.
+	let mut tcp = TcpStream::connect(s.addr).await.unwrap();
+	assert_eq!(
+		status_of(&mut tcp, "GET /metrics HTTP/1.1\r\nhost: x\r\n\r\n").await,
+		"HTTP/1.1 200 OK"
+	);
+	let metrics =
+		String::from_utf8(reqwest_free_get(s.addr, "/metrics").await.into_bytes()).unwrap();
+	for reason in ["too_many_from_ip", "full", "too_many_requests"] {
+		assert!(
+			metrics
+				.contains(&format!("vilokanam_sidecar_turned_away_total{{reason=\"{reason}\"}}")),
+			"{reason} counted"
+		);
+	}
+}
+
+/// A GET's body, over a fresh connection.
+async fn reqwest_free_get(addr: SocketAddr, path: &str) -> String {
+	let mut tcp = TcpStream::connect(addr).await.unwrap();
+	tcp.write_all(
+		format!("GET {path} HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n").as_bytes(),
+	)
+	.await
+	.unwrap();
+	let mut out = Vec::new();
+	tcp.read_to_end(&mut out).await.unwrap();
+	String::from_utf8_lossy(&out).into_owned()
 }

@@ -142,7 +142,7 @@ export async function startNode() {
 }
 
 /** The sidecar in front of `nodeWsUrl` with a fresh database; resolves once /health is ok. */
-export async function startSidecar(nodeWsUrl) {
+export async function startSidecar(nodeWsUrl, { alsoKnownAs = [] } = {}) {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'vilokanam-web-sidecar-'));
   cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
@@ -153,6 +153,9 @@ export async function startSidecar(nodeWsUrl) {
   // The sidecar serves web/dist with development accounts; its media server goes on a free UDP
   // port (not the default 7071 a running dev setup may hold).
   args.push('--web-dir', DIST_DIR, '--dev-accounts', '--media-listen', `127.0.0.1:${await freeUdpPort()}`);
+  // Other origins it is reached at (a reverse proxy in front of it): logins bound to those are
+  // its own too.
+  if (alsoKnownAs.length) args.push('--public-url', [`http://127.0.0.1:${port}`, ...alsoKnownAs].join(','));
   args.push(...(process.env.SIDECAR_EXTRA_ARGS ?? '').split(/\s+/).filter(Boolean));
   const proc = start('sidecar', SIDECAR_BIN, args, { cwd: REPO_DIR });
   await waitFor('the sidecar /health to be ok', async () => {

@@ -110,6 +110,13 @@ impl Rpc {
 		parse_hash(&hash)
 	}
 
+	/// The number of block `hash`.
+	pub async fn block_number(&self, hash: H256) -> u32 {
+		let header: Value =
+			self.0.request("chain_getHeader", rpc_params![hash]).await.expect("chain_getHeader");
+		parse_number(&header["number"])
+	}
+
 	/// The parent of block `hash`.
 	pub async fn parent_hash(&self, hash: H256) -> H256 {
 		let header: Value =

@@ -186,9 +186,11 @@ impl pallet_ticks::Config for Runtime {
 	/// Bounded so that a full batch's worst-case weight fits a block's normal dispatch share.
 	type MaxVouchersPerBatch = ConstU32<4_096>;
 	type MaxCloseBatch = ConstU32<256>;
-	/// A session with no settlement for a minute is abandoned: the off-chain worker closes it
-	/// and refunds the viewer. The sidecar settles every few blocks, well within this.
-	type IdleTimeout = ConstU32<{ MINUTES }>;
+	/// A session with no settlement for twelve minutes on a live stream is abandoned: the
+	/// off-chain worker closes it and refunds the viewer. The sidecar settles every few blocks;
+	/// the margin is for an outage of the sidecar's link to the chain: up to ten minutes (as
+	/// [`Self::SettleWindow`]) lose no acknowledged second, with two more to catch up.
+	type IdleTimeout = ConstU32<{ 12 * MINUTES }>;
 	/// One block of clock skew between a viewer's player and the chain's timestamp.
 	type ElapsedGrace = ConstU64<{ MILLI_SECS_PER_BLOCK / 1_000 }>;
 	/// A day of watching per session at most; `top_up` cannot go beyond it.

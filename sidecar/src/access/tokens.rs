@@ -1,20 +1,57 @@
 //! Bearer tokens for WHIP (publish) and WHEP (watch).
 //!
-//! A token is a MAC, under a secret kept beside the database, of what it grants: "publish to
-//! stream S as account A", or "watch as the viewer of session N". Nothing is stored per token:
-//! the same request always yields the same token (an OBS profile keeps working across
-//! restarts), and checking one means recomputing it for the account the chain says holds the
-//! right *now* — a token for a stream that changed hands or a session that closed is worthless.
+//! A token is a MAC, under a secret kept beside the database, of what it grants and to whom:
+//! "account A publishes to stream S until time T (generation G)", or "account A watches with
+//! session N". The token carries those claims in the clear, so that a forged or mangled one is
+//! refused by one hash, before the database or the chain is asked anything; only then is the
+//! chain asked whether the named account holds the right *now* — a token for a stream that
+//! changed hands or a session that closed is worthless.
 //!
-//! Format: publish tokens are 64 hex digits; watch tokens are `<session id>.<64 hex digits>`
-//! so that the session is known before the MAC is checked.
+//! Publish tokens expire, and their creator can rotate them: every stream has a generation
+//! (kept in the store, zero until the first rotation) and a token of an older one is refused.
+//! Nothing else is stored per token: an OBS profile keeps working across restarts until the
+//! token expires or is rotated.
+//!
+//! Format (dot-separated, lower-case hex):
+//! - publish: `p1.<stream id>.<generation>.<expires, unix seconds>.<account, 64 hex>.<mac, 64 hex>`;
+//! - watch: `w1.<session id>.<account, 64 hex>.<mac, 64 hex>`.
 
 use sp_runtime::traits::{BlakeTwo256, Hash};
 use std::path::Path;
 use vilokanam_chain_client::{AccountId, SessionId, StreamId};
 
-const PUBLISH_DOMAIN: &[u8] = b"vilokanam/whip/v1";
-const WATCH_DOMAIN: &[u8] = b"vilokanam/whep/v1";
+const PUBLISH_DOMAIN: &[u8] = b"vilokanam/whip/v2";
+const WATCH_DOMAIN: &[u8] = b"vilokanam/whep/v2";
+
+/// Why a token is refused before any chain lookup.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum TokenError {
+	/// Not a token of this kind at all.
+	#[error("not a token of the expected kind")]
+	Malformed,
+	/// Well-formed, but not issued by this sidecar (or for another stream or session).
+	#[error("the token was not issued by this sidecar for this stream or session")]
+	Forged,
+	/// Past its expiry.
+	#[error("the token has expired: ask the studio for a new one")]
+	Expired,
+	/// Its stream's creator rotated the stream's tokens since it was issued.
+	#[error("the token was rotated by the stream's creator: ask the studio for the new one")]
+	Rotated,
+}
+
+/// What a publish token grants, once its MAC checked.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PublishClaims {
+	/// The stream.
+	pub stream_id: StreamId,
+	/// The account it was issued to (still to be checked against the chain's creator).
+	pub account: AccountId,
+	/// The stream's token generation when it was issued.
+	pub generation: u32,
+	/// Unix seconds after which it is refused.
+	pub expires_s: u64,
+}
 
 /// Issues and checks tokens.
 #[derive(Clone)]
@@ -49,46 +86,122 @@ impl Tokens {
 		Self { secret: rand::random() }
 	}
 
-	fn mac(&self, domain: &[u8], id: u64, account: &AccountId) -> [u8; 32] {
-		let mut data = Vec::with_capacity(32 + domain.len() + 8 + 32);
+	fn mac(&self, domain: &[u8], fields: &[&[u8]]) -> [u8; 32] {
+		let mut data = Vec::with_capacity(32 + domain.len() + 64);
 		data.extend_from_slice(&self.secret);
 		data.extend_from_slice(domain);
-		data.extend_from_slice(&id.to_le_bytes());
-		data.extend_from_slice(account.as_ref());
-		// BLAKE2 is not open to length extension, so secret ‖ message is a sound MAC.
+		for f in fields {
+			data.extend_from_slice(f);
+		}
+		// BLAKE2 is not open to length extension, so secret ‖ message is a sound MAC; every
+		// field but the last has a fixed length, so no two claims give the same message.
 		BlakeTwo256::hash(&data).0
 	}
 
-	/// The token that lets `creator` publish to `stream_id` over WHIP.
-	pub fn publish(&self, stream_id: StreamId, creator: &AccountId) -> String {
-		hex::encode(self.mac(PUBLISH_DOMAIN, stream_id, creator))
+	fn publish_mac(&self, c: &PublishClaims) -> [u8; 32] {
+		self.mac(
+			PUBLISH_DOMAIN,
+			&[
+				&c.stream_id.to_le_bytes(),
+				&c.generation.to_le_bytes(),
+				&c.expires_s.to_le_bytes(),
+				c.account.as_ref(),
+			],
+		)
 	}
 
-	/// Whether `token` lets `creator` publish to `stream_id`.
-	pub fn check_publish(&self, token: &str, stream_id: StreamId, creator: &AccountId) -> bool {
-		let mut mac = [0u8; 32];
-		hex::decode_to_slice(token, &mut mac).is_ok()
-			&& constant_time_eq(&mac, &self.mac(PUBLISH_DOMAIN, stream_id, creator))
+	/// The token that lets `claims.account` publish to `claims.stream_id` over WHIP.
+	pub fn publish(&self, claims: &PublishClaims) -> String {
+		format!(
+			"p1.{}.{}.{}.{}.{}",
+			claims.stream_id,
+			claims.generation,
+			claims.expires_s,
+			hex::encode(claims.account.as_ref() as &[u8]),
+			hex::encode(self.publish_mac(claims)),
+		)
 	}
 
-	/// The token that lets `viewer` watch with `session_id` over WHEP.
+	/// The claims of a publish token for `stream_id`, if this sidecar issued it and it has not
+	/// expired at `now_s` (unix seconds). Its generation is still to be compared with the
+	/// stream's ([`TokenError::Rotated`]), and its account with the chain's creator.
+	pub fn check_publish(
+		&self,
+		token: &str,
+		stream_id: StreamId,
+		now_s: u64,
+	) -> Result<PublishClaims, TokenError> {
+		let mut parts = token.split('.');
+		let (Some("p1"), Some(id), Some(generation), Some(expires), Some(account), Some(mac), None) = (
+			parts.next(),
+			parts.next(),
+			parts.next(),
+			parts.next(),
+			parts.next(),
+			parts.next(),
+			parts.next(),
+		) else {
+			return Err(TokenError::Malformed);
+		};
+		let claims = PublishClaims {
+			stream_id: number(id)?,
+			generation: number(generation)?,
+			expires_s: number(expires)?,
+			account: AccountId::new(hex32(account)?),
+		};
+		if claims.stream_id != stream_id
+			|| !constant_time_eq(&hex32(mac)?, &self.publish_mac(&claims))
+		{
+			return Err(TokenError::Forged);
+		}
+		if now_s >= claims.expires_s {
+			return Err(TokenError::Expired);
+		}
+		Ok(claims)
+	}
+
+	fn watch_mac(&self, session_id: SessionId, viewer: &AccountId) -> [u8; 32] {
+		self.mac(WATCH_DOMAIN, &[&session_id.to_le_bytes(), viewer.as_ref()])
+	}
+
+	/// The token that lets `viewer` watch with `session_id` over WHEP (and post its vouchers).
 	pub fn watch(&self, session_id: SessionId, viewer: &AccountId) -> String {
-		format!("{session_id}.{}", hex::encode(self.mac(WATCH_DOMAIN, session_id, viewer)))
+		format!(
+			"w1.{session_id}.{}.{}",
+			hex::encode(viewer.as_ref() as &[u8]),
+			hex::encode(self.watch_mac(session_id, viewer))
+		)
 	}
 
-	/// The session a watch token names (not yet checked).
-	pub fn watch_session(token: &str) -> Option<SessionId> {
-		token.split_once('.')?.0.parse().ok()
+	/// The session and viewer a watch token names, if this sidecar issued it (whether that
+	/// account still holds that session is the chain's to say).
+	pub fn check_watch(&self, token: &str) -> Result<(SessionId, AccountId), TokenError> {
+		let mut parts = token.split('.');
+		let (Some("w1"), Some(id), Some(account), Some(mac), None) =
+			(parts.next(), parts.next(), parts.next(), parts.next(), parts.next())
+		else {
+			return Err(TokenError::Malformed);
+		};
+		let (session_id, viewer) = (number(id)?, AccountId::new(hex32(account)?));
+		if !constant_time_eq(&hex32(mac)?, &self.watch_mac(session_id, &viewer)) {
+			return Err(TokenError::Forged);
+		}
+		Ok((session_id, viewer))
 	}
+}
 
-	/// Whether `token` lets `viewer` watch with `session_id`.
-	pub fn check_watch(&self, token: &str, session_id: SessionId, viewer: &AccountId) -> bool {
-		let Some((id, mac_hex)) = token.split_once('.') else { return false };
-		let mut mac = [0u8; 32];
-		id.parse() == Ok(session_id)
-			&& hex::decode_to_slice(mac_hex, &mut mac).is_ok()
-			&& constant_time_eq(&mac, &self.mac(WATCH_DOMAIN, session_id, viewer))
+/// A decimal number as written by this module (digits only, no sign or leading `+`).
+fn number<T: std::str::FromStr>(s: &str) -> Result<T, TokenError> {
+	if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+		return Err(TokenError::Malformed);
 	}
+	s.parse().map_err(|_| TokenError::Malformed)
+}
+
+fn hex32(s: &str) -> Result<[u8; 32], TokenError> {
+	let mut out = [0u8; 32];
+	hex::decode_to_slice(s, &mut out).map_err(|_| TokenError::Malformed)?;
+	Ok(out)
 }
 
 fn constant_time_eq(a: &[u8; 32], b: &[u8; 32]) -> bool {
@@ -111,23 +224,60 @@ fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 mod tests {
 	use super::*;
 
+	fn claims(stream_id: StreamId, account: &AccountId) -> PublishClaims {
+		PublishClaims { stream_id, account: account.clone(), generation: 3, expires_s: 1_000 }
+	}
+
 	#[test]
-	fn tokens_bind_what_they_grant() {
+	fn publish_tokens_bind_what_they_grant() {
 		let t = Tokens::ephemeral();
 		let (alice, bob) = (AccountId::new([1; 32]), AccountId::new([2; 32]));
-		let p = t.publish(7, &alice);
-		assert!(t.check_publish(&p, 7, &alice));
-		assert!(!t.check_publish(&p, 8, &alice));
-		assert!(!t.check_publish(&p, 7, &bob));
-		assert!(!t.check_publish("nonsense", 7, &alice));
-		assert!(!Tokens::ephemeral().check_publish(&p, 7, &alice), "another secret");
+		let p = t.publish(&claims(7, &alice));
+		assert_eq!(t.check_publish(&p, 7, 999), Ok(claims(7, &alice)));
+		assert_eq!(t.check_publish(&p, 8, 999), Err(TokenError::Forged), "another stream");
+		assert_eq!(t.check_publish(&p, 7, 1_000), Err(TokenError::Expired));
+		assert_eq!(Tokens::ephemeral().check_publish(&p, 7, 0), Err(TokenError::Forged));
+		// Changing any claim in the clear breaks the MAC: the account, the generation, the
+		// expiry.
+		let alice_hex = hex::encode([1u8; 32]);
+		for forged in [
+			p.replace(&alice_hex, &hex::encode([2u8; 32])),
+			p.replacen(".3.", ".4.", 1),
+			p.replacen(".1000.", ".9999.", 1),
+		] {
+			assert_ne!(forged, p);
+			assert_eq!(t.check_publish(&forged, 7, 0), Err(TokenError::Forged), "{forged}");
+		}
+		assert_ne!(t.publish(&claims(7, &bob)), p);
+		for junk in [
+			"",
+			"nonsense",
+			"p1.7.3.1000",
+			&format!("{p}.extra"),
+			&p.replacen("p1.", "p2.", 1),
+			&p.replacen(".7.", ".+7.", 1),
+			&p.replacen(".7.", ".99999999999999999999999.", 1),
+			&p[..p.len() - 2],
+		] {
+			assert_eq!(t.check_publish(junk, 7, 0), Err(TokenError::Malformed), "{junk}");
+		}
+	}
+
+	#[test]
+	fn watch_tokens_bind_what_they_grant() {
+		let t = Tokens::ephemeral();
+		let (alice, bob) = (AccountId::new([1; 32]), AccountId::new([2; 32]));
 		let w = t.watch(42, &bob);
-		assert_eq!(Tokens::watch_session(&w), Some(42));
-		assert!(t.check_watch(&w, 42, &bob));
-		assert!(!t.check_watch(&w, 43, &bob));
-		assert!(!t.check_watch(&w, 42, &alice));
-		assert!(!t.check_watch(&p, 42, &bob), "a publish token is not a watch token");
-		assert_eq!(Tokens::watch_session("x.y"), None);
+		assert_eq!(t.check_watch(&w), Ok((42, bob.clone())));
+		let other_session = w.replacen("w1.42.", "w1.43.", 1);
+		assert_eq!(t.check_watch(&other_session), Err(TokenError::Forged));
+		let other_viewer = w.replace(&hex::encode([2u8; 32]), &hex::encode([1u8; 32]));
+		assert_eq!(t.check_watch(&other_viewer), Err(TokenError::Forged));
+		assert_eq!(Tokens::ephemeral().check_watch(&w), Err(TokenError::Forged));
+		let p = t.publish(&claims(42, &alice));
+		assert_eq!(t.check_watch(&p), Err(TokenError::Malformed), "a publish token");
+		assert_eq!(t.check_publish(&w, 42, 0), Err(TokenError::Malformed), "a watch token");
+		assert_eq!(t.check_watch("x.y"), Err(TokenError::Malformed));
 	}
 
 	#[test]
@@ -137,7 +287,7 @@ mod tests {
 		let a = Tokens::load_or_create(&path).unwrap();
 		let b = Tokens::load_or_create(&path).unwrap();
 		let alice = AccountId::new([1; 32]);
-		assert_eq!(a.publish(1, &alice), b.publish(1, &alice));
+		assert_eq!(a.publish(&claims(1, &alice)), b.publish(&claims(1, &alice)));
 		std::fs::write(&path, b"short").unwrap();
 		assert!(Tokens::load_or_create(&path).is_err());
 	}

@@ -15,7 +15,7 @@
 //! scheme (`crypto`).
 
 use crate::{
-	chain::view::SessionEntry,
+	chain::view::{ChainView, SessionEntry},
 	protocol::{Crypto, Encoding, ErrorCode, Signer},
 	store::{Store, StoredVoucher},
 };
@@ -54,6 +54,10 @@ pub enum HeartbeatError {
 	/// Storing failed, or the server is shutting down.
 	#[error("the voucher could not be stored")]
 	Internal,
+	/// No new block for longer than the sidecar acknowledges without settling: what it
+	/// acknowledges now might not be settled before the chain refunds the session.
+	#[error("the sidecar has not reached the chain for too long to acknowledge more")]
+	ChainSilent,
 }
 
 impl HeartbeatError {
@@ -66,6 +70,7 @@ impl HeartbeatError {
 			Self::AheadOfTime => ErrorCode::AheadOfTime,
 			Self::BadSignature => ErrorCode::BadSignature,
 			Self::Internal => ErrorCode::Internal,
+			Self::ChainSilent => ErrorCode::ChainUnavailable,
 		}
 	}
 }
@@ -133,6 +138,8 @@ struct VerifyJob {
 pub struct Heartbeats {
 	jobs: mpsc::Sender<VerifyJob>,
 	grace_secs: u64,
+	/// The chain, and how long without a new block acknowledging goes on.
+	silence: Option<(ChainView, u64)>,
 }
 
 impl Heartbeats {
@@ -151,7 +158,18 @@ impl Heartbeats {
 				tracing::error!("cannot start a verifier thread: {e}");
 			}
 		}
-		Self { jobs, grace_secs }
+		Self { jobs, grace_secs, silence: None }
+	}
+
+	/// Refuse heartbeats ([`HeartbeatError::ChainSilent`]) once `chain` has seen no new block
+	/// for `max_silence`. An acknowledged second must be settled within the runtime's idle
+	/// timeout (twelve minutes) of the session's last settlement, or the chain refunds it:
+	/// acknowledging only in the first minutes of an outage leaves the rest of that time to
+	/// settle once the link is back, and viewers' media pauses instead of running unpaid.
+	pub fn watching(mut self, chain: ChainView, max_silence: std::time::Duration) -> Self {
+		let ms = u64::try_from(max_silence.as_millis()).unwrap_or(u64::MAX);
+		self.silence = Some((chain, ms));
+		self
 	}
 
 	/// Check `hb` against `session` (held by the connection watching it) and queue it for
@@ -165,6 +183,9 @@ impl Heartbeats {
 		hb: &Heartbeat,
 		now_ms: u64,
 	) -> Result<oneshot::Receiver<Verdict>, HeartbeatError> {
+		if self.silence.as_ref().is_some_and(|(chain, max)| chain.silent_ms(now_ms) > *max) {
+			return Err(HeartbeatError::ChainSilent);
+		}
 		check(session, hb.cumulative_seconds, now_ms, self.grace_secs)?;
 		let signer = hb.signer.into();
 		let (check, signature) = match hb.crypto {
@@ -383,6 +404,27 @@ mod tests {
 		// A replay of the acknowledged one is stale.
 		let hb = heartbeat(&alice, 6, Encoding::Wrapped);
 		assert_eq!(hbs.submit(&genesis(), &s, &hb, 100_000).err(), Some(HeartbeatError::Stale));
+	}
+
+	#[tokio::test]
+	async fn nothing_is_acknowledged_once_the_chain_is_silent_too_long() {
+		let dir = tempfile::tempdir().unwrap();
+		let store = Store::open(dir.path().join("db.sqlite")).unwrap();
+		// A view that reads from a node it never reaches: no block since it was made.
+		let chain = ChainView::new();
+		let hbs = Heartbeats::new(store.clone(), GRACE, 1)
+			.watching(chain, std::time::Duration::from_secs(300));
+		let alice = sr25519::Pair::from_string("//Alice", None).unwrap();
+		let s = session(&alice, 0, 1_000);
+		let now = crate::clock::unix_ms();
+		let hb = heartbeat(&alice, 5, Encoding::Raw);
+		assert_eq!(hbs.submit(&genesis(), &s, &hb, now).unwrap().await.unwrap(), Ok(()));
+		s.note_acked(5);
+		let hb = heartbeat(&alice, 6, Encoding::Raw);
+		let late = now + 301_000;
+		assert_eq!(hbs.submit(&genesis(), &s, &hb, late).err(), Some(HeartbeatError::ChainSilent));
+		assert_eq!(HeartbeatError::ChainSilent.code(), ErrorCode::ChainUnavailable);
+		assert_eq!(store.latest_voucher(9).await.unwrap().unwrap().cumulative_seconds, 5);
 	}
 
 	#[tokio::test]

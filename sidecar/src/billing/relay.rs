@@ -126,6 +126,9 @@ pub enum Reconciled {
 	Settled(u64),
 	/// The session was closed: the voucher can never settle.
 	Closed,
+	/// The session pays nothing (price 0): there is nothing to settle, and a `settle_batch`
+	/// would only spend the relayer's fees. Counted as settled here.
+	Free,
 }
 
 /// Reconciles `voucher` with its session as stored on chain (`None`: not stored) and the
@@ -139,6 +142,7 @@ pub fn reconcile(
 		Some(s) if s.settled_seconds >= voucher.cumulative_seconds => {
 			Reconciled::Settled(s.settled_seconds)
 		},
+		Some(s) if s.price_per_second == 0 => Reconciled::Free,
 		Some(s) => Reconciled::Submit {
 			settled: (s.settled_seconds > voucher.settled_seconds).then_some(s.settled_seconds),
 		},
@@ -535,6 +539,9 @@ impl Relay {
 				Reconciled::Settled(settled) => {
 					self.store.mark_settled(voucher.session_id, settled).await?;
 				},
+				Reconciled::Free => {
+					self.store.mark_settled(voucher.session_id, voucher.cumulative_seconds).await?;
+				},
 				Reconciled::Closed => {
 					tracing::info!(
 						target: LOG_TARGET,
@@ -569,6 +576,8 @@ impl Relay {
 			let statuses = client.submit_and_watch(&xt).await?;
 			let vouchers: Vec<(SessionId, u64)> =
 				batch.iter().map(|v| (v.session_id, v.cumulative_seconds)).collect();
+			// To the back of the queue: the next rounds take those that waited longest.
+			self.store.mark_batched(vouchers.iter().map(|(s, _)| *s).collect()).await?;
 			let id = in_flight.add(vouchers.iter().map(|(s, _)| *s).collect());
 			tracing::info!(
 				target: LOG_TARGET,
@@ -1304,6 +1313,11 @@ mod tests {
 		assert_eq!(reconcile(&v, None, 10), Reconciled::Closed);
 		// Not final yet: the session may exist in the best chain.
 		assert_eq!(reconcile(&v, None, 4), Reconciled::Submit { settled: None });
+		// A free session's vouchers are never worth a batch (sybils cost the relayer no fee).
+		let free = Session { price_per_second: 0, ..settled_session(5) };
+		assert_eq!(reconcile(&v, Some(&free), 10), Reconciled::Free);
+		let free_settled = Session { price_per_second: 0, ..settled_session(20) };
+		assert_eq!(reconcile(&v, Some(&free_settled), 10), Reconciled::Settled(20));
 	}
 
 	#[test]

@@ -25,7 +25,7 @@ use std::{
 	collections::{HashMap, HashSet},
 	sync::{
 		atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering},
-		Arc, OnceLock, RwLock,
+		Arc, Mutex, OnceLock, RwLock,
 	},
 };
 use tokio::sync::broadcast;
@@ -294,7 +294,36 @@ struct Inner {
 	bans: RwLock<HashSet<(AccountId, AccountId)>>,
 	/// The best block number seen, `u64::MAX` before any.
 	best: AtomicU64,
+	/// Ids the node said do not exist, at the best block they were asked at.
+	misses: Mutex<Misses>,
+	/// When the last new best block arrived (Unix ms); the view's creation before any.
+	last_block_ms: AtomicU64,
 	revocations: broadcast::Sender<Revocation>,
+}
+
+/// Streams and sessions the node said do not exist at best block `at`: asking again before the
+/// next block would get the same answer, so a flood of lookups of made-up ids costs the node
+/// one read per id and block, not one per request.
+#[derive(Default)]
+struct Misses {
+	at: u64,
+	streams: HashSet<StreamId>,
+	sessions: HashSet<SessionId>,
+}
+
+/// Misses kept per kind and block; past it, lookups go to the node again.
+const MAX_MISSES: usize = 65_536;
+
+impl Misses {
+	/// The sets for best block `best`, emptied if they were for another.
+	fn at(&mut self, best: u64) -> &mut Self {
+		if self.at != best {
+			self.streams.clear();
+			self.sessions.clear();
+			self.at = best;
+		}
+		self
+	}
 }
 
 /// The chain-state cache. Cheap to clone.
@@ -337,6 +366,8 @@ impl ChainView {
 				sessions: RwLock::new(HashMap::new()),
 				bans: RwLock::new(HashSet::new()),
 				best: AtomicU64::new(u64::MAX),
+				misses: Mutex::new(Misses::default()),
+				last_block_ms: AtomicU64::new(crate::clock::unix_ms()),
 				revocations,
 			}),
 		}
@@ -418,6 +449,15 @@ impl ChainView {
 		BlockNumber::try_from(self.inner.best.load(Ordering::Acquire)).ok()
 	}
 
+	/// How long, at `now_ms`, since a new best block arrived (since the view was made, before
+	/// any): the node is unreachable, or the chain stalled. Zero for the offline view.
+	pub fn silent_ms(&self, now_ms: u64) -> u64 {
+		if self.inner.offline {
+			return 0;
+		}
+		now_ms.saturating_sub(self.inner.last_block_ms.load(Ordering::Acquire))
+	}
+
 	/// Subscribe to revocations.
 	pub fn subscribe(&self) -> broadcast::Receiver<Revocation> {
 		self.inner.revocations.subscribe()
@@ -449,13 +489,50 @@ impl ChainView {
 		read(&self.inner.sessions).get(&id).cloned()
 	}
 
+	fn misses(&self) -> std::sync::MutexGuard<'_, Misses> {
+		self.inner.misses.lock().unwrap_or_else(|p| p.into_inner())
+	}
+
+	/// Whether the node said at the current best block that stream `id` (or session `id`)
+	/// does not exist.
+	fn known_missing(&self, stream: Option<StreamId>, session: Option<SessionId>) -> bool {
+		let best = self.inner.best.load(Ordering::Acquire);
+		let mut misses = self.misses();
+		let m = misses.at(best);
+		stream.is_some_and(|id| m.streams.contains(&id))
+			|| session.is_some_and(|id| m.sessions.contains(&id))
+	}
+
+	/// Remember a miss asked at best block `asked_at`, unless a block came since.
+	fn note_missing(&self, asked_at: u64, stream: Option<StreamId>, session: Option<SessionId>) {
+		let best = self.inner.best.load(Ordering::Acquire);
+		if best != asked_at {
+			return;
+		}
+		let mut misses = self.misses();
+		let m = misses.at(best);
+		if let Some(id) = stream.filter(|_| m.streams.len() < MAX_MISSES) {
+			m.streams.insert(id);
+		}
+		if let Some(id) = session.filter(|_| m.sessions.len() < MAX_MISSES) {
+			m.sessions.insert(id);
+		}
+	}
+
 	/// The stream, from the cache or else the best block. `None` if it does not exist.
 	pub async fn stream(&self, id: StreamId) -> Result<Option<Arc<StreamEntry>>, ViewError> {
 		if let Some(s) = self.cached_stream(id) {
 			return Ok(Some(s));
 		}
 		let Some(client) = self.connected_client()? else { return Ok(None) };
-		let Some(stream) = client.stream(id, None).await? else { return Ok(None) };
+		if self.known_missing(Some(id), None) {
+			return Ok(None);
+		}
+		let asked_at = self.inner.best.load(Ordering::Acquire);
+		let Some(stream) = client.stream(id, None).await? else {
+			self.note_missing(asked_at, Some(id), None);
+			return Ok(None);
+		};
 		let entry = Arc::new(StreamEntry::from_chain(id, &stream));
 		// Another task may have fetched it meanwhile: keep the first so everybody shares it.
 		Ok(Some(write(&self.inner.streams).entry(id).or_insert(entry).clone()))
@@ -469,7 +546,14 @@ impl ChainView {
 			return Ok(Some(s));
 		}
 		let Some(client) = self.connected_client()? else { return Ok(None) };
-		let Some(session) = client.session(id, None).await? else { return Ok(None) };
+		if self.known_missing(None, Some(id)) {
+			return Ok(None);
+		}
+		let asked_at = self.inner.best.load(Ordering::Acquire);
+		let Some(session) = client.session(id, None).await? else {
+			self.note_missing(asked_at, None, Some(id));
+			return Ok(None);
+		};
 		let entry = Arc::new(SessionEntry::from_chain(id, &session));
 		Ok(Some(write(&self.inner.sessions).entry(id).or_insert(entry).clone()))
 	}
@@ -613,6 +697,7 @@ impl ChainView {
 				},
 			};
 			self.inner.best.store(u64::from(head.number), Ordering::Release);
+			self.inner.last_block_ms.store(crate::clock::unix_ms(), Ordering::Release);
 			let contiguous = last.is_some_and(|l| head.number == l.number.saturating_add(1));
 			let result = match client.events(head.hash).await {
 				Ok(records) => {
@@ -783,6 +868,26 @@ pub fn account_of(pair: &sp_core::sr25519::Pair) -> AccountId {
 mod tests {
 	use super::*;
 	use vilokanam_chain_client::Runtime;
+
+	#[test]
+	fn misses_hold_for_the_block_they_were_asked_at() {
+		let view = ChainView::new();
+		view.inner.best.store(10, Ordering::Release);
+		view.note_missing(10, Some(7), Some(70));
+		assert!(view.known_missing(Some(7), None));
+		assert!(view.known_missing(None, Some(70)));
+		assert!(!view.known_missing(Some(70), Some(7)), "streams and sessions apart");
+		// Asked at 10, answered after block 11 came: the answer may be stale, not kept.
+		view.inner.best.store(11, Ordering::Release);
+		assert!(!view.known_missing(Some(7), Some(70)), "a new block forgets them");
+		view.note_missing(10, Some(8), None);
+		assert!(!view.known_missing(Some(8), None));
+		// Bounded.
+		for id in 0..(MAX_MISSES as u64 + 10) {
+			view.note_missing(11, None, Some(id));
+		}
+		assert_eq!(view.misses().sessions.len(), MAX_MISSES);
+	}
 
 	fn acct(b: u8) -> AccountId {
 		AccountId::new([b; 32])

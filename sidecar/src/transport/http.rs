@@ -12,8 +12,12 @@
 //!   cumulative_seconds}` once it is durably stored (the media keeps flowing), else an error;
 //! - `GET /config.json`, `GET /media/stats` and the web pages ([`crate::transport::web`]);
 //! - anything else: 404.
+//!
+//! At the door ([`crate::access::admission`]): a connection over the global or per-address cap,
+//! or opened too fast, is closed at once; offers, posted vouchers and close intents past an
+//! address's rate get `429`; a client has `http_timeout` to send a request's headers.
 
-use crate::{transport::ws, Sidecar};
+use crate::{access::admission::Permit, transport::ws, Sidecar};
 use http_body_util::Full;
 use hyper::{
 	body::{Bytes, Incoming},
@@ -23,7 +27,7 @@ use hyper::{
 	Method, Request, Response, StatusCode,
 };
 use hyper_util::rt::{TokioIo, TokioTimer};
-use std::{convert::Infallible, time::Duration};
+use std::{convert::Infallible, sync::Arc, time::Duration};
 use tokio::{net::TcpListener, sync::watch};
 use tokio_tungstenite::{
 	tungstenite::{
@@ -33,8 +37,6 @@ use tokio_tungstenite::{
 	WebSocketStream,
 };
 
-/// How long a client may take to send a request's headers.
-const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long `/health` waits for the database.
 const DB_PING_TIMEOUT: Duration = Duration::from_secs(2);
 
@@ -64,20 +66,33 @@ pub async fn serve(listener: TcpListener, sidecar: Sidecar, mut shutdown: watch:
 			},
 			_ = shutdown.changed() => break,
 		};
+		let permit = match sidecar.door.admit(peer.ip()) {
+			Ok(permit) => permit,
+			Err(turned) => {
+				// Closed at once: an answer would cost more than the refusal saves.
+				sidecar.metrics.turned_away.with_label_values(&[turned.as_str()]).inc();
+				tracing::debug!(%peer, "connection turned away: {turned}");
+				continue;
+			},
+		};
 		// Acks and signaling are small and latency-bound.
 		let _ = stream.set_nodelay(true);
 		let sidecar = sidecar.clone();
 		let shutdown = shutdown.clone();
+		let header_timeout = sidecar.settings.http_timeout;
 		tokio::spawn(async move {
+			// Held for as long as the connection (and a WebSocket it upgrades to) lives.
+			let permit = Arc::new(permit);
 			let service = service_fn(move |req| {
 				let sidecar = sidecar.clone();
 				let shutdown = shutdown.clone();
-				async move { Ok::<_, Infallible>(route(req, sidecar, shutdown).await) }
+				let permit = permit.clone();
+				async move { Ok::<_, Infallible>(route(req, sidecar, shutdown, permit).await) }
 			});
 			if let Err(e) = http1::Builder::new()
 				// Slow or silent clients must not hold connections open forever.
 				.timer(TokioTimer::new())
-				.header_read_timeout(HEADER_READ_TIMEOUT)
+				.header_read_timeout(header_timeout)
 				.serve_connection(TokioIo::new(stream), service)
 				.with_upgrades()
 				.await
@@ -101,13 +116,33 @@ pub(crate) fn response(
 	r
 }
 
+/// Whether a request costs enough work (an SDP offer, a signature check and a write) to be
+/// rate-limited per client address.
+fn is_costly(method: &Method, path: &str) -> bool {
+	*method == Method::POST
+		&& (path.starts_with("/whip/")
+			|| path.starts_with("/whep/")
+			|| path == "/close"
+			|| path == "/vouchers")
+}
+
 async fn route(
 	req: Request<Incoming>,
 	sidecar: Sidecar,
 	shutdown: watch::Receiver<bool>,
+	permit: Arc<Permit>,
 ) -> Response<Full<Bytes>> {
+	if is_costly(req.method(), req.uri().path()) {
+		if let Err(turned) = sidecar.door.request(permit.ip()) {
+			sidecar.metrics.turned_away.with_label_values(&[turned.as_str()]).inc();
+			let mut r =
+				response(StatusCode::TOO_MANY_REQUESTS, "text/plain", format!("{turned}\n"));
+			r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+			return r;
+		}
+	}
 	match (req.method(), req.uri().path()) {
-		(&Method::GET, "/ws") => upgrade(req, sidecar, shutdown),
+		(&Method::GET, "/ws") => upgrade(req, sidecar, shutdown, permit),
 		(&Method::GET, "/health") => health(&sidecar).await,
 		(&Method::GET, "/metrics") => {
 			response(StatusCode::OK, "text/plain; version=0.0.4", sidecar.metrics.encode())
@@ -137,6 +172,7 @@ fn upgrade(
 	mut req: Request<Incoming>,
 	sidecar: Sidecar,
 	shutdown: watch::Receiver<bool>,
+	permit: Arc<Permit>,
 ) -> Response<Full<Bytes>> {
 	let key = req.headers().get(header::SEC_WEBSOCKET_KEY).map(|k| k.as_bytes().to_vec());
 	let version_ok =
@@ -156,6 +192,9 @@ fn upgrade(
 		return r;
 	};
 	let accept = derive_accept_key(&key);
+	// The challenge names the origin the client reached us at, if it is one of ours.
+	let host = req.headers().get(header::HOST).and_then(|v| v.to_str().ok());
+	let audience = sidecar.settings.audience_for(host).to_owned();
 	let on_upgrade = hyper::upgrade::on(&mut req);
 	let config = ws_config(sidecar.settings.max_message_bytes);
 	tokio::spawn(async move {
@@ -167,7 +206,8 @@ fn upgrade(
 					Some(config),
 				)
 				.await;
-				ws::run(socket, sidecar, shutdown).await;
+				ws::run(socket, sidecar, shutdown, audience).await;
+				drop(permit);
 			},
 			Err(e) => tracing::debug!("WebSocket upgrade failed: {e}"),
 		}

@@ -10,11 +10,18 @@
 //!
 //! Rights are the same as over the WebSocket ([`crate::access::rights`]), checked against the
 //! chain when the offer comes and then by the media engine's gates for as long as the session
-//! lasts.
+//! lasts. The bearer token is checked first ([`crate::access::tokens`]): a forged, expired or
+//! rotated one is refused before the store or the chain is asked anything, and before the
+//! body is read. A WHIP offer never takes over from a connected publisher (`409 Conflict`):
+//! a leaked token must not replace the creator's live stream; the creator takes over from the
+//! studio (signed in) or rotates the token, which disconnects the WHIP publisher.
 
 use crate::{
-	access::rights::{self, PublisherGate, Refusal, ViewerGate},
-	protocol, Sidecar, Tokens,
+	access::{
+		rights::{self, PublisherGate, Refusal, ViewerGate},
+		tokens::{PublishClaims, TokenError},
+	},
+	clock, protocol, Sidecar,
 };
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::{
@@ -41,6 +48,7 @@ pub struct Resources {
 pub(crate) struct Resource {
 	peer: MediaPeerId,
 	stream_id: u64,
+	role: MediaRole,
 	token: String,
 }
 
@@ -88,6 +96,24 @@ fn unauthorized(message: &str) -> Response<Full<Bytes>> {
 	let mut r = respond(StatusCode::UNAUTHORIZED, format!("{message}\n"));
 	r.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
 	r
+}
+
+/// Disconnect the WHIP publishers of `stream_id` (its tokens were rotated).
+pub fn close_publishers(sidecar: &Sidecar, stream_id: u64) {
+	let peers: Vec<MediaPeerId> = {
+		let mut map = sidecar.whip.lock();
+		let ids: Vec<String> = map
+			.iter()
+			.filter(|(_, r)| r.stream_id == stream_id && r.role == MediaRole::Publisher)
+			.map(|(id, _)| id.clone())
+			.collect();
+		ids.iter().filter_map(|id| map.remove(id)).map(|r| r.peer).collect()
+	};
+	if let Some(media) = &sidecar.media {
+		for peer in peers {
+			media.close(peer, CloseReason::Revoked);
+		}
+	}
 }
 
 /// Route `/whip/...` and `/whep/...`.
@@ -145,6 +171,19 @@ async fn offer(
 	let Some(token) = bearer(&req) else {
 		return unauthorized("an Authorization: Bearer token is required");
 	};
+	// The token first: it needs neither the body, the store nor the chain.
+	let claimed = match role {
+		MediaRole::Publisher => {
+			match sidecar.tokens.check_publish(&token, stream_id, clock::unix_ms() / 1000) {
+				Ok(claims) => Claimed::Publisher(claims),
+				Err(e) => return unauthorized(&e.to_string()),
+			}
+		},
+		MediaRole::Viewer => match sidecar.tokens.check_watch(&token) {
+			Ok((session_id, viewer)) => Claimed::Viewer(session_id, viewer),
+			Err(e) => return unauthorized(&e.to_string()),
+		},
+	};
 	let is_sdp = req
 		.headers()
 		.get(header::CONTENT_TYPE)
@@ -153,17 +192,29 @@ async fn offer(
 	if !is_sdp {
 		return respond(StatusCode::UNSUPPORTED_MEDIA_TYPE, "the offer must be application/sdp\n");
 	}
-	let body = match Limited::new(req.into_body(), MAX_OFFER_BYTES).collect().await {
-		Ok(b) => b.to_bytes(),
-		Err(_) => return respond(StatusCode::PAYLOAD_TOO_LARGE, "the offer is too large\n"),
+	// A slow body must not hold a connection and its task.
+	let body = match tokio::time::timeout(
+		sidecar.settings.http_timeout,
+		Limited::new(req.into_body(), MAX_OFFER_BYTES).collect(),
+	)
+	.await
+	{
+		Ok(Ok(b)) => b.to_bytes(),
+		Ok(Err(_)) => return respond(StatusCode::PAYLOAD_TOO_LARGE, "the offer is too large\n"),
+		Err(_) => return respond(StatusCode::REQUEST_TIMEOUT, "the offer took too long\n"),
 	};
 	let Ok(sdp) = std::str::from_utf8(&body) else {
 		return respond(StatusCode::BAD_REQUEST, "the offer is not UTF-8\n");
 	};
-	let (gate, label, seat): (Arc<dyn Gate>, String, _) = match role {
-		MediaRole::Publisher => {
+	let (gate, label, seat): (Arc<dyn Gate>, String, _) = match claimed {
+		Claimed::Publisher(claims) => {
+			match sidecar.store.publish_generation(stream_id).await {
+				Ok(g) if g == claims.generation => {},
+				Ok(_) => return unauthorized(&TokenError::Rotated.to_string()),
+				Err(e) => return respond(StatusCode::SERVICE_UNAVAILABLE, format!("{e}\n")),
+			}
 			let right = rights::may_publish(&sidecar.chain, stream_id, |creator| {
-				sidecar.tokens.check_publish(&token, stream_id, creator)
+				*creator == claims.account
 			})
 			.await;
 			match right {
@@ -172,19 +223,14 @@ async fn offer(
 					(Arc::new(PublisherGate::from(right)), label, None)
 				},
 				Err(Refusal::NotCreator) => {
-					return unauthorized("the token does not grant publishing to this stream")
+					return unauthorized("the token's account no longer creates this stream")
 				},
 				Err(r) => return refused(r),
 			}
 		},
-		MediaRole::Viewer => {
-			let Some(session_id) = Tokens::watch_session(&token) else {
-				return unauthorized("not a watch token");
-			};
-			let right = rights::may_watch(&sidecar.chain, stream_id, session_id, |viewer| {
-				sidecar.tokens.check_watch(&token, session_id, viewer)
-			})
-			.await;
+		Claimed::Viewer(session_id, viewer) => {
+			let right =
+				rights::may_watch(&sidecar.chain, stream_id, session_id, |v| *v == viewer).await;
 			match right {
 				Ok(right) => {
 					let label = protocol::account_to_ss58(&right.session.viewer);
@@ -204,16 +250,24 @@ async fn offer(
 		},
 	};
 	let (events, mut rx) = mpsc::channel(8);
-	let setup = PeerSetup { stream_id, role, gate, events: Some(events), label, seat };
-	let (peer, answer) = match media.offer(sdp, setup) {
-		Ok(ok) => ok,
-		Err(e @ (MediaError::BadSdp(_) | MediaError::BadOffer(_))) => {
-			return respond(StatusCode::BAD_REQUEST, format!("{e}\n"))
-		},
-		Err(e) => return respond(StatusCode::SERVICE_UNAVAILABLE, format!("{e}\n")),
-	};
+	// A bearer token never takes over from a connected publisher (it may have leaked).
+	let setup =
+		PeerSetup { stream_id, role, gate, events: Some(events), label, seat, take_over: false };
+	let (peer, answer) =
+		match media.offer(sdp, setup) {
+			Ok(ok) => ok,
+			Err(e @ (MediaError::BadSdp(_) | MediaError::BadOffer(_))) => {
+				return respond(StatusCode::BAD_REQUEST, format!("{e}\n"))
+			},
+			Err(MediaError::Occupied) => return respond(
+				StatusCode::CONFLICT,
+				"a publisher is connected to this stream: take over from the studio, or rotate \
+				 the token there to disconnect it\n",
+			),
+			Err(e) => return respond(StatusCode::SERVICE_UNAVAILABLE, format!("{e}\n")),
+		};
 	let id = hex::encode(rand::random::<[u8; 16]>());
-	sidecar.whip.lock().insert(id.clone(), Resource { peer, stream_id, token });
+	sidecar.whip.lock().insert(id.clone(), Resource { peer, stream_id, role, token });
 	// Forget the resource when the engine closes the peer (gate, failure).
 	let resources = sidecar.whip.clone();
 	let key = id.clone();
@@ -238,6 +292,12 @@ async fn offer(
 	}
 	cors(h);
 	r
+}
+
+/// What a token claims, checked before the body is read.
+enum Claimed {
+	Publisher(PublishClaims),
+	Viewer(u64, vilokanam_chain_client::AccountId),
 }
 
 /// A refused right, as WHIP and WHEP say it.

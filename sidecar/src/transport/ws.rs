@@ -11,6 +11,7 @@ use crate::{
 	access::identity,
 	access::rate::TokenBucket,
 	access::rights::{self, PublisherGate, Refusal, ViewerGate, WatchRight},
+	access::tokens::PublishClaims,
 	billing::close_intent::{self, CloseError, IntentRequest},
 	billing::heartbeat::{Heartbeat, HeartbeatError, Verdict},
 	chain::view::{SessionEntry, ViewError},
@@ -49,7 +50,8 @@ pub const AUTH_TIMEOUT: Duration = Duration::from_secs(30);
 pub const PUSH_QUEUE: usize = 256;
 /// Heartbeats queued behind the in-flight one before further ones are refused.
 pub const MAX_QUEUED_HEARTBEATS: usize = 16;
-/// Requests that cost a signature verification or chain reads (`auth`, `publish`, `watch`) a
+/// Requests that cost a signature verification, chain reads or a store write (`auth`,
+/// `publish`, `watch`, `media_offer`, `close`, `publish_token`) a
 /// connection may burst...
 const EXPENSIVE_BURST: f64 = 5.0;
 /// ...and sustain, per second.
@@ -73,6 +75,8 @@ struct PendingHeartbeat {
 struct Conn {
 	sidecar: Sidecar,
 	genesis: H256,
+	/// The origin this connection's challenge names.
+	audience: String,
 	nonce: [u8; 32],
 	auth: Option<Authenticated>,
 	membership: Option<Membership>,
@@ -91,11 +95,13 @@ fn frame(msg: &ServerMessage) -> Message {
 	Message::Text(Utf8Bytes::from(protocol::encode(msg)))
 }
 
-/// Serve one upgraded WebSocket until it closes or `shutdown` turns true.
+/// Serve one upgraded WebSocket until it closes or `shutdown` turns true; its challenge names
+/// `audience` (see [`crate::Settings::audience_for`]).
 pub async fn run<S>(
 	mut ws: WebSocketStream<S>,
 	sidecar: Sidecar,
 	mut shutdown: watch::Receiver<bool>,
+	audience: String,
 ) where
 	S: AsyncRead + AsyncWrite + Unpin,
 {
@@ -119,6 +125,7 @@ pub async fn run<S>(
 	let mut conn = Conn {
 		sidecar,
 		genesis,
+		audience,
 		nonce: identity::new_nonce(),
 		auth: None,
 		membership: None,
@@ -133,6 +140,7 @@ pub async fn run<S>(
 	conn.out.push(frame(&ServerMessage::Challenge {
 		nonce: HexBytes(conn.nonce),
 		genesis: HexBytes(genesis.0),
+		audience: conn.audience.clone(),
 	}));
 	let auth_deadline = tokio::time::sleep(AUTH_TIMEOUT);
 	tokio::pin!(auth_deadline);
@@ -373,6 +381,7 @@ impl Conn {
 				| ClientMessage::Watch { .. }
 				| ClientMessage::MediaOffer { .. }
 				| ClientMessage::Close { .. }
+				| ClientMessage::PublishToken { .. }
 		);
 		if expensive && !self.expensive.try_take(Instant::now(), EXPENSIVE_BURST, EXPENSIVE_PER_SEC)
 		{
@@ -406,7 +415,9 @@ impl Conn {
 				self.close_media(CloseReason::Closed);
 				Ok(())
 			},
-			ClientMessage::PublishToken { stream_id } => self.on_publish_token(stream_id).await,
+			ClientMessage::PublishToken { stream_id, rotate } => {
+				self.on_publish_token(stream_id, rotate).await
+			},
 			ClientMessage::WatchToken {} => self.on_watch_token(),
 			ClientMessage::Close {
 				session_id,
@@ -452,8 +463,15 @@ impl Conn {
 			ErrorCode::BadJson,
 			"account must be SS58 or 0x and 64 hex digits".to_owned(),
 		))?;
-		if !identity::verify_auth(&self.genesis, &self.nonce, &signer, crypto, encoding, signature)
-		{
+		if !identity::verify_auth(
+			&self.genesis,
+			&self.audience,
+			&self.nonce,
+			&signer,
+			crypto,
+			encoding,
+			signature,
+		) {
 			return Err((
 				ErrorCode::BadSignature,
 				"the signature does not answer the challenge".into(),
@@ -666,6 +684,9 @@ impl Conn {
 			events: Some(self.media_tx.clone()),
 			label: ss58.to_string(),
 			seat,
+			// This connection's login is the creator's own signature, not a bearer token
+			// that may have leaked: a studio page takes over from any publisher (OBS too).
+			take_over: true,
 		};
 		match media.offer(sdp, setup) {
 			Ok((id, answer)) => {
@@ -677,16 +698,34 @@ impl Conn {
 		}
 	}
 
-	async fn on_publish_token(&mut self, stream_id: u64) -> Result<(), (ErrorCode, String)> {
+	/// `publish_token`: a WHIP token for the creator; with `rotate`, every earlier token of the
+	/// stream is refused from now on and a publisher connected over WHIP is disconnected.
+	async fn on_publish_token(
+		&mut self,
+		stream_id: u64,
+		rotate: bool,
+	) -> Result<(), (ErrorCode, String)> {
 		let (account, _) = self.account()?;
 		rights::may_publish(&self.sidecar.chain, stream_id, |a| *a == account)
 			.await
 			.map_err(refusal)?;
-		let token = self.sidecar.tokens.publish(stream_id, &account);
+		let store = &self.sidecar.store;
+		let generation = if rotate {
+			store.rotate_publish_tokens(stream_id).await
+		} else {
+			store.publish_generation(stream_id).await
+		}
+		.map_err(|e| (ErrorCode::Internal, format!("the store failed: {e}")))?;
+		if rotate {
+			crate::transport::whip::close_publishers(&self.sidecar, stream_id);
+		}
+		let expires_s = clock::unix_ms() / 1000 + self.sidecar.settings.publish_token_ttl.as_secs();
+		let claims = PublishClaims { stream_id, account, generation, expires_s };
 		self.send(&ServerMessage::PublishToken {
 			stream_id,
-			token,
+			token: self.sidecar.tokens.publish(&claims),
 			whip_url: format!("/whip/{stream_id}"),
+			expires_at: expires_s,
 		});
 		Ok(())
 	}
@@ -710,9 +749,10 @@ impl Conn {
 fn media_error(e: MediaError) -> (ErrorCode, String) {
 	let code = match e {
 		MediaError::BadSdp(_) | MediaError::BadOffer(_) => ErrorCode::BadSdp,
-		MediaError::Full | MediaError::Stopped | MediaError::NoCertificate => {
-			ErrorCode::MediaUnavailable
-		},
+		MediaError::Full
+		| MediaError::Stopped
+		| MediaError::NoCertificate
+		| MediaError::Occupied => ErrorCode::MediaUnavailable,
 	};
 	(code, e.to_string())
 }

@@ -64,24 +64,29 @@ impl Sidecar {
 
 	/// As [`Sidecar::start`], with extra command-line arguments.
 	pub async fn start_with(node: &Node, db: &Path, log: &Path, extra: &[String]) -> Sidecar {
+		Self::start_via(&node.ws_url(), db, log, extra).await
+	}
+
+	/// As [`Sidecar::start_with`], reaching the node at `node_url` (a [`Link`]).
+	pub async fn start_via(node_url: &str, db: &Path, log: &Path, extra: &[String]) -> Sidecar {
 		let mut args = vec!["--relayer-seed".to_owned(), RELAYER.to_owned()];
 		args.extend_from_slice(extra);
-		Self::spawn(node, db, log, &args).await
+		Self::spawn(node_url, db, log, &args).await
 	}
 
 	/// As [`Sidecar::start`], but without a relayer key: vouchers are stored and acknowledged,
 	/// nothing is settled.
 	pub async fn start_without_relayer(node: &Node, db: &Path, log: &Path) -> Sidecar {
-		Self::spawn(node, db, log, &[]).await
+		Self::spawn(&node.ws_url(), db, log, &[]).await
 	}
 
-	async fn spawn(node: &Node, db: &Path, log: &Path, extra: &[String]) -> Sidecar {
+	async fn spawn(node_url: &str, db: &Path, log: &Path, extra: &[String]) -> Sidecar {
 		let port = free_port();
 		let mut args = vec![
 			"--listen".to_owned(),
 			format!("127.0.0.1:{port}"),
 			"--node-url".to_owned(),
-			node.ws_url(),
+			node_url.to_owned(),
 			"--db".to_owned(),
 			db.display().to_string(),
 			"--settle-every-blocks".to_owned(),
@@ -116,6 +121,50 @@ impl Sidecar {
 
 	pub fn http_url(&self, path: &str) -> String {
 		format!("http://127.0.0.1:{}{path}", self.port)
+	}
+}
+
+/// A TCP link to the node that a test can cut: the sidecar's network path to the chain.
+/// While cut, open connections are dropped and new ones closed at once.
+pub struct Link {
+	pub port: u16,
+	cut: tokio::sync::watch::Sender<bool>,
+}
+
+impl Link {
+	/// A link on a free port to `127.0.0.1:target`.
+	pub async fn start(target: u16) -> Link {
+		let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+		let port = listener.local_addr().expect("addr").port();
+		let (cut, watch) = tokio::sync::watch::channel(false);
+		tokio::spawn(async move {
+			while let Ok((mut inbound, _)) = listener.accept().await {
+				if *watch.borrow() {
+					continue;
+				}
+				let mut watch = watch.clone();
+				tokio::spawn(async move {
+					let Ok(mut outbound) = TcpStream::connect(("127.0.0.1", target)).await else {
+						return;
+					};
+					tokio::select! {
+						_ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {},
+						_ = watch.wait_for(|cut| *cut) => {},
+					}
+				});
+			}
+		});
+		Link { port, cut }
+	}
+
+	/// The node's WebSocket URL through the link.
+	pub fn url(&self) -> String {
+		format!("ws://127.0.0.1:{}", self.port)
+	}
+
+	/// Cut (`true`) or restore (`false`) the link.
+	pub fn set_cut(&self, cut: bool) {
+		self.cut.send_replace(cut);
 	}
 }
 
@@ -195,14 +244,19 @@ impl Peer {
 		let (ws, _) = tokio_tungstenite::connect_async(url).await.expect("the sidecar accepts /ws");
 		let signer = if session_id.is_some() { Signer::VoucherKey } else { Signer::Viewer };
 		let mut peer = Peer { name, ws, pair, genesis: H256::zero(), signer };
-		let (nonce, genesis) = peer
+		let (nonce, genesis, audience) = peer
 			.expect("challenge", |m| match m {
-				ServerMessage::Challenge { nonce, genesis } => Some((nonce.0, H256(genesis.0))),
+				ServerMessage::Challenge { nonce, genesis, audience } => {
+					Some((nonce.0, H256(genesis.0), audience.clone()))
+				},
 				_ => None,
 			})
 			.await;
+		// As a page does: sign only a challenge naming the sidecar connected to.
+		assert_eq!(Ok(&audience), identity::audience_of(url).as_ref(), "the challenge's audience");
 		peer.genesis = genesis;
-		let signature = identity::sign_auth_sr25519(&peer.pair, &genesis, &nonce, Encoding::Raw);
+		let signature =
+			identity::sign_auth_sr25519(&peer.pair, &genesis, &audience, &nonce, Encoding::Raw);
 		peer.send(ClientMessage::Auth {
 			account: protocol::account_to_ss58(&account(&peer.pair)),
 			crypto: Crypto::Sr25519,
@@ -279,6 +333,18 @@ impl Peer {
 
 	/// Sends the signed heartbeat `cumulative` of `session_id` and waits for its ack.
 	pub async fn heartbeat(&mut self, session_id: SessionId, cumulative: u64, wrapped: bool) {
+		if let Err(code) = self.try_heartbeat(session_id, cumulative, wrapped).await {
+			panic!("{}: heartbeat {cumulative} refused: {code:?}", self.name);
+		}
+	}
+
+	/// As [`Peer::heartbeat`]; a refusal is returned.
+	pub async fn try_heartbeat(
+		&mut self,
+		session_id: SessionId,
+		cumulative: u64,
+		wrapped: bool,
+	) -> Result<(), ErrorCode> {
 		let (encoding, wire) = if wrapped {
 			(VoucherEncoding::Wrapped, Encoding::Wrapped)
 		} else {
@@ -299,11 +365,14 @@ impl Peer {
 			ServerMessage::Ack { session_id: s, cumulative_seconds: c }
 				if *s == session_id && *c == cumulative =>
 			{
-				Some(())
+				Some(Ok(()))
+			},
+			ServerMessage::Error { code, request: Some(r), .. } if r == "heartbeat" => {
+				Some(Err(*code))
 			},
 			_ => None,
 		})
-		.await;
+		.await
 	}
 }
 

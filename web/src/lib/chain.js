@@ -13,8 +13,8 @@ export const VOUCHER_TAG = stringToU8a('vilokanam/tick/v1');
 export const CLOSE_TAG = stringToU8a('vilokanam/close/v1');
 /** `(*b"vilokanam/delegate/v1", genesis, viewer, allowance_id: u64, nonce: u32, op)`, SCALE. */
 export const DELEGATE_TAG = stringToU8a('vilokanam/delegate/v1');
-/** `(*b"vilokanam/auth/v1", genesis, nonce)`, SCALE. */
-export const AUTH_TAG = stringToU8a('vilokanam/auth/v1');
+/** `(*b"vilokanam/auth/v2", genesis, audience: Vec<u8>, nonce)`, SCALE. */
+export const AUTH_TAG = stringToU8a('vilokanam/auth/v2');
 
 /** Extrinsic format 5, general transaction (no signature: a call authorizes itself). */
 export const GENERAL_EXTRINSIC_PREAMBLE = 0x45;
@@ -56,9 +56,17 @@ export function delegatePayload(genesis, viewer, allowanceId, nonce, opU8a) {
   return u8aConcat(DELEGATE_TAG, bytes32(genesis, 'genesis'), who, u64le(allowanceId), u32le(nonce), opU8a);
 }
 
-/** The payload answering the sidecar's challenge, 81 bytes. */
-export function authPayload(genesis, nonce) {
-  return u8aConcat(AUTH_TAG, bytes32(genesis, 'genesis'), bytes32(nonce, 'nonce'));
+/**
+ * The payload answering the sidecar's challenge: it names the sidecar (`audience`, the HTTP
+ * origin the page connected to), so a sidecar that relays another's nonce gains nothing.
+ */
+export function authPayload(genesis, audience, nonce) {
+  if (typeof audience !== 'string' || !/^https?:\/\/[\x21-\x7e]+$/.test(audience)) {
+    throw new Error(`the audience must be an http(s) origin, got ${JSON.stringify(audience)}`);
+  }
+  return u8aConcat(
+    AUTH_TAG, bytes32(genesis, 'genesis'), compactAddLength(stringToU8a(audience)), bytes32(nonce, 'nonce'),
+  );
 }
 
 /**

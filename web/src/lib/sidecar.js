@@ -2,6 +2,7 @@
 // replies or errors, and every pushed message as an event.
 
 import { authPayload } from './chain.js';
+import { sidecarHttpOrigin } from './config.js';
 
 /**
  * The fields of a close intent (signed by the voucher key, raw) as the sidecar takes them: in the
@@ -104,8 +105,10 @@ export class SidecarClient {
 
   /**
    * Opens the connection and answers the challenge with `login` (`accountLogin` or
-   * `sessionLogin`) — unless the sidecar serves another chain than `genesis`: nothing is signed
-   * for another chain. Resolves to the `authenticated` message.
+   * `sessionLogin`) — unless the sidecar serves another chain than `genesis`, or its challenge
+   * names another sidecar than the one connected to (a sidecar relaying another's nonce to log
+   * in there as this page's account): nothing is signed then. Resolves to the `authenticated`
+   * message.
    */
   async connect(login, { genesis, timeoutMs = 20000 } = {}) {
     const ws = new WebSocket(this.url);
@@ -138,8 +141,14 @@ export class SidecarClient {
       this.close();
       throw new Error(`the sidecar at ${this.url} serves another chain (genesis ${challenge.genesis})`);
     }
+    const audience = sidecarHttpOrigin(this.url);
+    if (challenge.audience !== audience) {
+      this.close();
+      throw new Error(`refused to sign in: the sidecar at ${this.url} sent a challenge for `
+        + `${JSON.stringify(challenge.audience ?? null)}, not ${audience}`);
+    }
     const reply = await this.request(
-      { type: 'auth', ...(await login(authPayload(challenge.genesis, challenge.nonce))) },
+      { type: 'auth', ...(await login(authPayload(challenge.genesis, audience, challenge.nonce))) },
       ['authenticated'],
     );
     this.account = reply.account;

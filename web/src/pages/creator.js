@@ -521,15 +521,19 @@ ui.endStream.addEventListener('click', () => withBusy([ui.goLive, ui.endStream],
 }));
 
 // ---- WHIP (OBS) ----
-ui.whipToken.addEventListener('click', () => withBusy(ui.whipToken, async () => {
+/** Fetches OBS credentials for the selected stream; `rotate` revokes every earlier token first. */
+async function fetchWhipCredentials(rotate) {
   if (!account || !selected) return;
   try {
     const c = await ensureClient();
-    const reply = await c.request({ type: 'publish_token', stream_id: selected.id }, ['publish_token']);
+    const reply = await c.request({ type: 'publish_token', stream_id: selected.id, rotate }, ['publish_token']);
     ui.whipUrl.value = new URL(reply.whip_url, sidecarHttpOrigin(sidecarUrl)).toString();
     ui.whipBearer.value = reply.token;
     ui.whipCredentials.hidden = false;
-    setStatus(ui.whipStatus, 'Paste these into OBS. Keep the token secret: it lets anyone publish to this stream.', 'ok');
+    const until = new Date(reply.expires_at * 1000).toLocaleString();
+    setStatus(ui.whipStatus, `${rotate ? 'Earlier tokens are revoked. ' : ''}Paste these into OBS before ${until}. `
+      + 'Keep the token secret: it lets anyone publish to this stream while no one else does.', 'ok');
+    ui.whipStatus.dataset.expiresAt = String(reply.expires_at);
   } catch (e) {
     const unsupported = e instanceof SidecarError && e.code === 'unknown_type';
     setStatus(ui.whipStatus, unsupported
@@ -537,7 +541,9 @@ ui.whipToken.addEventListener('click', () => withBusy(ui.whipToken, async () => 
       : `Cannot get OBS credentials: ${errorText(e)}`, 'error');
     ui.whipStatus.dataset.unsupported = String(unsupported);
   }
-}));
+}
+ui.whipToken.addEventListener('click', () => withBusy(ui.whipToken, () => fetchWhipCredentials(false)));
+byId('whip-rotate').addEventListener('click', () => withBusy(byId('whip-rotate'), () => fetchWhipCredentials(true)));
 byId('copy-whip-url').addEventListener('click', async () => {
   const ok = await copyText(ui.whipUrl.value, ui.whipUrl);
   setStatus(ui.whipStatus, ok ? 'Server URL copied.' : 'Select the URL and copy it.', ok ? 'ok' : 'error');

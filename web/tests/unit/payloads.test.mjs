@@ -47,16 +47,20 @@ test('delegate call: 97 fixed bytes (tag, genesis, viewer, u64 allowance id, u32
   assert.equal(delegatePayload(GENESIS, VIEWER, 7, 0, topUp).length, 97 + 17);
 });
 
-test('sidecar login: "vilokanam/auth/v1" ++ genesis ++ nonce, 81 bytes', () => {
+test('sidecar login: "vilokanam/auth/v2" ++ genesis ++ audience (compact length) ++ nonce', () => {
   const nonce = `0x${'cd'.repeat(32)}`;
-  const p = authPayload(GENESIS, nonce);
-  assert.equal(p.length, 81);
-  assert.equal(u8aToHex(p), `0x${ascii('vilokanam/auth/v1')}${G}${'cd'.repeat(32)}`);
+  const audience = 'https://sidecar.example';
+  const p = authPayload(GENESIS, audience, nonce);
+  assert.equal(p.length, 17 + 32 + 1 + audience.length + 32);
+  // SCALE compact length of 23 bytes: 23 << 2 = 0x5c.
+  assert.equal(u8aToHex(p), `0x${ascii('vilokanam/auth/v2')}${G}5c${ascii(audience)}${'cd'.repeat(32)}`);
+  // Another sidecar's origin gives other bytes to sign.
+  assert.notDeepEqual(authPayload(GENESIS, 'https://evil.example', nonce), p);
 });
 
 test('no tag is a prefix of another, so no payload of one kind is a payload of another', () => {
   const tags = [VOUCHER_TAG, CLOSE_TAG, DELEGATE_TAG, AUTH_TAG].map((t) => Buffer.from(t).toString('ascii'));
-  assert.deepEqual(tags, ['vilokanam/tick/v1', 'vilokanam/close/v1', 'vilokanam/delegate/v1', 'vilokanam/auth/v1']);
+  assert.deepEqual(tags, ['vilokanam/tick/v1', 'vilokanam/close/v1', 'vilokanam/delegate/v1', 'vilokanam/auth/v2']);
   for (const a of tags) {
     for (const b of tags) if (a !== b) assert.ok(!b.startsWith(a), `${a} is a prefix of ${b}`);
   }
@@ -65,6 +69,9 @@ test('no tag is a prefix of another, so no payload of one kind is a payload of a
 test('a genesis, nonce or viewer that is not 32 bytes is refused rather than signed', () => {
   assert.throws(() => voucherPayload('0x0102', 1, 1), /genesis must be 32 bytes/);
   assert.throws(() => closePayload(`${GENESIS}00`, 1, 1), /genesis must be 32 bytes/);
-  assert.throws(() => authPayload(GENESIS, '0x01'), /nonce must be 32 bytes/);
+  assert.throws(() => authPayload(GENESIS, 'https://s.example', '0x01'), /nonce must be 32 bytes/);
+  for (const audience of [undefined, '', 'wss://s.example', 'https://s.example/\n']) {
+    assert.throws(() => authPayload(GENESIS, audience, `0x${'cd'.repeat(32)}`), /audience must be/);
+  }
   assert.throws(() => delegatePayload(GENESIS, '0x0102', 0, 0, new Uint8Array()));
 });

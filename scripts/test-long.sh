@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# The long end-to-end tests, kept out of scripts/test.sh for CI's time budget (~15 minutes of
+# waiting, the two in parallel, against the real node and sidecar):
+# - relay_e2e's five-minute outage: the sidecar cut off from the chain while the node produces
+#   blocks loses no acknowledged second (and stops acknowledging after --ack-without-chain-secs);
+# - pay_per_second with VILOKANAM_LONG_TESTS=1: an abandoned session stays open for the
+#   runtime's twelve-minute idle timeout, then the off-chain worker refunds it.
+set -euo pipefail
+source "$(dirname "$0")/env.sh"
+cd "$ROOT"
+"$ROOT/scripts/setup.sh"
+log "long tests: the outage and the idle timeout ($PROFILE)"
+# The workspace's selection, as in scripts/test.sh: another would unify features differently and
+# rebuild much of the dependency tree.
+workspace=(--locked --profile "$PROFILE" --workspace --exclude vilokanam-zombienet-tests)
+cargo test "${workspace[@]}" --no-run
+VILOKANAM_LONG_TESTS=1 cargo test "${workspace[@]}" --test pay_per_second -- --nocapture &
+idle=$!
+cargo test "${workspace[@]}" --test relay_e2e -- --ignored --nocapture
+wait "$idle"
+log "long tests passed"
