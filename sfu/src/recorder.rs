@@ -6,6 +6,10 @@
 //! first keyframe on, and stored as IVF for VP8 or an Annex-B elementary stream for H.264:
 //! both play with ffplay or VLC. One file per publisher connection:
 //! `stream-<id>-<unix ms>.ivf|.h264`.
+//!
+//! The directory has a quota: what is in it when the recorder starts counts, and once the next
+//! frame would pass the quota every open recording is finished and none is started again (a
+//! publisher could otherwise fill the disk the chain's database and the sidecar's share).
 
 use crate::codec::{self, VideoCodec};
 use std::{
@@ -51,15 +55,17 @@ pub struct Recorder {
 }
 
 impl Recorder {
-	/// Start the recorder thread writing into `dir` (created if missing).
-	pub fn new(dir: PathBuf) -> Self {
+	/// Start the recorder thread writing into `dir` (created if missing), at most
+	/// `max_bytes` in it.
+	pub fn new(dir: PathBuf, max_bytes: u64) -> Self {
 		let (tx, rx) = mpsc::channel();
 		let spawned = std::thread::Builder::new().name("media-recorder".into()).spawn(move || {
 			if let Err(e) = std::fs::create_dir_all(&dir) {
 				tracing::error!("cannot create the recording directory {}: {e}", dir.display());
 				return;
 			}
-			run(dir, rx)
+			let used = dir_bytes(&dir);
+			run(dir, rx, Quota { used, max: max_bytes })
 		});
 		let thread = match spawned {
 			Ok(t) => Some(t),
@@ -91,6 +97,8 @@ impl Drop for Recorder {
 
 struct Recording {
 	out: BufWriter<File>,
+	/// Bytes written to the file so far.
+	written: u64,
 	codec: VideoCodec,
 	path: PathBuf,
 	frames: u32,
@@ -105,10 +113,35 @@ struct Recording {
 	dims: Option<(u16, u16)>,
 }
 
-fn run(dir: PathBuf, rx: mpsc::Receiver<RecordMsg>) {
+/// The bytes the recording directory may hold, and holds.
+struct Quota {
+	used: u64,
+	max: u64,
+}
+
+/// The bytes of the files in `dir` (not below it).
+fn dir_bytes(dir: &std::path::Path) -> u64 {
+	std::fs::read_dir(dir)
+		.map(|entries| {
+			entries
+				.filter_map(Result::ok)
+				.filter_map(|e| e.metadata().ok())
+				.filter(|m| m.is_file())
+				.map(|m| m.len())
+				.sum()
+		})
+		.unwrap_or(0)
+}
+
+/// The IVF header's size, written when a VP8 recording opens.
+const IVF_HEADER_BYTES: u64 = 32;
+
+fn run(dir: PathBuf, rx: mpsc::Receiver<RecordMsg>, mut quota: Quota) {
 	let mut recordings: HashMap<u64, Recording> = HashMap::new();
+	let mut full = false;
 	while let Ok(msg) = rx.recv() {
 		match msg {
+			RecordMsg::Packet(_) if full => {},
 			RecordMsg::Packet(p) => {
 				let peer = p.peer;
 				let rec = match recordings.entry(p.peer) {
@@ -123,8 +156,27 @@ fn run(dir: PathBuf, rx: mpsc::Receiver<RecordMsg>) {
 							VideoCodec::H264 => "h264",
 						};
 						let path = dir.join(format!("stream-{}-{at}.{ext}", p.stream_id));
+						if quota.used.saturating_add(IVF_HEADER_BYTES) > quota.max {
+							full = true;
+							tracing::error!(
+								"the recording directory {} holds its quota of {} bytes: \
+								 recording stops",
+								dir.display(),
+								quota.max
+							);
+							continue;
+						}
 						match open(&path, p.codec) {
 							Ok(out) => v.insert(Recording {
+								written: {
+									let header = if p.codec == VideoCodec::Vp8 {
+										IVF_HEADER_BYTES
+									} else {
+										0
+									};
+									quota.used = quota.used.saturating_add(header);
+									header
+								},
 								out,
 								codec: p.codec,
 								path,
@@ -143,30 +195,57 @@ fn run(dir: PathBuf, rx: mpsc::Receiver<RecordMsg>) {
 						}
 					},
 				};
-				if let Err(e) = rec.push(p) {
-					tracing::error!("recording to {} failed: {e}", rec.path.display());
-					recordings.remove(&peer);
+				let before = rec.written;
+				let room = quota.max.saturating_sub(quota.used);
+				match rec.push(p, room) {
+					Ok(Pushed::Written | Pushed::Skipped) => {
+						quota.used = quota.used.saturating_add(rec.written - before);
+					},
+					Ok(Pushed::OverQuota) => {
+						full = true;
+						tracing::error!(
+							"the recording directory {} reached its quota of {} bytes: \
+							 recordings are finished and no more are started",
+							dir.display(),
+							quota.max
+						);
+						for (_, mut rec) in recordings.drain() {
+							finish(&mut rec);
+						}
+					},
+					Err(e) => {
+						tracing::error!("recording to {} failed: {e}", rec.path.display());
+						recordings.remove(&peer);
+					},
 				}
 			},
 			RecordMsg::End(peer) => {
 				if let Some(mut rec) = recordings.remove(&peer) {
-					match rec.finish() {
-						Ok(()) => tracing::info!(
-							"recorded {} frames to {}",
-							rec.frames,
-							rec.path.display()
-						),
-						Err(e) => tracing::error!("finishing {} failed: {e}", rec.path.display()),
-					}
+					finish(&mut rec);
 				}
 			},
 		}
 	}
 	for (_, mut rec) in recordings {
-		if let Err(e) = rec.finish() {
-			tracing::error!("finishing {} failed: {e}", rec.path.display());
-		}
+		finish(&mut rec);
 	}
+}
+
+fn finish(rec: &mut Recording) {
+	match rec.finish() {
+		Ok(()) => tracing::info!("recorded {} frames to {}", rec.frames, rec.path.display()),
+		Err(e) => tracing::error!("finishing {} failed: {e}", rec.path.display()),
+	}
+}
+
+/// What became of a packet.
+enum Pushed {
+	/// It completed a frame, which was written.
+	Written,
+	/// Nothing was written: it was kept for a frame, or dropped with an incomplete one.
+	Skipped,
+	/// The frame it completed would pass the quota: not written.
+	OverQuota,
 }
 
 fn open(path: &PathBuf, codec: VideoCodec) -> std::io::Result<BufWriter<File>> {
@@ -193,7 +272,8 @@ fn ivf_header(width: u16, height: u16, frames: u32) -> [u8; 32] {
 }
 
 impl Recording {
-	fn push(&mut self, p: RecordPacket) -> std::io::Result<()> {
+	/// Take a packet; a frame it completes is written if `room` bytes hold it.
+	fn push(&mut self, p: RecordPacket, room: u64) -> std::io::Result<Pushed> {
 		if p.timestamp != self.pending_ts {
 			// A new frame began before the last one's marker: that one is incomplete.
 			self.pending.clear();
@@ -201,14 +281,14 @@ impl Recording {
 		}
 		self.pending.push((p.seq, p.payload));
 		if !p.marker {
-			return Ok(());
+			return Ok(Pushed::Skipped);
 		}
 		let mut packets = std::mem::take(&mut self.pending);
 		packets.sort_by_key(|(seq, _)| *seq);
 		let contiguous = packets.windows(2).all(|w| w[1].0 == w[0].0 + 1);
 		let (Some((first_seq, first)), Some((last_seq, _))) = (packets.first(), packets.last())
 		else {
-			return Ok(());
+			return Ok(Pushed::Skipped);
 		};
 		let key = codec::starts_keyframe(self.codec, first);
 		// A frame follows the last one written without a gap, or is a keyframe: after a loss,
@@ -216,15 +296,22 @@ impl Recording {
 		let follows = self.last_seq.is_some_and(|l| *first_seq == l + 1);
 		if !contiguous || !(key || (self.started && follows)) {
 			self.started = false;
-			return Ok(());
+			return Ok(Pushed::Skipped);
 		}
-		self.started = true;
-		self.last_seq = Some(*last_seq);
 		let frame = match self.codec {
 			VideoCodec::Vp8 => depacketize_vp8(&packets),
 			VideoCodec::H264 => depacketize_h264(&packets),
 		};
-		let Some(frame) = frame else { return Ok(()) };
+		let Some(frame) = frame else { return Ok(Pushed::Skipped) };
+		let size = match self.codec {
+			VideoCodec::Vp8 => 12 + frame.len() as u64,
+			VideoCodec::H264 => frame.len() as u64,
+		};
+		if size > room {
+			return Ok(Pushed::OverQuota);
+		}
+		self.started = true;
+		self.last_seq = Some(*last_seq);
 		match self.codec {
 			VideoCodec::Vp8 => {
 				if key && self.dims.is_none() && frame.len() >= 10 {
@@ -240,8 +327,9 @@ impl Recording {
 			},
 			VideoCodec::H264 => self.out.write_all(&frame)?,
 		}
+		self.written += size;
 		self.frames += 1;
-		Ok(())
+		Ok(Pushed::Written)
 	}
 
 	fn finish(&mut self) -> std::io::Result<()> {
@@ -315,7 +403,7 @@ mod tests {
 	#[test]
 	fn vp8_frames_become_an_ivf_file_from_the_first_keyframe() {
 		let dir = tempfile::tempdir().unwrap();
-		let rec = Recorder::new(dir.path().to_path_buf());
+		let rec = Recorder::new(dir.path().to_path_buf(), u64::MAX);
 		// An inter frame before any keyframe: not recorded.
 		rec.send(packet(1, 0, true, &[0x10, 0x01, 0xaa]));
 		// A keyframe in two packets (descriptor S=1 then S=0), 320×240.
@@ -359,5 +447,46 @@ mod tests {
 		assert_eq!(&f2[12..12 + len2], &[0x01, 0xdd]);
 		let f3 = &f2[12 + len2..];
 		assert_eq!(u64::from_le_bytes(f3[4..12].try_into().unwrap()), 12000);
+	}
+
+	/// A publisher streaming into a directory with a quota: frames are written while they fit,
+	/// then the file is finished (a valid IVF of what fit) and nothing more is written, for any
+	/// publisher, even after a restart (what is in the directory counts).
+	#[test]
+	fn recording_stops_at_the_directory_quota() {
+		let dir = tempfile::tempdir().unwrap();
+		// Header 32 + a 12-byte keyframe frame (12 + 12) + inter frames of 2 bytes (12 + 2).
+		let quota = 32 + 24 + 14 * 3;
+		let rec = Recorder::new(dir.path().to_path_buf(), quota);
+		let key = [0x10, 0x10, 0x02, 0x00, 0x9d, 0x01, 0x2a, 0x40, 0x01, 0xf0, 0x00, 0x01, 0x02];
+		rec.send(packet(1, 0, true, &key));
+		for i in 0..10u64 {
+			rec.send(packet(2 + i, 3000 * (i as u32 + 1), true, &[0x10, 0x01, 0xaa]));
+		}
+		// Another publisher after the quota is reached: not recorded.
+		let mut other = packet(100, 0, true, &key);
+		if let RecordMsg::Packet(p) = &mut other {
+			p.peer = 2;
+		}
+		rec.send(other);
+		drop(rec);
+		let files: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap()).collect();
+		assert_eq!(files.len(), 1, "the second publisher's recording never started");
+		let bytes = std::fs::read(files[0].path()).unwrap();
+		assert_eq!(bytes.len() as u64, quota, "exactly what fit");
+		assert_eq!(
+			u32::from_le_bytes(bytes[24..28].try_into().unwrap()),
+			4,
+			"the keyframe and three"
+		);
+		// A restart counts what is there: nothing more fits.
+		let rec = Recorder::new(dir.path().to_path_buf(), quota + 10);
+		let mut again = packet(1, 0, true, &key);
+		if let RecordMsg::Packet(p) = &mut again {
+			p.peer = 3;
+		}
+		rec.send(again);
+		drop(rec);
+		assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "no new file");
 	}
 }

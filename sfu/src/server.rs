@@ -34,6 +34,8 @@ pub struct MediaConfig {
 	pub public_ip: Option<IpAddr>,
 	/// Record every publisher's video here (an IVF or Annex-B file per publisher), if set.
 	pub record_dir: Option<PathBuf>,
+	/// The most bytes the recording directory may hold (what is there already counts).
+	pub record_max_bytes: u64,
 	/// Most media peers at once.
 	pub max_peers: usize,
 	/// Answer as a full ICE agent instead of ICE-lite. ICE-lite (the default) relies on the
@@ -52,6 +54,7 @@ impl Default for MediaConfig {
 			listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
 			public_ip: None,
 			record_dir: None,
+			record_max_bytes: 10 << 30,
 			max_peers: 10_000,
 			full_ice: false,
 			cpu: None,
@@ -165,7 +168,7 @@ impl MediaServer {
 		let (tx, rx) = mpsc::channel();
 		let snapshot = Arc::new(RwLock::new(MediaSnapshot::default()));
 		let peers = Arc::new(AtomicU64::new(0));
-		let recorder = config.record_dir.clone().map(Recorder::new);
+		let recorder = config.record_dir.clone().map(|d| Recorder::new(d, config.record_max_bytes));
 		let driver = Driver::new(
 			socket,
 			rx,

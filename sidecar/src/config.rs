@@ -44,6 +44,8 @@ pub const DEFAULT_VOUCHER_GRACE_MS: u64 = 1_500;
 /// with the runtime's twelve-minute idle timeout an outage of up to ten loses nothing
 /// acknowledged (see `Heartbeats::watching`).
 pub const DEFAULT_ACK_WITHOUT_CHAIN_SECS: u64 = 300;
+/// Default quota of the recording directory: 10 GiB.
+pub const DEFAULT_RECORD_MAX_BYTES: u64 = 10 << 30;
 /// Default lifetime of a publish token: a week, long enough for an OBS profile, short enough
 /// that a token leaked and forgotten stops working by itself.
 pub const DEFAULT_PUBLISH_TOKEN_TTL_SECS: u64 = 7 * 24 * 3600;
@@ -103,6 +105,9 @@ pub struct Cli {
 	/// Record publishers' video into this directory (off when unset).
 	#[arg(long, env = "VILOKANAM_SIDECAR_RECORD_DIR")]
 	pub record_dir: Option<PathBuf>,
+	/// The most bytes --record-dir may hold; recording stops there [default: 10 GiB].
+	#[arg(long, env = "VILOKANAM_SIDECAR_RECORD_MAX_BYTES")]
+	pub record_max_bytes: Option<u64>,
 	/// Serve the web pages (the built `web/dist`) from this directory (off when unset).
 	#[arg(long, env = "VILOKANAM_SIDECAR_WEB_DIR")]
 	pub web_dir: Option<PathBuf>,
@@ -181,6 +186,8 @@ pub struct FileConfig {
 	pub voucher_grace_ms: Option<u64>,
 	/// See [`Cli::record_dir`].
 	pub record_dir: Option<PathBuf>,
+	/// See [`Cli::record_max_bytes`].
+	pub record_max_bytes: Option<u64>,
 	/// See [`Cli::web_dir`].
 	pub web_dir: Option<PathBuf>,
 	/// See [`Cli::public_node_url`].
@@ -255,6 +262,8 @@ pub struct Config {
 	pub voucher_grace_ms: u64,
 	/// Where publishers' video is recorded, if anywhere.
 	pub record_dir: Option<PathBuf>,
+	/// The most bytes that directory may hold.
+	pub record_max_bytes: u64,
 	/// Where the web pages are, if served.
 	pub web_dir: Option<PathBuf>,
 	/// The node URL the web pages use.
@@ -375,6 +384,10 @@ impl Config {
 				.or(file.voucher_grace_ms)
 				.unwrap_or(DEFAULT_VOUCHER_GRACE_MS),
 			record_dir: cli.record_dir.or(file.record_dir),
+			record_max_bytes: cli
+				.record_max_bytes
+				.or(file.record_max_bytes)
+				.unwrap_or(DEFAULT_RECORD_MAX_BYTES),
 			web_dir: cli.web_dir.or(file.web_dir),
 			public_node_url: String::new(),
 			audiences: Vec::new(),
@@ -427,10 +440,8 @@ impl Config {
 		if config.settle_every_blocks == 0 {
 			return Err(ConfigError::Invalid("settle-every-blocks must be at least 1"));
 		}
-		let l = config.limits;
-		if !(l.connect_per_sec.is_finite() && l.connect_per_sec >= 0.0)
-			|| !(l.request_per_sec.is_finite() && l.request_per_sec >= 0.0)
-		{
+		let rate_ok = |r: f64| r.is_finite() && r >= 0.0;
+		if !rate_ok(config.limits.connect_per_sec) || !rate_ok(config.limits.request_per_sec) {
 			return Err(ConfigError::Invalid("per-ip rates must be finite and not negative"));
 		}
 		if config.publish_token_ttl_secs == 0 {
@@ -547,6 +558,26 @@ mod tests {
 		for bad in ["sidecar.example", "ftp://sidecar.example"] {
 			let e = Config::merge(parse(&["--public-url", bad]), FileConfig::default());
 			assert!(matches!(e, Err(ConfigError::PublicUrl(_))), "{bad}");
+		}
+	}
+
+	#[test]
+	fn door_limits() {
+		let c = Config::merge(parse(&[]), FileConfig::default()).unwrap();
+		assert_eq!(c.limits, crate::access::admission::Limits::default());
+		let c = Config::merge(
+			parse(&["--max-connections-per-ip", "0", "--request-rate-per-ip", "2"]),
+			FileConfig::default(),
+		)
+		.unwrap();
+		assert_eq!(
+			(c.limits.max_per_ip, c.limits.request_per_sec, c.limits.request_burst),
+			(0, 2.0, 8.0)
+		);
+		for bad in ["-1", "NaN", "inf"] {
+			let flag = format!("--connect-rate-per-ip={bad}");
+			let e = Config::merge(parse(&[flag.as_str()]), FileConfig::default());
+			assert!(matches!(e, Err(ConfigError::Invalid(_))), "{bad}");
 		}
 	}
 

@@ -85,6 +85,7 @@ async fn run(config: Config) -> Result<(), String> {
 			listen: config.media_listen,
 			public_ip: config.media_public_ip,
 			record_dir: config.record_dir.clone(),
+			record_max_bytes: config.record_max_bytes,
 			full_ice: config.media_full_ice,
 			cpu: config.media_cpu,
 			..MediaConfig::default()
