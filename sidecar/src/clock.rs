@@ -10,3 +10,8 @@ pub fn unix_ms() -> u64 {
 		.map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 		.unwrap_or(0)
 }
+
+/// Now, in Unix seconds (what tokens' expiries are written in).
+pub fn unix_secs() -> u64 {
+	unix_ms() / 1_000
+}

@@ -116,6 +116,13 @@ pub(crate) fn response(
 	r
 }
 
+/// The `Authorization: Bearer` token of `req`, if it has one (WHIP/WHEP, `POST /vouchers`).
+pub(crate) fn bearer(req: &Request<Incoming>) -> Option<String> {
+	let v = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
+	let (scheme, token) = v.split_once(' ')?;
+	scheme.eq_ignore_ascii_case("bearer").then(|| token.trim().to_owned())
+}
+
 /// Whether a request costs enough work (an SDP offer, a signature check and a write) to be
 /// rate-limited per client address.
 fn is_costly(method: &Method, path: &str) -> bool {

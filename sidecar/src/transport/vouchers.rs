@@ -7,6 +7,7 @@ use crate::{
 	billing::heartbeat::{Heartbeat, HeartbeatError},
 	clock,
 	protocol::{Crypto, Encoding, ErrorCode, HexBytes, Signer},
+	transport::http,
 	Sidecar,
 };
 use http_body_util::{BodyExt, Full, Limited};
@@ -112,15 +113,9 @@ pub async fn close(req: Request<Incoming>, sidecar: &Sidecar) -> Response<Full<B
 	}
 }
 
-fn bearer(req: &Request<Incoming>) -> Option<String> {
-	let v = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
-	let (scheme, token) = v.split_once(' ')?;
-	scheme.eq_ignore_ascii_case("bearer").then(|| token.trim().to_owned())
-}
-
 /// `POST /vouchers`: the same checks, verification and durable storage as a heartbeat.
 pub async fn post(req: Request<Incoming>, sidecar: &Sidecar) -> Response<Full<Bytes>> {
-	let Some(token) = bearer(&req) else {
+	let Some(token) = http::bearer(&req) else {
 		return error(
 			StatusCode::UNAUTHORIZED,
 			ErrorCode::Unauthenticated,

@@ -21,7 +21,9 @@ use crate::{
 		rights::{self, PublisherGate, Refusal, ViewerGate},
 		tokens::{PublishClaims, TokenError},
 	},
-	clock, protocol, Sidecar,
+	clock, protocol,
+	transport::http,
+	Sidecar,
 };
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::{
@@ -84,12 +86,6 @@ fn cors(h: &mut hyper::HeaderMap) {
 		header::ACCESS_CONTROL_EXPOSE_HEADERS,
 		HeaderValue::from_static("Location, Link, ETag"),
 	);
-}
-
-fn bearer(req: &Request<Incoming>) -> Option<String> {
-	let v = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
-	let (scheme, token) = v.split_once(' ')?;
-	scheme.eq_ignore_ascii_case("bearer").then(|| token.trim().to_owned())
 }
 
 fn unauthorized(message: &str) -> Response<Full<Bytes>> {
@@ -168,13 +164,13 @@ async fn offer(
 			"this sidecar runs without a media server\n",
 		);
 	};
-	let Some(token) = bearer(&req) else {
+	let Some(token) = http::bearer(&req) else {
 		return unauthorized("an Authorization: Bearer token is required");
 	};
 	// The token first: it needs neither the body, the store nor the chain.
 	let claimed = match role {
 		MediaRole::Publisher => {
-			match sidecar.tokens.check_publish(&token, stream_id, clock::unix_ms() / 1000) {
+			match sidecar.tokens.check_publish(&token, stream_id, clock::unix_secs()) {
 				Ok(claims) => Claimed::Publisher(claims),
 				Err(e) => return unauthorized(&e.to_string()),
 			}
@@ -316,7 +312,7 @@ fn delete(
 	stream_id: u64,
 	id: &str,
 ) -> Response<Full<Bytes>> {
-	let Some(token) = bearer(req) else {
+	let Some(token) = http::bearer(req) else {
 		return unauthorized("an Authorization: Bearer token is required");
 	};
 	let mut map = sidecar.whip.lock();

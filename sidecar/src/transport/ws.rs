@@ -719,7 +719,7 @@ impl Conn {
 		if rotate {
 			crate::transport::whip::close_publishers(&self.sidecar, stream_id);
 		}
-		let expires_s = clock::unix_ms() / 1000 + self.sidecar.settings.publish_token_ttl.as_secs();
+		let expires_s = clock::unix_secs() + self.sidecar.settings.publish_token_ttl.as_secs();
 		let claims = PublishClaims { stream_id, account, generation, expires_s };
 		self.send(&ServerMessage::PublishToken {
 			stream_id,
