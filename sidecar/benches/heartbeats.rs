@@ -4,32 +4,33 @@
 //! cargo bench -p vilokanam-sidecar --bench heartbeats -- --viewers 20000 --seconds 20
 //! ```
 //!
-//! Starts the sidecar in-process on loopback (its own tokio runtime) with a chain view seeded
-//! without a node: one live stream and `--viewers` open sessions whose viewers have sr25519 keys.
-//! Every voucher is signed and serialized before the clock starts, so signing does not compete
-//! with the server for CPU. Then `--viewers` WebSocket connections (on a second runtime)
-//! authenticate and watch, and each sends one heartbeat per second, the connections' sending
-//! instants spread evenly across the second, for `--warmup` + `--seconds` seconds. Only the last
-//! `--seconds` are measured.
+//! Starts the sidecar in this process (its own tokio runtime) with a chain view seeded without
+//! a node: one live stream and `--viewers` open sessions whose viewers have sr25519 keys. The
+//! clients run in a second process (this binary again, `--role clients`): it signs and
+//! serializes every voucher before the clock starts, opens `--viewers` WebSocket connections
+//! that authenticate and watch, and then each sends one heartbeat per second, the connections'
+//! sending instants spread evenly across the second, for `--warmup` + `--seconds` seconds. Only
+//! the last `--seconds` are measured. The two processes agree on the start over the child's
+//! stdin and stdout.
 //!
 //! Reported: acknowledged heartbeats per second, client-side ack latency (send → ack received)
-//! p50/p99/max, server CPU-seconds per heartbeat (the server's threads only, read from
-//! `/proc/self/task/*/schedstat`, so the in-process clients' work is excluded), client
-//! CPU-seconds, and memory per connection (RSS delta over opening the connections / N; it counts
-//! both ends of each connection, as the clients live in the same process).
+//! p50/p99/max, server CPU-seconds per heartbeat (the server's threads, read from
+//! `/proc/self/task/*/schedstat`), the client process's CPU-seconds, and memory per connection
+//! at each end (RSS growth over opening the connections / N).
 //!
 //! Options: `--viewers N` (20000), `--seconds S` (20), `--warmup W` (3), `--rate R` heartbeats
 //! per second per connection (1), `--verifier-threads T` (0: the server's default),
 //! `--server-threads T` (2), `--client-threads T` (2), `--group-window-ms M` (2).
 //!
-//! Each connection costs a file descriptor at both ends, in this one process: where the hard
-//! `RLIMIT_NOFILE` cannot be raised (no `CAP_SYS_RESOURCE`), N is capped near half of it, and
-//! `--rate` is the way to offer more heartbeats per second.
+//! Each connection costs a file descriptor in each process: where the hard `RLIMIT_NOFILE`
+//! cannot be raised (no `CAP_SYS_RESOURCE`), N is capped near it, and `--rate` is the way to
+//! offer more heartbeats per second.
 
 use futures::{SinkExt, StreamExt};
 use sp_core::{sr25519, Pair, H256};
 use std::{
 	collections::BTreeMap,
+	io::{BufRead, Write},
 	net::{Ipv4Addr, SocketAddr, SocketAddrV4},
 	sync::Arc,
 	time::{Duration, Instant},
@@ -51,6 +52,8 @@ use vilokanam_sidecar::{
 
 const STREAM_ID: u64 = 1;
 const PRICE: u128 = 1_000_000;
+/// Descriptors a process keeps beside its connections (listener, database, pipes, runtime).
+const RESERVED_FDS: u64 = 100;
 /// Connections opened concurrently during setup.
 const CONNECT_CONCURRENCY: usize = 256;
 /// Client connections per loopback source address (the ephemeral port range is ~28k).
@@ -75,9 +78,25 @@ struct Args {
 	group_window_ms: u64,
 	#[arg(long, default_value_t = 1)]
 	rate: u64,
+	/// `server` (what is run) or `clients` (the child process the server starts).
+	#[arg(long, value_enum, default_value_t = BenchRole::Server, hide = true)]
+	role: BenchRole,
+	/// The server's address (clients only).
+	#[arg(long, hide = true)]
+	server: Option<SocketAddr>,
+	/// The chain view's genesis, hex (clients only).
+	#[arg(long, hide = true)]
+	genesis: Option<String>,
 	/// Passed by `cargo bench`; ignored.
 	#[arg(long, hide = true)]
 	bench: bool,
+}
+
+/// Which process this is.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum BenchRole {
+	Server,
+	Clients,
 }
 
 fn parse_args() -> Args {
@@ -192,10 +211,7 @@ fn presign(genesis: H256, n: usize, count: u64, threads: usize) -> Vec<Viewer> {
 					chunk
 						.into_iter()
 						.map(|i| {
-							let mut seed = [0u8; 32];
-							seed[..8].copy_from_slice(&(i as u64).to_le_bytes());
-							seed[31] = 0x5a;
-							let pair = sr25519::Pair::from_seed(&seed);
+							let pair = viewer_pair(i);
 							let session_id = i as u64;
 							let heartbeats = (1..=count)
 								.map(|c| {
@@ -430,35 +446,72 @@ fn percentile(sorted: &[u32], p: f64) -> f64 {
 }
 
 fn main() {
-	let mut args = parse_args();
-	// Both ends of every connection live in this process: two descriptors each.
-	let limit = raise_nofile(2 * args.viewers as u64 + 200);
-	let max_viewers = (limit.saturating_sub(200) / 2) as usize;
+	let args = parse_args();
+	match args.role {
+		BenchRole::Server => run_server(args),
+		BenchRole::Clients => run_clients(args),
+	}
+}
+
+/// The viewer keys of connection `i`: the server and the client process derive the same ones.
+fn viewer_pair(i: usize) -> sr25519::Pair {
+	let mut seed = [0u8; 32];
+	seed[..8].copy_from_slice(&(i as u64).to_le_bytes());
+	seed[31] = 0x5a;
+	sr25519::Pair::from_seed(&seed)
+}
+
+fn unix_ms() -> u64 {
+	vilokanam_sidecar::clock::unix_ms()
+}
+
+/// The tokio instant of Unix time `ms` (both processes read the same wall clock).
+fn instant_at(ms: u64) -> tokio::time::Instant {
+	let now_ms = unix_ms();
+	tokio::time::Instant::now() + Duration::from_millis(ms.saturating_sub(now_ms))
+}
+
+/// What the client process reports, as one JSON line.
+#[derive(serde::Serialize, serde::Deserialize, Default)]
+struct ClientReport {
+	opened: usize,
+	samples: usize,
+	p50_ms: f64,
+	p99_ms: f64,
+	p999_ms: f64,
+	max_ms: f64,
+	acks_in_window: u64,
+	missing: u64,
+	errors: BTreeMap<String, u64>,
+	/// CPU-seconds of the whole client process inside the measured window.
+	cpu_s: f64,
+	/// RSS growth of the client process over opening its connections.
+	rss_delta_bytes: u64,
+}
+
+/// The server: the sidecar with a seeded chain view, measured; the clients run in a child
+/// process (this binary with `--role clients`), so that their work is not the server's.
+fn run_server(mut args: Args) {
+	// One descriptor per connection here (the other end is in the client process).
+	let limit = raise_nofile(args.viewers as u64 + RESERVED_FDS);
+	let max_viewers = limit.saturating_sub(RESERVED_FDS) as usize;
 	if args.viewers > max_viewers {
 		println!(
-			"warning: RLIMIT_NOFILE is {limit} and cannot be raised: {} connections do not fit, using {max_viewers} (use --rate to offer more heartbeats per second)",
+			"warning: RLIMIT_NOFILE is {limit} and cannot be raised: {} connections do not fit beside the server's own files, using {max_viewers} (use --rate to offer more heartbeats per second)",
 			args.viewers
 		);
 		args.viewers = max_viewers.max(1);
 	}
 	let n = args.viewers;
-	// Heartbeats per connection (cumulative 1, 2, ...): `rate` per second.
 	let total_beats = (args.warmup + args.seconds) * args.rate;
 	println!(
-		"heartbeats bench: {n} viewers x {} heartbeats/s, {} s measured after {} s warmup; server {} worker + {} verifier threads (0: auto), client {} threads, group window {} ms",
+		"heartbeats bench: {n} viewers x {} heartbeats/s, {} s measured after {} s warmup; server {} worker + {} verifier threads (0: auto), clients in their own process with {} threads, group window {} ms",
 		args.rate, args.seconds, args.warmup, args.server_threads, args.verifier_threads, args.client_threads, args.group_window_ms
 	);
 
+	// The chain view, seeded without a node: every viewer's session, opened long enough ago
+	// for every heartbeat of the run.
 	let genesis = H256(rand::random());
-	let t = Instant::now();
-	let viewers = presign(genesis, n, total_beats, 2);
-	println!(
-		"pre-signed {} vouchers in {:.1} s",
-		n as u64 * total_beats,
-		t.elapsed().as_secs_f64()
-	);
-
-	// The chain view, seeded without a node.
 	let chain = ChainView::offline(genesis);
 	let creator = sr25519::Pair::from_seed(&[0xcc; 32]);
 	chain.insert_stream(StreamEntry::new(
@@ -467,22 +520,19 @@ fn main() {
 		PRICE,
 		StreamStatus::Live,
 	));
-	// Opened long enough ago for every heartbeat of the run.
-	let opened_at = vilokanam_sidecar::clock::unix_ms().saturating_sub((total_beats + 60) * 1000);
-	for v in &viewers {
-		let session = SessionEntry::new(
-			v.session_id,
-			account_of(&v.pair),
+	let opened_at = unix_ms().saturating_sub((total_beats + 120) * 1000);
+	for i in 0..n {
+		chain.insert_session(SessionEntry::new(
+			i as u64,
+			account_of(&viewer_pair(i)),
 			STREAM_ID,
 			PRICE,
 			opened_at,
 			u64::MAX / 2,
 			0,
-		);
-		chain.insert_session(session);
+		));
 	}
 
-	// The server, on its own runtime.
 	let dir = tempfile::tempdir().expect("tempdir");
 	let server_rt = tokio::runtime::Builder::new_multi_thread()
 		.worker_threads(args.server_threads)
@@ -519,19 +569,185 @@ fn main() {
 		(addr, sidecar)
 	});
 
+	let rss_before = rss_bytes();
+	let t = Instant::now();
+	let exe = std::env::current_exe().expect("this executable");
+	let child = std::process::Command::new(exe)
+		.args([
+			"--role".to_owned(),
+			"clients".to_owned(),
+			"--server".to_owned(),
+			addr.to_string(),
+			"--genesis".to_owned(),
+			hex::encode(genesis.0),
+			"--viewers".to_owned(),
+			n.to_string(),
+			"--seconds".to_owned(),
+			args.seconds.to_string(),
+			"--warmup".to_owned(),
+			args.warmup.to_string(),
+			"--rate".to_owned(),
+			args.rate.to_string(),
+			"--client-threads".to_owned(),
+			args.client_threads.to_string(),
+		])
+		.stdin(std::process::Stdio::piped())
+		.stdout(std::process::Stdio::piped())
+		.spawn()
+		.expect("start the client process");
+	let mut child = Reaped(child);
+	let mut to_child = child.0.stdin.take().expect("child stdin");
+	let mut from_child =
+		std::io::BufReader::new(child.0.stdout.take().expect("child stdout")).lines();
+	// Forward the child's progress until it has opened its connections.
+	let opened = loop {
+		let Some(Ok(line)) = from_child.next() else {
+			println!("the client process ended before connecting");
+			return;
+		};
+		match line.strip_prefix("READY ") {
+			Some(count) => break count.parse::<usize>().unwrap_or(0),
+			None => println!("clients: {line}"),
+		}
+	};
+	let rss_after = rss_bytes();
+	println!(
+		"opened, authenticated and joined {opened} connections in {:.1} s (signing included)",
+		t.elapsed().as_secs_f64()
+	);
+	if opened == 0 {
+		return;
+	}
+
+	// Connection i sends at start + (i/N + k) × period; the window follows the warmup.
+	let start_ms = unix_ms() + 500;
+	writeln!(to_child, "START {start_ms}").expect("tell the clients when to start");
+	to_child.flush().expect("flush");
+	let window_start_ms = start_ms + args.warmup * 1000;
+	let window_end_ms = window_start_ms + args.seconds * 1000;
+	let snapshot = || (metrics.heartbeats_accepted.get(), thread_cpu(), machine_busy_ns());
+	let (accepted_start, cpu_start, busy_start) = server_rt.block_on(async {
+		tokio::time::sleep_until(instant_at(window_start_ms)).await;
+		snapshot()
+	});
+	let (accepted_end, cpu_end, busy_end) = server_rt.block_on(async {
+		tokio::time::sleep_until(instant_at(window_end_ms)).await;
+		snapshot()
+	});
+	let report: ClientReport = loop {
+		let Some(Ok(line)) = from_child.next() else {
+			println!("the client process ended without a report");
+			return;
+		};
+		match line.strip_prefix("RESULT ") {
+			Some(json) => break serde_json::from_str(json).expect("the client report"),
+			None => println!("clients: {line}"),
+		}
+	};
+	drop(child);
+
+	let secs = args.seconds as f64;
+	let server_accepted = accepted_end - accepted_start;
+	let server_cpu = (cpu_end.server - cpu_start.server) as f64 / 1e9;
+	let other_cpu = (cpu_end.other - cpu_start.other) as f64 / 1e9;
+	let machine_busy = (busy_end.saturating_sub(busy_start)) as f64 / 1e9;
+	let other_processes = (machine_busy - server_cpu - other_cpu - report.cpu_s).max(0.0);
+
+	println!("--- results ({} s window) ---", args.seconds);
+	println!(
+		"acks received by clients in window: {} = {:.0} heartbeats/s",
+		report.acks_in_window,
+		report.acks_in_window as f64 / secs
+	);
+	println!(
+		"accepted by the server in window:   {server_accepted} = {:.0} heartbeats/s",
+		server_accepted as f64 / secs
+	);
+	println!(
+		"ack latency (client send -> ack received, {} samples): p50 {:.2} ms, p99 {:.2} ms, p99.9 {:.2} ms, max {:.2} ms",
+		report.samples, report.p50_ms, report.p99_ms, report.p999_ms, report.max_ms
+	);
+	println!("unacknowledged heartbeats: {}; errors: {:?}", report.missing, report.errors);
+	println!(
+		"server CPU: {server_cpu:.2} s in {secs} s ({:.0}% of one core) = {:.1} µs per heartbeat (server threads only)",
+		100.0 * server_cpu / secs,
+		1e6 * server_cpu / server_accepted.max(1) as f64
+	);
+	println!(
+		"client process CPU: {:.2} s ({:.1} µs per heartbeat); the server process's other threads: {other_cpu:.2} s",
+		report.cpu_s,
+		1e6 * report.cpu_s / server_accepted.max(1) as f64
+	);
+	println!(
+		"other processes on this machine used {other_processes:.2} CPU-s during the window ({:.0}% of one core; {} CPUs)",
+		100.0 * other_processes / secs,
+		std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0)
+	);
+	println!(
+		"memory: server RSS {:.0} MiB -> {:.0} MiB over {opened} connections = {:.1} KiB per connection; client process {:.1} KiB per connection",
+		rss_before as f64 / 1048576.0,
+		rss_after as f64 / 1048576.0,
+		(rss_after.saturating_sub(rss_before)) as f64 / 1024.0 / opened as f64,
+		report.rss_delta_bytes as f64 / 1024.0 / opened as f64
+	);
+	let server_hist = metrics.ack_latency.get_sample_count();
+	println!(
+		"server-side ack latency (receive -> ack queued): mean {:.2} ms over {server_hist} acks",
+		1000.0 * metrics.ack_latency.get_sample_sum() / server_hist.max(1) as f64
+	);
+
+	let _ = shutdown_tx.send(true);
+	drop(sidecar);
+	server_rt.shutdown_timeout(Duration::from_secs(2));
+}
+
+/// The client process, waited for (killed first if it is still running) however the server
+/// returns.
+struct Reaped(std::process::Child);
+
+impl Drop for Reaped {
+	fn drop(&mut self) {
+		if matches!(self.0.try_wait(), Ok(None)) {
+			// It prints its report and exits on its own; only an early return leaves it running.
+			std::thread::sleep(Duration::from_secs(3));
+			if matches!(self.0.try_wait(), Ok(None)) {
+				let _ = self.0.kill();
+			}
+		}
+		let _ = self.0.wait();
+	}
+}
+
+/// The client process: signs every voucher, opens the connections, says `READY <n>`, waits for
+/// `START <unix ms>` on stdin, runs the schedule and prints `RESULT <json>`.
+fn run_clients(args: Args) {
+	let n = args.viewers;
+	raise_nofile(n as u64 + RESERVED_FDS);
+	let (Some(server), Some(genesis)) = (args.server, args.genesis.as_deref()) else {
+		println!("--role clients needs --server and --genesis");
+		return;
+	};
+	let mut g = [0u8; 32];
+	hex::decode_to_slice(genesis.trim_start_matches("0x"), &mut g).expect("--genesis: 32 bytes");
+	let genesis = H256(g);
+	let total_beats = (args.warmup + args.seconds) * args.rate;
+	let t = Instant::now();
+	let viewers = Arc::new(presign(genesis, n, total_beats, 2));
+	println!(
+		"pre-signed {} vouchers in {:.1} s",
+		n as u64 * total_beats,
+		t.elapsed().as_secs_f64()
+	);
+
 	let client_rt = tokio::runtime::Builder::new_multi_thread()
 		.worker_threads(args.client_threads)
 		.thread_name("bench-client")
 		.enable_all()
 		.build()
 		.expect("client runtime");
-
-	// Open every connection.
 	let rss_before = rss_bytes();
-	let t = Instant::now();
 	// A fresh 127.x.y.0 block per run, so that TIME_WAIT ports of a previous run do not collide.
 	let base: [u8; 2] = rand_base();
-	let viewers = Arc::new(viewers);
 	let conns: Vec<(usize, Ws)> = client_rt.block_on(async {
 		let results: Vec<Result<(usize, Ws), String>> = futures::stream::iter(0..n)
 			.map(|i| {
@@ -541,7 +757,7 @@ fn main() {
 					let open = async move {
 						tokio::time::timeout(
 							Duration::from_secs(30),
-							open(addr, source, &viewers[i]),
+							open(server, source, &viewers[i]),
 						)
 						.await
 						.map_err(|_| "timed out".to_string())?
@@ -567,171 +783,120 @@ fn main() {
 		ok
 	});
 	let opened = conns.len();
-	let rss_after = rss_bytes();
-	println!(
-		"opened, authenticated and joined {opened} connections in {:.1} s",
-		t.elapsed().as_secs_f64()
-	);
+	let rss_delta_bytes = rss_bytes().saturating_sub(rss_before);
+	println!("READY {opened}");
+	let _ = std::io::stdout().flush();
 	if opened == 0 {
 		return;
 	}
+	let mut line = String::new();
+	let _ = std::io::stdin().read_line(&mut line);
+	let Some(start_ms) = line.trim().strip_prefix("START ").and_then(|m| m.parse::<u64>().ok())
+	else {
+		println!("expected START <unix ms>, got {line:?}");
+		return;
+	};
 
-	// Schedule: connection i sends at start + (i/N + k) × period, period = 1/rate s.
 	let period = Duration::from_nanos(1_000_000_000 / args.rate);
-	let close_at = tokio::time::Instant::now()
-		+ Duration::from_millis(500)
-		+ period * total_beats as u32
-		+ Duration::from_secs(6);
-	let start = tokio::time::Instant::now() + Duration::from_millis(500);
-	let window_start =
-		Instant::now() + Duration::from_millis(500) + Duration::from_secs(args.warmup);
-	let window_end = window_start + Duration::from_secs(args.seconds);
-	let mut handles = Vec::with_capacity(opened);
-	let accepted_before = Arc::new(std::sync::Mutex::new((0u64, Cpu::default(), 0u64)));
-	{
-		let _guard = client_rt.enter();
+	let window_start_ms = start_ms + args.warmup * 1000;
+	let window_end_ms = window_start_ms + args.seconds * 1000;
+	let (outcomes, cpu_s) = client_rt.block_on(async {
+		let start = instant_at(start_ms);
+		let window = (instant_at(window_start_ms).into_std(), instant_at(window_end_ms).into_std());
+		let close_at = start + period * total_beats as u32 + Duration::from_secs(6);
+		let mut handles = Vec::with_capacity(opened);
 		for (i, ws) in conns {
 			let offset = Duration::from_nanos((i as u64 * period.as_nanos() as u64) / n as u64);
-			let heartbeats = viewers[i].heartbeats.clone();
 			let at = Schedule {
 				first_send: start + offset,
 				period,
 				warmup: args.warmup * args.rate,
-				window: (window_start, window_end),
+				window,
 				close_at,
 			};
-			handles.push(client_rt.spawn(drive(i, ws, heartbeats, at)));
+			handles.push(tokio::spawn(drive(i, ws, viewers[i].heartbeats.clone(), at)));
 		}
-		// Snapshot CPU and server counters at the window's edges.
-		let m = metrics.clone();
-		let snap = accepted_before.clone();
-		client_rt.spawn(async move {
-			tokio::time::sleep_until(tokio::time::Instant::from_std(window_start)).await;
-			if let Ok(mut s) = snap.lock() {
-				*s = (m.heartbeats_accepted.get(), thread_cpu(), machine_busy_ns());
-			}
+		let cpu = tokio::spawn(async move {
+			let total = |c: Cpu| c.server + c.client + c.other;
+			tokio::time::sleep_until(instant_at(window_start_ms)).await;
+			let before = total(thread_cpu());
+			tokio::time::sleep_until(instant_at(window_end_ms)).await;
+			(total(thread_cpu()) - before) as f64 / 1e9
 		});
-	}
-	let end_snapshot = client_rt.block_on(async {
-		tokio::time::sleep_until(tokio::time::Instant::from_std(window_end)).await;
-		(metrics.heartbeats_accepted.get(), thread_cpu(), machine_busy_ns())
-	});
-	let outcomes: Vec<Outcome> = client_rt.block_on(async {
 		let mut out = Vec::with_capacity(handles.len());
 		for h in handles {
 			if let Ok(o) = h.await {
 				out.push(o);
 			}
 		}
-		out
+		(out, cpu.await.unwrap_or(f64::NAN))
 	});
-	let (accepted_start, cpu_start, busy_start) = *accepted_before.lock().expect("snapshot");
-	let (accepted_end, cpu_end, busy_end) = end_snapshot;
 
 	let mut latencies: Vec<u32> =
 		outcomes.iter().flat_map(|o| o.latencies_us.iter().copied()).collect();
 	latencies.sort_unstable();
-	let acks_in_window: u64 = outcomes.iter().map(|o| o.acks_in_window).sum();
-	let missing: u64 = outcomes.iter().map(|o| o.missing).sum();
-	let mut errors: BTreeMap<String, u64> = BTreeMap::new();
+	if std::env::var("BENCH_DETAIL").is_ok() {
+		print_detail(&outcomes, n);
+	}
+	let mut report = ClientReport {
+		opened,
+		samples: latencies.len(),
+		p50_ms: percentile(&latencies, 0.50),
+		p99_ms: percentile(&latencies, 0.99),
+		p999_ms: percentile(&latencies, 0.999),
+		max_ms: latencies.last().map(|l| *l as f64 / 1000.0).unwrap_or(f64::NAN),
+		acks_in_window: outcomes.iter().map(|o| o.acks_in_window).sum(),
+		missing: outcomes.iter().map(|o| o.missing).sum(),
+		cpu_s,
+		rss_delta_bytes,
+		..ClientReport::default()
+	};
 	for o in &outcomes {
 		for (k, v) in &o.errors {
-			*errors.entry(k.clone()).or_default() += v;
+			*report.errors.entry(k.clone()).or_default() += v;
 		}
 	}
-	let secs = args.seconds as f64;
-	let server_accepted = accepted_end - accepted_start;
-	let server_cpu = (cpu_end.server - cpu_start.server) as f64 / 1e9;
-	let client_cpu = (cpu_end.client - cpu_start.client) as f64 / 1e9;
-	let other_cpu = (cpu_end.other - cpu_start.other) as f64 / 1e9;
-	let machine_busy = (busy_end.saturating_sub(busy_start)) as f64 / 1e9;
-	let other_processes = (machine_busy - server_cpu - client_cpu - other_cpu).max(0.0);
+	println!("RESULT {}", serde_json::to_string(&report).expect("report"));
+	client_rt.shutdown_timeout(Duration::from_secs(2));
+}
 
-	println!("--- results ({} s window) ---", args.seconds);
-	println!(
-		"acks received by clients in window: {acks_in_window} = {:.0} heartbeats/s",
-		acks_in_window as f64 / secs
-	);
-	println!(
-		"accepted by the server in window:   {server_accepted} = {:.0} heartbeats/s",
-		server_accepted as f64 / secs
-	);
-	println!(
-		"ack latency (client send -> ack received, {} samples): p50 {:.2} ms, p99 {:.2} ms, p99.9 {:.2} ms, max {:.2} ms",
-		latencies.len(),
-		percentile(&latencies, 0.50),
-		percentile(&latencies, 0.99),
-		percentile(&latencies, 0.999),
-		latencies.last().map(|l| *l as f64 / 1000.0).unwrap_or(f64::NAN),
-	);
-	if std::env::var("BENCH_DETAIL").is_ok() {
-		let mut per: BTreeMap<u32, Vec<u32>> = BTreeMap::new();
-		for o in &outcomes {
-			for (k, l) in &o.by_beat {
-				per.entry(*k).or_default().push(*l);
-			}
+/// Per-heartbeat latency breakdown (`BENCH_DETAIL=1`).
+fn print_detail(outcomes: &[Outcome], n: usize) {
+	let mut per: BTreeMap<u32, Vec<u32>> = BTreeMap::new();
+	for o in outcomes {
+		for (k, l) in &o.by_beat {
+			per.entry(*k).or_default().push(*l);
 		}
-		// The last beats by sending offset (tenths of the period).
-		let last = outcomes.iter().flat_map(|o| o.by_beat.iter().map(|b| b.0)).max().unwrap_or(0);
-		for beat in last.saturating_sub(2)..=last {
-			let mut tenths = vec![Vec::new(); 10];
-			for o in &outcomes {
-				for (k, l) in &o.by_beat {
-					if *k == beat {
-						tenths[o.index * 10 / n].push(*l);
-					}
+	}
+	// The last beats by sending offset (tenths of the period).
+	let last = outcomes.iter().flat_map(|o| o.by_beat.iter().map(|b| b.0)).max().unwrap_or(0);
+	for beat in last.saturating_sub(2)..=last {
+		let mut tenths = vec![Vec::new(); 10];
+		for o in outcomes {
+			for (k, l) in &o.by_beat {
+				if *k == beat {
+					tenths[o.index * 10 / n].push(*l);
 				}
 			}
-			let line: Vec<String> = tenths
-				.iter_mut()
-				.map(|v| {
-					v.sort_unstable();
-					format!("{:.0}", percentile(v, 0.99))
-				})
-				.collect();
-			println!("  beat {beat} p99 by tenth of the period (ms): {}", line.join(" "));
 		}
-		for (k, mut v) in per {
-			v.sort_unstable();
-			println!(
-				"  beat {k}: p50 {:.1} ms p99 {:.1} ms max {:.1} ms",
-				percentile(&v, 0.5),
-				percentile(&v, 0.99),
-				v.last().copied().unwrap_or(0) as f64 / 1000.0
-			);
-		}
+		let line: Vec<String> = tenths
+			.iter_mut()
+			.map(|v| {
+				v.sort_unstable();
+				format!("{:.0}", percentile(v, 0.99))
+			})
+			.collect();
+		println!("  beat {beat} p99 by tenth of the period (ms): {}", line.join(" "));
 	}
-	println!("unacknowledged heartbeats: {missing}; errors: {errors:?}");
-	println!(
-		"server CPU: {server_cpu:.2} s in {secs} s ({:.0}% of one core) = {:.1} µs per heartbeat (server threads only)",
-		100.0 * server_cpu / secs,
-		1e6 * server_cpu / server_accepted.max(1) as f64
-	);
-	println!(
-		"client CPU: {client_cpu:.2} s ({:.1} µs per heartbeat); other threads: {other_cpu:.2} s",
-		1e6 * client_cpu / server_accepted.max(1) as f64
-	);
-	println!(
-		"other processes on this machine used {other_processes:.2} CPU-s during the window ({:.0}% of one core; {} CPUs)",
-		100.0 * other_processes / secs,
-		std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0)
-	);
-	println!(
-		"memory: RSS {:.0} MiB -> {:.0} MiB over opening {opened} connections = {:.1} KiB per connection (both ends, in-process)",
-		rss_before as f64 / 1048576.0,
-		rss_after as f64 / 1048576.0,
-		(rss_after.saturating_sub(rss_before)) as f64 / 1024.0 / opened as f64
-	);
-	let server_hist = metrics.ack_latency.get_sample_count();
-	println!(
-		"server-side ack latency (receive -> ack queued): mean {:.2} ms over {server_hist} acks",
-		1000.0 * metrics.ack_latency.get_sample_sum() / server_hist.max(1) as f64
-	);
-
-	let _ = shutdown_tx.send(true);
-	drop(sidecar);
-	client_rt.shutdown_timeout(Duration::from_secs(2));
-	server_rt.shutdown_timeout(Duration::from_secs(2));
+	for (k, mut v) in per {
+		v.sort_unstable();
+		println!(
+			"  beat {k}: p50 {:.1} ms p99 {:.1} ms max {:.1} ms",
+			percentile(&v, 0.5),
+			percentile(&v, 0.99),
+			v.last().copied().unwrap_or(0) as f64 / 1000.0
+		);
+	}
 }
 
 fn rand_base() -> [u8; 2] {

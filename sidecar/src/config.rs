@@ -126,6 +126,14 @@ pub struct Cli {
 	/// instead of acknowledged [default: 300].
 	#[arg(long, env = "VILOKANAM_SIDECAR_ACK_WITHOUT_CHAIN_SECS")]
 	pub ack_without_chain_secs: Option<u64>,
+	/// Serve only streams costing at least this many plancks per second: relaying is paid by
+	/// a share of what viewers pay (docs/OPERATORS.md) [default: 0].
+	#[arg(long, env = "VILOKANAM_SIDECAR_MIN_PRICE_PER_SECOND")]
+	pub min_price_per_second: Option<u64>,
+	/// Serve only streams whose split gives the relayer account at least this share of the
+	/// creator's part, in parts per million [default: 0].
+	#[arg(long, env = "VILOKANAM_SIDECAR_MIN_RELAYER_SHARE_PPM")]
+	pub min_relayer_share_ppm: Option<u32>,
 	/// Open HTTP/WebSocket connections in all, 0 for no limit [default: 50000].
 	#[arg(long, env = "VILOKANAM_SIDECAR_MAX_CONNECTIONS")]
 	pub max_connections: Option<usize>,
@@ -198,6 +206,10 @@ pub struct FileConfig {
 	pub publish_token_ttl_secs: Option<u64>,
 	/// See [`Cli::ack_without_chain_secs`].
 	pub ack_without_chain_secs: Option<u64>,
+	/// See [`Cli::min_price_per_second`].
+	pub min_price_per_second: Option<u64>,
+	/// See [`Cli::min_relayer_share_ppm`].
+	pub min_relayer_share_ppm: Option<u32>,
 	/// See [`Cli::max_connections`].
 	pub max_connections: Option<usize>,
 	/// See [`Cli::max_connections_per_ip`].
@@ -276,6 +288,10 @@ pub struct Config {
 	pub limits: crate::access::admission::Limits,
 	/// Seconds without a new block after which heartbeats are refused.
 	pub ack_without_chain_secs: u64,
+	/// See [`Cli::min_price_per_second`].
+	pub min_price_per_second: u64,
+	/// See [`Cli::min_relayer_share_ppm`].
+	pub min_relayer_share_ppm: u32,
 	/// Whether the audiences were derived from an unspecified listen address (then browsers
 	/// elsewhere cannot log in: `--public-url` is needed).
 	pub audiences_guessed: bool,
@@ -400,6 +416,14 @@ impl Config {
 				.ack_without_chain_secs
 				.or(file.ack_without_chain_secs)
 				.unwrap_or(DEFAULT_ACK_WITHOUT_CHAIN_SECS),
+			min_price_per_second: cli
+				.min_price_per_second
+				.or(file.min_price_per_second)
+				.unwrap_or(0),
+			min_relayer_share_ppm: cli
+				.min_relayer_share_ppm
+				.or(file.min_relayer_share_ppm)
+				.unwrap_or(0),
 			limits: {
 				let d = crate::access::admission::Limits::default();
 				crate::access::admission::Limits::new(
@@ -449,6 +473,9 @@ impl Config {
 		}
 		if config.max_message_bytes < 1024 {
 			return Err(ConfigError::Invalid("max-message-bytes must be at least 1024"));
+		}
+		if config.min_relayer_share_ppm > 1_000_000 {
+			return Err(ConfigError::Invalid("min-relayer-share-ppm is at most 1000000"));
 		}
 		Ok(config)
 	}
@@ -579,6 +606,9 @@ mod tests {
 			let e = Config::merge(parse(&[flag.as_str()]), FileConfig::default());
 			assert!(matches!(e, Err(ConfigError::Invalid(_))), "{bad}");
 		}
+		let e =
+			Config::merge(parse(&["--min-relayer-share-ppm", "1000001"]), FileConfig::default());
+		assert!(matches!(e, Err(ConfigError::Invalid(_))));
 	}
 
 	#[test]

@@ -69,6 +69,11 @@ pub struct Settings {
 	pub http_timeout: Duration,
 	/// How long without a new block heartbeats are still acknowledged.
 	pub ack_without_chain: Duration,
+	/// The lowest price per second of a stream this sidecar serves ([`access::terms`]).
+	pub min_price_per_second: vilokanam_chain_client::Balance,
+	/// The lowest share of a stream's revenue its split must give the relayer
+	/// ([`access::terms`]).
+	pub min_relayer_share: sp_runtime::Permill,
 }
 
 impl Settings {
@@ -101,6 +106,8 @@ impl Default for Settings {
 			limits: access::admission::Limits::default(),
 			http_timeout: Duration::from_secs(10),
 			ack_without_chain: Duration::from_secs(config::DEFAULT_ACK_WITHOUT_CHAIN_SECS),
+			min_price_per_second: 0,
+			min_relayer_share: sp_runtime::Permill::zero(),
 		}
 	}
 }
@@ -144,6 +151,8 @@ pub struct Sidecar {
 	pub relayer: Option<vilokanam_chain_client::AccountId>,
 	/// Connections and costly requests admitted, per client address.
 	pub door: access::admission::Door,
+	/// The streams it serves: those naming [`Sidecar::relayer`], on the operator's terms.
+	pub terms: access::terms::Terms,
 }
 
 impl Sidecar {
@@ -159,6 +168,7 @@ impl Sidecar {
 			.watching(chain.clone(), settings.ack_without_chain);
 		let rooms = Rooms::new(store.clone(), chain.clone(), metrics.clone(), settings.chat_rate);
 		let door = access::admission::Door::new(settings.limits);
+		let settings_terms = (settings.min_price_per_second, settings.min_relayer_share);
 		Self {
 			chain,
 			store,
@@ -172,11 +182,17 @@ impl Sidecar {
 			whip: Arc::default(),
 			relayer: None,
 			door,
+			terms: access::terms::Terms {
+				relayer: None,
+				min_price_per_second: settings_terms.0,
+				min_relayer_share: settings_terms.1,
+			},
 		}
 	}
 
 	/// With the relayer account it settles with.
 	pub fn with_relayer(mut self, relayer: vilokanam_chain_client::AccountId) -> Self {
+		self.terms.relayer = Some(relayer.clone());
 		self.relayer = Some(relayer);
 		self
 	}

@@ -58,7 +58,10 @@ async fn run(config: Config) -> Result<(), String> {
 	}
 	let relayer = config.relayer_pair().map_err(|e| e.to_string())?;
 	if relayer.is_none() {
-		tracing::warn!("no relayer key (--relayer-seed or --relayer-key-file): vouchers are stored but not settled");
+		tracing::warn!(
+			"no relayer key (--relayer-seed or --relayer-key-file): vouchers are stored but not \
+			 settled, and every stream is served, whoever its creator named as relayer"
+		);
 	}
 	let store = Store::open(&config.db).map_err(|e| format!("cannot open {:?}: {e}", config.db))?;
 	let metrics = Metrics::new().map_err(|e| format!("metrics: {e}"))?;
@@ -77,6 +80,8 @@ async fn run(config: Config) -> Result<(), String> {
 			publish_token_ttl: Duration::from_secs(config.publish_token_ttl_secs),
 			limits: config.limits,
 			ack_without_chain: Duration::from_secs(config.ack_without_chain_secs),
+			min_price_per_second: config.min_price_per_second.into(),
+			min_relayer_share: sp_runtime::Permill::from_parts(config.min_relayer_share_ppm),
 			..Settings::default()
 		},
 	);

@@ -60,17 +60,6 @@ async fn closed_on_chain(client: &Client, sessions: &[SessionId], within: Durati
 	found.into_iter().flatten().collect()
 }
 
-/// Waits until `session_id` is closing on chain (its viewer asked to close).
-async fn closing_on_chain(client: &Client, session_id: SessionId) {
-	for _ in 0..60 {
-		if client.session(session_id, None).await.expect("rpc").is_some_and(|s| !s.is_open()) {
-			return;
-		}
-		tokio::time::sleep(Duration::from_secs(1)).await;
-	}
-	panic!("session {session_id} did not start closing");
-}
-
 /// Sends heartbeats `from..=to`, one per second (they may not run ahead of the clock).
 async fn watch_seconds(peer: &mut Peer, session_id: SessionId, from: u64, to: u64) {
 	for c in from..=to {
@@ -195,7 +184,7 @@ async fn ending_a_stream_settles_every_acknowledged_second_then_refunds() {
 
 /// A viewer leaves with a close intent: the relayer settles and refunds at once. A closing
 /// tab's beacon does the same; a player without the WebSocket pays over `POST /vouchers`; a
-/// stream whose relayer is another account only gets the intent relayed (its window runs).
+/// stream whose relayer is another account is not served, nor one reassigned since.
 /// Forged and inflated intents and foreign keys are refused.
 #[tokio::test(flavor = "multi_thread")]
 async fn leaving_viewers_are_settled_and_refunded_at_once_and_attacks_fail() {
@@ -322,20 +311,25 @@ async fn leaving_viewers_are_settled_and_refunded_at_once_and_attacks_fail() {
 		tokio::time::sleep(Duration::from_secs(1)).await;
 	}
 
-	// A stream whose relayer is someone else: the intent is relayed (free, no signer), the
-	// session starts its window, and the sidecar does not close it.
+	// A stream whose relayer is someone else is not served here (issue 18, item 4): no
+	// watching, so nothing acknowledged, stored or settled at this relayer's cost.
 	let other = other_relayers_stream(&client).await;
-	let (other_session, mut other_peer) =
-		page_viewer(&client, &url, "charlie-2", &charlie, other).await;
-	watch_seconds(&mut other_peer, other_session, 1, 2).await;
-	other_peer.send(close_intent(&page_key(&charlie), &genesis, other_session, 2)).await;
-	other_peer
-		.expect("closing", |m| matches!(m, ServerMessage::Closing { .. }).then_some(()))
-		.await;
-	closing_on_chain(&client, other_session).await;
-	tokio::time::sleep(Duration::from_secs(15)).await;
-	let s = client.session(other_session, None).await.expect("rpc").expect("still stored");
-	assert_eq!(s.settled_seconds, 2);
+	let other_session = open_session(&client, &charlie, other).await;
+	let mut other_peer =
+		Peer::connect_with_voucher_key("charlie-2", &url, page_key(&charlie), other_session).await;
+	other_peer.send(ClientMessage::Watch { stream_id: other, session_id: other_session }).await;
+	assert_eq!(other_peer.expect_error("another relayer's stream").await, ErrorCode::Forbidden);
+	// Nor a stream its creator hands to another relayer after the sidecar read it: the view
+	// re-reads a stream on `StreamUpdated`, and the next viewer is refused.
+	let update =
+		pallet_streams::StreamUpdate { relayer: Some(Some(account(&eve))), ..Default::default() };
+	let call = RuntimeCall::Streams(pallet_streams::Call::update_stream { stream_id, update });
+	execute(&client, call, &pair("//Alice")).await;
+	let bob = pair("//Bob");
+	let late_session = open_session(&client, &bob, stream_id).await;
+	let mut late = Peer::connect_with_voucher_key("bob", &url, page_key(&bob), late_session).await;
+	late.send(ClientMessage::Watch { stream_id, session_id: late_session }).await;
+	assert_eq!(late.expect_error("a reassigned stream").await, ErrorCode::Forbidden);
 	sidecar.process.stop();
 }
 

@@ -60,6 +60,16 @@ async fn server_tweaked(
 	media: bool,
 	tweak: impl FnOnce(&mut Settings),
 ) -> Server {
+	server_relaying(max_message_bytes, media, tweak, None).await
+}
+
+/// As [`server_tweaked`], settling as `relayer` (so serving only the streams that name it).
+async fn server_relaying(
+	max_message_bytes: usize,
+	media: bool,
+	tweak: impl FnOnce(&mut Settings),
+	relayer: Option<sp_core::crypto::AccountId32>,
+) -> Server {
 	let dir = tempfile::tempdir().unwrap();
 	let store = Store::open(dir.path().join("db.sqlite")).unwrap();
 	let chain = ChainView::offline(GENESIS);
@@ -86,6 +96,9 @@ async fn server_tweaked(
 	tweak(&mut settings);
 	let metrics = Metrics::new().unwrap();
 	let mut sidecar = Sidecar::new(chain.clone(), store.clone(), metrics.clone(), settings);
+	if let Some(relayer) = relayer {
+		sidecar = sidecar.with_relayer(relayer);
+	}
 	let tokens = Tokens::ephemeral();
 	if media {
 		let sfu = MediaServer::start(MediaConfig::default(), metrics.media.clone()).unwrap();
@@ -439,6 +452,100 @@ async fn http_get(addr: SocketAddr, path: &str) -> String {
 	let mut out = String::new();
 	tcp.read_to_string(&mut out).await.unwrap();
 	out
+}
+
+/// A sidecar with a relayer key serves only the streams whose creators named its relayer, on
+/// its terms (a price floor, a share of the revenue for the relayer): nobody can make it
+/// acknowledge, store and pay to settle vouchers of any other stream.
+#[tokio::test]
+async fn only_streams_assigned_on_its_terms_are_served() {
+	use sp_runtime::Permill;
+	let ferdie = account_of(&pair("Ferdie"));
+	let s = server_relaying(
+		16 * 1024,
+		false,
+		|settings| {
+			settings.min_price_per_second = 10;
+			settings.min_relayer_share = Permill::from_percent(5);
+		},
+		Some(ferdie.clone()),
+	)
+	.await;
+	let (alice, bob) = (account_of(&pair("Alice")), pair("Bob"));
+	let opened = vilokanam_sidecar::clock::unix_ms() - 60_000;
+	// Stream → (price, relayer, the relayer's share): 2 meets the terms; 1 names no relayer,
+	// 3 another relayer, 4 is priced below the floor, 5 gives the relayer too little, 6 is free.
+	let streams: [(u64, u128, Option<&str>, u32); 5] = [
+		(2, 10, Some("Ferdie"), 5),
+		(3, 10, Some("Eve"), 5),
+		(4, 9, Some("Ferdie"), 50),
+		(5, 1_000, Some("Ferdie"), 4),
+		(6, 0, Some("Ferdie"), 100),
+	];
+	for (id, price, relayer, share) in streams {
+		let entry = StreamEntry::new(id, alice.clone(), price, StreamStatus::Live);
+		let entry = match relayer {
+			Some(r) => entry.with_relayer(account_of(&pair(r)), Permill::from_percent(share)),
+			None => entry,
+		};
+		s.chain.insert_stream(entry);
+		s.chain.insert_session(SessionEntry::new(
+			id * 100,
+			account_of(&bob),
+			id,
+			price,
+			opened,
+			1_000,
+			0,
+		));
+	}
+	s.chain.insert_session(SessionEntry::new(150, account_of(&bob), 1, 10, opened, 1_000, 0));
+
+	for (stream_id, session_id, why) in [
+		(1, 150, "relayer"),
+		(3, 300, "relayer"),
+		(4, 400, "per second"),
+		(5, 500, "ppm"),
+		(6, 600, "per second"),
+	] {
+		// A connection each: `watch` is rate-limited per connection.
+		let mut viewer = authed(&s, &bob).await;
+		send(&mut viewer, &ClientMessage::Watch { stream_id, session_id }).await;
+		let ServerMessage::Error { code, message, .. } = recv(&mut viewer).await else {
+			panic!("stream {stream_id} is not served")
+		};
+		assert_eq!(code, ErrorCode::Forbidden, "stream {stream_id}");
+		assert!(message.contains(why), "stream {stream_id}: {message}");
+		// Not in a room: its heartbeats are refused and nothing is stored.
+		send(&mut viewer, &heartbeat(&bob, session_id, 1)).await;
+		assert_eq!(error_code(&mut viewer).await, ErrorCode::NotInRoom);
+		assert!(s.store.latest_voucher(session_id).await.unwrap().is_none());
+	}
+	// Nor may its creator publish there, or get a WHIP token for it.
+	let mut creator = authed(&s, &pair("Alice")).await;
+	send(&mut creator, &ClientMessage::Publish { stream_id: 3 }).await;
+	assert_eq!(error_code(&mut creator).await, ErrorCode::Forbidden);
+	send(&mut creator, &ClientMessage::PublishToken { stream_id: 3, rotate: false }).await;
+	assert_eq!(error_code(&mut creator).await, ErrorCode::Forbidden);
+
+	// The stream on its terms is served, and its vouchers acknowledged.
+	let mut viewer = authed(&s, &bob).await;
+	send(&mut viewer, &ClientMessage::Watch { stream_id: 2, session_id: 200 }).await;
+	assert!(matches!(recv(&mut viewer).await, ServerMessage::Joined { stream_id: 2, .. }));
+	assert!(matches!(recv(&mut viewer).await, ServerMessage::ChatHistory { .. }));
+	send(&mut viewer, &heartbeat(&bob, 200, 1)).await;
+	assert_eq!(
+		recv(&mut viewer).await,
+		ServerMessage::Ack { session_id: 200, cumulative_seconds: 1 }
+	);
+	send(&mut creator, &ClientMessage::Publish { stream_id: 2 }).await;
+	assert!(matches!(recv(&mut creator).await, ServerMessage::Joined { stream_id: 2, .. }));
+
+	// The pages learn the relayer and its terms.
+	let config = http_get(s.addr, "/config.json").await;
+	assert!(config.contains(&format!(r#""relayer":"{}""#, protocol::account_to_ss58(&ferdie))));
+	assert!(config.contains(r#""min_price_per_second":"10""#), "{config}");
+	assert!(config.contains(r#""min_relayer_share_ppm":50000"#), "{config}");
 }
 
 #[tokio::test]

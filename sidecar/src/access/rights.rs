@@ -1,5 +1,7 @@
 //! Who may publish and who may watch: the one place these rules are written.
 //!
+//! - **Serving at all**: only the streams assigned to this sidecar, on its terms ([`Terms`]),
+//!   checked when a member joins.
 //! - **Publishing**: the stream's creator, while the stream has not ended.
 //! - **Watching**: the viewer of an open session of that stream, while the stream is live and
 //!   its creator has not banned the viewer; media keeps flowing while the viewer's vouchers keep
@@ -14,6 +16,7 @@
 //! ([`PublisherGate`], [`ViewerGate`]) apply the same standing rules ([`publish_standing`],
 //! [`watch_standing`]) to the chain view as it changes.
 
+use super::terms::Terms;
 use crate::{
 	chain::view::{ChainView, SessionEntry, StreamEntry, ViewError},
 	clock,
@@ -49,6 +52,14 @@ pub enum Refusal {
 	/// The creator banned the viewer.
 	#[error("the creator banned this account")]
 	Banned,
+	/// The stream names another relayer than this sidecar's ([`Terms`]).
+	#[error(
+		"this sidecar does not serve stream {0}: its creator has not named this sidecar's relayer"
+	)]
+	NotAssigned(StreamId),
+	/// The stream does not pay for relaying on this sidecar's terms ([`Terms`]).
+	#[error("{0}")]
+	BelowTerms(String),
 	/// The session was closed (or is closing) since it was looked up.
 	#[error("the session is not open")]
 	SessionClosed,
@@ -115,6 +126,7 @@ pub async fn stream(chain: &ChainView, stream_id: StreamId) -> Result<Arc<Stream
 /// that account.
 pub async fn may_publish(
 	chain: &ChainView,
+	terms: &Terms,
 	stream_id: StreamId,
 	is_requester: impl FnOnce(&AccountId) -> bool,
 ) -> Result<PublishRight, Refusal> {
@@ -122,6 +134,7 @@ pub async fn may_publish(
 	if !is_requester(&stream.creator) {
 		return Err(Refusal::NotCreator);
 	}
+	terms.serves(&stream)?;
 	publish_standing(&stream)?;
 	Ok(PublishRight { stream })
 }
@@ -130,6 +143,7 @@ pub async fn may_publish(
 /// whether the requester is that account.
 pub async fn may_watch(
 	chain: &ChainView,
+	terms: &Terms,
 	stream_id: StreamId,
 	session_id: SessionId,
 	is_requester: impl FnOnce(&AccountId) -> bool,
@@ -143,6 +157,7 @@ pub async fn may_watch(
 	if !is_requester(&session.viewer) {
 		return Err(Refusal::NotViewer);
 	}
+	terms.serves(&stream)?;
 	let banned = chain.is_banned(&stream.creator, &session.viewer).await?;
 	watch_standing(&stream, &session, banned)?;
 	Ok(WatchRight { stream, session })
@@ -260,8 +275,9 @@ mod tests {
 	#[test]
 	fn only_the_creator_publishes_a_stream_not_ended() {
 		let f = fixture();
-		let publish =
-			|who: u8, stream| block_on(may_publish(&f.chain, stream, |a| *a == acct(who)));
+		let publish = |who: u8, stream| {
+			block_on(may_publish(&f.chain, &Terms::default(), stream, |a| *a == acct(who)))
+		};
 		assert!(publish(1, 1).is_ok());
 		assert!(matches!(publish(2, 1), Err(Refusal::NotCreator)));
 		assert!(matches!(publish(1, 9), Err(Refusal::NoStream(9))));
@@ -273,7 +289,7 @@ mod tests {
 	fn only_the_sessions_viewer_watches_a_live_stream_unbanned() {
 		let f = fixture();
 		let watch = |who: u8, stream, session| {
-			block_on(may_watch(&f.chain, stream, session, |a| *a == acct(who)))
+			block_on(may_watch(&f.chain, &Terms::default(), stream, session, |a| *a == acct(who)))
 		};
 		assert!(watch(2, 1, 10).is_ok());
 		assert!(matches!(watch(3, 1, 10), Err(Refusal::NotViewer)));

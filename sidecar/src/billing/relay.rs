@@ -44,7 +44,8 @@
 //! settled in a finalized block, it submits `close_session` as the relayer, and the viewer gets
 //! the rest of its escrow back within a few blocks. A sidecar that is not the stream's relayer
 //! submits the viewer's close intent (`submit_close_intent`, free) and leaves the refund to the
-//! window's end.
+//! window's end; so does the relayer for a free session (price 0), which earns it nothing to
+//! pay a fee with.
 //!
 //! The relay never panics and survives node disconnects: when the connection drops it waits for
 //! the next one from the sidecar's node link ([`crate::chain::link`]) and goes on.
@@ -721,7 +722,11 @@ pub fn plan_release(
 		// that was then retracted): nothing to do unless asked again.
 		return ReleaseStep::Done;
 	}
-	let ours = stream.is_some_and(|s| s.relayer.as_ref() == Some(relayer));
+	// A free session earns the relayer nothing, so it pays no fee to close one early: its
+	// viewer's intent is relayed (free), and the window's end refunds it (`close_expired`,
+	// free as well).
+	let paid = session.price_per_second > 0;
+	let ours = paid && stream.is_some_and(|s| s.relayer.as_ref() == Some(relayer));
 	if ours {
 		// Settle every acknowledged second first: closing refunds the rest.
 		if release.unsettled {
@@ -1183,6 +1188,18 @@ mod tests {
 				&me,
 				true
 			),
+			ReleaseStep::Done
+		);
+		// A free session earns the relayer nothing: no paid close, even of its own stream;
+		// the viewer's intent is relayed for free and the window refunds the rest.
+		let free = Session { price_per_second: 0, ..session(false) };
+		assert_eq!(
+			plan(&release(true, false, false), &free, &ours, true),
+			ReleaseStep::SubmitIntent(intent())
+		);
+		let free_closing = Session { price_per_second: 0, ..session(true) };
+		assert_eq!(
+			plan(&release(false, false, false), &free_closing, &ours, true),
 			ReleaseStep::Done
 		);
 	}

@@ -21,6 +21,7 @@
 use codec::Decode;
 use futures::StreamExt;
 use sp_runtime::traits::IdentifyAccount;
+use sp_runtime::Permill;
 use std::{
 	collections::{HashMap, HashSet},
 	sync::{
@@ -81,9 +82,35 @@ pub struct StreamEntry {
 	pub id: StreamId,
 	/// Its creator: the only account that may publish and moderate.
 	pub creator: AccountId,
-	/// Its current price per second (sessions keep the price they were opened with).
+	/// Its price per second when first read (sessions keep the price they were opened with;
+	/// see [`StreamEntry::relaying`] for the current one).
 	pub price_per_second: Balance,
 	status: AtomicU8,
+	relaying: RwLock<Relaying>,
+}
+
+/// Who relays a stream's vouchers and what relaying it pays, as of the last block read: the
+/// creator may change these (`update_stream`), so they are re-read on `StreamUpdated`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Relaying {
+	/// The current price per second.
+	pub price_per_second: Balance,
+	/// The account the creator named to relay the stream's vouchers, if any.
+	pub relayer: Option<AccountId>,
+	/// That account's share of the creator's part of the revenue (zero if it is not a
+	/// collaborator).
+	pub relayer_share: Permill,
+}
+
+impl Relaying {
+	fn of(s: &Stream) -> Self {
+		let relayer_share = s
+			.relayer
+			.as_ref()
+			.and_then(|r| s.collaborators.iter().find(|(a, _)| a == r))
+			.map_or(Permill::zero(), |(_, share)| *share);
+		Self { price_per_second: s.price_per_second, relayer: s.relayer.clone(), relayer_share }
+	}
 }
 
 fn status_to_u8(s: StreamStatus) -> u8 {
@@ -102,11 +129,31 @@ impl StreamEntry {
 		price_per_second: Balance,
 		status: StreamStatus,
 	) -> Self {
-		Self { id, creator, price_per_second, status: AtomicU8::new(status_to_u8(status)) }
+		Self {
+			id,
+			creator,
+			price_per_second,
+			status: AtomicU8::new(status_to_u8(status)),
+			relaying: RwLock::new(Relaying { price_per_second, ..Relaying::default() }),
+		}
+	}
+
+	/// With `relayer` relaying it for `relayer_share` (as [`StreamEntry::new`] names none).
+	pub fn with_relayer(self, relayer: AccountId, relayer_share: Permill) -> Self {
+		let relaying = Relaying { relayer: Some(relayer), relayer_share, ..self.relaying() };
+		*write(&self.relaying) = relaying;
+		self
 	}
 
 	fn from_chain(id: StreamId, s: &Stream) -> Self {
-		Self::new(id, s.creator.clone(), s.price_per_second, s.status)
+		let entry = Self::new(id, s.creator.clone(), s.price_per_second, s.status);
+		*write(&entry.relaying) = Relaying::of(s);
+		entry
+	}
+
+	/// Who relays it and on what terms, as of the last block read.
+	pub fn relaying(&self) -> Relaying {
+		read(&self.relaying).clone()
 	}
 
 	/// The lifecycle state.
@@ -337,6 +384,8 @@ pub struct ChainView {
 pub struct Dirty {
 	/// Sessions whose settled seconds may have changed without an event saying so.
 	pub sessions: Vec<SessionId>,
+	/// Cached streams whose creator changed them (price, relayer, split).
+	pub streams: Vec<StreamId>,
 }
 
 // A poisoned lock only means another thread panicked while holding it; the maps stay usable.
@@ -597,8 +646,14 @@ impl ChainView {
 		use pallet_streams::Event as S;
 		use pallet_ticks::Event as T;
 		let mut batch_settled = false;
+		let mut updated = Vec::new();
 		for event in events {
 			match event {
+				RuntimeEvent::Streams(S::StreamUpdated { stream_id })
+					if self.cached_stream(stream_id).is_some() =>
+				{
+					updated.push(stream_id);
+				},
 				RuntimeEvent::Streams(S::StreamStarted { stream_id }) => {
 					if let Some(s) = self.cached_stream(stream_id) {
 						s.set_status(StreamStatus::Live);
@@ -671,7 +726,7 @@ impl ChainView {
 				_ => {},
 			}
 		}
-		let mut dirty = Dirty::default();
+		let mut dirty = Dirty { streams: updated, ..Dirty::default() };
 		if batch_settled {
 			// The batch does not say which sessions it settled: re-read those with acknowledged
 			// seconds beyond what is known to be settled.
@@ -703,7 +758,10 @@ impl ChainView {
 				Ok(records) => {
 					let dirty = self.apply_events(records.into_iter().map(|r| r.event));
 					if contiguous {
-						self.refresh_sessions(client, head.hash, &dirty.sessions).await
+						match self.refresh_sessions(client, head.hash, &dirty.sessions).await {
+							Ok(()) => self.refresh_streams(client, head.hash, &dirty.streams).await,
+							Err(e) => Err(e),
+						}
 					} else {
 						// A gap or a fork switch: events of other blocks were missed.
 						self.refresh_all(client, head.hash).await
@@ -800,19 +858,27 @@ impl ChainView {
 		Ok(())
 	}
 
-	/// Re-read every cached stream, open session and ban that matters at `at`.
-	async fn refresh_all(&self, client: &Client, at: H256) -> Result<(), ViewError> {
-		let open: Vec<SessionId> =
-			read(&self.inner.sessions).values().filter(|s| !s.is_closed()).map(|s| s.id).collect();
-		self.refresh_sessions(client, at, &open).await?;
-
-		let streams: Vec<Arc<StreamEntry>> = read(&self.inner.streams).values().cloned().collect();
+	/// Re-read cached streams at `at`: their status and relaying terms.
+	async fn refresh_streams(
+		&self,
+		client: &Client,
+		at: H256,
+		ids: &[StreamId],
+	) -> Result<(), ViewError> {
+		let streams: Vec<Arc<StreamEntry>> =
+			ids.iter().filter_map(|id| self.cached_stream(*id)).collect();
+		if streams.is_empty() {
+			return Ok(());
+		}
 		let keys: Vec<_> = streams.iter().map(|s| keys::stream(s.id)).collect();
 		let values = self.query(client, &keys, at).await?;
 		for (entry, value) in streams.iter().zip(values) {
 			let status = match value {
 				Some(raw) => match Stream::decode(&mut &raw[..]) {
-					Ok(s) => s.status,
+					Ok(s) => {
+						*write(&entry.relaying) = Relaying::of(&s);
+						s.status
+					},
 					Err(e) => {
 						tracing::warn!(stream = entry.id, "undecodable stream: {e}");
 						continue;
@@ -828,6 +894,17 @@ impl ChainView {
 				self.revoke(Revocation::StreamEnded { stream_id: entry.id });
 			}
 		}
+		Ok(())
+	}
+
+	/// Re-read every cached stream, open session and ban that matters at `at`.
+	async fn refresh_all(&self, client: &Client, at: H256) -> Result<(), ViewError> {
+		let open: Vec<SessionId> =
+			read(&self.inner.sessions).values().filter(|s| !s.is_closed()).map(|s| s.id).collect();
+		self.refresh_sessions(client, at, &open).await?;
+
+		let streams: Vec<StreamId> = read(&self.inner.streams).keys().copied().collect();
+		self.refresh_streams(client, at, &streams).await?;
 
 		// Bans between the creators and viewers of open cached sessions.
 		let pairs: HashSet<(AccountId, AccountId)> = {

@@ -28,6 +28,13 @@ pub fn config(sidecar: &Sidecar) -> Response<Full<Bytes>> {
 		"voucher_grace_ms": sidecar.settings.voucher_grace.as_millis() as u64,
 		// The account creators name as their streams' relayer when they use this sidecar.
 		"relayer": sidecar.relayer.as_ref().map(crate::protocol::account_to_ss58),
+		// The terms it serves streams on (`access::terms`): the lowest price per second (a
+		// decimal string, as the chain's JSON gives balances) and the relayer's lowest share
+		// of the creator's part, which a stream's split must give it.
+		"relayer_terms": {
+			"min_price_per_second": sidecar.terms.min_price_per_second.to_string(),
+			"min_relayer_share_ppm": sidecar.terms.min_relayer_share.deconstruct(),
+		},
 	});
 	let mut r = response(StatusCode::OK, "application/json", body.to_string());
 	r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));

@@ -209,7 +209,7 @@ async fn offer(
 				Ok(_) => return unauthorized(&TokenError::Rotated.to_string()),
 				Err(e) => return respond(StatusCode::SERVICE_UNAVAILABLE, format!("{e}\n")),
 			}
-			let right = rights::may_publish(&sidecar.chain, stream_id, |creator| {
+			let right = rights::may_publish(&sidecar.chain, &sidecar.terms, stream_id, |creator| {
 				*creator == claims.account
 			})
 			.await;
@@ -226,7 +226,10 @@ async fn offer(
 		},
 		Claimed::Viewer(session_id, viewer) => {
 			let right =
-				rights::may_watch(&sidecar.chain, stream_id, session_id, |v| *v == viewer).await;
+				rights::may_watch(&sidecar.chain, &sidecar.terms, stream_id, session_id, |v| {
+					*v == viewer
+				})
+				.await;
 			match right {
 				Ok(right) => {
 					let label = protocol::account_to_ss58(&right.session.viewer);

@@ -556,9 +556,11 @@ impl Conn {
 
 	async fn on_publish(&mut self, stream_id: u64) -> Result<(), (ErrorCode, String)> {
 		let (account, ss58) = self.account()?;
-		let right = rights::may_publish(&self.sidecar.chain, stream_id, |a| *a == account)
-			.await
-			.map_err(refusal)?;
+		let right = rights::may_publish(&self.sidecar.chain, &self.sidecar.terms, stream_id, |a| {
+			*a == account
+		})
+		.await
+		.map_err(refusal)?;
 		self.join(JoinRequest {
 			stream: right.stream,
 			account,
@@ -576,10 +578,15 @@ impl Conn {
 		session_id: u64,
 	) -> Result<(), (ErrorCode, String)> {
 		let (account, ss58) = self.account()?;
-		let WatchRight { stream, session } =
-			rights::may_watch(&self.sidecar.chain, stream_id, session_id, |a| *a == account)
-				.await
-				.map_err(refusal)?;
+		let WatchRight { stream, session } = rights::may_watch(
+			&self.sidecar.chain,
+			&self.sidecar.terms,
+			stream_id,
+			session_id,
+			|a| *a == account,
+		)
+		.await
+		.map_err(refusal)?;
 		// Resume above what was acknowledged before a reconnect or restart.
 		match self.sidecar.store.latest_voucher(session_id).await {
 			Ok(Some(v)) => session.note_acked(v.cumulative_seconds),
@@ -706,7 +713,7 @@ impl Conn {
 		rotate: bool,
 	) -> Result<(), (ErrorCode, String)> {
 		let (account, _) = self.account()?;
-		rights::may_publish(&self.sidecar.chain, stream_id, |a| *a == account)
+		rights::may_publish(&self.sidecar.chain, &self.sidecar.terms, stream_id, |a| *a == account)
 			.await
 			.map_err(refusal)?;
 		let store = &self.sidecar.store;

@@ -8,6 +8,7 @@ import { ChatView } from '../lib/chat.js';
 import { sidecarHttpOrigin } from '../lib/config.js';
 import { byId, copyText, errorText, h, setStatus, withBusy } from '../lib/dom.js';
 import { formatBalance, parseUnits, shortAddress, tokenSymbol } from '../lib/format.js';
+import { applyRelayerTerms } from '../lib/terms.js';
 import { MediaSession, MediaUnavailable, MediaUnsupported, mediaStateText } from '../lib/media.js';
 import { loadCategories, startPage } from '../lib/page.js';
 import { SidecarClient, SidecarError, accountLogin } from '../lib/sidecar.js';
@@ -204,7 +205,14 @@ ui.registerForm.addEventListener('submit', (ev) => {
       price = parseUnits(ui.price.value);
       tags = ui.tags.value.split(',').map((t) => t.trim()).filter(Boolean);
       if (tags.length > 8) throw new Error('at most 8 tags');
-      split = readSplit();
+      // The sidecar this stream names serves it only on its relaying terms.
+      split = applyRelayerTerms({
+        split: readSplit(),
+        price,
+        relayer: config.file?.relayer ?? null,
+        terms: config.file?.relayer_terms,
+        same: (a, b) => api.createType('AccountId32', a).eq(api.createType('AccountId32', b)),
+      });
     } catch (e) {
       return setStatus(ui.registerStatus, errorText(e), 'error');
     }

@@ -1,0 +1,102 @@
+//! Which streams this sidecar serves, and on what terms it relays their vouchers.
+//!
+//! **Assignment.** A creator assigns a stream to a sidecar on chain: `create_stream` or
+//! `update_stream` names the sidecar's relayer account (its `/config.json` says which) as the
+//! stream's `relayer`, and the sidecar's URL as its `endpoint`. A sidecar with a relayer key
+//! serves (publishing, watching, and so vouchers) only the streams that name its account, so
+//! nobody can make it acknowledge, store and pay fees to settle the vouchers of a stream whose
+//! creator never chose it. A sidecar without a relayer key settles nothing and serves every
+//! stream (a lab setup; it warns at start).
+//!
+//! **Paid relaying.** Each settled voucher costs the relayer its part of a `settle_batch` fee.
+//! The relayer is paid on chain, per second settled, by a share of the stream's revenue: the
+//! creator lists the relayer account among the stream's collaborators. The operator states its
+//! terms, a lowest price per second ([`Terms::min_price_per_second`]) and a lowest share for the
+//! relayer ([`Terms::min_relayer_share`]), and streams below them are refused, with a message
+//! saying which term is missing. Free streams (price 0) are never put in a batch, so they cost
+//! no fee; they are served only when the operator's lowest price is 0.
+//!
+//! How to choose the terms: a session watched without a break is settled about once per
+//! relay round of `R` seconds, so a voucher is worth `R × price × (1 − platform fee) × share` to
+//! the relayer; terms with that at or above the per-voucher part of the batch fee make every
+//! round pay for itself (docs/OPERATORS.md works an example).
+//!
+//! The rule is checked when a member joins (`publish`, `watch`, a WHIP/WHEP offer, a publish
+//! token): a creator who reassigns a stream later does not cut off members already there.
+
+use super::rights::Refusal;
+use crate::chain::view::StreamEntry;
+use sp_runtime::Permill;
+use vilokanam_chain_client::{AccountId, Balance};
+
+/// The streams a sidecar serves: see the module documentation.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Terms {
+	/// The relayer account streams must name; `None`: every stream (no relayer key).
+	pub relayer: Option<AccountId>,
+	/// The lowest price per second served.
+	pub min_price_per_second: Balance,
+	/// The lowest share of the creator's part the stream's split must give the relayer.
+	pub min_relayer_share: Permill,
+}
+
+impl Terms {
+	/// Whether this sidecar serves `stream`, by its terms as of the last block read.
+	pub fn serves(&self, stream: &StreamEntry) -> Result<(), Refusal> {
+		let Some(ours) = &self.relayer else { return Ok(()) };
+		let relaying = stream.relaying();
+		if relaying.relayer.as_ref() != Some(ours) {
+			return Err(Refusal::NotAssigned(stream.id));
+		}
+		if relaying.price_per_second < self.min_price_per_second {
+			return Err(Refusal::BelowTerms(format!(
+				"stream {} costs {} per second; this sidecar relays from {}",
+				stream.id, relaying.price_per_second, self.min_price_per_second
+			)));
+		}
+		if relaying.relayer_share < self.min_relayer_share {
+			return Err(Refusal::BelowTerms(format!(
+				"stream {} gives the relayer {} ppm of its revenue; this sidecar relays for {} ppm",
+				stream.id,
+				relaying.relayer_share.deconstruct(),
+				self.min_relayer_share.deconstruct()
+			)));
+		}
+		Ok(())
+	}
+}
+
+#[cfg(test)]
+mod tests {
+	use super::*;
+	use vilokanam_chain_client::StreamStatus;
+
+	fn acct(b: u8) -> AccountId {
+		AccountId::new([b; 32])
+	}
+
+	#[test]
+	fn only_streams_that_name_this_relayer_on_its_terms_are_served() {
+		let terms = Terms {
+			relayer: Some(acct(9)),
+			min_price_per_second: 10,
+			min_relayer_share: Permill::from_percent(5),
+		};
+		let stream = |price, relayer: Option<u8>, share| {
+			let s = StreamEntry::new(1, acct(1), price, StreamStatus::Live);
+			match relayer {
+				Some(r) => s.with_relayer(acct(r), Permill::from_percent(share)),
+				None => s,
+			}
+		};
+		assert!(terms.serves(&stream(10, Some(9), 5)).is_ok());
+		assert!(terms.serves(&stream(1_000, Some(9), 50)).is_ok());
+		assert!(matches!(terms.serves(&stream(10, None, 5)), Err(Refusal::NotAssigned(1))));
+		assert!(matches!(terms.serves(&stream(10, Some(8), 5)), Err(Refusal::NotAssigned(1))));
+		assert!(matches!(terms.serves(&stream(9, Some(9), 5)), Err(Refusal::BelowTerms(_))));
+		assert!(matches!(terms.serves(&stream(0, Some(9), 5)), Err(Refusal::BelowTerms(_))));
+		assert!(matches!(terms.serves(&stream(10, Some(9), 4)), Err(Refusal::BelowTerms(_))));
+		// Without a relayer key, every stream (a lab sidecar that settles nothing).
+		assert!(Terms::default().serves(&stream(0, None, 0)).is_ok());
+	}
+}
