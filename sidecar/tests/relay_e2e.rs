@@ -278,3 +278,119 @@ async fn a_five_minute_outage_of_the_chain_link_loses_no_acknowledged_second() {
 	}
 	assert!(last_acked >= 6 + ACK_WITHOUT_CHAIN.as_secs() - 15, "acknowledged {last_acked}");
 }
+
+/// Sidecar crashes in the crash-loop test, and node crashes among them.
+const SIDECAR_CRASHES: usize = 20;
+const NODE_CRASHES: usize = 5;
+
+/// Issue 18, crash loops: during a stream with two paying viewers the sidecar is killed with
+/// SIGKILL 20 times (half of the time right after a heartbeat was sent, before its ack could
+/// arrive) and the node 5 times, each restarted on its own database. Then every second a viewer
+/// saw acknowledged is settled, exactly once: each session's settled seconds lie between the
+/// last acknowledged and the last signed second, the stream's total is their sum, and balances
+/// moved by exactly price × seconds (nothing charged twice, nothing for seconds never signed).
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "twenty sidecar crashes and five node crashes: run by scripts/test-long.sh"]
+async fn every_acknowledged_second_survives_a_crash_loop_and_is_settled_once() {
+	let dir = tempfile::tempdir().expect("temp dir");
+	let mut node = Node::start(&dir.path().join("node")).await;
+	let client = Client::connect(&node.ws_url()).await.expect("the node answers");
+	let (alice, charlie, dave) = (pair("//Alice"), pair("//Charlie"), pair("//Dave"));
+	let stream_id = live_stream(&client, "Crash loop").await;
+	let charlie_session = open_session(&client, &charlie, stream_id).await;
+	let opened =
+		execute(&client, open_session_call(stream_id, account(&page_key(&dave))), &dave).await;
+	let dave_session = opened_session(&opened.events);
+	let platform = pallet_payouts::Pallet::<vilokanam_runtime::Runtime>::platform_account();
+	let escrow = pallet_ticks::Pallet::<vilokanam_runtime::Runtime>::escrow_account();
+	let watched = [account(&alice), platform, escrow];
+	let mut balances_before = Vec::new();
+	for who in &watched {
+		balances_before.push(client.free_balance(who, Some(opened.block)).await.expect("rpc"));
+	}
+	drop(client);
+
+	let db = dir.path().join("sidecar.sqlite");
+	let sessions = [(charlie_session, false), (dave_session, true)];
+	// Per session: the last second acknowledged to the viewer, and the last one signed.
+	let mut acked = [0u64; 2];
+	let mut signed = [0u64; 2];
+	let mut node_crashes = 0;
+	for round in 0..SIDECAR_CRASHES {
+		let log = dir.path().join(format!("sidecar-{round}.log"));
+		let mut sidecar = Sidecar::start(&node, &db, &log).await;
+		let url = sidecar.ws_url();
+		let mut viewers = [
+			Peer::connect_with_voucher_key("charlie", &url, page_key(&charlie), charlie_session)
+				.await,
+			Peer::connect_with_voucher_key("dave", &url, page_key(&dave), dave_session).await,
+		];
+		for (peer, (session, _)) in viewers.iter_mut().zip(sessions) {
+			peer.watch(stream_id, session).await;
+		}
+		// Two acknowledged seconds each, one per second of wall time (never ahead of it).
+		for _ in 0..2 {
+			tokio::time::sleep(Duration::from_secs(1)).await;
+			for (i, (peer, (session, wrapped))) in viewers.iter_mut().zip(sessions).enumerate() {
+				signed[i] += 1;
+				peer.heartbeat(session, signed[i], wrapped).await;
+				acked[i] = signed[i];
+			}
+		}
+		if round % 2 == 1 {
+			// One more, sent and not waited for: its ack may never arrive, but it may be stored.
+			tokio::time::sleep(Duration::from_secs(1)).await;
+			for (i, (peer, (session, wrapped))) in viewers.iter_mut().zip(sessions).enumerate() {
+				signed[i] += 1;
+				peer.send_heartbeat(session, signed[i], wrapped).await;
+			}
+		}
+		sidecar.process.kill9();
+		drop(viewers);
+		if round % (SIDECAR_CRASHES / NODE_CRASHES) == 2 {
+			node.crash_and_restart().await;
+			node_crashes += 1;
+		}
+	}
+	assert_eq!(node_crashes, NODE_CRASHES);
+
+	// A last run of the sidecar settles what the crashes left.
+	let mut sidecar = Sidecar::start(&node, &db, &dir.path().join("sidecar-last.log")).await;
+	let client = Client::connect(&node.ws_url()).await.expect("the node answers");
+	let deadline = Instant::now() + Duration::from_secs(180);
+	let (settled, at) = loop {
+		let head = client.finalized_head().await.expect("rpc");
+		let found =
+			client.sessions(&[charlie_session, dave_session], Some(head.hash)).await.expect("rpc");
+		let settled: Vec<u64> =
+			found.iter().map(|s| s.as_ref().map_or(0, |s| s.settled_seconds)).collect();
+		for (i, s) in settled.iter().enumerate() {
+			assert!(*s <= signed[i], "settled {s} s, more than the {} signed", signed[i]);
+		}
+		if settled.iter().zip(acked).all(|(s, a)| *s >= a) {
+			break (settled, head.hash);
+		}
+		assert!(
+			Instant::now() < deadline,
+			"acknowledged {acked:?}, settled {settled:?}\n{}",
+			sidecar.process.log_tail()
+		);
+		tokio::time::sleep(Duration::from_secs(2)).await;
+	};
+	// Settled once: the stream's total is the sessions' sum, and money moved exactly for it.
+	let total: u64 = settled.iter().sum();
+	let stream = client.stream(stream_id, Some(at)).await.expect("rpc").expect("stored");
+	assert_eq!(stream.total_viewer_seconds, total);
+	let paid = total as Balance * PRICE;
+	let fee = paid * Balance::from(FEE_BPS) / 10_000;
+	let expected: [i128; 3] = [(paid - fee) as i128, fee as i128, -(paid as i128)];
+	for ((who, before), expected) in watched.iter().zip(balances_before).zip(expected) {
+		let after = client.free_balance(who, Some(at)).await.expect("rpc");
+		assert_eq!(after as i128 - before as i128, expected, "balance change of {who}");
+	}
+	println!(
+		"crash loop: {SIDECAR_CRASHES} sidecar and {NODE_CRASHES} node crashes; acknowledged \
+		 {acked:?}, signed {signed:?}, settled {settled:?}"
+	);
+	sidecar.process.stop();
+}

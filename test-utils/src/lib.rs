@@ -175,6 +175,15 @@ impl Node {
 		self.wait_for_rpc().await;
 	}
 
+	/// Kills the node with SIGKILL (a crash: no shutdown code runs, the database is left as
+	/// it was) and starts it again as [`Node::restart`] does.
+	pub async fn crash_and_restart(&mut self) {
+		self.process.kill9();
+		self.process = Node::spawn(&self.bin, &self.base_path, self.rpc_port, self.starts);
+		self.starts += 1;
+		self.wait_for_rpc().await;
+	}
+
 	fn spawn(bin: &Path, base_path: &Path, rpc_port: u16, start: u32) -> Process {
 		let log_path = base_path.with_extension(match start {
 			0 => format!("{rpc_port}.log"),

@@ -112,6 +112,8 @@ pub struct Head {
 	pub hash: H256,
 	/// The block number.
 	pub number: BlockNumber,
+	/// Its parent's hash: a head whose parent is not the previous head is on another branch.
+	pub parent: H256,
 }
 
 /// The outcome of one extrinsic in a block.
@@ -269,11 +271,11 @@ impl Client {
 	pub async fn finalized_head(&self) -> Result<Head, Error> {
 		let hash: Value = self.inner.rpc.request("chain_getFinalizedHead", rpc_params![]).await?;
 		let hash = parse::hash(&hash)?;
-		let number = self
-			.header_number(hash)
+		let header = self
+			.header(Some(hash))
 			.await?
 			.ok_or_else(|| Error::Decode(format!("no header for the finalized head {hash:?}")))?;
-		Ok(Head { hash, number })
+		Ok(Head { hash, number: header.number, parent: header.parent_hash })
 	}
 
 	/// The hash of block `number` of the best chain, if there is one.

@@ -31,7 +31,7 @@ pub(crate) fn header(v: Value) -> Result<Header, Error> {
 
 /// The head of `header` (its hash is computed: header notifications do not carry it).
 pub(crate) fn head(header: &Header) -> Head {
-	Head { hash: header.hash(), number: header.number }
+	Head { hash: header.hash(), number: header.number, parent: header.parent_hash }
 }
 
 /// `(spec_name, transaction_version)` of a `state_getRuntimeVersion` answer.

@@ -6,7 +6,9 @@
 //! each block's events: streams starting, ending or being removed, viewers banned and unbanned,
 //! sessions topped up, settled and closed. After a `BatchSettled` (which does not list the
 //! sessions it settled) the sessions with unsettled acknowledged seconds are re-read; after a
-//! gap in the heads (reconnect, reorg, an undecodable block) everything cached is re-read.
+//! gap in the heads (reconnect, an undecodable block) or a head on another parent (a reorg)
+//! everything cached is re-read, closed sessions and known bans included, so that what only a
+//! retracted block did (a close, a ban, an end) is undone.
 //!
 //! Losing a right is broadcast as a [`Revocation`] (tokio broadcast channel) so that rooms drop
 //! the member at once: session closed, viewer banned by the creator, stream ended.
@@ -330,6 +332,39 @@ impl SessionEntry {
 	pub(crate) fn close(&self) -> bool {
 		!self.closed.swap(true, Ordering::AcqRel)
 	}
+
+	/// Mark open again: the block that closed it was retracted (a reorg). Returns whether it
+	/// was closed.
+	pub(crate) fn reopen(&self) -> bool {
+		self.closed.swap(false, Ordering::AcqRel)
+	}
+
+	/// Take the state the chain has for it at some block (`None`: not stored, so closed).
+	/// Returns whether that closed it (a revocation is due). A session the chain has open is
+	/// open here too, even if a block since retracted had closed it.
+	fn apply_chain_state(&self, state: Option<&Session>) -> bool {
+		match state {
+			Some(s) => {
+				self.set_max_seconds(s.max_seconds);
+				self.note_settled(s.settled_seconds);
+				if s.is_open() {
+					if self.reopen() {
+						tracing::info!(session = self.id, "a reorg reopened the session");
+					}
+					false
+				} else {
+					self.close()
+				}
+			},
+			None => self.close(),
+		}
+	}
+}
+
+/// Whether `head` continues the chain of `last`: its child, not a block of another branch
+/// (a reorg) or past a gap.
+fn continues(last: Option<&Head>, head: &Head) -> bool {
+	last.is_some_and(|l| head.parent == l.hash && head.number == l.number.saturating_add(1))
 }
 
 struct Inner {
@@ -753,7 +788,14 @@ impl ChainView {
 			};
 			self.inner.best.store(u64::from(head.number), Ordering::Release);
 			self.inner.last_block_ms.store(crate::clock::unix_ms(), Ordering::Release);
-			let contiguous = last.is_some_and(|l| head.number == l.number.saturating_add(1));
+			let contiguous = continues(last.as_ref(), &head);
+			if !contiguous {
+				// What the node said did not exist was said of the branch left (at the same
+				// height, a block number does not tell the branches apart).
+				let mut misses = self.misses();
+				misses.streams.clear();
+				misses.sessions.clear();
+			}
 			let result = match client.events(head.hash).await {
 				Ok(records) => {
 					let dirty = self.apply_events(records.into_iter().map(|r| r.event));
@@ -832,27 +874,12 @@ impl ChainView {
 		};
 		for (id, session) in ids.iter().zip(sessions) {
 			let Some(entry) = self.cached_session(*id) else { continue };
-			match session {
-				Some(s) => {
-					entry.set_max_seconds(s.max_seconds);
-					entry.note_settled(s.settled_seconds);
-					if !s.is_open() && entry.close() {
-						self.revoke(Revocation::SessionClosed {
-							session_id: *id,
-							stream_id: entry.stream_id,
-							expired: false,
-						});
-					}
-				},
-				None => {
-					if entry.close() {
-						self.revoke(Revocation::SessionClosed {
-							session_id: *id,
-							stream_id: entry.stream_id,
-							expired: false,
-						});
-					}
-				},
+			if entry.apply_chain_state(session.as_ref()) {
+				self.revoke(Revocation::SessionClosed {
+					session_id: *id,
+					stream_id: entry.stream_id,
+					expired: false,
+				});
 			}
 		}
 		Ok(())
@@ -897,26 +924,30 @@ impl ChainView {
 		Ok(())
 	}
 
-	/// Re-read every cached stream, open session and ban that matters at `at`.
+	/// Re-read every cached stream, session and ban that matters at `at`: after a gap or a
+	/// reorg, what a retracted block did (a close, a ban, an end) is undone here too.
 	async fn refresh_all(&self, client: &Client, at: H256) -> Result<(), ViewError> {
-		let open: Vec<SessionId> =
-			read(&self.inner.sessions).values().filter(|s| !s.is_closed()).map(|s| s.id).collect();
-		self.refresh_sessions(client, at, &open).await?;
+		// Closed ones too: the block that closed them may be the one retracted.
+		let cached: Vec<SessionId> = read(&self.inner.sessions).keys().copied().collect();
+		self.refresh_sessions(client, at, &cached).await?;
 
 		let streams: Vec<StreamId> = read(&self.inner.streams).keys().copied().collect();
 		self.refresh_streams(client, at, &streams).await?;
 
-		// Bans between the creators and viewers of open cached sessions.
+		// Bans between the creators and viewers of open cached sessions, and the bans known
+		// (one a retracted block made is lifted here).
 		let pairs: HashSet<(AccountId, AccountId)> = {
 			let sessions = read(&self.inner.sessions);
 			let streams = read(&self.inner.streams);
-			sessions
+			let mut pairs: HashSet<_> = sessions
 				.values()
 				.filter(|s| !s.is_closed())
 				.filter_map(|s| {
 					streams.get(&s.stream_id).map(|st| (st.creator.clone(), s.viewer.clone()))
 				})
-				.collect()
+				.collect();
+			pairs.extend(read(&self.inner.bans).iter().cloned());
+			pairs
 		};
 		let pairs: Vec<_> = pairs.into_iter().collect();
 		let keys: Vec<_> = pairs.iter().map(|(c, v)| keys::banned(c, v)).collect();
@@ -968,6 +999,60 @@ mod tests {
 
 	fn acct(b: u8) -> AccountId {
 		AccountId::new([b; 32])
+	}
+
+	/// Issue 18, item 8: a new best block at n + 1 on another parent is a reorg, not a
+	/// continuation (the view then re-reads everything it holds).
+	#[test]
+	fn a_head_on_another_parent_is_a_reorg() {
+		let head = |n: u32, hash: u8, parent: u8| Head {
+			hash: H256::repeat_byte(hash),
+			number: n,
+			parent: H256::repeat_byte(parent),
+		};
+		let last = head(10, 0xa0, 0x90);
+		assert!(continues(Some(&last), &head(11, 0xa1, 0xa0)));
+		assert!(!continues(Some(&last), &head(11, 0xb1, 0xb0)), "n + 1 on another parent");
+		assert!(!continues(Some(&last), &head(10, 0xb0, 0x90)), "a sibling");
+		assert!(!continues(Some(&last), &head(12, 0xa2, 0xa1)), "a gap");
+		assert!(!continues(None, &head(11, 0xa1, 0xa0)), "the first head");
+	}
+
+	/// A session closed by a block that a reorg retracted is open again once the new branch's
+	/// state is read, and a ban only the retracted block held is lifted.
+	#[test]
+	fn a_retracted_close_is_undone_by_the_new_branchs_state() {
+		let v = view();
+		let entry = v.cached_session(5).unwrap();
+		let open = Session {
+			viewer: acct(2),
+			stream_id: 1,
+			price_per_second: 10,
+			max_seconds: 100,
+			settled_seconds: 3,
+			escrow_remaining: 970,
+			opened_at: 0,
+			last_activity: 1,
+			voucher_key: acct(2),
+			closing_since: None,
+			allowance: None,
+		};
+		// The abandoned branch closed it.
+		v.apply_events([RuntimeEvent::Ticks(pallet_ticks::Event::SessionClosing {
+			session_id: 5,
+			settled_seconds: 3,
+			refund_at: 0,
+		})]);
+		assert!(entry.is_closed());
+		// The new branch has it open: open here too, nothing to revoke.
+		assert!(!entry.apply_chain_state(Some(&open)));
+		assert!(!entry.is_closed());
+		assert_eq!(entry.settled_seconds(), 3);
+		// Closing on the new branch (or gone) closes it, and that is revoked.
+		let closing = Session { closing_since: Some(9), ..open.clone() };
+		assert!(entry.apply_chain_state(Some(&closing)));
+		assert!(entry.is_closed());
+		assert!(!entry.apply_chain_state(None), "already closed: revoked once");
 	}
 
 	fn view() -> ChainView {

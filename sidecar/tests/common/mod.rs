@@ -345,6 +345,23 @@ impl Peer {
 		cumulative: u64,
 		wrapped: bool,
 	) -> Result<(), ErrorCode> {
+		self.send_heartbeat(session_id, cumulative, wrapped).await;
+		self.expect("ack", |m| match m {
+			ServerMessage::Ack { session_id: s, cumulative_seconds: c }
+				if *s == session_id && *c == cumulative =>
+			{
+				Some(Ok(()))
+			},
+			ServerMessage::Error { code, request: Some(r), .. } if r == "heartbeat" => {
+				Some(Err(*code))
+			},
+			_ => None,
+		})
+		.await
+	}
+
+	/// Sends the signed heartbeat `cumulative` of `session_id` without waiting for its ack.
+	pub async fn send_heartbeat(&mut self, session_id: SessionId, cumulative: u64, wrapped: bool) {
 		let (encoding, wire) = if wrapped {
 			(VoucherEncoding::Wrapped, Encoding::Wrapped)
 		} else {
@@ -361,18 +378,6 @@ impl Peer {
 			signer: self.signer,
 		})
 		.await;
-		self.expect("ack", |m| match m {
-			ServerMessage::Ack { session_id: s, cumulative_seconds: c }
-				if *s == session_id && *c == cumulative =>
-			{
-				Some(Ok(()))
-			},
-			ServerMessage::Error { code, request: Some(r), .. } if r == "heartbeat" => {
-				Some(Err(*code))
-			},
-			_ => None,
-		})
-		.await
 	}
 }
 

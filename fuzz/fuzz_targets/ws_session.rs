@@ -1,0 +1,4 @@
+//! libFuzzer entry point of [`vilokanam_fuzz::ws_session`] (`scripts/fuzz.sh`).
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| vilokanam_fuzz::ws_session::run(data));
