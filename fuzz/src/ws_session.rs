@@ -22,6 +22,7 @@ use vilokanam_sidecar::{
 	access::identity,
 	chain::view::{account_of, SessionEntry, StreamEntry},
 	protocol::{self, ClientMessage, Crypto, Encoding, HexBytes, ServerMessage, Signer},
+	store::StoreConfig,
 	transport::{http, ws},
 	ChainView, Metrics, Settings, Sidecar, Store,
 };
@@ -46,8 +47,17 @@ fn world() -> &'static World {
 	WORLD.get_or_init(|| {
 		let rt =
 			tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
-		let dir = tempfile::tempdir().expect("a temp dir");
-		let store = Store::open(dir.path().join("fuzz.sqlite")).expect("the store");
+		// In memory where the machine has it (fsyncs there cost nothing), committed at once:
+		// durability is not what is fuzzed, and a commit per input would cap the rate at the
+		// disk's.
+		let dir = if std::path::Path::new("/dev/shm").is_dir() {
+			tempfile::tempdir_in("/dev/shm")
+		} else {
+			tempfile::tempdir()
+		}
+		.expect("a temp dir");
+		let config = StoreConfig { group_window: Duration::ZERO, ..StoreConfig::default() };
+		let store = Store::open_with(dir.path().join("fuzz.sqlite"), config).expect("the store");
 		let chain = ChainView::offline(GENESIS);
 		chain.insert_stream(StreamEntry::new(
 			1,

@@ -2,8 +2,9 @@
 //!
 //! [`identity`] checks a login's signed challenge, [`tokens`] issues and checks the bearer
 //! tokens of WHIP and WHEP, [`rights`] decides who may publish and watch (and builds the media
-//! gates that keep deciding) for the streams [`terms`] says this sidecar serves, [`rate`] limits how often, [`admission`] how many connections
-//! and costly requests each client address gets.
+//! gates that keep deciding) for the streams [`terms`] says this sidecar serves, [`rate`]
+//! limits how often, [`admission`] how many connections and costly requests each client
+//! address gets.
 
 pub mod admission;
 pub mod identity;

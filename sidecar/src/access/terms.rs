@@ -19,7 +19,7 @@
 //! How to choose the terms: a session watched without a break is settled about once per
 //! relay round of `R` seconds, so a voucher is worth `R × price × (1 − platform fee) × share` to
 //! the relayer; terms with that at or above the per-voucher part of the batch fee make every
-//! round pay for itself (docs/OPERATORS.md works an example).
+//! round pay for itself (docs/SIDECAR.md works an example).
 //!
 //! The rule is checked when a member joins (`publish`, `watch`, a WHIP/WHEP offer, a publish
 //! token): a creator who reassigns a stream later does not cut off members already there.

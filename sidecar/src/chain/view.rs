@@ -22,8 +22,7 @@
 
 use codec::Decode;
 use futures::StreamExt;
-use sp_runtime::traits::IdentifyAccount;
-use sp_runtime::Permill;
+use sp_runtime::{traits::IdentifyAccount, Permill};
 use std::{
 	collections::{HashMap, HashSet},
 	sync::{
