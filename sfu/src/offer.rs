@@ -107,8 +107,16 @@ impl Offers {
 		let candidate = Candidate::host(self.candidate, "udp")
 			.map_err(|e| MediaError::BadSdp(e.to_string()))?;
 		rtc.add_local_candidate(candidate);
-		let answer =
-			rtc.sdp_api().accept_offer(offer).map_err(|e| MediaError::BadSdp(e.to_string()))?;
+		// str0m asserts on some offers it should refuse (a payload type claimed twice, found by
+		// fuzzing: `sfu/tests/data/offer-pt-claimed-twice.sdp`). The `Rtc` is this offer's
+		// alone and dropped on failure, so a panic there refuses the offer and nothing else.
+		let negotiated = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+			rtc.sdp_api().accept_offer(offer)
+		}));
+		let answer = match negotiated {
+			Ok(answer) => answer.map_err(|e| MediaError::BadSdp(e.to_string()))?,
+			Err(_) => return Err(MediaError::BadSdp("the offer cannot be negotiated".into())),
+		};
 		let ufrag = rtc.direct_api().local_ice_credentials().ufrag;
 		// The negotiated media, by the offer's mids (str0m reports `MediaAdded` only once
 		// connected, too late to refuse an offer).
@@ -169,4 +177,40 @@ fn extensions_without_twcc() -> ExtensionMap {
 		}
 	}
 	exts
+}
+
+#[cfg(test)]
+mod tests {
+	use super::*;
+	use crate::OpenGate;
+
+	/// An offer that made str0m panic (found by `fuzz/`'s `sdp_offer` target, as a viewer's)
+	/// is refused with an error, as a publisher's and as a viewer's.
+	#[test]
+	fn an_offer_that_panics_str0m_is_refused() {
+		let sdp =
+			String::from_utf8_lossy(include_bytes!("../tests/data/offer-pt-claimed-twice.sdp"));
+		let offers = Offers {
+			crypto: crypto(),
+			candidate: "10.0.0.1:4000".parse().unwrap(),
+			full_ice: false,
+			publishers: Publishers::default(),
+		};
+		for role in [MediaRole::Publisher, MediaRole::Viewer] {
+			let setup = PeerSetup {
+				stream_id: 7,
+				role,
+				gate: Arc::new(OpenGate),
+				events: None,
+				label: String::new(),
+				seat: None,
+				take_over: false,
+			};
+			let refused = offers.accept(1, &sdp, &setup, Instant::now());
+			assert!(
+				matches!(refused, Err(MediaError::BadSdp(_) | MediaError::BadOffer(_))),
+				"{role:?}"
+			);
+		}
+	}
 }
