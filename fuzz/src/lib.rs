@@ -18,6 +18,14 @@ pub mod sdp_offer;
 pub mod sfu_datagrams;
 pub mod ws_session;
 
+/// For the targets' libFuzzer `init`: a panic the code under test catches on purpose (as
+/// `Offers::accept` does around str0m) is not a finding. libFuzzer's hook aborts on every
+/// panic, caught or not; this puts the default (printing) hook back, and a panic that escapes
+/// the target is still caught by libfuzzer-sys and aborts.
+pub fn keep_caught_panics() {
+	drop(std::panic::take_hook());
+}
+
 /// Splits `data` into parts at `sep`, at most `max` of them (the rest is dropped).
 pub(crate) fn parts(data: &[u8], sep: u8, max: usize) -> impl Iterator<Item = &[u8]> {
 	data.split(move |b| *b == sep).take(max)
