@@ -26,6 +26,23 @@ pub fn keep_caught_panics() {
 	drop(std::panic::take_hook());
 }
 
+/// A peer of stream 7 with an always-open gate, as the media targets make them.
+pub(crate) fn open_setup(
+	role: vilokanam_sfu::MediaRole,
+	seat: Option<u64>,
+	take_over: bool,
+) -> vilokanam_sfu::PeerSetup {
+	vilokanam_sfu::PeerSetup {
+		stream_id: 7,
+		role,
+		gate: std::sync::Arc::new(vilokanam_sfu::OpenGate),
+		events: None,
+		label: String::new(),
+		seat,
+		take_over,
+	}
+}
+
 /// Splits `data` into parts at `sep`, at most `max` of them (the rest is dropped).
 pub(crate) fn parts(data: &[u8], sep: u8, max: usize) -> impl Iterator<Item = &[u8]> {
 	data.split(move |b| *b == sep).take(max)

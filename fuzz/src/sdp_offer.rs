@@ -16,7 +16,7 @@ use str0m::{
 };
 use vilokanam_sfu::{
 	offer::{self, Offers},
-	MediaRole, OpenGate, PeerSetup, Publishers,
+	MediaRole, Publishers,
 };
 
 fn crypto() -> Arc<str0m::crypto::CryptoProvider> {
@@ -35,15 +35,7 @@ pub fn run(data: &[u8]) {
 		publishers: Publishers::default(),
 	};
 	let role = if flags & 1 == 0 { MediaRole::Publisher } else { MediaRole::Viewer };
-	let setup = PeerSetup {
-		stream_id: 7,
-		role,
-		gate: Arc::new(OpenGate),
-		events: None,
-		label: String::new(),
-		seat: Some(1),
-		take_over: flags & 2 != 0,
-	};
+	let setup = crate::open_setup(role, Some(1), flags & 2 != 0);
 	if let Ok((_, answer)) = offers.accept(1, &sdp, &setup, Instant::now()) {
 		assert!(SdpAnswer::from_sdp_string(&answer).is_ok(), "our answer parses: {answer}");
 	}
@@ -83,15 +75,8 @@ mod tests {
 	fn the_seeds_are_accepted() {
 		for seed in seeds() {
 			let (flags, sdp) = seed.split_first().expect("a flag byte");
-			let setup = PeerSetup {
-				stream_id: 7,
-				role: if flags & 1 == 0 { MediaRole::Publisher } else { MediaRole::Viewer },
-				gate: Arc::new(OpenGate),
-				events: None,
-				label: String::new(),
-				seat: None,
-				take_over: false,
-			};
+			let role = if flags & 1 == 0 { MediaRole::Publisher } else { MediaRole::Viewer };
+			let setup = crate::open_setup(role, None, false);
 			let offers = Offers {
 				crypto: crypto(),
 				candidate: "10.0.0.1:4000".parse().expect("an address"),

@@ -17,7 +17,6 @@
 use std::{
 	cell::RefCell,
 	net::SocketAddr,
-	sync::Arc,
 	time::{Duration, Instant},
 };
 use str0m::{
@@ -30,8 +29,7 @@ use str0m::{
 };
 use vilokanam_sfu::{
 	offer::{self, Offers},
-	Collected, Input, MediaEvent, MediaPeerId, MediaRole, OpenGate, PeerSetup, Publishers, Sfu,
-	SfuMetrics,
+	Collected, Input, MediaEvent, MediaPeerId, MediaRole, Publishers, Sfu, SfuMetrics,
 };
 
 const CORE: &str = "10.0.0.1:4000";
@@ -94,15 +92,7 @@ impl Net {
 		let mut api = rtc.sdp_api();
 		let mid = api.add_media(MediaKind::Video, dir, None, None, None);
 		let (offer, pending) = api.apply().expect("an offer");
-		let setup = PeerSetup {
-			stream_id: 7,
-			role,
-			gate: Arc::new(OpenGate),
-			events: None,
-			label: String::new(),
-			seat: None,
-			take_over: true,
-		};
+		let setup = crate::open_setup(role, None, true);
 		let (peer, answer) =
 			offers.accept(id, &offer.to_sdp_string(), &setup, self.now).expect("accepted");
 		let answer = SdpAnswer::from_sdp_string(&answer).expect("an answer");
