@@ -19,6 +19,11 @@
 #                   117 ms "base" for a call whose empty batch costs microseconds).
 #   BENCH_NICE      run the benchmarks at this niceness (default 0; -20 on a busy machine)
 #   BENCH_BIN       an already built benchmark node to use: nothing is built (nor rebuilt after)
+# A pallet's benchmarks named migration_* (one step of a multi-block migration) are written to
+# its src/migrations/weights.rs instead, always at STEPS / REPEAT (they have no components).
+#   ONLY_MIGRATIONS=1
+#                   benchmark only those migration steps (the calls' weights.rs untouched): for
+#                   a migration added without any call changing.
 # Raw results are kept in $CARGO_TARGET_DIR/benchmarks/<pallet>.json for re-analysis.
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
@@ -50,13 +55,33 @@ for pallet in $PALLETS; do
 		steps=$TICKS_STEPS repeat=$TICKS_REPEAT
 		if [ -z "${ANALYSIS:-}" ]; then analysis=median-slopes; fi
 	fi
-	log "benchmarking $pallet ($steps / $repeat, $analysis) into $dir/src/weights.rs"
-	nice -n "${BENCH_NICE:-0}" "$BENCH_BIN" benchmark pallet --chain dev --pallet "$pallet" \
-		--extrinsic '*' --wasm-execution compiled --steps "$steps" --repeat "$repeat" \
-		--json-file "$CARGO_TARGET_DIR/benchmarks/$pallet.json" \
-		--template scripts/frame-weight-template.hbs \
-		--output-analysis "$analysis" \
-		--output "$dir/src/weights.rs"
+	# Benchmarks named migration_* measure one step of a multi-block migration: they go to
+	# the pallet's migrations/weights.rs, which is dropped with the migrations; the calls'
+	# weights.rs never names them.
+	migrations=$("$BENCH_BIN" benchmark pallet --chain dev --pallet "$pallet" --extrinsic '*' \
+		--list=all --no-csv-header | awk -F', ' '$2 ~ /^migration_/ {print $2}' | paste -sd, -)
+	exclude=()
+	if [ -n "$migrations" ]; then
+		exclude=(--exclude-extrinsics "$(sed "s/\([^,]*\)/$pallet::\1/g" <<<"$migrations")")
+	fi
+	if [ "${ONLY_MIGRATIONS:-0}" != 1 ]; then
+		log "benchmarking $pallet ($steps / $repeat, $analysis) into $dir/src/weights.rs"
+		nice -n "${BENCH_NICE:-0}" "$BENCH_BIN" benchmark pallet --chain dev --pallet "$pallet" \
+			--extrinsic '*' "${exclude[@]}" --wasm-execution compiled --steps "$steps" --repeat "$repeat" \
+			--json-file "$CARGO_TARGET_DIR/benchmarks/$pallet.json" \
+			--template scripts/frame-weight-template.hbs \
+			--output-analysis "$analysis" \
+			--output "$dir/src/weights.rs"
+	fi
+	if [ -n "$migrations" ]; then
+		log "benchmarking $pallet's migration steps ($migrations) into $dir/src/migrations/weights.rs"
+		nice -n "${BENCH_NICE:-0}" "$BENCH_BIN" benchmark pallet --chain dev --pallet "$pallet" \
+			--extrinsic "$migrations" --wasm-execution compiled --steps "$STEPS" --repeat "$REPEAT" \
+			--json-file "$CARGO_TARGET_DIR/benchmarks/$pallet.migrations.json" \
+			--template scripts/frame-weight-template.hbs \
+			--output-analysis max \
+			--output "$dir/src/migrations/weights.rs"
+	fi
 done
 # The benchmark build replaced target/<profile>/vilokanam-node (its runtime imports the
 # benchmarking host functions, which a normal node refuses): build the normal node again, now

@@ -79,7 +79,7 @@ pub const VERSION: RuntimeVersion = RuntimeVersion {
 	spec_name: alloc::borrow::Cow::Borrowed("vilokanam"),
 	impl_name: alloc::borrow::Cow::Borrowed("vilokanam-node"),
 	authoring_version: 1,
-	spec_version: 105,
+	spec_version: 106,
 	impl_version: 1,
 	apis: apis::RUNTIME_API_VERSIONS,
 	transaction_version: 4,
@@ -198,17 +198,30 @@ pub type UncheckedExtrinsic =
 /// The payload being signed in transactions.
 pub type SignedPayload = generic::SignedPayload<RuntimeCall, TxExtension>;
 
-/// Migrations of the runtime beyond those the pallets declare.
+/// The multi-block migrations `MultiBlockMigrations` (pallet-migrations) runs after a runtime
+/// upgrade, in this order, each a bounded step per block (none of them touches a chain whose
+/// storage is already at its target version, such as a new chain's):
 ///
-/// - `pallet_ticks` v0 → v1: sessions split into cold data and pages of settlement state (a
-///   no-op on chains whose genesis already has the new layout).
+/// - `pallet_ticks` v0 → v1: sessions split into cold data and pages of settlement state;
 /// - `pallet_ticks` v1 → v2: sessions gain a voucher key (the viewer's own, for sessions opened
-///   before), a close-request time and an allowance.
+///   before), a close-request time and an allowance;
 /// - `pallet_streams` v0 → v1: streams gain a relayer (none for existing streams).
-type Migrations = (
-	pallet_ticks::migrations::v1::MigrateV0ToV1<Runtime>,
-	pallet_ticks::migrations::v2::MigrateV1ToV2<Runtime>,
-	pallet_streams::migrations::v1::MigrateV0ToV1<Runtime>,
+///
+/// While one is under way the chain takes no transactions (blocks carry inherents only), so
+/// nothing changes what a migration has yet to rewrite.
+pub type MultiBlockMigrationList = (
+	pallet_ticks::migrations::v1::MigrateV0ToV1<
+		Runtime,
+		pallet_ticks::migrations::weights::SubstrateWeight<Runtime>,
+	>,
+	pallet_ticks::migrations::v2::MigrateV1ToV2<
+		Runtime,
+		pallet_ticks::migrations::weights::SubstrateWeight<Runtime>,
+	>,
+	pallet_streams::migrations::v1::MigrateV0ToV1<
+		Runtime,
+		pallet_streams::migrations::weights::SubstrateWeight<Runtime>,
+	>,
 );
 
 /// Executive: dispatches to the pallets.
@@ -218,7 +231,6 @@ pub type Executive = frame_executive::Executive<
 	frame_system::ChainContext<Runtime>,
 	Runtime,
 	AllPalletsWithSystem,
-	Migrations,
 >;
 
 #[frame_support::runtime]
@@ -258,6 +270,9 @@ mod runtime {
 
 	#[runtime::pallet_index(6)]
 	pub type Sudo = pallet_sudo;
+
+	#[runtime::pallet_index(7)]
+	pub type MultiBlockMigrations = pallet_migrations;
 
 	// Vilokanam's own pallets.
 	#[runtime::pallet_index(20)]

@@ -209,5 +209,38 @@ mod benchmarks {
 		Ok(())
 	}
 
+	/// One step of the v0 → v1 migration over one stream of the largest size (every text and
+	/// the split at their bounds): what each stream costs the migration.
+	#[benchmark]
+	fn migration_v0_v1_step() -> Result<(), BenchmarkError> {
+		use crate::migrations::v1::{v0, MigrateV0ToV1};
+		use frame_support::{
+			migrations::SteppedMigration,
+			traits::{GetStorageVersion, StorageVersion},
+			weights::WeightMeter,
+		};
+		let caller = funded::<T>("creator", 0);
+		let id = create::<T>(&caller)?;
+		Streams::<T>::set_split(
+			RawOrigin::Signed(caller).into(),
+			id,
+			max_split::<T>(T::MaxCollaborators::get()),
+		)?;
+		let mut stream = Streams::<T>::stream(id).ok_or(BenchmarkError::Stop("no stream"))?;
+		stream.relayer = None;
+		v0::Streams::<T>::insert(id, v0::OldStream::<T>::from(stream.clone()));
+		StorageVersion::new(0).put::<Streams<T>>();
+		let mut meter = WeightMeter::new();
+		let result;
+		#[block]
+		{
+			result = MigrateV0ToV1::<T, ()>::step(None, &mut meter);
+		}
+		assert_eq!(result, Ok(None));
+		assert_eq!(Streams::<T>::stream(id), Some(stream));
+		assert_eq!(Streams::<T>::on_chain_storage_version(), 1);
+		Ok(())
+	}
+
 	impl_benchmark_test_suite!(Streams, crate::mock::new_bench_ext(), crate::mock::Test);
 }

@@ -2,6 +2,7 @@
 
 use crate::mock::Streams;
 use crate::{mock::*, *};
+use frame_support::weights::Weight;
 use frame_support::{
 	assert_noop, assert_ok,
 	traits::fungible::{Inspect, InspectHold},
@@ -443,12 +444,31 @@ fn try_state_detects_broken_live_index() {
 	});
 }
 
+/// Runs `MigrateV0ToV1` as `pallet-migrations` would: one step per block, each with `limit`
+/// of weight; returns the number of steps.
+fn migrate_streams_in_steps(limit: Weight) -> u32 {
+	use crate::migrations::v1::MigrateV0ToV1;
+	use frame_support::{migrations::SteppedMigration, weights::WeightMeter};
+	let mut cursor = None;
+	let mut steps = 0;
+	loop {
+		steps += 1;
+		assert!(steps < 100, "the migration never completes");
+		cursor = MigrateV0ToV1::<Test, ()>::step(cursor, &mut WeightMeter::with_limit(limit))
+			.expect("a step fails");
+		if cursor.is_none() {
+			return steps;
+		}
+	}
+}
+
 #[test]
-fn migration_v0_to_v1_gives_every_stream_no_relayer() {
-	use crate::migrations::v1::{v0, MigrateV0ToV1};
-	use frame_support::traits::{GetStorageVersion, OnRuntimeUpgrade, StorageVersion};
+fn migration_v0_to_v1_gives_every_stream_no_relayer_two_per_block() {
+	use crate::migrations::{v1::v0, weights::WeightInfo};
+	use frame_support::traits::{GetStorageVersion, StorageVersion};
 	ExtBuilder::build_and_execute(|| {
-		let ids = [create(ALICE), create(BOB)];
+		let ids: Vec<StreamId> =
+			(0..5).map(|i| create(if i % 2 == 0 { ALICE } else { BOB })).collect();
 		assert_ok!(Streams::go_live(RuntimeOrigin::signed(ALICE), ids[0]));
 		let expected: Vec<Stream<Test>> = ids
 			.iter()
@@ -459,39 +479,54 @@ fn migration_v0_to_v1_gives_every_stream_no_relayer() {
 			})
 			.collect();
 		for s in expected.iter() {
-			let s = s.clone();
-			v0::Streams::<Test>::insert(
-				s.id,
-				v0::OldStream::<Test> {
-					id: s.id,
-					creator: s.creator,
-					title: s.title,
-					metadata: s.metadata,
-					category: s.category,
-					tags: s.tags,
-					price_per_second: s.price_per_second,
-					status: s.status,
-					created_at: s.created_at,
-					started_at: s.started_at,
-					ended_at: s.ended_at,
-					endpoint: s.endpoint,
-					collaborators: s.collaborators,
-					total_viewer_seconds: s.total_viewer_seconds,
-					total_earned: s.total_earned,
-					current_viewers: s.current_viewers,
-					peak_viewers: s.peak_viewers,
-					deposit: s.deposit,
-				},
-			);
+			v0::Streams::<Test>::insert(s.id, v0::OldStream::<Test>::from(s.clone()));
 		}
 		StorageVersion::new(0).put::<Streams>();
-		MigrateV0ToV1::<Test>::on_runtime_upgrade();
+
+		// Two streams fit in a step: five take three steps, the last finding one left.
+		let per_stream = <() as WeightInfo>::migration_v0_v1_step();
+		assert_eq!(migrate_streams_in_steps(per_stream * 2 + Weight::from_parts(1, 1)), 3);
 		assert_eq!(Streams::on_chain_storage_version(), Streams::in_code_storage_version());
 		for s in expected.iter() {
 			assert_eq!(Streams::stream(s.id).as_ref(), Some(s));
 		}
+
+		// Run again (the version is 1 already): nothing is touched.
 		let root = sp_io::storage::root(sp_runtime::StateVersion::V1);
-		MigrateV0ToV1::<Test>::on_runtime_upgrade();
+		assert_eq!(migrate_streams_in_steps(per_stream), 1);
 		assert_eq!(sp_io::storage::root(sp_runtime::StateVersion::V1), root);
+	});
+}
+
+/// A step in which not even one stream fits is refused, and migrates nothing: the next block
+/// tries again (or, if a whole block's migration weight cannot fit one, the chain stops and
+/// says so rather than writing an overweight block).
+#[test]
+fn migration_step_without_weight_for_one_stream_migrates_nothing() {
+	use crate::migrations::{
+		v1::{v0, MigrateV0ToV1},
+		weights::WeightInfo,
+	};
+	use frame_support::{
+		migrations::{SteppedMigration, SteppedMigrationError},
+		traits::StorageVersion,
+		weights::WeightMeter,
+	};
+	ExtBuilder::build_and_execute(|| {
+		let id = create(ALICE);
+		let mut old = Streams::stream(id).unwrap();
+		old.relayer = None;
+		v0::Streams::<Test>::insert(id, v0::OldStream::<Test>::from(old));
+		StorageVersion::new(0).put::<Streams>();
+		let root = sp_io::storage::root(sp_runtime::StateVersion::V1);
+		let required = <() as WeightInfo>::migration_v0_v1_step();
+		let mut meter = WeightMeter::with_limit(required - Weight::from_parts(1, 0));
+		assert_eq!(
+			MigrateV0ToV1::<Test, ()>::step(None, &mut meter),
+			Err(SteppedMigrationError::InsufficientWeight { required })
+		);
+		assert_eq!(sp_io::storage::root(sp_runtime::StateVersion::V1), root);
+		// Leave the storage as the pallet's checks expect.
+		migrate_streams_in_steps(required);
 	});
 }

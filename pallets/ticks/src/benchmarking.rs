@@ -11,11 +11,13 @@ use crate::Pallet as Ticks;
 use alloc::{format, vec, vec::Vec};
 use frame_benchmarking::v2::*;
 use frame_support::{
+	migrations::SteppedMigration,
 	pallet_prelude::TransactionSource,
 	traits::{
 		fungible::{Inspect, Mutate},
-		Authorize, Get,
+		Authorize, Get, GetStorageVersion, StorageVersion,
 	},
+	weights::WeightMeter,
 	BoundedVec,
 };
 use frame_system::RawOrigin;
@@ -578,6 +580,72 @@ mod benchmarks {
 				.ok_or(BenchmarkError::Stop("close_expired must be authorizable"))?
 				.map_err(|_| BenchmarkError::Stop("close_expired must be authorized"))?;
 		}
+		Ok(())
+	}
+
+	/// One step of the v0 → v1 migration over one session whose page already holds every other
+	/// slot (the largest page to read and write): what each session costs the migration.
+	#[benchmark]
+	fn migration_v0_v1_step() -> Result<(), BenchmarkError> {
+		use crate::migrations::v1::{v0, MigrateV0ToV1, SessionsV1};
+		let old = v0::OldSession::<T> {
+			viewer: account("viewer", 0, 0),
+			stream_id: 0,
+			price_per_second: price::<T>(),
+			max_seconds: MAX_SECONDS,
+			settled_seconds: WATCHED,
+			escrow_remaining: price::<T>().saturating_mul((MAX_SECONDS - WATCHED).saturated_into()),
+			opened_at: 1,
+			last_activity: 1u32.into(),
+		};
+		let (_, state) = old.clone().split();
+		let id: SessionId = SESSIONS_PER_PAGE - 1;
+		let mut page = SessionPage::<T>::default();
+		for other in 0..id {
+			if let Some(slot) = page.slot_mut(other) {
+				*slot = Some(state.clone());
+			}
+		}
+		SessionPages::<T>::insert(page_of(id).0, page);
+		v0::Sessions::<T>::insert(id, old.clone());
+		StorageVersion::new(0).put::<Ticks<T>>();
+		let mut meter = WeightMeter::new();
+		let result;
+		#[block]
+		{
+			result = MigrateV0ToV1::<T, ()>::step(None, &mut meter);
+		}
+		assert_eq!(result, Ok(None));
+		assert!(SessionsV1::<T>::get(id) == Some(old.split().0));
+		assert_eq!(Ticks::<T>::on_chain_storage_version(), 1);
+		Ok(())
+	}
+
+	/// One step of the v1 → v2 migration over one session: what each session costs it.
+	#[benchmark]
+	fn migration_v1_v2_step() -> Result<(), BenchmarkError> {
+		use crate::migrations::{
+			v1::{SessionInfoV1, SessionsV1},
+			v2::MigrateV1ToV2,
+		};
+		let old = SessionInfoV1::<T> {
+			viewer: account("viewer", 0, 0),
+			stream_id: 0,
+			price_per_second: price::<T>(),
+			max_seconds: MAX_SECONDS,
+			opened_at: 1,
+		};
+		SessionsV1::<T>::insert(0, old.clone());
+		StorageVersion::new(1).put::<Ticks<T>>();
+		let mut meter = WeightMeter::new();
+		let result;
+		#[block]
+		{
+			result = MigrateV1ToV2::<T, ()>::step(None, &mut meter);
+		}
+		assert_eq!(result, Ok(None));
+		assert!(Sessions::<T>::get(0) == Some(SessionInfo::from(old)));
+		assert_eq!(Ticks::<T>::on_chain_storage_version(), 2);
 		Ok(())
 	}
 

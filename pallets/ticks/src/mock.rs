@@ -38,12 +38,14 @@ frame_support::construct_runtime!(
 		Streams: pallet_streams,
 		Payouts: pallet_payouts,
 		Ticks: pallet_ticks,
+		MultiBlockMigrations: pallet_migrations,
 	}
 );
 
 #[derive_impl(frame_system::config_preludes::TestDefaultConfig)]
 impl frame_system::Config for Test {
 	type Block = Block;
+	type MultiBlockMigrator = MultiBlockMigrations;
 	type AccountId = AccountId;
 	type Lookup = IdentityLookup<AccountId>;
 	type AccountData = pallet_balances::AccountData<Balance>;
@@ -54,6 +56,30 @@ parameter_types! {
 	pub const StreamDeposit: Balance = 100;
 	pub const PayoutsPalletId: PalletId = PalletId(*b"vk/payut");
 	pub const TicksPalletId: PalletId = PalletId(*b"vk/escrw");
+}
+
+parameter_types! {
+	/// The weight `pallet-migrations` may spend per block (set by the migration tests; a
+	/// whole block by default).
+	pub storage MigrationWeightPerBlock: frame_support::weights::Weight =
+		<<Test as frame_system::Config>::BlockWeights as frame_support::traits::Get<
+			frame_system::limits::BlockWeights,
+		>>::get()
+		.max_block;
+}
+
+/// The runtime's multi-block migrations of this pallet, in the runtime's order, with the
+/// weights of `()` (what the tests size blocks by).
+#[derive_impl(pallet_migrations::config_preludes::TestDefaultConfig)]
+impl pallet_migrations::Config for Test {
+	#[cfg(not(feature = "runtime-benchmarks"))]
+	type Migrations = (
+		crate::migrations::v1::MigrateV0ToV1<Test, ()>,
+		crate::migrations::v2::MigrateV1ToV2<Test, ()>,
+	);
+	#[cfg(feature = "runtime-benchmarks")]
+	type Migrations = pallet_migrations::mock_helpers::MockedMigrations;
+	type MaxServiceWeight = MigrationWeightPerBlock;
 }
 
 #[derive_impl(pallet_balances::config_preludes::TestDefaultConfig)]

@@ -21,10 +21,10 @@ use sp_runtime::{traits::One, Perbill};
 use sp_version::RuntimeVersion;
 
 use super::{
-	AccountId, Aura, Balance, Balances, Block, BlockNumber, Hash, Nonce, PalletInfo, Runtime,
-	RuntimeCall, RuntimeEvent, RuntimeFreezeReason, RuntimeHoldReason, RuntimeOrigin, RuntimeTask,
-	Signature, System, Timestamp, TxExtension, UncheckedExtrinsic, EXISTENTIAL_DEPOSIT,
-	MILLI_SECS_PER_BLOCK, MINUTES, SLOT_DURATION, SS58_PREFIX, VERSION, VLK,
+	AccountId, Aura, Balance, Balances, Block, BlockNumber, Hash, MultiBlockMigrations, Nonce,
+	PalletInfo, Runtime, RuntimeCall, RuntimeEvent, RuntimeFreezeReason, RuntimeHoldReason,
+	RuntimeOrigin, RuntimeTask, Signature, System, Timestamp, TxExtension, UncheckedExtrinsic,
+	EXISTENTIAL_DEPOSIT, MILLI_SECS_PER_BLOCK, MINUTES, SLOT_DURATION, SS58_PREFIX, VERSION, VLK,
 };
 
 /// Share of a block's weight and length available to ordinary transactions; the rest is kept
@@ -62,6 +62,35 @@ impl frame_system::Config for Runtime {
 	type AccountData = pallet_balances::AccountData<Balance>;
 	type SS58Prefix = SS58Prefix;
 	type MaxConsumers = ConstU32<16>;
+	/// Runtime upgrades' storage migrations run over several blocks (see
+	/// [`super::MultiBlockMigrationList`]); transactions wait until they are done.
+	type MultiBlockMigrator = MultiBlockMigrations;
+}
+
+parameter_types! {
+	/// Most of a block for migrations while one is under way: the block carries no
+	/// transactions then, only inherents (and GRANDPA's and Aura's hooks).
+	pub MigrationWeightPerBlock: Weight = Perbill::from_percent(80) * RuntimeBlockWeights::get().max_block;
+}
+
+impl pallet_migrations::Config for Runtime {
+	type RuntimeEvent = RuntimeEvent;
+	#[cfg(not(feature = "runtime-benchmarks"))]
+	type Migrations = super::MultiBlockMigrationList;
+	// pallet-migrations' own benchmarks need migrations they control.
+	#[cfg(feature = "runtime-benchmarks")]
+	type Migrations = pallet_migrations::mock_helpers::MockedMigrations;
+	/// Our cursors are a `u64` key; identifiers are `MigrationId`s of a pallet name.
+	type CursorMaxLen = ConstU32<64>;
+	type IdentifierMaxLen = ConstU32<64>;
+	type MigrationStatusHandler = ();
+	/// A failed migration stops the chain (no transactions, blocks of inherents only) rather
+	/// than leave storage half in an old layout. Ours fail only if one entry outweighs a whole
+	/// block's migration weight, which their benchmarks rule out; recovery would take a code
+	/// substitute in the chain spec (docs/OPERATORS.md, "Runtime upgrades").
+	type FailedMigrationHandler = frame_support::migrations::FreezeChainOnFailedMigration;
+	type MaxServiceWeight = MigrationWeightPerBlock;
+	type WeightInfo = pallet_migrations::weights::SubstrateWeight<Runtime>;
 }
 
 impl pallet_aura::Config for Runtime {

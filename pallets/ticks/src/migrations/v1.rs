@@ -3,31 +3,27 @@
 //! [`SessionState`](crate::SessionState) in the slot `id % SESSIONS_PER_PAGE` of page
 //! `id / SESSIONS_PER_PAGE` of [`SessionPages`](crate::SessionPages).
 //!
-//! A single-block migration: it reads and rewrites every open session once and writes every
-//! page once (pages are built in memory). Open sessions are few compared to what a block
-//! allows at the time of this upgrade; a chain with many open sessions would need a
-//! multi-block migration instead.
+//! A multi-block migration ([`MigrateV0ToV1`]): each session is read and rewritten once and
+//! its page read and written, as many sessions per block as the runtime's migration weight
+//! admits, so any number of open sessions migrate without overweight blocks.
 //!
 //! It writes the version-1 layout of the cold data ([`SessionInfoV1`]), which [`super::v2`]
 //! then extends: a chain at version 0 runs both, in order.
 
-use crate::{
-	page_of, BalanceOf, Config, PageIndex, Pallet, SessionPage, SessionPages, SessionState,
-};
-use alloc::collections::BTreeMap;
+use super::weights;
+use crate::{page_of, BalanceOf, Config, Pallet, SessionPage, SessionPages, SessionState};
 use codec::{Decode, Encode, MaxEncodedLen};
 use frame_support::{
-	migrations::VersionedMigration,
-	traits::{Get, UncheckedOnRuntimeUpgrade},
-	weights::Weight,
+	migrations::{MigrationId, SteppedMigration, SteppedMigrationError},
+	traits::{GetStorageVersion, StorageVersion},
+	weights::WeightMeter,
 };
 use frame_system::pallet_prelude::BlockNumberFor;
-use pallet_streams::StreamId;
+use pallet_streams::{migrations::stepped::step_through_map, StreamId};
 use scale_info::TypeInfo;
-use sp_runtime::Saturating;
 
 #[cfg(feature = "try-runtime")]
-use alloc::vec::Vec;
+use alloc::{collections::BTreeMap, vec::Vec};
 
 /// The storage layout of version 0. (`storage_alias` generates undocumented items.)
 #[allow(missing_docs)]
@@ -124,37 +120,63 @@ mod layout {
 }
 pub use layout::Sessions as SessionsV1;
 
-/// The migration without its version check; use [`MigrateV0ToV1`].
-pub struct InnerMigrateV0ToV1<T>(core::marker::PhantomData<T>);
+/// Version 0 → 1 of the ticks pallet as a multi-block migration (run by
+/// `pallet-migrations`): as many sessions per block as `W::migration_v0_v1_step` admits in
+/// the block's migration weight, the cursor being the last session id migrated. A no-op if
+/// the on-chain storage version is not 0; sets it to 1 when done.
+pub struct MigrateV0ToV1<T, W = weights::SubstrateWeight<T>>(core::marker::PhantomData<(T, W)>);
 
-impl<T: Config> UncheckedOnRuntimeUpgrade for InnerMigrateV0ToV1<T> {
-	fn on_runtime_upgrade() -> Weight {
-		let mut pages: BTreeMap<PageIndex, SessionPage<T>> = BTreeMap::new();
-		let mut sessions = 0u64;
-		SessionsV1::<T>::translate::<v0::OldSession<T>, _>(|id, old| {
-			sessions.saturating_inc();
-			let (info, state) = old.split();
-			let page = pages.entry(page_of(id).0).or_default();
-			if let Some(slot) = page.slot_mut(id) {
-				*slot = Some(state);
-			}
-			Some(info)
-		});
-		let written = pages.len() as u64;
-		for (index, page) in pages {
-			SessionPages::<T>::insert(index, page);
-		}
-		log::info!(
-			target: crate::LOG_TARGET,
-			"migrated {sessions} sessions to the paged layout ({written} pages)"
-		);
-		T::DbWeight::get().reads_writes(sessions, sessions.saturating_add(written))
+impl<T: Config, W: weights::WeightInfo> SteppedMigration for MigrateV0ToV1<T, W> {
+	type Cursor = crate::SessionId;
+	type Identifier = MigrationId<15>;
+
+	fn id() -> Self::Identifier {
+		MigrationId { pallet_id: *super::MIGRATIONS_ID, version_from: 0, version_to: 1 }
 	}
 
+	fn step(
+		cursor: Option<Self::Cursor>,
+		meter: &mut WeightMeter,
+	) -> Result<Option<Self::Cursor>, SteppedMigrationError> {
+		if cursor.is_none() && Pallet::<T>::on_chain_storage_version() != 0 {
+			return Ok(None);
+		}
+		let next = step_through_map(
+			cursor,
+			meter,
+			W::migration_v0_v1_step(),
+			|after| match after {
+				Some(id) => {
+					v0::Sessions::<T>::iter_from(v0::Sessions::<T>::hashed_key_for(id)).next()
+				},
+				None => v0::Sessions::<T>::iter().next(),
+			},
+			|id, old| {
+				let (info, state) = old.split();
+				SessionsV1::<T>::insert(id, info);
+				// The page is read and written per session: a step's cost stays the same
+				// whichever sessions it meets.
+				SessionPages::<T>::mutate(page_of(*id).0, |page| {
+					let page = page.get_or_insert_with(SessionPage::default);
+					if let Some(slot) = page.slot_mut(*id) {
+						*slot = Some(state);
+					}
+				});
+			},
+		)?;
+		if next.is_none() {
+			StorageVersion::new(1).put::<Pallet<T>>();
+			log::info!(target: crate::LOG_TARGET, "sessions migrated to the paged layout (v1)");
+		}
+		Ok(next)
+	}
+
+	/// The version-0 sessions (`None`: nothing to migrate).
 	#[cfg(feature = "try-runtime")]
 	fn pre_upgrade() -> Result<Vec<u8>, sp_runtime::TryRuntimeError> {
-		let sessions: BTreeMap<crate::SessionId, v0::OldSession<T>> =
-			v0::Sessions::<T>::iter().collect();
+		let sessions = (Pallet::<T>::on_chain_storage_version() == 0).then(|| {
+			v0::Sessions::<T>::iter().collect::<BTreeMap<crate::SessionId, v0::OldSession<T>>>()
+		});
 		Ok(sessions.encode())
 	}
 
@@ -162,8 +184,12 @@ impl<T: Config> UncheckedOnRuntimeUpgrade for InnerMigrateV0ToV1<T> {
 	/// which a chain at version 0 only has after [`super::v2`].
 	#[cfg(feature = "try-runtime")]
 	fn post_upgrade(state: Vec<u8>) -> Result<(), sp_runtime::TryRuntimeError> {
-		let before = BTreeMap::<crate::SessionId, v0::OldSession<T>>::decode(&mut &state[..])
-			.map_err(|_| "cannot decode the pre-upgrade sessions")?;
+		let Some(before) =
+			Option::<BTreeMap<crate::SessionId, v0::OldSession<T>>>::decode(&mut &state[..])
+				.map_err(|_| "cannot decode the pre-upgrade sessions")?
+		else {
+			return Ok(());
+		};
 		for (id, old) in before.into_iter() {
 			let (info, state) = old.split();
 			frame_support::ensure!(
@@ -173,16 +199,7 @@ impl<T: Config> UncheckedOnRuntimeUpgrade for InnerMigrateV0ToV1<T> {
 			let page = SessionPages::<T>::get(page_of(id).0).ok_or("a page is missing")?;
 			frame_support::ensure!(page.get(id) == Some(&state), "a session's state changed");
 		}
+		frame_support::ensure!(Pallet::<T>::on_chain_storage_version() == 1, "not at version 1");
 		Ok(())
 	}
 }
-
-/// Version 0 → 1 of the ticks pallet: the paged session layout. Runs only if the on-chain
-/// storage version is 0, and sets it to 1.
-pub type MigrateV0ToV1<T> = VersionedMigration<
-	0,
-	1,
-	InnerMigrateV0ToV1<T>,
-	Pallet<T>,
-	<T as frame_system::Config>::DbWeight,
->;

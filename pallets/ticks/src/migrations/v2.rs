@@ -2,22 +2,23 @@
 //! own key, which signed every voucher of the session so far), `closing_since: None` and
 //! `allowance: None`. Settlement state ([`SessionPages`](crate::SessionPages)) is unchanged.
 //!
-//! A single-block migration: one read and one write per stored session (≈ 60 µs each on
-//! ParityDB, so about 10,000 sessions within a quarter of a block's weight). Open sessions are
-//! few at the time of this upgrade; a chain with many more would need a multi-block migration.
+//! A multi-block migration ([`MigrateV1ToV2`]): one read and one write per stored session, as
+//! many sessions per block as the runtime's migration weight admits.
 
-use super::v1::SessionInfoV1;
+use super::{
+	v1::{SessionInfoV1, SessionsV1},
+	weights,
+};
 use crate::{Config, Pallet, SessionInfo, Sessions};
 use frame_support::{
-	migrations::VersionedMigration,
-	traits::{Get, UncheckedOnRuntimeUpgrade},
-	weights::Weight,
+	migrations::{MigrationId, SteppedMigration, SteppedMigrationError},
+	traits::{GetStorageVersion, StorageVersion},
+	weights::WeightMeter,
 };
-use sp_runtime::Saturating;
+use pallet_streams::migrations::stepped::step_through_map;
 
 #[cfg(feature = "try-runtime")]
 use {
-	super::v1::SessionsV1,
 	alloc::vec::Vec,
 	codec::{Decode, Encode},
 };
@@ -37,33 +38,65 @@ impl<T: Config> From<SessionInfoV1<T>> for SessionInfo<T> {
 	}
 }
 
-/// The migration without its version check; use [`MigrateV1ToV2`].
-pub struct InnerMigrateV1ToV2<T>(core::marker::PhantomData<T>);
+/// Version 1 → 2 of the ticks pallet as a multi-block migration (run by
+/// `pallet-migrations`, after [`super::v1::MigrateV0ToV1`] on a chain at version 0): as many
+/// sessions per block as `W::migration_v1_v2_step` admits, the cursor being the last session
+/// id migrated. A no-op if the on-chain storage version is not 1; sets it to 2 when done.
+pub struct MigrateV1ToV2<T, W = weights::SubstrateWeight<T>>(core::marker::PhantomData<(T, W)>);
 
-impl<T: Config> UncheckedOnRuntimeUpgrade for InnerMigrateV1ToV2<T> {
-	fn on_runtime_upgrade() -> Weight {
-		let mut sessions = 0u64;
-		Sessions::<T>::translate::<SessionInfoV1<T>, _>(|_, old| {
-			sessions.saturating_inc();
-			Some(old.into())
-		});
-		log::info!(
-			target: crate::LOG_TARGET,
-			"migrated {sessions} sessions to v2 (voucher key: the viewer's own)"
-		);
-		T::DbWeight::get().reads_writes(sessions, sessions)
+impl<T: Config, W: weights::WeightInfo> SteppedMigration for MigrateV1ToV2<T, W> {
+	type Cursor = crate::SessionId;
+	type Identifier = MigrationId<15>;
+
+	fn id() -> Self::Identifier {
+		MigrationId { pallet_id: *super::MIGRATIONS_ID, version_from: 1, version_to: 2 }
 	}
 
+	fn step(
+		cursor: Option<Self::Cursor>,
+		meter: &mut WeightMeter,
+	) -> Result<Option<Self::Cursor>, SteppedMigrationError> {
+		if cursor.is_none() && Pallet::<T>::on_chain_storage_version() != 1 {
+			return Ok(None);
+		}
+		// Keys do not change: entries after the cursor are still in the version-1 layout.
+		let next = step_through_map(
+			cursor,
+			meter,
+			W::migration_v1_v2_step(),
+			|after| match after {
+				Some(id) => SessionsV1::<T>::iter_from(SessionsV1::<T>::hashed_key_for(id)).next(),
+				None => SessionsV1::<T>::iter().next(),
+			},
+			|id, old| Sessions::<T>::insert(id, SessionInfo::from(old)),
+		)?;
+		if next.is_none() {
+			StorageVersion::new(2).put::<Pallet<T>>();
+			log::info!(
+				target: crate::LOG_TARGET,
+				"sessions migrated to v2 (voucher key: the viewer's own)"
+			);
+		}
+		Ok(next)
+	}
+
+	/// The version-1 sessions (`None`: nothing to migrate).
 	#[cfg(feature = "try-runtime")]
 	fn pre_upgrade() -> Result<Vec<u8>, sp_runtime::TryRuntimeError> {
-		let sessions: Vec<(crate::SessionId, SessionInfoV1<T>)> = SessionsV1::<T>::iter().collect();
+		let sessions = (Pallet::<T>::on_chain_storage_version() == 1).then(|| {
+			SessionsV1::<T>::iter().collect::<Vec<(crate::SessionId, SessionInfoV1<T>)>>()
+		});
 		Ok(sessions.encode())
 	}
 
 	#[cfg(feature = "try-runtime")]
 	fn post_upgrade(state: Vec<u8>) -> Result<(), sp_runtime::TryRuntimeError> {
-		let before = Vec::<(crate::SessionId, SessionInfoV1<T>)>::decode(&mut &state[..])
-			.map_err(|_| "cannot decode the pre-upgrade sessions")?;
+		let Some(before) =
+			Option::<Vec<(crate::SessionId, SessionInfoV1<T>)>>::decode(&mut &state[..])
+				.map_err(|_| "cannot decode the pre-upgrade sessions")?
+		else {
+			return Ok(());
+		};
 		for (id, old) in before.iter() {
 			let new = Sessions::<T>::get(id).ok_or("a session disappeared in the migration")?;
 			frame_support::ensure!(new == SessionInfo::from(old.clone()), "a session changed");
@@ -72,16 +105,7 @@ impl<T: Config> UncheckedOnRuntimeUpgrade for InnerMigrateV1ToV2<T> {
 			Sessions::<T>::iter_keys().count() == before.len(),
 			"the number of sessions changed in the migration"
 		);
+		frame_support::ensure!(Pallet::<T>::on_chain_storage_version() == 2, "not at version 2");
 		Pallet::<T>::do_try_state()
 	}
 }
-
-/// Version 1 → 2 of the ticks pallet: voucher keys, close requests and allowances. Runs only
-/// if the on-chain storage version is 1, and sets it to 2.
-pub type MigrateV1ToV2<T> = VersionedMigration<
-	1,
-	2,
-	InnerMigrateV1ToV2<T>,
-	Pallet<T>,
-	<T as frame_system::Config>::DbWeight,
->;

@@ -15,6 +15,8 @@ use sp_runtime::{MultiSignature, Permill};
 
 mod allowance;
 mod closing;
+// With runtime-benchmarks the mock gives pallet-migrations its benchmark migrations instead.
+#[cfg(not(feature = "runtime-benchmarks"))]
 mod migrations;
 mod offchain;
 mod pages;
