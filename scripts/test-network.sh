@@ -2,10 +2,19 @@
 # The multi-validator network tests: four validators of vilokanam-node spawned natively by
 # zombienet-sdk from zombienet/network.toml; a validator is killed and restarted while blocks and
 # finality continue. Kept out of scripts/test.sh for CI's time budget (see there).
+#
+# The suite also proves forks (zombienet/tests/fork.rs, on zombienet/fork.toml: validators that
+# sync only with the reserved peers the test adds and removes): alice is cut off, and her own
+# branch closes a viewer's session and bans another while the other three finalize a branch
+# without either; once alice is linked again and takes their branch, the real sidecar that
+# follows her must let both viewers watch again. That test also needs the sidecar binary.
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 cd "$ROOT"
 "$ROOT/scripts/setup.sh"
 [ -x "$NODE_BIN" ] || "$ROOT/scripts/build.sh"
 export VILOKANAM_NODE="${VILOKANAM_NODE:-$NODE_BIN}"
+SIDECAR_BIN="$CARGO_TARGET_DIR/$PROFILE/vilokanam-sidecar"
+[ -x "$SIDECAR_BIN" ] || cargo build --locked --profile "$PROFILE" -p vilokanam-sidecar
+export VILOKANAM_SIDECAR_BIN="${VILOKANAM_SIDECAR_BIN:-$SIDECAR_BIN}"
 cargo test --locked --profile "$PROFILE" -p vilokanam-zombienet-tests -- --nocapture

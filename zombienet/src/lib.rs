@@ -10,9 +10,14 @@
 //! - the `local-testnet` binary (`scripts/local-testnet.sh`), which spawns it for a person and
 //!   tears it down on Ctrl-C.
 //!
-//! This crate holds what both share: finding the node binary ([`node_binary`]), spawning the
+//! `zombienet/fork.toml` is the same network with links the test sets ([`link`], [`unlink`]):
+//! the fork test (`tests/fork.rs`) cuts one validator off so that it builds a branch of its own,
+//! then reconnects it.
+//!
+//! This crate holds what they share: finding the node binary ([`node_binary`]), spawning the
 //! network ([`spawn`]), a small JSON-RPC view of a node ([`Rpc`]), waiting with a deadline
-//! ([`wait_for`]) and killing a node for real ([`kill`]).
+//! ([`wait_for`]), killing a node for real ([`kill`]) and printing the end of the nodes' logs
+//! ([`print_log_tails`]).
 //!
 //! # The node binary
 //!
@@ -59,6 +64,12 @@ pub type LocalNetwork = Network<LocalFileSystem>;
 /// Path of `network.toml` in the source tree.
 pub fn network_toml() -> PathBuf {
 	Path::new(env!("CARGO_MANIFEST_DIR")).join("network.toml")
+}
+
+/// Path of `fork.toml` in the source tree: `network.toml`'s validators, linked only where the
+/// test says ([`link`]).
+pub fn fork_toml() -> PathBuf {
+	Path::new(env!("CARGO_MANIFEST_DIR")).join("fork.toml")
 }
 
 /// Finds the `vilokanam-node` binary, or says where it looked and how to build it.
@@ -193,6 +204,43 @@ pub async fn kill(node: &NetworkNode) -> Result<()> {
 	Ok(())
 }
 
+/// Makes `a` and `b` reserved peers of each other (`system_addReservedPeer` on both sides). On
+/// nodes run with `--reserved-only` (`fork.toml`) reserved peers are the only ones a node syncs
+/// blocks, gossips GRANDPA votes and passes transactions with, so this is the link between them.
+pub async fn link(a: &NetworkNode, b: &NetworkNode) -> Result<()> {
+	let (rpc_a, rpc_b) = (Rpc::connect(a).await?, Rpc::connect(b).await?);
+	rpc_a.add_reserved_peer(&rpc_b.listen_address().await?).await?;
+	rpc_b.add_reserved_peer(&rpc_a.listen_address().await?).await?;
+	Ok(())
+}
+
+/// Undoes [`link`]: each drops the other from its reserved peers (`system_removeReservedPeer`).
+///
+/// With `--reserved-only` on the libp2p backend that closes their connection at once; litep2p
+/// (the default backend) keeps a removed reserved peer connected as a regular one while it has
+/// free slots, even in reserved-only mode, which is why `fork.toml` picks libp2p.
+pub async fn unlink(a: &NetworkNode, b: &NetworkNode) -> Result<()> {
+	let (rpc_a, rpc_b) = (Rpc::connect(a).await?, Rpc::connect(b).await?);
+	rpc_a.remove_reserved_peer(&rpc_b.local_peer_id().await?).await?;
+	rpc_b.remove_reserved_peer(&rpc_a.local_peer_id().await?).await?;
+	Ok(())
+}
+
+/// Prints the last `lines` lines of every node's log to stderr, for a failed run.
+pub async fn print_log_tails(network: &LocalNetwork, lines: usize) {
+	for node in network.nodes() {
+		let path = log_path(node).map(|p| p.display().to_string()).unwrap_or_default();
+		match node.logs().await {
+			Ok(logs) => {
+				let all: Vec<&str> = logs.lines().collect();
+				let tail = all[all.len().saturating_sub(lines)..].join("\n");
+				eprintln!("----- {} ({path}), last {lines} lines -----\n{tail}", node.name());
+			},
+			Err(e) => eprintln!("----- {}: no logs: {e}", node.name()),
+		}
+	}
+}
+
 /// Calls `check` every `every` until it returns `Ok(Some(value))`, or fails after `timeout`.
 ///
 /// `Ok(None)` and `Err(_)` both mean "not yet" (a node that is starting refuses connections);
@@ -302,6 +350,54 @@ impl Rpc {
 		let finalized = self.header_number(Some(finalized_hash)).await?;
 		let best = self.header_number(None).await?;
 		Ok(Heights { best, finalized })
+	}
+
+	/// The node's peer id on the network (`system_localPeerId`, base58).
+	pub async fn local_peer_id(&self) -> Result<String> {
+		let id = self.call("system_localPeerId", RpcParams::new()).await?;
+		id.as_str()
+			.map(str::to_owned)
+			.with_context(|| format!("{}: system_localPeerId returned {id}", self.name))
+	}
+
+	/// An address the other nodes of this machine dial the node at, with its peer id
+	/// (`/ip4/127.0.0.1/tcp/<port>/ws/p2p/<peer id>`), from `system_localListenAddresses`.
+	pub async fn listen_address(&self) -> Result<String> {
+		let addresses = self.call("system_localListenAddresses", RpcParams::new()).await?;
+		addresses
+			.as_array()
+			.into_iter()
+			.flatten()
+			.filter_map(Value::as_str)
+			// Loopback (every node listens there, see `default_args`) and a bound port: a
+			// listener asked for port 0 may be reported before the OS picked one.
+			.find(|a| {
+				a.starts_with("/ip4/127.0.0.1/tcp/")
+					&& !a.contains("/tcp/0/")
+					&& a.contains("/p2p/")
+			})
+			.map(str::to_owned)
+			.with_context(|| {
+				format!("{}: no dialable loopback address among {addresses}", self.name)
+			})
+	}
+
+	/// Adds the peer at `address` (ending in `/p2p/<peer id>`) to the node's reserved peers
+	/// (`system_addReservedPeer`, an unsafe method: zombienet runs nodes with
+	/// `--rpc-methods unsafe`).
+	pub async fn add_reserved_peer(&self, address: &str) -> Result<()> {
+		let mut params = RpcParams::new();
+		params.push(address)?;
+		self.call("system_addReservedPeer", params).await?;
+		Ok(())
+	}
+
+	/// Removes `peer_id` from the node's reserved peers (`system_removeReservedPeer`).
+	pub async fn remove_reserved_peer(&self, peer_id: &str) -> Result<()> {
+		let mut params = RpcParams::new();
+		params.push(peer_id)?;
+		self.call("system_removeReservedPeer", params).await?;
+		Ok(())
 	}
 
 	/// Hash of the block at `number` on the node's best chain, if it has one there.
