@@ -24,6 +24,22 @@ use std::{
 	time::{Duration, Instant},
 };
 
+/// The HTTP status of `GET /health` on `127.0.0.1:port` (the sidecar's), if it answers
+/// within 5 s.
+pub async fn health_status(port: u16) -> Option<u16> {
+	use tokio::io::{AsyncReadExt, AsyncWriteExt};
+	let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.ok()?;
+	let request = "GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+	stream.write_all(request.as_bytes()).await.ok()?;
+	let mut response = Vec::new();
+	tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut response))
+		.await
+		.ok()?
+		.ok()?;
+	let text = String::from_utf8_lossy(&response);
+	text.split_whitespace().nth(1)?.parse().ok()
+}
+
 /// A port nothing listens on right now.
 pub fn free_port() -> u16 {
 	TcpListener::bind("127.0.0.1:0")

@@ -241,6 +241,24 @@ pub async fn print_log_tails(network: &LocalNetwork, lines: usize) {
 	}
 }
 
+/// Tears the network down after a scenario whose `outcome` is given: its files are removed
+/// if the scenario passed and kept (for the logs) if not. The scenario's error comes first,
+/// then the teardown's.
+pub async fn tear_down(network: LocalNetwork, outcome: Result<()>) -> Result<()> {
+	let base_dir = network.base_dir().map(str::to_owned);
+	let teardown = network.destroy().await;
+	// Dropping the network kills any node the teardown missed (zombienet spawns them with
+	// kill-on-drop).
+	if outcome.is_ok() {
+		if let Some(dir) = base_dir {
+			let _ = std::fs::remove_dir_all(dir);
+		}
+	}
+	outcome?;
+	teardown.context("tearing the network down")?;
+	Ok(())
+}
+
 /// Calls `check` every `every` until it returns `Ok(Some(value))`, or fails after `timeout`.
 ///
 /// `Ok(None)` and `Err(_)` both mean "not yet" (a node that is starting refuses connections);

@@ -54,11 +54,7 @@ use codec::Encode;
 use futures::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use sp_core::{sr25519, Pair};
-use tokio::{
-	io::{AsyncReadExt, AsyncWriteExt},
-	net::TcpStream,
-	task::JoinHandle,
-};
+use tokio::{net::TcpStream, task::JoinHandle};
 use tokio_tungstenite::{tungstenite::Message, MaybeTlsStream, WebSocketStream};
 use vilokanam_chain_client::{
 	AccountId, Balance, Client, Head, Included, RuntimeCall, SessionId, StreamId, TxStatus, H256,
@@ -68,10 +64,10 @@ use vilokanam_test_utils::{
 		account, create_stream_call, go_live_call, governance_calls, pair, session_opened,
 		stream_created,
 	},
-	free_port, sidecar_bin, Process,
+	free_port, health_status, sidecar_bin, Process,
 };
 use vilokanam_zombienet_tests::{
-	fork_toml, link, node_binary, print_log_tails, put_on_path, spawn, unlink, wait_for,
+	fork_toml, link, node_binary, print_log_tails, put_on_path, spawn, tear_down, unlink, wait_for,
 	LocalNetwork, Rpc, VALIDATORS,
 };
 use zombienet_sdk::{Arg, NetworkConfig, NetworkNode};
@@ -175,18 +171,7 @@ async fn run(sidecar_bin: &Path) -> Result<()> {
 	if let Some(mut sidecar) = sidecar.take() {
 		sidecar.stop();
 	}
-	let base_dir = network.base_dir().map(str::to_owned);
-	let teardown = network.destroy().await;
-	// Dropping the network kills any node the teardown missed (zombienet spawns them with
-	// kill-on-drop); the files stay behind when the test failed, for the logs.
-	if outcome.is_ok() {
-		if let Some(dir) = base_dir {
-			let _ = std::fs::remove_dir_all(dir);
-		}
-	}
-	outcome?;
-	teardown.context("tearing the network down")?;
-	Ok(())
+	tear_down(network, outcome).await
 }
 
 async fn scenario(
@@ -614,20 +599,6 @@ async fn wait_for_peers(node: &NetworkNode, count: usize) -> Result<()> {
 	.await?;
 	eprintln!("{} has {count} peers", node.name());
 	Ok(())
-}
-
-/// The HTTP status of the sidecar's `GET /health`, if it answers.
-async fn health_status(port: u16) -> Option<u16> {
-	let mut stream = TcpStream::connect(("127.0.0.1", port)).await.ok()?;
-	let request = "GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
-	stream.write_all(request.as_bytes()).await.ok()?;
-	let mut response = Vec::new();
-	tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut response))
-		.await
-		.ok()?
-		.ok()?;
-	let text = String::from_utf8_lossy(&response);
-	text.split_whitespace().nth(1)?.parse().ok()
 }
 
 /// Aborts a background task when dropped (also when the scenario fails early).

@@ -23,8 +23,8 @@ use std::time::Duration;
 
 use anyhow::{ensure, Context, Result};
 use vilokanam_zombienet_tests::{
-	kill, log_path, network_toml, node_binary, put_on_path, spawn, wait_for, Heights, LocalNetwork,
-	Rpc, VALIDATORS,
+	kill, network_toml, node_binary, print_log_tails, put_on_path, spawn, tear_down, wait_for,
+	Heights, LocalNetwork, Rpc, VALIDATORS,
 };
 use zombienet_sdk::{Arg, NetworkConfig, NetworkNode};
 
@@ -35,6 +35,8 @@ const HEIGHT_TIMEOUT: Duration = Duration::from_secs(180);
 /// For peers to connect, and for a restarted node to answer again and catch up.
 const STEP_TIMEOUT: Duration = Duration::from_secs(120);
 const POLL: Duration = Duration::from_secs(2);
+/// Node log lines printed on failure.
+const LOG_LINES: usize = 40;
 
 /// Target height before any fault is injected.
 const MIN_HEIGHT: u64 = 10;
@@ -95,20 +97,9 @@ async fn run() -> Result<()> {
 		Err(_) => Err(anyhow::anyhow!("the scenario took over {}s", SCENARIO_TIMEOUT.as_secs())),
 	};
 	if outcome.is_err() {
-		print_log_tails(&network).await;
+		print_log_tails(&network, LOG_LINES).await;
 	}
-	let base_dir = network.base_dir().map(str::to_owned);
-	let teardown = network.destroy().await;
-	// Dropping the network kills any node the teardown missed (zombienet spawns them with
-	// kill-on-drop); the files stay behind when the test failed, for the logs.
-	if outcome.is_ok() {
-		if let Some(dir) = base_dir {
-			let _ = std::fs::remove_dir_all(dir);
-		}
-	}
-	outcome?;
-	teardown.context("tearing the network down")?;
-	Ok(())
+	tear_down(network, outcome).await
 }
 
 async fn scenario(network: &LocalNetwork) -> Result<()> {
@@ -305,20 +296,4 @@ async fn assert_finality_lag(node: &NetworkNode) -> Result<()> {
 		heights.finality_lag()
 	);
 	Ok(())
-}
-
-/// Prints the last lines of every node's log, for a failed run.
-async fn print_log_tails(network: &LocalNetwork) {
-	const LINES: usize = 40;
-	for node in network.nodes() {
-		let path = log_path(node).map(|p| p.display().to_string()).unwrap_or_default();
-		match node.logs().await {
-			Ok(logs) => {
-				let lines: Vec<&str> = logs.lines().collect();
-				let tail = lines[lines.len().saturating_sub(LINES)..].join("\n");
-				eprintln!("----- {} ({path}), last {LINES} lines -----\n{tail}", node.name());
-			},
-			Err(e) => eprintln!("----- {}: no logs: {e}", node.name()),
-		}
-	}
 }

@@ -7,12 +7,12 @@
 //! | `vilokanam_liveStreams(category?, offset?, limit?, at?)` | live streams, paged |
 //! | `vilokanam_stream(id, at?)` | one stream or `null` |
 //! | `vilokanam_searchStreams(query, offset?, limit?, at?)` | streams whose title or a tag contains `query` (case-insensitive) |
-//! | `vilokanam_streamsByCreator(account, offset?, limit?, at?)` | a creator's streams |
+//! | `vilokanam_streamsByCreator(creator, offset?, limit?, at?)` | a creator's streams |
 //! | `vilokanam_session(id, cumulativeSeconds?, at?)` | a stored (open or closing) session, and what a voucher for `cumulativeSeconds` would pay |
-//! | `vilokanam_allowance(account, at?)` | a viewer's allowance (budget, used, remaining, next nonce) or `null` |
+//! | `vilokanam_allowance(who, at?)` | a viewer's allowance (budget, used, remaining, next nonce) or `null` |
 //! | `vilokanam_quote(streamId, seconds, at?)` | the price of `seconds` of a stream |
-//! | `vilokanam_earnings(account, at?)` | lifetime earnings |
-//! | `vilokanam_following(account, at?)` | creators an account follows |
+//! | `vilokanam_earnings(who, at?)` | lifetime earnings |
+//! | `vilokanam_following(who, at?)` | creators an account follows |
 //! | `vilokanam_subscribeStream(id)` | the stream's state (viewers, seconds, earned) at every new best block |
 //!
 //! Balances are decimal strings, so JavaScript clients lose no precision. Failures are JSON-RPC

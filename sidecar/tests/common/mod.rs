@@ -28,6 +28,7 @@ pub use vilokanam_test_utils::chain::{
 	account, create_stream_call, go_live_call, governance_calls, pair, session_opened,
 	stream_created,
 };
+pub use vilokanam_test_utils::health_status;
 use vilokanam_test_utils::{free_port, sidecar_bin, Node, Process};
 
 pub const PRICE: Balance = vilokanam_runtime::MILLI_VLK;
@@ -166,20 +167,6 @@ impl Link {
 	pub fn set_cut(&self, cut: bool) {
 		self.cut.send_replace(cut);
 	}
-}
-
-/// The HTTP status of `GET /health`, if the server answers.
-pub async fn health_status(port: u16) -> Option<u16> {
-	let mut stream = TcpStream::connect(("127.0.0.1", port)).await.ok()?;
-	let request = "GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
-	stream.write_all(request.as_bytes()).await.ok()?;
-	let mut response = Vec::new();
-	tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut response))
-		.await
-		.ok()?
-		.ok()?;
-	let text = String::from_utf8_lossy(&response);
-	text.split_whitespace().nth(1)?.parse().ok()
 }
 
 /// A WebSocket client of the sidecar, authenticated as one account.
