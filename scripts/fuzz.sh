@@ -34,15 +34,24 @@ for target in "${TARGETS[@]}"; do
 	mkdir -p "$corpus" "fuzz/artifacts/$target"
 	log "fuzzing $target: $RUNS inputs"
 	start=$(date +%s)
+	stats=$(mktemp)
 	set +e
 	"$TOOLS/bin/cargo-fuzz" run "${fuzz[@]}" "$target" "$corpus" "fuzz/seeds/$target" -- \
 		-runs="$RUNS" -timeout=20 -rss_limit_mb=4096 -print_final_stats=1 2>&1 |
-		grep -E '^(#[0-9]+ +(DONE|INITED)|stat::(number_of_executed_units|average_exec_per_sec|new_units_added|peak_rss_mb)|Done|==[0-9]+== ERROR|SUMMARY|thread .* panicked)'
+		grep -E '^(#[0-9]+ +(DONE|INITED)|stat::(number_of_executed_units|average_exec_per_sec|new_units_added|peak_rss_mb)|Done|==[0-9]+== ERROR|SUMMARY|thread .* panicked)' |
+		tee "$stats"
 	status=${PIPESTATUS[0]}
 	set -e
 	if [ "$status" -ne 0 ]; then
 		log "$target FAILED (status $status): see fuzz/artifacts/$target/"
 		exit 1
 	fi
-	log "$target: $RUNS inputs, no failure, in $(($(date +%s) - start)) s"
+	# A run stopped early (SIGUSR1, a signal) also exits 0: count what really ran.
+	executed=$(awk '/number_of_executed_units/ {print $2}' "$stats")
+	rm -f "$stats"
+	if [ "${executed:-0}" -lt "$RUNS" ]; then
+		log "$target stopped after ${executed:-0} of $RUNS inputs (no failure among them)"
+		exit 1
+	fi
+	log "$target: $executed inputs, no failure, in $(($(date +%s) - start)) s"
 done
