@@ -7,11 +7,14 @@
 #   runtime's twelve-minute idle timeout, then the off-chain worker refunds it;
 # - relay_e2e's crash loop: the sidecar killed with SIGKILL 20 times and the node 5 times during
 #   a stream with two paying viewers; every acknowledged second is settled exactly once.
+# Then, alone (it loads both cores): sybil_e2e, 20,000 sybil sessions trickling a second at a
+# time against the relay's terms while 20 honest viewers watch (~10 minutes; VILOKANAM_SYBILS
+# scales it): the relayer pays no fee it is not paid for, every honest session keeps settling.
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 cd "$ROOT"
 "$ROOT/scripts/setup.sh"
-log "long tests: the outage, the idle timeout and the crash loop ($PROFILE)"
+log "long tests: the outage, the idle timeout, the crash loop and the sybils ($PROFILE)"
 # The workspace's selection, as in scripts/test.sh: another would unify features differently and
 # rebuild much of the dependency tree.
 workspace=(--locked --profile "$PROFILE" --workspace --exclude vilokanam-zombienet-tests)
@@ -20,4 +23,5 @@ VILOKANAM_LONG_TESTS=1 cargo test "${workspace[@]}" --test pay_per_second -- --n
 idle=$!
 cargo test "${workspace[@]}" --test relay_e2e -- --ignored --nocapture
 wait "$idle"
+cargo test "${workspace[@]}" --test sybil_e2e -- --ignored --nocapture
 log "long tests passed"

@@ -13,7 +13,7 @@
 
 use clap::Parser;
 use serde::Deserialize;
-use sp_core::{sr25519, Pair};
+use sp_core::{sr25519, Get, Pair};
 use std::{
 	net::{IpAddr, SocketAddr},
 	path::PathBuf,
@@ -27,6 +27,9 @@ pub const DEFAULT_NODE_URL: &str = "ws://127.0.0.1:9944";
 pub const DEFAULT_DB: &str = "vilokanam-sidecar.sqlite";
 /// Default `--settle-every-blocks`.
 pub const DEFAULT_SETTLE_EVERY_BLOCKS: u32 = 2;
+/// Six minutes of 6 s blocks: half the runtime's idle timeout, so that a session's last
+/// seconds settle (and it closes) well before the off-chain worker would refund them.
+pub const DEFAULT_SETTLE_TAIL_BLOCKS: u32 = 60;
 /// Default `--max-message-bytes` (16 KiB).
 pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 16 * 1024;
 /// Default `--chat-rate` (messages per 10 s per account).
@@ -134,6 +137,15 @@ pub struct Cli {
 	/// creator's part, in parts per million [default: 0].
 	#[arg(long, env = "VILOKANAM_SIDECAR_MIN_RELAYER_SHARE_PPM")]
 	pub min_relayer_share_ppm: Option<u32>,
+	/// Put a session's voucher in a batch only when it settles at least this many new seconds
+	/// (the relay's terms: a voucher must pay for its part of the fee) [default: 1].
+	#[arg(long, env = "VILOKANAM_SIDECAR_MIN_SETTLE_SECONDS")]
+	pub min_settle_seconds: Option<u64>,
+	/// Blocks without a settlement after which a session's last seconds below
+	/// --min-settle-seconds are settled anyway and the session is closed, before the chain's
+	/// idle timeout would refund them unsettled [default: 60].
+	#[arg(long, env = "VILOKANAM_SIDECAR_SETTLE_TAIL_BLOCKS")]
+	pub settle_tail_blocks: Option<u32>,
 	/// Open HTTP/WebSocket connections in all, 0 for no limit [default: 50000].
 	#[arg(long, env = "VILOKANAM_SIDECAR_MAX_CONNECTIONS")]
 	pub max_connections: Option<usize>,
@@ -210,6 +222,10 @@ pub struct FileConfig {
 	pub min_price_per_second: Option<u64>,
 	/// See [`Cli::min_relayer_share_ppm`].
 	pub min_relayer_share_ppm: Option<u32>,
+	/// See [`Cli::min_settle_seconds`].
+	pub min_settle_seconds: Option<u64>,
+	/// See [`Cli::settle_tail_blocks`].
+	pub settle_tail_blocks: Option<u32>,
 	/// See [`Cli::max_connections`].
 	pub max_connections: Option<usize>,
 	/// See [`Cli::max_connections_per_ip`].
@@ -292,6 +308,10 @@ pub struct Config {
 	pub min_price_per_second: u64,
 	/// See [`Cli::min_relayer_share_ppm`].
 	pub min_relayer_share_ppm: u32,
+	/// See [`Cli::min_settle_seconds`].
+	pub min_settle_seconds: u64,
+	/// See [`Cli::settle_tail_blocks`].
+	pub settle_tail_blocks: u32,
 	/// Whether the audiences were derived from an unspecified listen address (then browsers
 	/// elsewhere cannot log in: `--public-url` is needed).
 	pub audiences_guessed: bool,
@@ -424,6 +444,11 @@ impl Config {
 				.min_relayer_share_ppm
 				.or(file.min_relayer_share_ppm)
 				.unwrap_or(0),
+			min_settle_seconds: cli.min_settle_seconds.or(file.min_settle_seconds).unwrap_or(1),
+			settle_tail_blocks: cli
+				.settle_tail_blocks
+				.or(file.settle_tail_blocks)
+				.unwrap_or(DEFAULT_SETTLE_TAIL_BLOCKS),
 			limits: {
 				let d = crate::access::admission::Limits::default();
 				crate::access::admission::Limits::new(
@@ -476,6 +501,18 @@ impl Config {
 		}
 		if config.min_relayer_share_ppm > 1_000_000 {
 			return Err(ConfigError::Invalid("min-relayer-share-ppm is at most 1000000"));
+		}
+		if config.min_settle_seconds == 0 {
+			return Err(ConfigError::Invalid("min-settle-seconds must be at least 1"));
+		}
+		// A tail settled after the chain's idle timeout is lost: the off-chain worker refunds
+		// the session first.
+		let idle_timeout: u32 =
+			<vilokanam_chain_client::Runtime as pallet_ticks::Config>::IdleTimeout::get();
+		if config.settle_tail_blocks == 0 || config.settle_tail_blocks > idle_timeout / 2 {
+			return Err(ConfigError::Invalid(
+				"settle-tail-blocks must be at least 1 and at most half the chain's idle timeout",
+			));
 		}
 		Ok(config)
 	}
@@ -539,6 +576,7 @@ mod tests {
 		assert_eq!(c.db, PathBuf::from(DEFAULT_DB));
 		assert_eq!(c.relayer, None);
 		assert_eq!(c.settle_every_blocks, 2);
+		assert_eq!((c.min_settle_seconds, c.settle_tail_blocks), (1, 60));
 		assert_eq!(c.max_message_bytes, 16 * 1024);
 		assert_eq!(c.chat_rate, 10);
 		assert_eq!(c.elapsed_grace_secs, 6);
@@ -678,6 +716,17 @@ mod tests {
 		assert!(
 			Config::merge(parse(&["--settle-every-blocks", "0"]), FileConfig::default()).is_err()
 		);
+		for args in [
+			["--min-settle-seconds", "0"],
+			["--settle-tail-blocks", "0"],
+			// Past half the runtime's idle timeout (120 blocks) a tail may be refunded unsettled.
+			["--settle-tail-blocks", "61"],
+		] {
+			assert!(Config::merge(parse(&args), FileConfig::default()).is_err(), "{args:?}");
+		}
+		let c = parse(&["--min-settle-seconds", "10", "--settle-tail-blocks", "60"]);
+		let c = Config::merge(c, FileConfig::default()).unwrap();
+		assert_eq!((c.min_settle_seconds, c.settle_tail_blocks), (10, 60));
 		let c =
 			Config::merge(parse(&["--relayer-seed", "not a valid uri ///"]), FileConfig::default())
 				.unwrap();

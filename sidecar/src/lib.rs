@@ -74,6 +74,8 @@ pub struct Settings {
 	/// The lowest share of a stream's revenue its split must give the relayer
 	/// ([`access::terms`]).
 	pub min_relayer_share: sp_runtime::Permill,
+	/// The fewest new seconds a voucher must settle to be put in a batch ([`access::terms`]).
+	pub min_settle_seconds: u64,
 }
 
 impl Settings {
@@ -108,6 +110,7 @@ impl Default for Settings {
 			ack_without_chain: Duration::from_secs(config::DEFAULT_ACK_WITHOUT_CHAIN_SECS),
 			min_price_per_second: 0,
 			min_relayer_share: sp_runtime::Permill::zero(),
+			min_settle_seconds: 1,
 		}
 	}
 }
@@ -168,7 +171,11 @@ impl Sidecar {
 			.watching(chain.clone(), settings.ack_without_chain);
 		let rooms = Rooms::new(store.clone(), chain.clone(), metrics.clone(), settings.chat_rate);
 		let door = access::admission::Door::new(settings.limits);
-		let settings_terms = (settings.min_price_per_second, settings.min_relayer_share);
+		let settings_terms = (
+			settings.min_price_per_second,
+			settings.min_relayer_share,
+			settings.min_settle_seconds,
+		);
 		Self {
 			chain,
 			store,
@@ -186,6 +193,7 @@ impl Sidecar {
 				relayer: None,
 				min_price_per_second: settings_terms.0,
 				min_relayer_share: settings_terms.1,
+				min_settle_seconds: settings_terms.2,
 			},
 		}
 	}

@@ -7,7 +7,7 @@ use tokio::{net::TcpListener, sync::watch};
 use tracing_subscriber::EnvFilter;
 use vilokanam_sfu::{MediaConfig, MediaServer};
 use vilokanam_sidecar::{
-	billing::relay::{self, Relay},
+	billing::relay::{self, Relay, SettlePolicy},
 	chain::link::NodeLink,
 	config::Config,
 	transport::http,
@@ -82,6 +82,7 @@ async fn run(config: Config) -> Result<(), String> {
 			ack_without_chain: Duration::from_secs(config.ack_without_chain_secs),
 			min_price_per_second: config.min_price_per_second.into(),
 			min_relayer_share: sp_runtime::Permill::from_parts(config.min_relayer_share_ppm),
+			min_settle_seconds: config.min_settle_seconds,
 			..Settings::default()
 		},
 	);
@@ -138,7 +139,12 @@ async fn run(config: Config) -> Result<(), String> {
 	let mut chain_tasks =
 		vec![tokio::spawn(connector.run()), tokio::spawn(follow_chain(link.clone(), chain))];
 	if let Some(pair) = relayer {
-		let relay = Relay::new(link, store, pair, config.settle_every_blocks, metrics.clone());
+		let policy = SettlePolicy {
+			min_seconds: config.min_settle_seconds,
+			tail_blocks: config.settle_tail_blocks,
+		};
+		let relay =
+			Relay::new(link, store, pair, config.settle_every_blocks, policy, metrics.clone());
 		chain_tasks.push(tokio::spawn(relay.run()));
 	}
 

@@ -36,6 +36,11 @@ pub struct Metrics {
 	pub relay_vouchers_rejected: IntCounterVec,
 	/// Vouchers submitted and not yet final.
 	pub relay_in_flight: IntGauge,
+	/// Vouchers a round left for later: below `--min-settle-seconds` new seconds.
+	pub relay_vouchers_deferred: IntCounter,
+	/// Sessions whose last seconds below `--min-settle-seconds` the relay settled and closed
+	/// (no settlement for `--settle-tail-blocks`).
+	pub relay_tails: IntCounter,
 	/// `close_session` extrinsics the relay submitted as a stream's relayer (releases).
 	pub relay_releases_submitted: IntCounter,
 	/// Relay failures that are retried in a later round, by kind (`rpc`, `store`, `rejected`,
@@ -111,6 +116,14 @@ impl Metrics {
 				"reason",
 			)?,
 			relay_in_flight: gauge("relay_in_flight", "Vouchers submitted and not yet final")?,
+			relay_vouchers_deferred: counter(
+				"relay_vouchers_deferred_total",
+				"Vouchers left for a later round: too few new seconds to pay for their fee",
+			)?,
+			relay_tails: counter(
+				"relay_tails_total",
+				"Sessions whose last seconds were settled below the minimum, and then closed",
+			)?,
 			turned_away: counter_vec(
 				"turned_away_total",
 				"HTTP connections and costly requests turned away, by reason",

@@ -89,6 +89,9 @@ pub struct Release {
 	pub intent_submitted: bool,
 	/// Whether a voucher of the session is stored and not yet settled (nor rejected).
 	pub unsettled: bool,
+	/// Whether the relay ends the session itself: its last seconds were too few to be worth a
+	/// batch for too long ([`Store::request_tail_release`]).
+	pub tail: bool,
 }
 
 /// A stored chat message.
@@ -223,7 +226,8 @@ const SCHEMA: &str = "
 		intent_seconds INTEGER,
 		intent_submitted INTEGER NOT NULL DEFAULT 0,
 		done INTEGER NOT NULL DEFAULT 0,
-		updated_at INTEGER NOT NULL
+		updated_at INTEGER NOT NULL,
+		tail INTEGER NOT NULL DEFAULT 0
 	);
 	CREATE INDEX IF NOT EXISTS releases_pending ON releases (done, session_id);
 	CREATE TABLE IF NOT EXISTS chat (
@@ -270,6 +274,12 @@ fn upgrade_schema(conn: &Connection) -> Result<(), StoreError> {
 			"ALTER TABLE vouchers ADD COLUMN batched_at INTEGER NOT NULL DEFAULT 0; \
 			 CREATE INDEX IF NOT EXISTS vouchers_queue ON vouchers (batched_at, session_id);",
 		)?;
+	}
+	let has_tail = conn
+		.prepare("SELECT 1 FROM pragma_table_info('releases') WHERE name = 'tail'")?
+		.exists([])?;
+	if !has_tail {
+		conn.execute_batch("ALTER TABLE releases ADD COLUMN tail INTEGER NOT NULL DEFAULT 0")?;
 	}
 	Ok(())
 }
@@ -708,6 +718,28 @@ impl Store {
 		.await
 	}
 
+	/// Ask for session `session_id` (of `stream_id`) to be released because the relay ends it:
+	/// its last seconds settle although they are fewer than a batch is worth, and it closes
+	/// (one such voucher per session, not one per round).
+	pub async fn request_tail_release(
+		&self,
+		session_id: u64,
+		stream_id: u64,
+	) -> Result<(), StoreError> {
+		self.call(move |conn| {
+			conn.prepare_cached(
+				"INSERT INTO releases (session_id, stream_id, updated_at, tail) 				 VALUES (?1, ?2, ?3, 1) ON CONFLICT (session_id) DO UPDATE SET done = 0, 				 tail = 1, updated_at = excluded.updated_at",
+			)?
+			.execute(params![
+				to_i64(session_id, "session_id")?,
+				to_i64(stream_id, "stream_id")?,
+				now_ms()
+			])?;
+			Ok(())
+		})
+		.await
+	}
+
 	/// Ask for every session of `stream_id` with a stored voucher to be released (the stream
 	/// ended).
 	pub async fn request_stream_release(&self, stream_id: u64) -> Result<(), StoreError> {
@@ -731,7 +763,7 @@ impl Store {
 				"SELECT r.session_id, r.stream_id, r.intent, r.intent_submitted, \
 					EXISTS (SELECT 1 FROM vouchers v WHERE v.session_id = r.session_id \
 						AND v.cumulative_seconds > v.settled_seconds \
-						AND v.rejected_reason IS NULL) \
+						AND v.rejected_reason IS NULL), r.tail \
 				 FROM releases r WHERE r.done = 0 ORDER BY r.session_id LIMIT ?1",
 			)?;
 			let rows = stmt.query_map(params![limit], |row| {
@@ -740,11 +772,12 @@ impl Store {
 				let intent: Option<Vec<u8>> = row.get(2)?;
 				let submitted: i64 = row.get(3)?;
 				let unsettled: bool = row.get(4)?;
-				Ok((session_id, stream_id, intent, submitted, unsettled))
+				let tail: bool = row.get(5)?;
+				Ok((session_id, stream_id, intent, submitted, unsettled, tail))
 			})?;
 			let mut out = Vec::new();
 			for row in rows {
-				let (session_id, stream_id, intent, submitted, unsettled) = row?;
+				let (session_id, stream_id, intent, submitted, unsettled, tail) = row?;
 				let intent = intent
 					.map(|b| {
 						CloseIntent::decode(&mut &b[..])
@@ -757,6 +790,7 @@ impl Store {
 					intent,
 					intent_submitted: submitted != 0,
 					unsettled,
+					tail,
 				});
 			}
 			Ok(out)
@@ -1158,6 +1192,28 @@ mod tests {
 		drop(store);
 		let store = open(&dir);
 		assert_eq!(store.pending_releases(10).await.unwrap().len(), 1);
+	}
+
+	#[tokio::test]
+	async fn a_tail_release_is_marked_and_keeps_the_intent() {
+		let dir = tempfile::tempdir().unwrap();
+		let store = open(&dir);
+		store.put_voucher(voucher(1, 10, 3)).await.unwrap();
+		store.request_release(2, 10, Some(intent(5))).await.unwrap();
+		store.request_tail_release(1, 10).await.unwrap();
+		store.request_tail_release(2, 10).await.unwrap();
+		let pending = store.pending_releases(10).await.unwrap();
+		assert!(pending.iter().all(|r| r.tail), "{pending:?}");
+		assert!(pending[0].unsettled && pending[0].intent.is_none());
+		assert_eq!(pending[1].intent, Some(intent(5)), "the viewer's intent stays");
+		// A stream's end or a viewer's intent does not make a release a tail.
+		store.request_release(3, 10, None).await.unwrap();
+		store.mark_released(1).await.unwrap();
+		drop(store);
+		let store = open(&dir);
+		let pending = store.pending_releases(10).await.unwrap();
+		let tails: Vec<_> = pending.iter().map(|r| (r.session_id, r.tail)).collect();
+		assert_eq!(tails, [(2, true), (3, false)]);
 	}
 
 	/// A database from before vouchers named their signer opens, and its vouchers read as the

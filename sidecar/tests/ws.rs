@@ -467,6 +467,7 @@ async fn only_streams_assigned_on_its_terms_are_served() {
 		|settings| {
 			settings.min_price_per_second = 10;
 			settings.min_relayer_share = Permill::from_percent(5);
+			settings.min_settle_seconds = 10;
 		},
 		Some(ferdie.clone()),
 	)
@@ -546,6 +547,7 @@ async fn only_streams_assigned_on_its_terms_are_served() {
 	assert!(config.contains(&format!(r#""relayer":"{}""#, protocol::account_to_ss58(&ferdie))));
 	assert!(config.contains(r#""min_price_per_second":"10""#), "{config}");
 	assert!(config.contains(r#""min_relayer_share_ppm":50000"#), "{config}");
+	assert!(config.contains(r#""min_settle_seconds":10"#), "{config}");
 }
 
 #[tokio::test]

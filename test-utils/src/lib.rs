@@ -24,6 +24,18 @@ use std::{
 	time::{Duration, Instant},
 };
 
+/// A checked-in file generated from the code (metadata, test vectors) must hold `want`: with the
+/// environment variable `write` set it is written instead; else a difference fails with `hint`
+/// (the command that regenerates it).
+pub fn golden_file(path: &Path, want: &[u8], write: &str, hint: &str) {
+	if std::env::var_os(write).is_some() {
+		std::fs::write(path, want).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+		return;
+	}
+	let have = std::fs::read(path).unwrap_or_default();
+	assert!(have == want, "{} does not match the code: {hint}", path.display());
+}
+
 /// The HTTP status of `GET /health` on `127.0.0.1:port` (the sidecar's), if it answers
 /// within 5 s.
 pub async fn health_status(port: u16) -> Option<u16> {
@@ -158,6 +170,7 @@ pub struct Node {
 	/// The JSON-RPC port.
 	pub rpc_port: u16,
 	bin: PathBuf,
+	extra: Vec<String>,
 	starts: u32,
 }
 
@@ -169,13 +182,24 @@ impl Node {
 
 	/// Starts `bin` as a dev node on `base_path` and waits until its RPC server answers.
 	pub async fn start_bin(bin: &Path, base_path: &Path) -> Node {
+		Node::start_bin_with(bin, base_path, &[]).await
+	}
+
+	/// As [`Node::start`], with extra command-line arguments (kept across restarts).
+	pub async fn start_with(base_path: &Path, extra: &[&str]) -> Node {
+		Node::start_bin_with(&node_bin(), base_path, extra).await
+	}
+
+	async fn start_bin_with(bin: &Path, base_path: &Path, extra: &[&str]) -> Node {
 		let rpc_port = free_port();
-		let process = Node::spawn(bin, base_path, rpc_port, 0);
+		let extra: Vec<String> = extra.iter().map(|a| a.to_string()).collect();
+		let process = Node::spawn(bin, base_path, rpc_port, 0, &extra);
 		let node = Node {
 			process,
 			base_path: base_path.to_owned(),
 			rpc_port,
 			bin: bin.to_owned(),
+			extra,
 			starts: 1,
 		};
 		node.wait_for_rpc().await;
@@ -186,7 +210,8 @@ impl Node {
 	/// clients reconnect to the same URL; waits until its RPC server answers.
 	pub async fn restart(&mut self) {
 		self.stop();
-		self.process = Node::spawn(&self.bin, &self.base_path, self.rpc_port, self.starts);
+		self.process =
+			Node::spawn(&self.bin, &self.base_path, self.rpc_port, self.starts, &self.extra);
 		self.starts += 1;
 		self.wait_for_rpc().await;
 	}
@@ -195,12 +220,13 @@ impl Node {
 	/// it was) and starts it again as [`Node::restart`] does.
 	pub async fn crash_and_restart(&mut self) {
 		self.process.kill9();
-		self.process = Node::spawn(&self.bin, &self.base_path, self.rpc_port, self.starts);
+		self.process =
+			Node::spawn(&self.bin, &self.base_path, self.rpc_port, self.starts, &self.extra);
 		self.starts += 1;
 		self.wait_for_rpc().await;
 	}
 
-	fn spawn(bin: &Path, base_path: &Path, rpc_port: u16, start: u32) -> Process {
+	fn spawn(bin: &Path, base_path: &Path, rpc_port: u16, start: u32, extra: &[String]) -> Process {
 		let log_path = base_path.with_extension(match start {
 			0 => format!("{rpc_port}.log"),
 			n => format!("{rpc_port}.{n}.log"),
@@ -212,6 +238,7 @@ impl Node {
 		args.extend(["--base-path".into(), base_path.display().to_string()]);
 		args.extend(["--rpc-port".into(), rpc_port.to_string()]);
 		args.extend(["--port".into(), free_port().to_string()]);
+		args.extend_from_slice(extra);
 		Process::spawn(bin, args, log_path)
 	}
 

@@ -491,6 +491,23 @@ impl Client {
 		parse::hash(&hash)
 	}
 
+	/// What `xt` would pay in fees at the best block, tip excluded (`payment_queryInfo`'s
+	/// `partialFee`: base, length and weight fee): how a relayer prices its batches.
+	pub async fn partial_fee(&self, xt: &UncheckedExtrinsic) -> Result<Balance, Error> {
+		let info: Value = self
+			.inner
+			.rpc
+			.request("payment_queryInfo", rpc_params![parse::to_hex(&xt.encode())])
+			.await?;
+		info.get("partialFee")
+			.and_then(|f| match f {
+				Value::String(s) => s.parse().ok(),
+				Value::Number(n) => n.as_u64().map(Balance::from),
+				_ => None,
+			})
+			.ok_or_else(|| Error::Decode(format!("payment_queryInfo: {info}")))
+	}
+
 	/// Finds `xt` (by its encoding) in block `block` and returns its outcome and its events;
 	/// `None` if the block does not contain it (or the node does not know the block).
 	pub async fn included(

@@ -16,10 +16,13 @@
 //! saying which term is missing. Free streams (price 0) are never put in a batch, so they cost
 //! no fee; they are served only when the operator's lowest price is 0.
 //!
-//! How to choose the terms: a session watched without a break is settled about once per
-//! relay round of `R` seconds, so a voucher is worth `R × price × (1 − platform fee) × share` to
-//! the relayer; terms with that at or above the per-voucher part of the batch fee make every
-//! round pay for itself (docs/SIDECAR.md works an example).
+//! A voucher goes into a batch only once it settles at least [`Terms::min_settle_seconds`] new
+//! seconds (the relay's [`crate::billing::relay::SettlePolicy`]), so each settled voucher is
+//! worth at least `S × price × (1 − platform fee) × share` to the relayer: terms with that at or
+//! above the per-voucher part of a batch fee make every voucher pay for itself, whatever a
+//! viewer sends (one new second per round from thousands of cheap sessions waits until it is
+//! worth it). docs/SIDECAR.md works an example. What the terms do not cover is each session's
+//! end: its last seconds below `S`, settled once as the session is closed.
 //!
 //! The rule is checked when a member joins (`publish`, `watch`, a WHIP/WHEP offer, a publish
 //! token): a creator who reassigns a stream later does not cut off members already there.
@@ -38,6 +41,8 @@ pub struct Terms {
 	pub min_price_per_second: Balance,
 	/// The lowest share of the creator's part the stream's split must give the relayer.
 	pub min_relayer_share: Permill,
+	/// The fewest new seconds a voucher must settle to be put in a batch.
+	pub min_settle_seconds: u64,
 }
 
 impl Terms {
@@ -81,6 +86,7 @@ mod tests {
 			relayer: Some(acct(9)),
 			min_price_per_second: 10,
 			min_relayer_share: Permill::from_percent(5),
+			min_settle_seconds: 1,
 		};
 		let stream = |price, relayer: Option<u8>, share| {
 			let s = StreamEntry::new(1, acct(1), price, StreamStatus::Live);

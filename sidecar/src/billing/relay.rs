@@ -10,7 +10,14 @@
 //!    count of a closed session is gone), a session already settled up to the voucher is marked
 //!    settled. The finalized head, not the best one, because what is marked settled is never
 //!    submitted again: a retracted block must not lose a second.
-//! 3. It groups the rest by stream, then by consecutive session ids, into `settle_batch`
+//! 3. It keeps only the vouchers worth a fee ([`worth`], the operator's [`SettlePolicy`]): a
+//!    voucher that settles fewer than `min_seconds` new seconds waits for a later round, at the
+//!    back of the queue, unless its session is being released; one whose session had no
+//!    settlement for `tail_blocks` is the session's *tail*: it settles, and the session is
+//!    released (closed) with it, so that a viewer who adds a second now and then costs the
+//!    relayer one unpaid voucher per session instead of one per round, and no acknowledged
+//!    second waits past the chain's idle timeout.
+//! 4. It groups the rest by stream, then by consecutive session ids, into `settle_batch`
 //!    extrinsics of at most `MaxVouchersPerBatch` vouchers ([`plan_batches`]), each with the
 //!    exact `pages` witness ([`settle_call`]), signs them with consecutive nonces from
 //!    `system_accountNextIndex` and submits and watches each.
@@ -36,8 +43,8 @@
 //! ## Releases
 //!
 //! After the vouchers, a round *releases* sessions ([`Store::pending_releases`]): those whose
-//! viewer left (a close intent from the page, or `SessionClosing` on chain) or whose stream
-//! ended ([`follow_revocations`] records them). The chain keeps such a session settleable for a
+//! viewer left (a close intent from the page, or `SessionClosing` on chain), whose stream
+//! ended ([`follow_revocations`] records them), or whose tail the relay settled. The chain keeps such a session settleable for a
 //! settlement window before anyone may refund it, so that no acknowledged second is lost; this
 //! sidecar, when it is the stream's relayer (the creator named its relayer account on the
 //! stream), ends the window early: once every voucher it acknowledged for the session is
@@ -69,9 +76,9 @@ use std::{
 };
 use tokio::{sync::mpsc, task::JoinSet, time::Instant};
 use vilokanam_chain_client::{
-	AccountId, Client, Error as ClientError, Head, Included, Nonce, RejectReason, Runtime,
-	RuntimeCall, RuntimeEvent, Session, SessionId, Stream, StreamId, StreamStatus, TxStatus,
-	UncheckedExtrinsic, Voucher, H256,
+	AccountId, BlockNumber, Client, Error as ClientError, Head, Included, Nonce, RejectReason,
+	Runtime, RuntimeCall, RuntimeEvent, Session, SessionId, Stream, StreamId, StreamStatus,
+	TxStatus, UncheckedExtrinsic, Voucher, H256,
 };
 
 /// The log target of the relay.
@@ -151,6 +158,57 @@ pub fn reconcile(
 		None if voucher.session_id < next_session_id => Reconciled::Closed,
 		// Opened in a block that is not final yet: the best chain may have it.
 		None => Reconciled::Submit { settled: None },
+	}
+}
+
+/// When a voucher is worth its part of a `settle_batch` fee (see the module documentation and
+/// [`crate::access::terms`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SettlePolicy {
+	/// The fewest new seconds a voucher must settle to go into a batch (1: every voucher).
+	pub min_seconds: u64,
+	/// Blocks without a settlement (or since the opening) after which a session's voucher
+	/// below `min_seconds` settles anyway, as the session's last: the session is then closed.
+	pub tail_blocks: u32,
+}
+
+impl Default for SettlePolicy {
+	fn default() -> Self {
+		Self { min_seconds: 1, tail_blocks: crate::config::DEFAULT_SETTLE_TAIL_BLOCKS }
+	}
+}
+
+/// What a round does with a voucher the chain would accept.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Worth {
+	/// Put it in a batch.
+	Batch,
+	/// Too few new seconds yet: leave it for a later round.
+	Wait,
+	/// Too few new seconds for too long: settle it as the session's last, and close the session.
+	Tail,
+}
+
+/// Whether `voucher` is worth a batch under `policy`, for its `session` as stored at the
+/// finalized block `finalized` (`None`: opened in a block not final yet). `releasing`: the
+/// session is being released (its viewer left or its stream ended), so its last seconds
+/// settle whatever they are worth.
+pub fn worth(
+	voucher: &StoredVoucher,
+	session: Option<&Session>,
+	finalized: BlockNumber,
+	releasing: bool,
+	policy: SettlePolicy,
+) -> Worth {
+	let settled = session.map_or(0, |s| s.settled_seconds);
+	let closing = session.is_some_and(|s| s.closing_since.is_some());
+	let new_seconds = voucher.cumulative_seconds.saturating_sub(settled);
+	if new_seconds >= policy.min_seconds || releasing || closing {
+		return Worth::Batch;
+	}
+	match session {
+		Some(s) if finalized.saturating_sub(s.last_activity) >= policy.tail_blocks => Worth::Tail,
+		_ => Worth::Wait,
 	}
 }
 
@@ -371,21 +429,24 @@ pub struct Relay {
 	relayer: sp_core::sr25519::Pair,
 	relayer_account: AccountId,
 	every_blocks: u32,
+	policy: SettlePolicy,
 	metrics: Metrics,
 }
 
 impl Relay {
 	/// A relay submitting with `relayer` (who pays the fees) every `every_blocks` best blocks
-	/// (at least 1).
+	/// (at least 1) the vouchers worth it by `policy`.
 	pub fn new(
 		link: NodeLink,
 		store: Store,
 		relayer: sp_core::sr25519::Pair,
 		every_blocks: u32,
+		policy: SettlePolicy,
 		metrics: Metrics,
 	) -> Self {
 		let relayer_account = MultiSigner::from(relayer.public()).into_account();
-		Self { link, store, relayer, relayer_account, every_blocks: every_blocks.max(1), metrics }
+		let every_blocks = every_blocks.max(1);
+		Self { link, store, relayer, relayer_account, every_blocks, policy, metrics }
 	}
 
 	/// Runs until the task is dropped (which also stops the batch watchers).
@@ -528,14 +589,45 @@ impl Relay {
 		let next_session_id = client.next_session_id(Some(finalized.hash)).await?;
 		let ids: Vec<SessionId> = candidates.iter().map(|v| v.session_id).collect();
 		let sessions = client.sessions(&ids, Some(finalized.hash)).await?;
+		// The sessions the release round works on: their last seconds settle now.
+		let releasing: HashSet<SessionId> = if self.policy.min_seconds > 1 {
+			let releases = self.store.pending_releases(MAX_RELEASES_PER_ROUND).await?;
+			releases.into_iter().map(|r| r.session_id).collect()
+		} else {
+			HashSet::new()
+		};
 		let mut to_submit = Vec::with_capacity(candidates.len());
+		let mut deferred = Vec::new();
 		for (voucher, session) in candidates.into_iter().zip(sessions) {
 			match reconcile(&voucher, session.as_ref(), next_session_id) {
 				Reconciled::Submit { settled } => {
 					if let Some(settled) = settled {
 						self.store.mark_settled(voucher.session_id, settled).await?;
 					}
-					to_submit.push(voucher);
+					let releasing = releasing.contains(&voucher.session_id);
+					match worth(
+						&voucher,
+						session.as_ref(),
+						finalized.number,
+						releasing,
+						self.policy,
+					) {
+						Worth::Batch => to_submit.push(voucher),
+						Worth::Wait => deferred.push(voucher.session_id),
+						Worth::Tail => {
+							tracing::info!(
+								target: LOG_TARGET,
+								session = voucher.session_id,
+								cumulative = voucher.cumulative_seconds,
+								"settling the session's last seconds and closing it"
+							);
+							self.store
+								.request_tail_release(voucher.session_id, voucher.stream_id)
+								.await?;
+							self.metrics.relay_tails.inc();
+							to_submit.push(voucher);
+						},
+					}
 				},
 				Reconciled::Settled(settled) => {
 					self.store.mark_settled(voucher.session_id, settled).await?;
@@ -557,6 +649,11 @@ impl Relay {
 					self.metrics.relay_vouchers_rejected.with_label_values(&[label]).inc();
 				},
 			}
+		}
+		if !deferred.is_empty() {
+			// To the back of the queue as well, or they would fill every round's window.
+			self.metrics.relay_vouchers_deferred.inc_by(deferred.len() as u64);
+			self.store.mark_batched(deferred).await?;
 		}
 		if to_submit.is_empty() {
 			return Ok(());
@@ -643,7 +740,7 @@ impl Relay {
 				},
 			};
 			let live = stream.as_ref().is_some_and(|s| s.status == StreamStatus::Live);
-			let asked = release.intent.is_some() || !session.is_open() || !live;
+			let asked = release.intent.is_some() || release.tail || !session.is_open() || !live;
 			match plan_release(&release, &session, stream.as_ref(), &self.relayer_account, asked) {
 				ReleaseStep::Wait => {},
 				ReleaseStep::Done => self.store.mark_released(release.session_id).await?,
@@ -1130,7 +1227,33 @@ mod tests {
 			intent: intent_.then(intent),
 			intent_submitted: submitted,
 			unsettled,
+			tail: false,
 		}
+	}
+
+	/// Issue 18, item 4: a voucher adding fewer seconds than pay for its fee waits; a session
+	/// that trickles seconds is settled once, as its tail, and closed; a session being released
+	/// settles whatever it has.
+	#[test]
+	fn only_vouchers_worth_their_fee_are_batched() {
+		let policy = SettlePolicy { min_seconds: 10, tail_blocks: 60 };
+		// The session settled 10 seconds, last at block 1.
+		let open = session(false);
+		let at = |cumulative, finalized, releasing, session: Option<&Session>| {
+			worth(&stored(4, 7, cumulative, 10), session, finalized, releasing, policy)
+		};
+		assert_eq!(at(20, 2, false, Some(&open)), Worth::Batch, "ten new seconds");
+		assert_eq!(at(19, 2, false, Some(&open)), Worth::Wait, "nine");
+		assert_eq!(at(11, 60, false, Some(&open)), Worth::Wait, "59 blocks since the last");
+		assert_eq!(at(11, 61, false, Some(&open)), Worth::Tail, "60 blocks: the tail");
+		assert_eq!(at(11, 2, true, Some(&open)), Worth::Batch, "being released");
+		assert_eq!(at(11, 2, false, Some(&session(true))), Worth::Batch, "closing on chain");
+		// Not final yet: the new seconds count from zero, and there is no tail yet.
+		assert_eq!(at(10, 1_000, false, None), Worth::Batch);
+		assert_eq!(at(9, 1_000, false, None), Worth::Wait);
+		// The default settles every voucher, as before terms existed.
+		let any = SettlePolicy::default();
+		assert_eq!(worth(&stored(4, 7, 11, 10), Some(&open), 2, false, any), Worth::Batch);
 	}
 
 	/// The stream's relayer closes at once only once everything it acknowledged is settled;

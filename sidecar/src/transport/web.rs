@@ -34,6 +34,7 @@ pub fn config(sidecar: &Sidecar) -> Response<Full<Bytes>> {
 		"relayer_terms": {
 			"min_price_per_second": sidecar.terms.min_price_per_second.to_string(),
 			"min_relayer_share_ppm": sidecar.terms.min_relayer_share.deconstruct(),
+			"min_settle_seconds": sidecar.terms.min_settle_seconds,
 		},
 	});
 	let mut r = response(StatusCode::OK, "application/json", body.to_string());
