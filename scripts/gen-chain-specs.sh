@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Regenerates chain-specs/ (dev and local testnet, plain and raw) from the runtime's genesis
-# presets. node/tests/chain_specs.rs fails when the checked-in files drift from the runtime.
+# Regenerates what is checked in and generated from the runtime: chain-specs/ (dev and local
+# testnet, plain and raw, from the genesis presets), chain-specs/metadata.scale (the metadata
+# clients generate code from) and sdk/test/vectors.json (the bytes the SDK must reproduce).
+# node/tests/chain_specs.rs and sidecar/tests/sdk_vectors.rs fail when they drift.
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 cd "$ROOT"
@@ -9,4 +11,11 @@ for chain in dev local; do
 	"$NODE_BIN" export-chain-spec --chain "$chain" --output "chain-specs/$chain.json"
 	"$NODE_BIN" export-chain-spec --chain "$chain" --raw --output "chain-specs/$chain-raw.json"
 done
-log "chain specs written to chain-specs/"
+# The workspace's selection, as in scripts/test.sh (another would unify features differently).
+workspace=(--locked --profile "$PROFILE" --workspace --exclude vilokanam-zombienet-tests)
+VILOKANAM_WRITE_METADATA=1 cargo test "${workspace[@]}" --test chain_specs -- checked_in_metadata
+VILOKANAM_WRITE_VECTORS=1 cargo test "${workspace[@]}" --test sdk_vectors
+# PAPI's descriptors (e2e/papi/.papi), from the metadata just written.
+[ -d e2e/papi/node_modules ] || (cd e2e/papi && npm ci --no-audit --no-fund --loglevel=error)
+(cd e2e/papi && npx --no-install papi generate)
+log "chain specs, metadata, SDK vectors and PAPI descriptors written"

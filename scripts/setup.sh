@@ -36,14 +36,15 @@ done
 rustup target list --toolchain "$TOOLCHAIN" --installed | grep -q '^wasm32v1-none$' ||
 	rustup target add wasm32v1-none --toolchain "$TOOLCHAIN"
 
-# Node.js and the npm packages of the JavaScript end-to-end tests (polkadot.js).
+# Node.js and the npm packages: the SDK, the JavaScript end-to-end tests (polkadot.js), the pages.
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
 	log "installing Node.js"
 	SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
 	$SUDO apt-get update -qq
 	$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm
 fi
-for dir in e2e/polkadotjs web; do
+# The SDK first: the pages and the polkadot.js test link it (file:../sdk).
+for dir in sdk e2e/polkadotjs e2e/papi web; do
 	if [ ! -d "$dir/node_modules" ] || [ "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]; then
 		log "npm ci in $dir"
 		(cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
@@ -51,7 +52,7 @@ for dir in e2e/polkadotjs web; do
 done
 
 # The viewer and creator pages the sidecar serves (web/dist), rebuilt only when a source changed.
-if [ ! -f web/dist/index.html ] || [ -n "$(find web/src web/public web/build.mjs web/package-lock.json -newer web/dist/index.html -print -quit)" ]; then
+if [ ! -f web/dist/index.html ] || [ -n "$(find web/src web/public web/build.mjs web/package-lock.json sdk/src -newer web/dist/index.html -print -quit)" ]; then
 	log "building the web pages (web/dist)"
 	(cd web && npm run build --silent)
 fi

@@ -27,11 +27,27 @@ log "benchmark tests (runtime-benchmarks)"
 cargo test --locked --profile "$PROFILE" -p pallet-streams -p pallet-payouts -p pallet-ticks \
 	--features runtime-benchmarks
 
-# A standard dApp client against the real node: polkadot.js decodes metadata and events.
+# A standard dApp client against the real node: polkadot.js decodes metadata and events, calls
+# vilokanam_* through @vilokanam/sdk's definitions, and the chain settles a voucher the SDK signed.
 log "polkadot.js end-to-end test"
 NODE_BIN="$NODE_BIN" node --test e2e/polkadotjs/
 
-# The pages' pure modules (payload bytes, the watch meter, page keys, extrinsic bytes): no
+# polkadot-api (PAPI): descriptors generated afresh from the checked-in metadata (which
+# node/tests/chain_specs.rs holds equal to the runtime's), then the pay-per-second flow with typed
+# calls against the real node.
+log "polkadot-api (PAPI) end-to-end test"
+rm -rf e2e/papi/.papi/descriptors/dist e2e/papi/.papi/descriptors/generated.json
+(cd e2e/papi && npx --no-install papi generate)
+NODE_BIN="$NODE_BIN" node --test e2e/papi/
+
+# The SDK the pages use: its payloads against the vectors the Rust encoders wrote
+# (sidecar/tests/sdk_vectors.rs keeps them current), its clients against stand-ins; then the
+# package as npm would publish it, installed in an empty folder.
+log "@vilokanam/sdk: unit tests and the packed package"
+node --test sdk/test/
+"$ROOT/scripts/check-sdk-package.sh"
+
+# The pages' pure modules (the watch meter, page keys, extrinsic bytes, config): no
 # binaries needed.
 log "web pages: unit tests"
 node --test web/tests/unit/

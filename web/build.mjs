@@ -16,8 +16,22 @@ rmSync(dist, { recursive: true, force: true });
 mkdirSync(dist, { recursive: true });
 cpSync(join(root, 'public'), dist, { recursive: true });
 
+// @vilokanam/sdk is linked from ../sdk (file:../sdk), which has its own node_modules for its
+// tests: its imports of @polkadot/* would resolve there and bundle a second copy. Resolve every
+// @polkadot/* import from the pages' own node_modules instead: one copy, the pages' versions.
+const onePolkadot = {
+  name: 'one-polkadot',
+  setup(build) {
+    build.onResolve({ filter: /^@polkadot\// }, (args) => {
+      if (args.pluginData === 'one-polkadot' || args.resolveDir.startsWith(join(root, 'node_modules'))) return undefined;
+      return build.resolve(args.path, { kind: args.kind, resolveDir: root, pluginData: 'one-polkadot' });
+    });
+  },
+};
+
 const options = {
   absWorkingDir: root,
+  plugins: [onePolkadot],
   entryPoints: {
     home: 'src/pages/home.js',
     stream: 'src/pages/stream.js',

@@ -3,59 +3,35 @@
 // events of the block that includes it.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import net from 'node:net';
 import { ApiPromise, WsProvider } from '@polkadot/api';
 import { Keyring } from '@polkadot/keyring';
+import { u8aToHex } from '@polkadot/util';
+import { signVoucher, vilokanamRpc, vilokanamTypes } from '@vilokanam/sdk';
+import { startDevNode } from '../dev-node.mjs';
 
-const NODE_BIN = process.env.NODE_BIN;
-assert.ok(NODE_BIN, 'NODE_BIN must point at the vilokanam-node binary');
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-    srv.on('error', reject);
-  });
-}
-
-const base = mkdtempSync(join(tmpdir(), 'vilokanam-pjs-'));
-const rpcPort = await freePort();
-const p2pPort = await freePort();
-const node = spawn(NODE_BIN, [
-  '--dev', '--base-path', base, '--rpc-port', String(rpcPort), '--port', String(p2pPort),
-  '--no-telemetry', '--no-mdns', '--no-prometheus',
-], { stdio: ['ignore', 'ignore', 'pipe'] });
-let nodeLog = '';
-node.stderr.on('data', (d) => { nodeLog = (nodeLog + d).slice(-20000); });
+const node = await startDevNode('pjs');
 
 let api;
 after(async () => {
   if (api) await api.disconnect();
-  node.kill('SIGINT');
-  await new Promise((r) => node.once('exit', r));
-  rmSync(base, { recursive: true, force: true });
+  await node.stop();
 });
 
 async function connect() {
   const deadline = Date.now() + 60_000;
   while (Date.now() < deadline) {
     try {
-      const provider = new WsProvider(`ws://127.0.0.1:${rpcPort}`, false);
+      const provider = new WsProvider(node.url, false);
       await provider.connect();
       await provider.isReadyOrError;
-      return await ApiPromise.create({ provider, throwOnConnect: true, noInitWarn: true });
+      return await ApiPromise.create({
+        provider, throwOnConnect: true, noInitWarn: true, rpc: vilokanamRpc, types: vilokanamTypes,
+      });
     } catch {
       await new Promise((r) => setTimeout(r, 500));
     }
   }
-  throw new Error(`node RPC did not come up:\n${nodeLog}`);
+  throw new Error(`node RPC did not come up:\n${node.log()}`);
 }
 
 test('polkadot.js decodes metadata, properties and events of the dev chain', { timeout: 180_000 }, async () => {
@@ -101,4 +77,62 @@ test('polkadot.js decodes metadata, properties and events of the dev chain', { t
 
   const afterFree = (await api.query.system.account(ferdie.address)).data.free.toBigInt();
   assert.equal(afterFree - before, amount);
+});
+
+/** Signs and sends `tx`, resolves to its block's events once in a block; rejects on failure. */
+function send(tx, signer) {
+  return new Promise((resolve, reject) => {
+    tx.signAndSend(signer, ({ status, dispatchError, events }) => {
+      if (dispatchError) reject(new Error(dispatchError.toString()));
+      else if (status.isInBlock) resolve(events);
+      if (status.isInvalid || status.isDropped || status.isUsurped) reject(new Error(status.type));
+    }).catch(reject);
+  });
+}
+
+test('@vilokanam/sdk: typed vilokanam_* results, and a voucher it signed settles on chain', { timeout: 180_000 }, async () => {
+  api ??= await connect();
+  const keyring = new Keyring({ type: 'sr25519' });
+  const [alice, bob, ferdie] = ['//Alice', '//Bob', '//Ferdie'].map((u) => keyring.addFromUri(u));
+  const pageKey = keyring.addFromUri('//Bob//page');
+
+  // Alice's live stream at 10^9 plancks per second.
+  await send(api.tx.sudo.sudo(api.tx.streams.addCategory(1, 'Music')), alice);
+  const created = await send(api.tx.streams.createStream('SDK', '', 1, [], 1_000_000_000n, null, null), alice);
+  const streamId = created.find(({ event }) => api.events.streams.StreamCreated.is(event)).event.data[0].toNumber();
+  await send(api.tx.streams.goLive(streamId), alice);
+
+  // Typed results through the SDK's definitions.
+  const stream = (await api.rpc.vilokanam.stream(streamId)).unwrap();
+  assert.equal(stream.title.toString(), 'SDK');
+  assert.equal(stream.pricePerSecond.toBigInt(), 1_000_000_000n);
+  assert.ok(stream.status.isLive);
+  assert.equal(stream.creator.toString(), alice.address);
+  assert.ok((await api.rpc.vilokanam.stream(999_999)).isNone);
+  const live = await api.rpc.vilokanam.liveStreams(1, 0, 10);
+  assert.ok(live.some((s) => s.id.toNumber() === streamId));
+  assert.equal((await api.rpc.vilokanam.quote(streamId, 10)).toBigInt(), 10_000_000_000n);
+  assert.equal((await api.rpc.vilokanam.searchStreams('sdk')).length, 1);
+  await assert.rejects(api.rpc.vilokanam.liveStreams(null, 0, 0), /limit must be between 1 and 100/);
+
+  // Bob opens a session whose voucher key is his page key; the SDK signs its voucher.
+  const opened = await send(api.tx.ticks.openSession(streamId, 60, 1_000_000_000n, pageKey.address), bob);
+  const sessionId = opened.find(({ event }) => api.events.ticks.SessionOpened.is(event)).event.data[0].toNumber();
+  const voucher = await signVoucher((bytes) => pageKey.sign(bytes), {
+    genesis: api.genesisHash.toHex(), sessionId, cumulativeSeconds: 1,
+  });
+  const session = (await api.rpc.vilokanam.session(sessionId, 1)).unwrap();
+  assert.ok(session.open.isTrue);
+  assert.equal(session.voucherKey.toString(), pageKey.address);
+  assert.equal(session.voucherCost.unwrap().toBigInt(), 1_000_000_000n);
+
+  // Ferdie relays it; the chain verifies the SDK's bytes and settles one second.
+  const settled = await send(api.tx.ticks.settleBatch([{
+    sessionId, cumulativeSeconds: 1, signer: 'VoucherKey', encoding: 'Raw', signature: { Sr25519: voucher.signature },
+  }], { streams: 1, pages: 1 }), ferdie);
+  assert.ok(!settled.some(({ event }) => api.events.ticks.VoucherRejected?.is(event)), 'no voucher rejected');
+  const after = (await api.rpc.vilokanam.session(sessionId)).unwrap();
+  assert.equal(after.settledSeconds.toNumber(), 1);
+  assert.equal(after.escrowRemaining.toBigInt(), 59_000_000_000n);
+  assert.equal(u8aToHex(pageKey.publicKey), after.voucherKey.toHex());
 });

@@ -4,6 +4,9 @@
 //! paths of the checkout it was built in, so it differs between clones of the same commit.
 //! Everything else (name, id, properties, the genesis patch and every raw storage entry) must
 //! match. Run `scripts/gen-chain-specs.sh` after changing the presets or the runtime.
+//!
+//! The same holds for `chain-specs/metadata.scale`, the runtime's metadata (v15) that clients
+//! generate code from (PAPI descriptors in e2e/papi, subxt).
 
 mod common;
 
@@ -73,4 +76,19 @@ fn chain_specs_carry_token_properties() {
 		.and_then(Value::as_array)
 		.expect("the local testnet names its Aura authorities");
 	assert_eq!(authorities.len(), 3, "alice, bob and charlie validate the local testnet");
+}
+
+/// The metadata clients generate their code from must be the runtime's: `metadata.scale` holds
+/// `Runtime::metadata_at_version(15)` (the bytes `state_getMetadataAtVersion` would return).
+#[test]
+fn checked_in_metadata_matches_the_runtime() {
+	let want: Vec<u8> =
+		vilokanam_runtime::Runtime::metadata_at_version(15).expect("metadata v15").to_vec();
+	let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../chain-specs/metadata.scale");
+	vilokanam_test_utils::golden_file(
+		&path,
+		&want,
+		"VILOKANAM_WRITE_METADATA",
+		"it drifted from the runtime: run scripts/gen-chain-specs.sh",
+	);
 }

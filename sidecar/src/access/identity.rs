@@ -44,7 +44,7 @@ pub fn auth_payload(genesis: &H256, audience: &str, nonce: &[u8; 32]) -> Vec<u8>
 
 /// The audience a URL names: its origin in HTTP terms, `scheme://host[:port]` with `ws`/`wss`
 /// read as `http`/`https`, the host in lower case and a default port left out: what a page
-/// computes from the WebSocket URL it connects to (`sidecarHttpOrigin` in `web/`).
+/// computes from the WebSocket URL it connects to (`sidecarHttpOrigin` in `@vilokanam/sdk`).
 pub fn audience_of(url: &str) -> Result<String, String> {
 	let mut parsed = url::Url::parse(url).map_err(|e| format!("{url}: {e}"))?;
 	let scheme = match parsed.scheme() {

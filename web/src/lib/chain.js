@@ -1,73 +1,17 @@
-// The Vilokanam node through polkadot.js: connection, the custom `vilokanam_*` JSON-RPC,
-// transactions with readable errors (signed, or authorized general transactions), and the
-// payloads the page signs (docs/WALLET.md).
+// The Vilokanam node through polkadot.js: connection, the custom `vilokanam_*` JSON-RPC and
+// transactions with readable errors (signed, or authorized general transactions). The payloads
+// the page signs (docs/WALLET.md) come from @vilokanam/sdk.
 
 import { ApiPromise, WsProvider } from '@polkadot/api';
-import { bnToU8a, compactAddLength, hexToU8a, stringToU8a, u8aConcat, u8aToHex } from '@polkadot/util';
-import { blake2AsHex, decodeAddress } from '@polkadot/util-crypto';
+import { compactAddLength, hexToU8a, u8aConcat, u8aToHex } from '@polkadot/util';
+import { blake2AsHex } from '@polkadot/util-crypto';
+import { delegatePayload } from '@vilokanam/sdk';
 import { setToken } from './format.js';
-
-/** `(*b"vilokanam/tick/v1", genesis, session_id: u64, cumulative_seconds: u64)`, SCALE. */
-export const VOUCHER_TAG = stringToU8a('vilokanam/tick/v1');
-/** `(*b"vilokanam/close/v1", genesis, session_id: u64, cumulative_seconds: u64)`, SCALE. */
-export const CLOSE_TAG = stringToU8a('vilokanam/close/v1');
-/** `(*b"vilokanam/delegate/v1", genesis, viewer, allowance_id: u64, nonce: u32, op)`, SCALE. */
-export const DELEGATE_TAG = stringToU8a('vilokanam/delegate/v1');
-/** `(*b"vilokanam/auth/v2", genesis, audience: Vec<u8>, nonce)`, SCALE. */
-export const AUTH_TAG = stringToU8a('vilokanam/auth/v2');
 
 /** Extrinsic format 5, general transaction (no signature: a call authorizes itself). */
 export const GENERAL_EXTRINSIC_PREAMBLE = 0x45;
 /** The version of the transaction extensions a general transaction carries. */
 export const TRANSACTION_EXTENSION_VERSION = 0;
-
-function u64le(n) {
-  return bnToU8a(BigInt(n), { bitLength: 64, isLe: true });
-}
-
-function u32le(n) {
-  return bnToU8a(BigInt(n), { bitLength: 32, isLe: true });
-}
-
-/** 32 bytes from hex; a shorter or longer value is a bug that would sign the wrong bytes. */
-function bytes32(hex, what) {
-  const u8a = hexToU8a(hex);
-  if (u8a.length !== 32) throw new Error(`${what} must be 32 bytes, got ${u8a.length}`);
-  return u8a;
-}
-
-/** The payload of a voucher (`pallet_ticks::Pallet::voucher_payload`), 65 bytes. */
-export function voucherPayload(genesis, sessionId, cumulativeSeconds) {
-  return u8aConcat(VOUCHER_TAG, bytes32(genesis, 'genesis'), u64le(sessionId), u64le(cumulativeSeconds));
-}
-
-/** The payload of a close intent (`pallet_ticks::Pallet::close_payload`), 66 bytes. */
-export function closePayload(genesis, sessionId, cumulativeSeconds) {
-  return u8aConcat(CLOSE_TAG, bytes32(genesis, 'genesis'), u64le(sessionId), u64le(cumulativeSeconds));
-}
-
-/**
- * The payload of a delegate call (`pallet_ticks::Pallet::delegate_payload`): 97 bytes then
- * `opU8a` (the SCALE encoding of the `DelegateOp`). `viewer`: SS58 or 0x public key.
- */
-export function delegatePayload(genesis, viewer, allowanceId, nonce, opU8a) {
-  const who = decodeAddress(viewer);
-  if (who.length !== 32) throw new Error(`the viewer must be a 32-byte account, got ${who.length}`);
-  return u8aConcat(DELEGATE_TAG, bytes32(genesis, 'genesis'), who, u64le(allowanceId), u32le(nonce), opU8a);
-}
-
-/**
- * The payload answering the sidecar's challenge: it names the sidecar (`audience`, the HTTP
- * origin the page connected to), so a sidecar that relays another's nonce gains nothing.
- */
-export function authPayload(genesis, audience, nonce) {
-  if (typeof audience !== 'string' || !/^https?:\/\/[\x21-\x7e]+$/.test(audience)) {
-    throw new Error(`the audience must be an http(s) origin, got ${JSON.stringify(audience)}`);
-  }
-  return u8aConcat(
-    AUTH_TAG, bytes32(genesis, 'genesis'), compactAddLength(stringToU8a(audience)), bytes32(nonce, 'nonce'),
-  );
-}
 
 /**
  * The transaction extensions a general transaction carries, in metadata order: those listed for

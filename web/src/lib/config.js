@@ -87,10 +87,3 @@ export function sidecarForStream(config, stream) {
   if (endpoint && /^wss?:\/\//i.test(endpoint)) return endpoint;
   return config.sidecarUrl;
 }
-
-/** The HTTP(S) origin of a sidecar given by its WebSocket URL (WHIP URLs, `POST /close`). */
-export function sidecarHttpOrigin(sidecarUrl) {
-  const url = new URL(sidecarUrl);
-  url.protocol = url.protocol === 'wss:' ? 'https:' : 'http:';
-  return url.origin;
-}

@@ -5,7 +5,7 @@
 // A sidecar without media support answers `media_offer` with `unknown_type`: that is reported as
 // a `MediaUnsupported` error so the pages can say so and keep working (chat, vouchers).
 
-import { SidecarError } from './sidecar.js';
+import { SidecarError } from '@vilokanam/sdk';
 
 export class MediaUnsupported extends Error {
   constructor() {

@@ -5,13 +5,12 @@
 
 import { accountPicker } from '../lib/account-picker.js';
 import { ChatView } from '../lib/chat.js';
-import { sidecarHttpOrigin } from '../lib/config.js';
 import { byId, copyText, errorText, h, setStatus, withBusy } from '../lib/dom.js';
 import { formatBalance, parseUnits, shortAddress, tokenSymbol } from '../lib/format.js';
 import { applyRelayerTerms } from '../lib/terms.js';
 import { MediaSession, MediaUnavailable, MediaUnsupported, mediaStateText } from '../lib/media.js';
 import { loadCategories, startPage } from '../lib/page.js';
-import { SidecarClient, SidecarError, accountLogin } from '../lib/sidecar.js';
+import { SidecarClient, SidecarError, accountLogin, sidecarHttpOrigin } from '@vilokanam/sdk';
 import { devAccounts } from '../lib/wallet.js';
 
 const { config, chain, dev } = await startPage();

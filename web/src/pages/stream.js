@@ -7,9 +7,8 @@
 // on chain with no further action. Also: WebRTC playback, chat, tip, follow.
 
 import { accountPicker } from '../lib/account-picker.js';
-import { closePayload, voucherPayload } from '../lib/chain.js';
 import { ChatView } from '../lib/chat.js';
-import { sidecarForStream, sidecarHttpOrigin } from '../lib/config.js';
+import { sidecarForStream } from '../lib/config.js';
 import { byId, errorText, h, setStatus, withBusy } from '../lib/dom.js';
 import { clockTime, duration, formatBalance, parseUnits, shortAddress, tokenSymbol } from '../lib/format.js';
 import { Heartbeats, joinRetryDelayMs } from '../lib/heartbeats.js';
@@ -17,7 +16,9 @@ import { MediaSession, MediaUnavailable, MediaUnsupported, mediaStateText } from
 import { WatchMeter } from '../lib/meter.js';
 import { loadCategories, startPage } from '../lib/page.js';
 import { pageKey } from '../lib/pagekey.js';
-import { ERROR_TEXT, SidecarClient, SidecarError, closeIntentFields, sessionLogin } from '../lib/sidecar.js';
+import {
+  ERROR_TEXT, SidecarClient, SidecarError, closeIntentFields, closePayload, sessionLogin, sidecarHttpOrigin, voucherPayload,
+} from '@vilokanam/sdk';
 import { decodeAddress } from '@polkadot/util-crypto';
 import { u8aEq } from '@polkadot/util';
 
@@ -352,10 +353,19 @@ function setMediaStatus(state, text) {
   ui.mediaStatus.textContent = text;
 }
 
+/**
+ * How long the sidecar forwards media after the last acknowledged voucher: its `voucher_grace_ms`
+ * (/config.json of the sidecar serving this page; another sidecar's may differ, then it is ours).
+ */
+function voucherGraceText() {
+  const ms = Number(config.file?.voucher_grace_ms);
+  return Number.isFinite(ms) && ms > 0 ? `${(ms / 1000).toLocaleString('en', { maximumFractionDigits: 1 })} s` : 'moments';
+}
+
 function onMediaState(state, detail) {
   setMediaStatus(state, mediaStateText(state, detail, {
     connected: 'Media: connected.',
-    paused: 'Media: paused by the media server (no recent voucher) — reconnecting the video…',
+    paused: `Media: paused by the media server (no voucher acknowledged in the last ${voucherGraceText()}) — reconnecting the video…`,
   }));
   ui.overlay.hidden = state === 'connected';
   if (state === 'unsupported') ui.overlay.textContent = 'No video: this sidecar does not speak the media protocol.';

@@ -5,8 +5,7 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { WebSocket, WebSocketServer } from 'ws';
-import { SidecarClient } from '../../src/lib/sidecar.js';
-import { authPayload } from '../../src/lib/chain.js';
+import { SidecarClient, authPayload } from '../src/index.js';
 
 globalThis.WebSocket ??= WebSocket;
 

@@ -1,22 +1,16 @@
-// The sidecar's WebSocket protocol (docs/SIDECAR.md): challenge/auth, requests with their
-// replies or errors, and every pushed message as an event.
+// A client of the sidecar's WebSocket protocol (docs/SIDECAR.md): challenge and login bound to
+// the sidecar connected to, requests with their replies or errors, every pushed message as an
+// event. Runs wherever a WebSocket global exists (browsers, Node.js 22+, or `ws` assigned to
+// globalThis.WebSocket).
 
-import { authPayload } from './chain.js';
-import { sidecarHttpOrigin } from './config.js';
+import { authPayload } from './payloads.js';
+import { authMessage, closeMessage, heartbeatMessage } from './messages.js';
 
-/**
- * The fields of a close intent (signed by the voucher key, raw) as the sidecar takes them: in the
- * `close` message, and as the body of `POST /close` (the beacon sent when the tab closes).
- */
-export function closeIntentFields({ sessionId, cumulativeSeconds, signature }) {
-  return {
-    session_id: Number(sessionId),
-    cumulative_seconds: cumulativeSeconds,
-    signer: 'voucher_key',
-    encoding: 'raw',
-    crypto: 'sr25519',
-    signature,
-  };
+/** The HTTP(S) origin of a sidecar given by its WebSocket URL: the `audience` its logins name. */
+export function sidecarHttpOrigin(sidecarUrl) {
+  const url = new URL(sidecarUrl);
+  url.protocol = url.protocol === 'wss:' ? 'https:' : 'http:';
+  return url.origin;
 }
 
 /** An `error` message from the sidecar: `code` is e.g. `forbidden`, `unknown_type`. */
@@ -31,7 +25,8 @@ export class SidecarError extends Error {
 
 /**
  * Sign-in with an account (wallet or development key, `<Bytes>`-wrapped as wallets sign): what
- * creators use. A `login` turns the challenge payload into the `auth` message's fields.
+ * creators use. `account`: `{address, crypto, signBytes(payload) → signature}`. A `login` turns
+ * the challenge payload into the `auth` message's fields.
  */
 export function accountLogin(account) {
   return async (payload) => ({
@@ -43,16 +38,17 @@ export function accountLogin(account) {
 }
 
 /**
- * Sign-in with the page key bound to session `sessionId`: the sidecar checks that the key is the
- * session's voucher key and authenticates the connection as the session's viewer — no wallet.
+ * Sign-in with the page key bound to session `sessionId` (`key`: `{publicKey, sign(bytes)}`):
+ * the sidecar checks that the key is the session's voucher key and authenticates the connection
+ * as the session's viewer — no wallet.
  */
 export function sessionLogin(key, sessionId) {
   return async (payload) => ({
     account: key.publicKey,
     crypto: 'sr25519',
     encoding: 'raw',
-    signature: key.sign(payload),
-    session_id: Number(sessionId),
+    signature: await key.sign(payload),
+    sessionId,
   });
 }
 
@@ -148,7 +144,7 @@ export class SidecarClient {
         + `${JSON.stringify(challenge.audience ?? null)}, not ${audience}`);
     }
     const reply = await this.request(
-      { type: 'auth', ...(await login(authPayload(challenge.genesis, audience, challenge.nonce))) },
+      authMessage(await login(authPayload(challenge.genesis, audience, challenge.nonce))),
       ['authenticated'],
     );
     this.account = reply.account;
@@ -187,19 +183,12 @@ export class SidecarClient {
   }
 
   /**
-   * Sends a voucher signed by the session's voucher key (raw). Its `ack` or `error` (request
-   * `heartbeat`) arrives as an event: they are the sidecar's word, for display only.
+   * Sends a voucher (`signVoucher`'s fields; by default signed raw by the session's voucher key).
+   * Its `ack` or `error` (request `heartbeat`) arrives as an event: they are the sidecar's word,
+   * for display only.
    */
-  heartbeat({ sessionId, cumulativeSeconds, signature }) {
-    this.send({
-      type: 'heartbeat',
-      session_id: Number(sessionId),
-      cumulative_seconds: cumulativeSeconds,
-      signer: 'voucher_key',
-      encoding: 'raw',
-      crypto: 'sr25519',
-      signature,
-    });
+  heartbeat(voucher) {
+    this.send(heartbeatMessage(voucher));
   }
 
   /**
@@ -207,7 +196,37 @@ export class SidecarClient {
    * reply, rejects with its error or after `timeoutMs`.
    */
   closeSession(intent, { timeoutMs } = {}) {
-    return this.request({ type: 'close', ...closeIntentFields(intent) }, ['closing'], { timeoutMs });
+    return this.request(closeMessage(intent), ['closing'], { timeoutMs });
+  }
+
+  /** Joins `streamId` as the viewer of `sessionId`; resolves to `joined`. */
+  watch(streamId, sessionId, options) {
+    return this.request({ type: 'watch', stream_id: Number(streamId), session_id: Number(sessionId) }, ['joined'], options);
+  }
+
+  /** Joins `streamId` as its publisher (the creator); resolves to `joined`. */
+  publish(streamId, options) {
+    return this.request({ type: 'publish', stream_id: Number(streamId) }, ['joined'], options);
+  }
+
+  /** Leaves the room. */
+  leave() {
+    this.send({ type: 'leave' });
+  }
+
+  /** Posts `text` to the room's chat (it comes back as a `chat` event). */
+  chat(text) {
+    this.send({ type: 'chat', text });
+  }
+
+  /** A WHEP token for this viewer's session (in its room): `{token, whep_url, …}`. */
+  watchToken(options) {
+    return this.request({ type: 'watch_token' }, ['watch_token'], options);
+  }
+
+  /** A WHIP (OBS) token for the creator's stream; `rotate` revokes the earlier ones first. */
+  publishToken(streamId, { rotate = false, ...options } = {}) {
+    return this.request({ type: 'publish_token', stream_id: Number(streamId), rotate }, ['publish_token'], options);
   }
 
   onMessage(ev) {

@@ -7,7 +7,7 @@ import { u8aToHex } from '@polkadot/util';
 import { encodeAddress } from '@polkadot/util-crypto';
 import {
   AUTH_TAG, CLOSE_TAG, DELEGATE_TAG, VOUCHER_TAG, authPayload, closePayload, delegatePayload, voucherPayload,
-} from '../../src/lib/chain.js';
+} from '../src/index.js';
 
 const ascii = (s) => Buffer.from(s, 'ascii').toString('hex');
 const GENESIS = `0x${Buffer.from(Array.from({ length: 32 }, (_, i) => i + 1)).toString('hex')}`;
