@@ -5,10 +5,10 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { createWriteStream, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import dgram from 'node:dgram';
-import net from 'node:net';
 import { homedir, tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freePort } from '../../e2e/dev-node.mjs';
 
 export const WEB_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 export const REPO_DIR = resolve(WEB_DIR, '..');
@@ -72,16 +72,8 @@ export async function waitFor(what, fn, { timeoutMs = 60_000, intervalMs = 250 }
   }
 }
 
-export function freePort() {
-  return new Promise((resolvePort, reject) => {
-    const srv = net.createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolvePort(port));
-    });
-    srv.on('error', reject);
-  });
-}
+// One free-port helper for every JavaScript end-to-end test.
+export { freePort };
 
 export function freeUdpPort() {
   return new Promise((resolvePort, reject) => {
