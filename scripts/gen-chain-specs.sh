@@ -12,10 +12,10 @@ for chain in dev local; do
 	"$NODE_BIN" export-chain-spec --chain "$chain" --raw --output "chain-specs/$chain-raw.json"
 done
 # The workspace's selection, as in scripts/test.sh (another would unify features differently).
-workspace=(--locked --profile "$PROFILE" --workspace --exclude vilokanam-zombienet-tests)
+workspace=(--locked --profile "$PROFILE" --workspace --exclude vilokanam-zombienet-tests --exclude vilokanam-subxt-client)
 VILOKANAM_WRITE_METADATA=1 cargo test "${workspace[@]}" --test chain_specs -- checked_in_metadata
 VILOKANAM_WRITE_VECTORS=1 cargo test "${workspace[@]}" --test sdk_vectors
-# PAPI's descriptors (e2e/papi/.papi), from the metadata just written.
-[ -d e2e/papi/node_modules ] || (cd e2e/papi && npm ci --no-audit --no-fund --loglevel=error)
-(cd e2e/papi && npx --no-install papi generate)
+# The PAPI descriptors @vilokanam/sdk ships (sdk/papi), from the metadata just written.
+[ -d sdk/node_modules ] || (cd sdk && npm ci --no-audit --no-fund --loglevel=error)
+(cd sdk && npx --no-install papi generate)
 log "chain specs, metadata, SDK vectors and PAPI descriptors written"

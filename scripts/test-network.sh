@@ -8,6 +8,10 @@
 # branch closes a viewer's session and bans another while the other three finalize a branch
 # without either; once alice is linked again and takes their branch, the real sidecar that
 # follows her must let both viewers watch again. That test also needs the sidecar binary.
+#
+# Then a client as a developer outside the project writes one (clients/subxt: subxt's code
+# generated from chain-specs/metadata.scale, no crate of ours) runs the pay-per-second flow against
+# a dev node: a stream, a session, a voucher settled and its replay refused, the refund.
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 cd "$ROOT"
@@ -18,3 +22,4 @@ SIDECAR_BIN="$CARGO_TARGET_DIR/$PROFILE/vilokanam-sidecar"
 [ -x "$SIDECAR_BIN" ] || cargo build --locked --profile "$PROFILE" -p vilokanam-sidecar
 export VILOKANAM_SIDECAR_BIN="${VILOKANAM_SIDECAR_BIN:-$SIDECAR_BIN}"
 cargo test --locked --profile "$PROFILE" -p vilokanam-zombienet-tests -- --nocapture
+cargo test --locked --profile "$PROFILE" -p vilokanam-subxt-client -- --nocapture

@@ -1,15 +1,15 @@
-// polkadot-api (PAPI), the client polkadot-sdk recommends, against the real dev node: its
-// descriptors are generated from the checked-in metadata (chain-specs/metadata.scale, kept equal
-// to the runtime's by node/tests/chain_specs.rs), and it runs the pay-per-second flow with typed
-// calls: a category and a live stream, a session opened with a page key, a voucher signed by
-// @vilokanam/sdk settled by a relayer, the creator closing the session with the refund at once,
-// and every balance moving exactly.
+// polkadot-api (PAPI), the client polkadot-sdk recommends, against the real dev node: the
+// descriptors @vilokanam/sdk ships (`@vilokanam/sdk/papi`, generated from the checked-in metadata
+// chain-specs/metadata.scale, which node/tests/chain_specs.rs keeps equal to the runtime's), and it
+// runs the pay-per-second flow with typed calls: a category and a live stream, a session opened
+// with a page key, a voucher signed by @vilokanam/sdk settled by a relayer, the creator closing the
+// session with the refund at once, and every balance moving exactly.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createClient } from 'polkadot-api';
 import { getWsProvider } from 'polkadot-api/ws';
 import { getPolkadotSigner } from 'polkadot-api/signer';
-import { vilokanam } from '@polkadot-api/descriptors';
+import { vilokanam } from '@vilokanam/sdk/papi';
 import { Keyring } from '@polkadot/keyring';
 import { cryptoWaitReady } from '@polkadot/util-crypto';
 import { WebSocket } from 'ws';
