@@ -728,7 +728,9 @@ impl Store {
 	) -> Result<(), StoreError> {
 		self.call(move |conn| {
 			conn.prepare_cached(
-				"INSERT INTO releases (session_id, stream_id, updated_at, tail) 				 VALUES (?1, ?2, ?3, 1) ON CONFLICT (session_id) DO UPDATE SET done = 0, 				 tail = 1, updated_at = excluded.updated_at",
+				"INSERT INTO releases (session_id, stream_id, updated_at, tail) \
+				 VALUES (?1, ?2, ?3, 1) ON CONFLICT (session_id) DO UPDATE SET done = 0, \
+				 tail = 1, updated_at = excluded.updated_at",
 			)?
 			.execute(params![
 				to_i64(session_id, "session_id")?,
