@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Builds the node (and with it the Wasm runtime) in the shared release profile.
+# Builds the workspace's binaries (the node with its Wasm runtime, the sidecar, the SFU bots) in
+# the shared release profile and the package selection scripts/test.sh tests, so that the one
+# compiles nothing the other already did.
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 cd "$ROOT"
-log "building vilokanam-node ($PROFILE) into $CARGO_TARGET_DIR"
-cargo build --locked --profile "$PROFILE" -p vilokanam-node "$@"
+log "building the workspace ($PROFILE) into $CARGO_TARGET_DIR"
+cargo build --locked --profile "$PROFILE" "${WORKSPACE[@]}" "$@"

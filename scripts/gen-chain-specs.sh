@@ -12,7 +12,7 @@ for chain in dev local; do
 	"$NODE_BIN" export-chain-spec --chain "$chain" --raw --output "chain-specs/$chain-raw.json"
 done
 # The workspace's selection, as in scripts/test.sh (another would unify features differently).
-workspace=(--locked --profile "$PROFILE" --workspace --exclude vilokanam-zombienet-tests --exclude vilokanam-subxt-client)
+workspace=(--locked --profile "$PROFILE" "${WORKSPACE[@]}")
 VILOKANAM_WRITE_METADATA=1 cargo test "${workspace[@]}" --test chain_specs -- checked_in_metadata
 VILOKANAM_WRITE_VECTORS=1 cargo test "${workspace[@]}" --test sdk_vectors
 # The PAPI descriptors @vilokanam/sdk ships (sdk/papi), from the metadata just written.

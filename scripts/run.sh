@@ -17,8 +17,6 @@ cd "$ROOT"
 
 "$ROOT/scripts/setup.sh"
 "$ROOT/scripts/build.sh"
-log "building vilokanam-sidecar ($PROFILE)"
-cargo build --locked --profile "$PROFILE" -p vilokanam-sidecar
 
 RPC_PORT="${RPC_PORT:-9944}"
 P2P_PORT="${P2P_PORT:-30333}"

@@ -17,7 +17,7 @@ cd "$ROOT"
 log "long tests: the outage, the idle timeout, the crash loop and the sybils ($PROFILE)"
 # The workspace's selection, as in scripts/test.sh: another would unify features differently and
 # rebuild much of the dependency tree.
-workspace=(--locked --profile "$PROFILE" --workspace --exclude vilokanam-zombienet-tests --exclude vilokanam-subxt-client)
+workspace=(--locked --profile "$PROFILE" "${WORKSPACE[@]}")
 cargo test "${workspace[@]}" --no-run
 VILOKANAM_LONG_TESTS=1 cargo test "${workspace[@]}" --test pay_per_second -- --nocapture &
 idle=$!

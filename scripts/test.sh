@@ -15,11 +15,12 @@ start=$(date +%s)
 
 log "cargo fmt --check"
 cargo fmt --all -- --check
+"$ROOT/scripts/check-build-parity.sh"
 
 # Builds the node binary too: the end-to-end tests in node/tests start it
 # (CARGO_BIN_EXE_vilokanam-node), in the same profile as the tests.
 log "cargo test --workspace ($PROFILE)"
-cargo test --locked --profile "$PROFILE" --workspace --exclude vilokanam-zombienet-tests --exclude vilokanam-subxt-client
+cargo test --locked --profile "$PROFILE" "${WORKSPACE[@]}"
 
 # Every benchmark runs once as a test (benchmarks v2 `impl_benchmark_test_suite`), in the
 # pallets' mock runtimes: the weights script relies on them working.

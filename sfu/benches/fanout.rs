@@ -1,9 +1,9 @@
 //! SFU fan-out benchmark: one publisher, N viewers, on loopback.
 //!
 //! ```text
-//! cargo bench -p vilokanam-sfu --bench fanout -- --viewers 50
-//! cargo bench -p vilokanam-sfu --bench fanout -- --viewers 200 --seconds 8 --warmup 2
-//! cargo bench -p vilokanam-sfu --bench fanout -- --soak 1000
+//! scripts/bench.sh fanout --viewers 50
+//! scripts/bench.sh fanout --viewers 200 --seconds 8 --warmup 2
+//! scripts/bench.sh fanout --soak 1000
 //! ```
 //!
 //! Two processes, so that the SFU's CPU and memory are measured apart from the clients': this

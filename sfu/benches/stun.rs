@@ -3,8 +3,8 @@
 //! `CLOCK_THREAD_CPUTIME_ID`) per request, each from a new source address.
 //!
 //! ```text
-//! cargo bench -p vilokanam-sfu --bench stun                   # 10 and 10,000 peers
-//! cargo bench -p vilokanam-sfu --bench stun -- 10 1000 10000 --requests 200000
+//! scripts/bench.sh stun   # 10 and 10,000 peers
+//! scripts/bench.sh stun 10 1000 10000 --requests 200000
 //! ```
 //!
 //! The requests are well-formed STUN (USERNAME, a made-up MESSAGE-INTEGRITY, a correct

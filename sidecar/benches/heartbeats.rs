@@ -1,7 +1,7 @@
 //! Heartbeat load benchmark.
 //!
 //! ```text
-//! cargo bench -p vilokanam-sidecar --bench heartbeats -- --viewers 20000 --seconds 20
+//! scripts/bench.sh heartbeats --viewers 20000 --seconds 20
 //! ```
 //!
 //! Starts the sidecar in this process (its own tokio runtime) with a chain view seeded without
