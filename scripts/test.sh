@@ -25,7 +25,7 @@ cargo test --locked --profile "$PROFILE" "${WORKSPACE[@]}"
 # Every benchmark runs once as a test (benchmarks v2 `impl_benchmark_test_suite`), in the
 # pallets' mock runtimes: the weights script relies on them working.
 log "benchmark tests (runtime-benchmarks)"
-cargo test --locked --profile "$PROFILE" -p pallet-streams -p pallet-payouts -p pallet-ticks \
+cargo test --locked --profile "$PROFILE" -p pallet-streams -p pallet-payouts -p pallet-ticks -p pallet-validator-set \
 	--features runtime-benchmarks
 
 # A standard dApp client against the real node: polkadot.js decodes metadata and events, calls

@@ -51,7 +51,7 @@ fi
 
 mkdir -p "$CARGO_TARGET_DIR/benchmarks"
 for pallet in $PALLETS; do
-	dir="pallets/${pallet#pallet_}"
+	dir="pallets/$(echo "${pallet#pallet_}" | tr _ -)"
 	analysis="${ANALYSIS:-max}"
 	steps=$STEPS repeat=$REPEAT
 	if [ "$pallet" = pallet_ticks ]; then

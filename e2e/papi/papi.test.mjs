@@ -113,5 +113,12 @@ test('PAPI runs the pay-per-second flow with typed calls; the chain settles a vo
   const closed = await submit(api.tx.Ticks.close_session({ session_id: sessionId, final_intent: undefined }), alice);
   assert.equal(api.event.Ticks.SessionClosed.filter(closed.events).length, 1);
   assert.equal(await free(bob, closed.block.hash) - bobBefore, 57n * price, 'the refund, exactly');
-  assert.equal(await client._request('vilokanam_session', [Number(sessionId)]), null);
+  // Closed, and still reported for a day: what it settled, what came back, when and why.
+  const after = await client._request('vilokanam_session', [Number(sessionId)]);
+  assert.equal(after.open, false);
+  assert.equal(after.settledSeconds, 3);
+  assert.equal(after.escrowRemaining, '0');
+  assert.equal(after.closed.refunded, (57n * price).toString());
+  assert.equal(after.closed.reason, 'Closed');
+  assert.equal(after.closed.closedIn, closed.block.number);
 });

@@ -39,7 +39,7 @@ test('polkadot.js decodes metadata, properties and events of the dev chain', { t
 
   // Metadata: the runtime's pallets and constants decode.
   assert.equal(api.runtimeVersion.specName.toString(), 'vilokanam');
-  for (const pallet of ['system', 'timestamp', 'balances', 'transactionPayment', 'sudo', 'grandpa']) {
+  for (const pallet of ['system', 'timestamp', 'balances', 'transactionPayment', 'sudo', 'grandpa', 'session', 'validatorSet']) {
     assert.ok(api.query[pallet], `metadata exposes ${pallet}`);
   }
   assert.equal(api.consts.balances.existentialDeposit.toBigInt(), 1_000_000_000n);
@@ -53,6 +53,13 @@ test('polkadot.js decodes metadata, properties and events of the dev chain', { t
   const keyring = new Keyring({ type: 'sr25519' });
   const alice = keyring.addFromUri('//Alice');
   const ferdie = keyring.addFromUri('//Ferdie');
+
+  // The validators are the session pallet's, their keys registered in genesis: Alice alone on
+  // the dev chain, with her own key for Aura.
+  const validators = await api.query.session.validators();
+  assert.deepEqual(validators.map((v) => v.toString()), [alice.address]);
+  const keys = await api.query.session.nextKeys(alice.address);
+  assert.equal(u8aToHex(keys.unwrap().aura.toU8a()), u8aToHex(alice.publicKey));
   const amount = 4_242_000_000_000n;
   const before = (await api.query.system.account(ferdie.address)).data.free.toBigInt();
 

@@ -71,11 +71,18 @@ fn chain_specs_carry_token_properties() {
 	assert_eq!(spec["properties"]["tokenDecimals"], 12);
 	assert!(spec["properties"]["ss58Format"].is_u64());
 	let local = checked_in("local.json");
-	let authorities = local
-		.pointer("/genesis/runtimeGenesis/patch/aura/authorities")
+	let validators = local
+		.pointer("/genesis/runtimeGenesis/patch/session/keys")
 		.and_then(Value::as_array)
-		.expect("the local testnet names its Aura authorities");
-	assert_eq!(authorities.len(), 3, "alice, bob and charlie validate the local testnet");
+		.expect("the local testnet names its validators' session keys");
+	assert_eq!(validators.len(), 3, "alice, bob and charlie validate the local testnet");
+	for validator in validators {
+		let keys = &validator[2];
+		assert!(keys["aura"].is_string() && keys["grandpa"].is_string(), "keys: {keys}");
+	}
+	// The session pallet hands the validators to Aura and GRANDPA: their own lists stay empty.
+	assert!(local.pointer("/genesis/runtimeGenesis/patch/aura").is_none());
+	assert!(local.pointer("/genesis/runtimeGenesis/patch/grandpa").is_none());
 }
 
 /// The metadata clients generate their code from must be the runtime's: `metadata.scale` holds

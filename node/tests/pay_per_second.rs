@@ -368,7 +368,11 @@ async fn viewers_pay_exactly_per_second_settled_in_batches() {
 	// worker closes it and Dave gets the rest of his escrow back without sending anything. The
 	// twelve minutes are the long suite's (scripts/test-long.sh sets VILOKANAM_LONG_TESTS=1).
 	let s = rpc_call(&rpc, "vilokanam_session", rpc_params![dave_session]).await;
-	assert!(!s.is_null(), "Dave's session is open after {} blocks idle", rpc.best_number().await);
+	assert!(
+		s["closed"].is_null() && s["open"] == true,
+		"Dave's session is open after {} blocks idle: {s}",
+		rpc.best_number().await
+	);
 	let s = rpc_call(&rpc, "vilokanam_stream", rpc_params![stream_id]).await;
 	assert_eq!(s["currentViewers"], 1);
 	if std::env::var("VILOKANAM_LONG_TESTS").as_deref() != Ok("1") {
@@ -383,8 +387,14 @@ async fn viewers_pay_exactly_per_second_settled_in_batches() {
 	let deadline = tokio::time::Instant::now() + idle + Duration::from_secs(150);
 	let closed_at = loop {
 		let s = rpc_call(&rpc, "vilokanam_session", rpc_params![dave_session]).await;
-		if s.is_null() {
-			break rpc.best_number().await;
+		if !s["closed"].is_null() {
+			// Closed by the worker, and still reported, with what it settled and refunded.
+			assert_eq!(s["closed"]["reason"], "Expired", "{s}");
+			assert_eq!(s["open"], false);
+			assert_eq!(s["escrowRemaining"], "0");
+			assert_eq!(s["settledSeconds"], 8);
+			assert_eq!(s["closed"]["refunded"], ((MAX_SECONDS - 8) as u128 * PRICE).to_string());
+			break s["closed"]["closedIn"].as_u64().expect("a block number") as u32;
 		}
 		assert!(
 			tokio::time::Instant::now() < deadline,

@@ -10,4 +10,5 @@ frame_benchmarking::define_benchmarks!(
 	[pallet_streams, Streams]
 	[pallet_payouts, Payouts]
 	[pallet_ticks, Ticks]
+	[pallet_validator_set, ValidatorSet]
 );

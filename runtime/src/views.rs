@@ -6,7 +6,9 @@ use alloc::vec::Vec;
 use pallet_streams::{
 	Following, LiveStreams, Stream, StreamStatus, Streams, StreamsByCategory, StreamsByCreator,
 };
-use vilokanam_runtime_api::{self as api, AllowanceView, SessionView, StreamView, MAX_PAGE};
+use vilokanam_runtime_api::{
+	self as api, AllowanceView, ClosedView, SessionEnd, SessionView, StreamView, MAX_PAGE,
+};
 
 use crate::{AccountId, Balance, Runtime};
 
@@ -109,11 +111,14 @@ pub fn streams_by_creator(
 	page(StreamsByCreator::<Runtime>::iter_key_prefix(creator), |_| true, offset, limit)
 }
 
-/// One stored session (closed sessions are removed from storage): its cold data and its slot
-/// in the session pages, combined, with the end of its settlement window if it has one.
+/// One session: a stored one (its cold data and its slot in the session pages, combined, with
+/// the end of its settlement window if it has one), or one closed within the last day (its
+/// record: what it settled and refunded, when and why it closed).
 pub fn session(id: u64) -> Option<SessionView<AccountId, Balance>> {
 	use frame_support::traits::Get;
-	let s = pallet_ticks::Pallet::<Runtime>::session(id)?;
+	let Some(s) = pallet_ticks::Pallet::<Runtime>::session(id) else {
+		return closed_session(id);
+	};
 	let window = <Runtime as pallet_ticks::Config>::SettleWindow::get();
 	let ended_at = Streams::<Runtime>::get(s.stream_id)
 		.filter(|stream| stream.status != StreamStatus::Live)
@@ -133,6 +138,38 @@ pub fn session(id: u64) -> Option<SessionView<AccountId, Balance>> {
 		closing_since: s.closing_since,
 		refund_at,
 		allowance: s.allowance,
+		closed: None,
+	})
+}
+
+fn closed_session(id: u64) -> Option<SessionView<AccountId, Balance>> {
+	use pallet_ticks::CloseReason;
+	let r = pallet_ticks::Pallet::<Runtime>::closed_session(id)?;
+	let reason = match r.reason {
+		CloseReason::Closed => SessionEnd::Closed,
+		CloseReason::Expired => SessionEnd::Expired,
+		CloseReason::WindowElapsed => SessionEnd::WindowElapsed,
+	};
+	Some(SessionView {
+		id,
+		open: false,
+		viewer: r.info.viewer,
+		voucher_key: r.info.voucher_key,
+		stream_id: r.info.stream_id,
+		price_per_second: r.info.price_per_second,
+		max_seconds: r.info.max_seconds,
+		settled_seconds: r.settled_seconds,
+		escrow_remaining: 0,
+		opened_at: r.info.opened_at,
+		closing_since: r.info.closing_since,
+		refund_at: None,
+		allowance: r.info.allowance,
+		closed: Some(ClosedView {
+			closed_at: r.closed_at,
+			closed_in: r.closed_in.into(),
+			refunded: r.refunded,
+			reason,
+		}),
 	})
 }
 

@@ -44,6 +44,14 @@ export const vilokanamTypes = {
     refundAt: 'Option<u64>',
     allowance: 'Option<u64>',
     voucherCost: 'Option<Balance>',
+    closed: 'Option<VilokanamSessionClosed>',
+  },
+  VilokanamSessionEnd: { _enum: ['Closed', 'Expired', 'WindowElapsed'] },
+  VilokanamSessionClosed: {
+    closedAt: 'u64',
+    closedIn: 'u64',
+    refunded: 'Balance',
+    reason: 'VilokanamSessionEnd',
   },
   VilokanamAllowance: {
     id: 'u64',

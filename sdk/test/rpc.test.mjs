@@ -42,6 +42,20 @@ test('a Session result keeps a voucher cost above 2^53', () => {
   assert.equal(s.allowance.unwrap().toNumber(), 3);
 });
 
+test('a closed Session result says what it refunded, when and why', () => {
+  const s = registry.createType('VilokanamSession', {
+    id: 42, viewer: '5FLSigC9HGRKVhB9FiEo4Y3koPsNmBmLJbpXg2mp1hXcS59Y', voucherKey: '5DAAnrj7VHTznn2AWBemMuyBwZWs6FNFjdyVXUeYum3PTXFy',
+    streamId: 7, pricePerSecond: '1000000000', maxSeconds: 3600, settledSeconds: 60, escrowRemaining: '0',
+    openedAt: 1767225700000, open: false, closingSince: 1767225790000, refundAt: null, allowance: null, voucherCost: null,
+    closed: { closedAt: 1767225800000, closedIn: 120, refunded: '3540000000000', reason: 'WindowElapsed' },
+  });
+  const closed = s.closed.unwrap();
+  assert.equal(closed.refunded.toBigInt(), 3_540_000_000_000n);
+  assert.equal(closed.closedIn.toNumber(), 120);
+  assert.ok(closed.reason.isWindowElapsed);
+  assert.ok(s.open.isFalse);
+});
+
 test('every method names types the registry knows', () => {
   for (const [name, def] of Object.entries(vilokanamRpc.vilokanam)) {
     assert.ok(def.description, name);

@@ -418,6 +418,23 @@ impl Rpc {
 		Ok(())
 	}
 
+	/// New session keys generated in the node's keystore, with the proof that their owner
+	/// (the SCALE-encoded account that will call `session.set_keys`) holds them
+	/// (`author_rotateKeysWithOwner`, an unsafe method). Returns the encoded keys and the proof.
+	pub async fn rotate_keys_with_owner(&self, owner: &[u8]) -> Result<(Vec<u8>, Vec<u8>)> {
+		let mut params = RpcParams::new();
+		params.push(format!("0x{}", hex::encode(owner)))?;
+		let generated = self.call("author_rotateKeysWithOwner", params).await?;
+		let field = |name: &str| -> Result<Vec<u8>> {
+			let text = generated.get(name).and_then(Value::as_str).with_context(|| {
+				format!("{}: author_rotateKeysWithOwner without {name}: {generated}", self.name)
+			})?;
+			hex::decode(text.trim_start_matches("0x"))
+				.with_context(|| format!("{}: {name} is not hex: {text}", self.name))
+		};
+		Ok((field("keys")?, field("proof")?))
+	}
+
 	/// Hash of the block at `number` on the node's best chain, if it has one there.
 	pub async fn block_hash(&self, number: u64) -> Result<Option<String>> {
 		let mut params = RpcParams::new();

@@ -119,6 +119,7 @@ fn fork_toml_lets_the_test_link_and_cut_validators() {
 		assert_eq!(node.command().map(|c| c.as_str()), Some("vilokanam-node"));
 		assert_eq!(node.initial_balance(), 0, "{} overrides the preset balances", node.name());
 		assert_eq!(node.keystore_key_types(), ["aura", "gran"]);
+		assert_eq!(node.chain_spec_key_types(), ["aura", "grandpa"]);
 		let args = node.args();
 		for arg in ["-:--prometheus-external", "--no-mdns", "--reserved-only"] {
 			assert!(args.contains(&&Arg::Flag(arg.into())), "{} runs without {arg}", node.name());

@@ -63,6 +63,7 @@ fn network_toml_declares_four_local_validators() {
 		assert_eq!(node.command().map(|c| c.as_str()), Some("vilokanam-node"));
 		assert_eq!(node.initial_balance(), 0, "{} overrides the preset balances", node.name());
 		assert_eq!(node.keystore_key_types(), ["aura", "gran"]);
+		assert_eq!(node.chain_spec_key_types(), ["aura", "grandpa"]);
 		for arg in ["-:--prometheus-external", "--no-mdns"] {
 			assert!(
 				node.args().contains(&&Arg::Flag(arg.into())),

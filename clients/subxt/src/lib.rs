@@ -208,6 +208,11 @@ pub async fn pay_per_second(url: &str, price: u128) -> Result<Report> {
 	ensure!(events.has::<vilokanam::ticks::events::SessionClosed>(), "no SessionClosed event");
 	let refunded = client.free(&bob, closed_at).await? - bob_before;
 	ensure!(refunded == 57 * price, "Bob got {refunded} back, not 57 seconds' worth");
+	// Closed, and still reported: what it settled and what came back.
+	let session: serde_json::Value =
+		client.rpc.request("vilokanam_session", rpc_params![session_id]).await?;
+	ensure!(session["open"] == false && session["settledSeconds"] == seconds, "{session}");
+	ensure!(session["closed"]["refunded"] == refunded.to_string(), "{session}");
 
 	Ok(Report { stream_id, session_id, creator_paid, refunded })
 }

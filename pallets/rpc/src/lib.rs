@@ -8,7 +8,7 @@
 //! | `vilokanam_stream(id, at?)` | one stream or `null` |
 //! | `vilokanam_searchStreams(query, offset?, limit?, at?)` | streams whose title or a tag contains `query` (case-insensitive) |
 //! | `vilokanam_streamsByCreator(creator, offset?, limit?, at?)` | a creator's streams |
-//! | `vilokanam_session(id, cumulativeSeconds?, at?)` | a stored (open or closing) session, and what a voucher for `cumulativeSeconds` would pay |
+//! | `vilokanam_session(id, cumulativeSeconds?, at?)` | a session (open, closing, or closed within the last day: what it settled and refunded), and what a voucher for `cumulativeSeconds` would pay |
 //! | `vilokanam_allowance(who, at?)` | a viewer's allowance (budget, used, remaining, next nonce) or `null` |
 //! | `vilokanam_quote(streamId, seconds, at?)` | the price of `seconds` of a stream |
 //! | `vilokanam_earnings(who, at?)` | lifetime earnings |
@@ -32,10 +32,12 @@ use jsonrpsee::{
 };
 use sc_client_api::BlockchainEvents;
 use serde::{Deserialize, Serialize};
-use sp_api::ProvideRuntimeApi;
+use sp_api::{ApiExt, ProvideRuntimeApi};
 use sp_blockchain::HeaderBackend;
 use sp_runtime::traits::Block as BlockT;
-use vilokanam_runtime_api::{AllowanceView, SessionView, StreamStatus, StreamView, MAX_PAGE};
+use vilokanam_runtime_api::{
+	AllowanceView, SessionEnd, SessionView, StreamStatus, StreamView, MAX_PAGE,
+};
 
 pub use vilokanam_runtime_api::VilokanamApi as RuntimeApi;
 
@@ -122,6 +124,24 @@ pub struct Session<AccountId> {
 	/// What a voucher for the requested cumulative seconds would pay now (decimal string), or
 	/// `null` when none was asked or it would be rejected.
 	pub voucher_cost: Option<String>,
+	/// How a closed session ended (sessions are kept for a day of blocks after they close);
+	/// `null` while it is stored (open or closing).
+	pub closed: Option<SessionClosed>,
+}
+
+/// How a closed session ended, for JSON clients.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionClosed {
+	/// When it closed (ms since the Unix epoch).
+	pub closed_at: u64,
+	/// The block it closed in.
+	pub closed_in: u64,
+	/// What the viewer got back, decimal string.
+	pub refunded: String,
+	/// Why: `Closed` (by the creator or relayer at once), `Expired` (idle on a live stream),
+	/// `WindowElapsed` (the settlement window after a close request or the stream's end).
+	pub reason: SessionEnd,
 }
 
 /// A viewer's allowance, for JSON clients.
@@ -252,7 +272,8 @@ pub trait VilokanamApi<BlockHash, AccountId> {
 		at: Option<BlockHash>,
 	) -> RpcResult<Vec<Stream<AccountId>>>;
 
-	/// A session, and what a voucher for `cumulative_seconds` would pay now.
+	/// A session (open, closing, or closed within the last day), and what a voucher for
+	/// `cumulative_seconds` would pay now.
 	#[method(name = "session")]
 	fn session(
 		&self,
@@ -404,11 +425,20 @@ where
 	) -> RpcResult<Option<Session<AccountId>>> {
 		let at = self.at(at);
 		let api = self.client.runtime_api();
-		let Some(view): Option<SessionView<AccountId, Balance>> =
+		// A runtime before version 2 of the API (an old block) returns only stored sessions,
+		// in the earlier layout.
+		let version = api
+			.api_version::<dyn RuntimeApi<Block, AccountId, Balance>>(at)
+			.map_err(runtime_error)?
+			.unwrap_or(1);
+		let view: Option<SessionView<AccountId, Balance>> = if version >= 2 {
 			api.session(at, id).map_err(runtime_error)?
-		else {
-			return Ok(None);
+		} else {
+			#[allow(deprecated)]
+			let old = api.session_before_version_2(at, id).map_err(runtime_error)?;
+			old.map(Into::into)
 		};
+		let Some(view) = view else { return Ok(None) };
 		let voucher_cost = match cumulative_seconds {
 			Some(c) => api.voucher_cost(at, id, c).map_err(runtime_error)?.map(|b| b.to_string()),
 			None => None,
@@ -428,6 +458,12 @@ where
 			refund_at: view.refund_at,
 			allowance: view.allowance,
 			voucher_cost,
+			closed: view.closed.map(|c| SessionClosed {
+				closed_at: c.closed_at,
+				closed_in: c.closed_in,
+				refunded: c.refunded.to_string(),
+				reason: c.reason,
+			}),
 		}))
 	}
 

@@ -2,7 +2,7 @@
 //!
 //! What dApps and the sidecar read from the chain through the `vilokanam_*` JSON-RPC
 //! (`vilokanam-rpc`): live streams and search, one stream, a creator's streams, a viewer
-//! session and what a voucher would cost, a viewer's allowance, price quotes, earnings and
+//! session (open, closing, or closed within the last day) and what a voucher would cost, a viewer's allowance, price quotes, earnings and
 //! follows.
 //!
 //! The types here are views, decoupled from the pallets' storage layouts so that storage can
@@ -75,7 +75,32 @@ pub struct StreamView<AccountId, Balance> {
 	pub peak_viewers: u32,
 }
 
-/// A viewer session as clients see it.
+/// Why a closed session closed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Encode, Decode, TypeInfo)]
+#[cfg_attr(feature = "std", derive(serde::Serialize, serde::Deserialize))]
+pub enum SessionEnd {
+	/// The stream's creator or relayer closed it at once (after settling what it held).
+	Closed,
+	/// Nothing was settled for the runtime's idle timeout on a live stream.
+	Expired,
+	/// The settlement window after the viewer's close request or the stream's end passed.
+	WindowElapsed,
+}
+
+/// How a closed session ended: kept for a day of blocks after it closed.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, TypeInfo)]
+pub struct ClosedView<Balance> {
+	/// When it closed (ms since the Unix epoch, the block's timestamp).
+	pub closed_at: u64,
+	/// The block it closed in.
+	pub closed_in: u64,
+	/// What the viewer got back.
+	pub refunded: Balance,
+	/// Why it closed.
+	pub reason: SessionEnd,
+}
+
+/// A viewer session as clients see it: stored (open or closing), or closed within the last day.
 #[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, TypeInfo)]
 pub struct SessionView<AccountId, Balance> {
 	/// Session id.
@@ -105,6 +130,79 @@ pub struct SessionView<AccountId, Balance> {
 	pub refund_at: Option<u64>,
 	/// The allowance whose delegate opened it, if one did.
 	pub allowance: Option<u64>,
+	/// How it ended, for a closed session (`open` is false, `escrow_remaining` zero and
+	/// `refund_at` `None` then).
+	pub closed: Option<ClosedView<Balance>>,
+}
+
+/// [`SessionView`] as version 1 of [`VilokanamApi`] returns it (stored sessions only, no
+/// `closed`): what the node decodes from a runtime that predates version 2.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, TypeInfo)]
+pub struct SessionViewV1<AccountId, Balance> {
+	/// See [`SessionView::id`].
+	pub id: u64,
+	/// See [`SessionView::viewer`].
+	pub viewer: AccountId,
+	/// See [`SessionView::voucher_key`].
+	pub voucher_key: AccountId,
+	/// See [`SessionView::stream_id`].
+	pub stream_id: u64,
+	/// See [`SessionView::price_per_second`].
+	pub price_per_second: Balance,
+	/// See [`SessionView::max_seconds`].
+	pub max_seconds: u64,
+	/// See [`SessionView::settled_seconds`].
+	pub settled_seconds: u64,
+	/// See [`SessionView::escrow_remaining`].
+	pub escrow_remaining: Balance,
+	/// See [`SessionView::opened_at`].
+	pub opened_at: u64,
+	/// See [`SessionView::open`].
+	pub open: bool,
+	/// See [`SessionView::closing_since`].
+	pub closing_since: Option<u64>,
+	/// See [`SessionView::refund_at`].
+	pub refund_at: Option<u64>,
+	/// See [`SessionView::allowance`].
+	pub allowance: Option<u64>,
+}
+
+impl<AccountId, Balance> From<SessionViewV1<AccountId, Balance>>
+	for SessionView<AccountId, Balance>
+{
+	fn from(v: SessionViewV1<AccountId, Balance>) -> Self {
+		let SessionViewV1 {
+			id,
+			viewer,
+			voucher_key,
+			stream_id,
+			price_per_second,
+			max_seconds,
+			settled_seconds,
+			escrow_remaining,
+			opened_at,
+			open,
+			closing_since,
+			refund_at,
+			allowance,
+		} = v;
+		SessionView {
+			id,
+			viewer,
+			voucher_key,
+			stream_id,
+			price_per_second,
+			max_seconds,
+			settled_seconds,
+			escrow_remaining,
+			opened_at,
+			open,
+			closing_since,
+			refund_at,
+			allowance,
+			closed: None,
+		}
+	}
 }
 
 /// A viewer's allowance as of now (a period that has passed is shown renewed).
@@ -132,6 +230,10 @@ pub struct AllowanceView<AccountId, Balance> {
 
 sp_api::decl_runtime_apis! {
 	/// Queries behind the `vilokanam_*` JSON-RPC.
+	///
+	/// Version 2: `session` also returns sessions closed within the last day
+	/// ([`SessionView::closed`]).
+	#[api_version(2)]
 	pub trait VilokanamApi<AccountId, Balance>
 	where
 		AccountId: Codec,
@@ -145,8 +247,11 @@ sp_api::decl_runtime_apis! {
 		fn search_streams(query: Vec<u8>, offset: u32, limit: u32) -> Vec<StreamView<AccountId, Balance>>;
 		/// The streams of a creator, paged.
 		fn streams_by_creator(creator: AccountId, offset: u32, limit: u32) -> Vec<StreamView<AccountId, Balance>>;
-		/// One stored session (open or closing).
+		/// One session: stored (open or closing), or closed within the last day.
 		fn session(id: u64) -> Option<SessionView<AccountId, Balance>>;
+		/// One stored session (open or closing), as version 1 returned it.
+		#[changed_in(2)]
+		fn session(id: u64) -> Option<SessionViewV1<AccountId, Balance>>;
 		/// A viewer's allowance, if it has one.
 		fn allowance(who: AccountId) -> Option<AllowanceView<AccountId, Balance>>;
 		/// What settling a voucher for `cumulative_seconds` on session `id` would pay now, or

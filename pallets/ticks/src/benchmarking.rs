@@ -621,6 +621,44 @@ mod benchmarks {
 		Ok(())
 	}
 
+	/// `on_idle` removing `n` expired closed-session records, then reading the next one, which
+	/// is still kept (where a real run stops when it has more room than expired records).
+	#[benchmark]
+	fn prune_closed(n: Linear<0, MAX_PRUNED_PER_BLOCK>) -> Result<(), BenchmarkError> {
+		let record = |closed_in: BlockNumberFor<T>| ClosedSession::<T> {
+			info: SessionInfo {
+				viewer: account("viewer", 0, 0),
+				stream_id: 0,
+				price_per_second: price::<T>(),
+				max_seconds: MAX_SECONDS,
+				opened_at: 1,
+				voucher_key: account("key", 0, 0),
+				closing_since: Some(2),
+				allowance: Some(0),
+			},
+			settled_seconds: WATCHED,
+			refunded: price::<T>(),
+			closed_at: 3,
+			closed_in,
+			reason: CloseReason::WindowElapsed,
+		};
+		let retention = T::ClosedRetention::get();
+		let now = retention.saturating_add(2u32.into());
+		for id in 0..u64::from(n) {
+			Ticks::<T>::record_closed(id, record(1u32.into()));
+		}
+		Ticks::<T>::record_closed(u64::from(n), record(now));
+		let pruned;
+		#[block]
+		{
+			pruned = Ticks::<T>::prune_closed(now, MAX_PRUNED_PER_BLOCK);
+		}
+		assert_eq!(pruned, n);
+		assert_eq!(ClosedQueueBounds::<T>::get(), (u64::from(n), u64::from(n) + 1));
+		assert!(ClosedSessions::<T>::contains_key(u64::from(n)));
+		Ok(())
+	}
+
 	/// One step of the v1 → v2 migration over one session: what each session costs it.
 	#[benchmark]
 	fn migration_v1_v2_step() -> Result<(), BenchmarkError> {

@@ -2,8 +2,8 @@
 #![cfg_attr(not(any(feature = "try-runtime", test)), allow(unused_imports))]
 
 use crate::{
-	Allowances, BalanceOf, Config, NextAllowanceId, NextSessionId, OpenSessionCount, Pallet,
-	SessionPages, Sessions,
+	Allowances, BalanceOf, ClosedQueue, ClosedQueueBounds, ClosedSessions, Config, NextAllowanceId,
+	NextSessionId, OpenSessionCount, Pallet, SessionPages, Sessions,
 };
 use alloc::collections::BTreeMap;
 use frame_support::{ensure, traits::fungible::Inspect};
@@ -22,7 +22,11 @@ impl<T: Config> Pallet<T> {
 	///   of stored sessions;
 	/// - `balance(escrow) ≥ ED + Σ escrow_remaining`;
 	/// - every allowance's id is below [`NextAllowanceId`], its `used` at most its `amount`
-	///   and its nonce consistent with its life (no allowance is granted already used).
+	///   and its nonce consistent with its life (no allowance is granted already used);
+	/// - closed sessions' records: the queue's live entries `head..tail` are exactly the
+	///   stored entries, each names a record, each record is named once, no record is of a
+	///   stored (open or closing) session, every record's id is below [`NextSessionId`], and
+	///   records were closed in the queue's order (their `closed_in` never decreases).
 	#[cfg(any(feature = "try-runtime", test))]
 	pub fn do_try_state() -> Result<(), sp_runtime::TryRuntimeError> {
 		let next = NextSessionId::<T>::get();
@@ -70,6 +74,29 @@ impl<T: Config> Pallet<T> {
 		for (_, allowance) in Allowances::<T>::iter() {
 			ensure!(allowance.id < next_allowance, "allowance id not below NextAllowanceId");
 			ensure!(allowance.used <= allowance.amount, "allowance used above its amount");
+		}
+		let (head, tail) = ClosedQueueBounds::<T>::get();
+		ensure!(head <= tail, "closed queue head past its tail");
+		let live = tail.saturating_sub(head);
+		ensure!(
+			ClosedQueue::<T>::iter_keys().count() as u64 == live,
+			"closed queue entries != tail - head"
+		);
+		ensure!(
+			ClosedSessions::<T>::iter_keys().count() as u64 == live,
+			"closed records != queue entries"
+		);
+		let mut last_closed_in = None;
+		for n in head..tail {
+			let id = ClosedQueue::<T>::get(n).ok_or("hole in the closed queue")?;
+			let record = ClosedSessions::<T>::get(id).ok_or("queue entry without its record")?;
+			ensure!(id < next, "closed record id not below NextSessionId");
+			ensure!(!Sessions::<T>::contains_key(id), "a stored session has a closed record");
+			ensure!(
+				last_closed_in.is_none_or(|last| last <= record.closed_in),
+				"closed records out of closing order"
+			);
+			last_closed_in = Some(record.closed_in);
 		}
 		Ok(())
 	}

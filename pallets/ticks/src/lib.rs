@@ -26,14 +26,17 @@
 //!     (authorized by the delegate's signature).
 //! - Storage: [`Sessions`] (cold session data), [`SessionPages`] (hot settlement state, in
 //!   pages of [`SESSIONS_PER_PAGE`] consecutive sessions), [`OpenSessionCount`],
-//!   [`NextSessionId`], [`Allowances`], [`NextAllowanceId`].
+//!   [`NextSessionId`], [`Allowances`], [`NextAllowanceId`]; closed sessions' records
+//!   ([`history`]): [`ClosedSessions`], [`ClosedQueue`], [`ClosedQueueBounds`].
+//! - Hooks: `offchain_worker` ([`offchain`]), `on_idle` (removes closed sessions' records
+//!   older than [`Config::ClosedRetention`], [`history`]).
 //! - [`Event`] and [`Error`]; domain types in [`types`]: [`Session`] (the combined view),
-//!   [`SessionInfo`], [`SessionState`], [`SessionPage`], [`Voucher`], [`CloseIntent`],
-//!   [`Allowance`], [`DelegateOp`], [`RejectReason`], [`CloseReason`].
-//! - Helpers for clients: [`Pallet::session`], [`Pallet::voucher_payload`],
-//!   [`Pallet::close_payload`], [`Pallet::delegate_payload`], [`Pallet::escrow_account`], and
-//!   the pure [`Session::assemble`], [`page_of`] and [`pages_of`] (the `pages` witness of
-//!   `settle_batch`).
+//!   [`SessionInfo`], [`SessionState`], [`SessionPage`], [`ClosedSession`], [`Voucher`],
+//!   [`CloseIntent`], [`Allowance`], [`DelegateOp`], [`RejectReason`], [`CloseReason`].
+//! - Helpers for clients: [`Pallet::session`], [`Pallet::closed_session`],
+//!   [`Pallet::voucher_payload`], [`Pallet::close_payload`], [`Pallet::delegate_payload`],
+//!   [`Pallet::escrow_account`], and the pure [`Session::assemble`], [`page_of`] and
+//!   [`pages_of`] (the `pages` witness of `settle_batch`).
 //! - Invariants: [`invariants`] (`try_state`).
 //!
 //! ## Terminology
@@ -41,7 +44,8 @@
 //! - **Session**: a viewer's paid viewing of one stream, with a fixed price (copied from the
 //!   stream at opening, never above the viewer's `max_price_per_second`) and `max_seconds`
 //!   paid into escrow. A session is *open*, then *closing* once the viewer asked to close it,
-//!   then *closed* (removed, the rest refunded).
+//!   then *closed* (removed, the rest refunded; a [`ClosedSession`] record says what it
+//!   settled and refunded for [`Config::ClosedRetention`] blocks).
 //! - **Voucher key**: a public key (sr25519 or ed25519, as the account it identifies) named at
 //!   opening. Vouchers and close intents say which key signed them ([`VoucherSigner`]): the
 //!   voucher key or the viewer's own account.
@@ -123,7 +127,8 @@
 //! may be refunded and `provides` one tag per session so duplicates are dropped by the pool.
 //! A [`StorageLock`](sp_runtime::offchain::storage_lock::StorageLock) with a block-and-time
 //! deadline prevents a second submission while one is pending. No runtime hook iterates
-//! sessions: `on_initialize`/`on_finalize` are not used.
+//! sessions: `on_initialize`/`on_finalize` are not used; `on_idle` only removes expired
+//! closed-session records, within the block's leftover weight.
 //!
 //! ## Assumptions
 //!
@@ -146,6 +151,7 @@ pub use weights::WeightInfo;
 pub mod allowance;
 #[cfg(feature = "runtime-benchmarks")]
 mod benchmarking;
+pub mod history;
 pub mod invariants;
 pub mod migrations;
 #[cfg(test)]
@@ -175,6 +181,9 @@ pub const OCW_SCAN_LIMIT: u32 = 4_096;
 pub const CLOSE_EXPIRED_PRIORITY: u64 = 0;
 /// How long (blocks) a `close_expired` transaction stays valid in the pool.
 pub const CLOSE_EXPIRED_LONGEVITY: u64 = 5;
+/// The most closed-session records one block's `on_idle` removes (fewer when the block has less
+/// room): enough to keep up with any realistic rate of closes, small enough to bound the hook.
+pub const MAX_PRUNED_PER_BLOCK: u32 = 512;
 /// The priority of authorized calls that users submit (close intents, delegate calls): no
 /// higher than a signed transaction without tip, so they cannot push paid work out of blocks.
 pub const USER_AUTHORIZED_PRIORITY: u64 = 0;
@@ -248,6 +257,12 @@ pub mod pallet {
 		/// allowance.
 		type DelegateFee: DelegateFee<BalanceOf<Self>>;
 
+		/// Blocks a closed session's record ([`ClosedSessions`]) is kept at least, so that
+		/// clients can still show what it settled and refunded (a day of blocks in the
+		/// runtime). Records are removed by `on_idle`, oldest first.
+		#[pallet::constant]
+		type ClosedRetention: Get<BlockNumberFor<Self>>;
+
 		/// Weight information for the calls of this pallet.
 		type WeightInfo: WeightInfo;
 	}
@@ -277,6 +292,22 @@ pub mod pallet {
 	/// The number of stored sessions (entries of [`Sessions`]).
 	#[pallet::storage]
 	pub type OpenSessionCount<T> = StorageValue<_, u32, ValueQuery>;
+
+	/// What is kept of recently closed sessions ([`ClosedSession`]), for
+	/// [`Config::ClosedRetention`] blocks at least; see [`history`].
+	#[pallet::storage]
+	pub type ClosedSessions<T: Config> =
+		StorageMap<_, Twox64Concat, SessionId, ClosedSession<T>, OptionQuery>;
+
+	/// The ids of [`ClosedSessions`] in the order they closed: entry `n` is the `n`-th record
+	/// written; entries `head..tail` ([`ClosedQueueBounds`]) are live. `on_idle` removes from
+	/// the head.
+	#[pallet::storage]
+	pub type ClosedQueue<T: Config> = StorageMap<_, Twox64Concat, u64, SessionId, OptionQuery>;
+
+	/// `(head, tail)` of [`ClosedQueue`].
+	#[pallet::storage]
+	pub type ClosedQueueBounds<T> = StorageValue<_, (u64, u64), ValueQuery>;
 
 	/// Each viewer's allowance (at most one; granting again replaces it).
 	#[pallet::storage]
@@ -495,6 +526,10 @@ pub mod pallet {
 				},
 				Err(e) => log::debug!(target: LOG_TARGET, "close_expired not submitted: {e}"),
 			}
+		}
+
+		fn on_idle(now: BlockNumberFor<T>, remaining: Weight) -> Weight {
+			Self::prune_closed_within(now, remaining)
 		}
 
 		#[cfg(feature = "try-runtime")]

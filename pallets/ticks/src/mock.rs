@@ -129,6 +129,9 @@ impl pallet_ticks::DelegateFee<Balance> for FlatDelegateFee {
 	}
 }
 
+/// Blocks a closed session's record is kept in the mock.
+pub const CLOSED_RETENTION: u64 = 20;
+
 impl pallet_ticks::Config for Test {
 	type VoucherSignature = MultiSignature;
 	type PalletId = TicksPalletId;
@@ -139,6 +142,7 @@ impl pallet_ticks::Config for Test {
 	type MaxSecondsPerSession = ConstU64<86_400>;
 	type SettleWindow = ConstU64<SETTLE_WINDOW_MS>;
 	type DelegateFee = FlatDelegateFee;
+	type ClosedRetention = ConstU64<CLOSED_RETENTION>;
 	type WeightInfo = ();
 }
 

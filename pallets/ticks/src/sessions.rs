@@ -10,10 +10,10 @@
 //! [`close_expired`]: crate::Pallet::close_expired
 
 use crate::{
-	pallet::LOG_TARGET, settlement::Auth, AllowanceId, BalanceOf, CloseIntent, CloseReason, Config,
-	Error, Event, NextSessionId, OpenSessionCount, Pallet, PayloadKind, Session, SessionId,
-	SessionInfo, SessionPages, SessionState, Sessions, USER_AUTHORIZED_LONGEVITY,
-	USER_AUTHORIZED_PRIORITY,
+	pallet::LOG_TARGET, settlement::Auth, AllowanceId, BalanceOf, CloseIntent, CloseReason,
+	ClosedSession, Config, Error, Event, NextSessionId, OpenSessionCount, Pallet, PayloadKind,
+	Session, SessionId, SessionInfo, SessionPages, SessionState, Sessions,
+	USER_AUTHORIZED_LONGEVITY, USER_AUTHORIZED_PRIORITY,
 };
 use frame_support::{
 	dispatch::DispatchResultWithPostInfo,
@@ -257,8 +257,8 @@ impl<T: Config> Pallet<T> {
 	}
 
 	/// Remove a session, refund its remaining escrow to the viewer (crediting its allowance,
-	/// if a delegate opened it) and update the stream's viewer count. A missing session is a
-	/// no-op.
+	/// if a delegate opened it), update the stream's viewer count and keep the session's
+	/// [`ClosedSession`] record ([`crate::history`]). A missing session is a no-op.
 	pub(crate) fn do_close(session_id: SessionId, reason: CloseReason) -> DispatchResult {
 		let Some(session) = Sessions::<T>::take(session_id) else { return Ok(()) };
 		let Some(state) = Self::take_state(session_id) else {
@@ -292,6 +292,17 @@ impl<T: Config> Pallet<T> {
 			Self::credit_refund(&session.viewer, allowance, session.opened_at, refund);
 		}
 		pallet_streams::Pallet::<T>::note_session_closed(session.stream_id);
+		Self::record_closed(
+			session_id,
+			ClosedSession {
+				info: session,
+				settled_seconds: state.settled_seconds,
+				refunded: refund,
+				closed_at: Self::now_ms(),
+				closed_in: frame_system::Pallet::<T>::block_number(),
+				reason,
+			},
+		);
 		Self::deposit_event(Event::SessionClosed {
 			session_id,
 			settled_seconds: state.settled_seconds,

@@ -457,6 +457,34 @@ pub enum CloseReason {
 	WindowElapsed,
 }
 
+/// What is kept of a closed session for
+/// [`Config::ClosedRetention`](crate::Config::ClosedRetention) blocks, in
+/// [`crate::ClosedSessions`]: what it was, what it settled and refunded, and when and
+/// why it closed. Clients read it (`vilokanam_session`) to show a viewer the outcome of a
+/// session after the fact; nothing on chain reads it.
+#[derive(
+	Encode, Decode, CloneNoBound, PartialEqNoBound, EqNoBound, DebugNoBound, TypeInfo, MaxEncodedLen,
+)]
+#[scale_info(skip_type_params(T))]
+#[codec(mel_bound())]
+pub struct ClosedSession<T: Config> {
+	/// The session's cold data as it was when it closed (viewer, stream, price, seconds paid
+	/// for, opening, voucher key, close request, allowance).
+	pub info: SessionInfo<T>,
+	/// The seconds settled over the session's life.
+	pub settled_seconds: u64,
+	/// What the viewer (or, for a reaped viewer, the platform) got back at the close.
+	pub refunded: BalanceOf<T>,
+	/// When it closed (milliseconds, the block's timestamp).
+	pub closed_at: u64,
+	/// The block it closed in; the record is removed
+	/// [`Config::ClosedRetention`](crate::Config::ClosedRetention) blocks later (or later still,
+	/// when blocks have no room left to prune).
+	pub closed_in: BlockNumberFor<T>,
+	/// Why it closed.
+	pub reason: CloseReason,
+}
+
 /// A viewer's allowance: a delegate key (held by the viewer's page) may open and top up
 /// sessions for the viewer, paying deposits and fees from the viewer's balance, up to `amount`
 /// per `period`, until `expires_at`. Stored in [`crate::Allowances`], one per viewer.

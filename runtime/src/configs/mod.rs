@@ -23,8 +23,9 @@ use sp_version::RuntimeVersion;
 use super::{
 	AccountId, Aura, Balance, Balances, Block, BlockNumber, Hash, MultiBlockMigrations, Nonce,
 	PalletInfo, Runtime, RuntimeCall, RuntimeEvent, RuntimeFreezeReason, RuntimeHoldReason,
-	RuntimeOrigin, RuntimeTask, Signature, System, Timestamp, TxExtension, UncheckedExtrinsic,
-	EXISTENTIAL_DEPOSIT, MILLI_SECS_PER_BLOCK, MINUTES, SLOT_DURATION, SS58_PREFIX, VERSION, VLK,
+	RuntimeOrigin, RuntimeTask, SessionKeys, Signature, System, Timestamp, TxExtension,
+	UncheckedExtrinsic, ValidatorSet, DAYS, EXISTENTIAL_DEPOSIT, HOURS, MILLI_SECS_PER_BLOCK,
+	MINUTES, SLOT_DURATION, SS58_PREFIX, VERSION, VLK,
 };
 
 /// Share of a block's weight and length available to ordinary transactions; the rest is kept
@@ -96,7 +97,7 @@ impl pallet_migrations::Config for Runtime {
 impl pallet_aura::Config for Runtime {
 	type AuthorityId = AuraId;
 	type DisabledValidators = ();
-	type MaxAuthorities = ConstU32<32>;
+	type MaxAuthorities = ConstU32<{ MAX_VALIDATORS }>;
 	type AllowMultipleBlocksPerSlot = ConstBool<false>;
 	type SlotDuration = pallet_aura::MinimumPeriodTimesTwo<Runtime>;
 }
@@ -104,12 +105,54 @@ impl pallet_aura::Config for Runtime {
 impl pallet_grandpa::Config for Runtime {
 	type RuntimeEvent = RuntimeEvent;
 	type WeightInfo = ();
-	type MaxAuthorities = ConstU32<32>;
+	type MaxAuthorities = ConstU32<{ MAX_VALIDATORS }>;
 	type MaxNominators = ConstU32<0>;
 	type MaxSetIdSessionEntries = ConstU64<0>;
-	// No session or staking pallet: equivocations are not reported on chain.
+	// No historical sessions or staking: equivocations are not reported on chain (there is no
+	// stake to slash; the manager removes a misbehaving validator).
 	type KeyOwnerProof = sp_core::Void;
 	type EquivocationReportSystem = ();
+}
+
+/// The most validators: Aura's and GRANDPA's `MaxAuthorities` and the validator set's bound.
+pub const MAX_VALIDATORS: u32 = 32;
+
+/// Sessions rotate every `SessionPeriod` blocks, as the validator set pallet keeps it.
+pub type Sessions = pallet_session::PeriodicSessions<
+	pallet_validator_set::SessionPeriod<Runtime>,
+	frame_support::traits::ConstU32<0>,
+>;
+
+impl pallet_session::Config for Runtime {
+	type RuntimeEvent = RuntimeEvent;
+	/// Validators are accounts; their keys are registered with `session.set_keys`.
+	type ValidatorId = AccountId;
+	type ValidatorIdOf = sp_runtime::traits::ConvertInto;
+	type ShouldEndSession = Sessions;
+	type NextSessionRotation = Sessions;
+	type SessionManager = ValidatorSet;
+	/// Aura and GRANDPA, in the order of `SessionKeys`.
+	type SessionHandler = <SessionKeys as sp_runtime::traits::OpaqueKeys>::KeyTypeIdProviders;
+	type Keys = SessionKeys;
+	/// No staking, so no disabling: the manager removes a validator instead.
+	type DisablingStrategy = ();
+	type WeightInfo = pallet_session::weights::SubstrateWeight<Runtime>;
+	type Currency = Balances;
+	/// Held while an account has keys registered: registering is open to every account, and
+	/// each registration is storage (`NextKeys`, `KeyOwner`) someone must pay for.
+	type KeyDeposit = ConstU128<VLK>;
+}
+
+impl pallet_validator_set::Config for Runtime {
+	/// Root (sudo) today; a governance origin (a council or referendum track) when there is one.
+	type ManagerOrigin = EnsureRoot<AccountId>;
+	type MinValidators = ConstU32<1>;
+	type MaxValidators = ConstU32<{ MAX_VALIDATORS }>;
+	/// An hour: a rotation block spends its whole weight (pallet-session), so sessions are long.
+	type DefaultSessionLength = ConstU32<{ HOURS }>;
+	/// A minute, for test networks that change validators quickly.
+	type MinSessionLength = ConstU32<{ MINUTES }>;
+	type WeightInfo = pallet_validator_set::weights::SubstrateWeight<Runtime>;
 }
 
 impl pallet_timestamp::Config for Runtime {
@@ -229,6 +272,9 @@ impl pallet_ticks::Config for Runtime {
 	/// usually closes at once, well before.
 	type SettleWindow = ConstU64<{ 10 * 60 * 1_000 }>;
 	type DelegateFee = DelegateFeeAsTransaction;
+	/// A day: a viewer's page or wallet can show what a session settled and refunded the day
+	/// it closed. Records cost no fee, so their number is bounded by the rate of closes.
+	type ClosedRetention = ConstU32<DAYS>;
 	type WeightInfo = pallet_ticks::weights::SubstrateWeight<Runtime>;
 }
 

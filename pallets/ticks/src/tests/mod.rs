@@ -15,6 +15,7 @@ use sp_runtime::{MultiSignature, Permill};
 
 mod allowance;
 mod closing;
+mod history;
 // With runtime-benchmarks the mock gives pallet-migrations its benchmark migrations instead.
 #[cfg(not(feature = "runtime-benchmarks"))]
 mod migrations;
