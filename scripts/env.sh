@@ -14,8 +14,10 @@ export PATH="$HOME/.cargo/bin:$PATH"
 # The one package selection every default build uses (build.sh, test.sh, gen-chain-specs.sh,
 # test-long.sh, the benches): cargo unifies features over the selected packages, so a build of
 # `-p vilokanam-node` alone and `cargo test --workspace` compile ~390 crates twice. The zombienet
-# tests and the subxt client stay out (their own subxt versions); scripts/check-build-parity.sh
+# tests and the subxt client stay out (their own subxt versions), and so do the try-runtime
+# checks (the runtime with `try-runtime` recompiles FRAME); scripts/check-build-parity.sh
 # holds `cargo build` and `cargo test` of this selection to the same features.
-WORKSPACE=(--workspace --exclude vilokanam-zombienet-tests --exclude vilokanam-subxt-client)
+WORKSPACE=(--workspace --exclude vilokanam-zombienet-tests --exclude vilokanam-subxt-client
+	--exclude vilokanam-try-runtime)
 
 log() { printf '\033[1;34m==> %s\033[0m\n' "$*" >&2; }

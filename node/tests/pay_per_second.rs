@@ -28,7 +28,7 @@ use sp_runtime::{MultiSignature, Permill};
 use std::time::Duration;
 use vilokanam_runtime::{AccountId, Balance, Runtime, RuntimeCall, RuntimeEvent, MILLI_VLK};
 use vilokanam_test_utils::chain::{
-	bounded, go_live_call, governance_calls, session_opened, stream_created,
+	batch_settled, bounded, go_live_call, governance_calls, session_opened, stream_created,
 };
 
 const PRICE: Balance = MILLI_VLK;
@@ -64,12 +64,6 @@ async fn balance(rpc: &Rpc, who: &AccountId, at: H256) -> Balance {
 	rpc.free_balance(who, Some(at)).await
 }
 
-/// The balance change of `who` made by block `at`.
-async fn delta(rpc: &Rpc, who: &AccountId, at: H256) -> i128 {
-	let before = balance(rpc, who, rpc.parent_hash(at).await).await;
-	balance(rpc, who, at).await as i128 - before as i128
-}
-
 fn fee_paid(events: &[RuntimeEvent], who: &AccountId) -> Balance {
 	events
 		.iter()
@@ -98,24 +92,6 @@ fn rejections(events: &[RuntimeEvent]) -> Vec<(u64, RejectReason)> {
 			_ => None,
 		})
 		.collect()
-}
-
-fn batch_settled(events: &[RuntimeEvent]) -> (u32, u32, Balance) {
-	events
-		.iter()
-		.find_map(|e| match e {
-			RuntimeEvent::Ticks(pallet_ticks::Event::BatchSettled {
-				accepted,
-				rejected,
-				total_paid,
-			}) => Some((*accepted, *rejected, *total_paid)),
-			_ => None,
-		})
-		.expect("BatchSettled")
-}
-
-async fn rpc_call(rpc: &Rpc, method: &str, params: jsonrpsee::core::params::ArrayParams) -> Value {
-	rpc.0.request(method, params).await.unwrap_or_else(|e| panic!("{method} failed: {e}"))
 }
 
 fn account(k: Sr25519Keyring) -> AccountId {
@@ -243,10 +219,10 @@ async fn viewers_pay_exactly_per_second_settled_in_batches() {
 	);
 	let platform = pallet_payouts::Pallet::<Runtime>::platform_account();
 	let escrow = pallet_ticks::Pallet::<Runtime>::escrow_account();
-	assert_eq!(delta(&rpc, &account(Bob), block).await, bob_share as i128);
-	assert_eq!(delta(&rpc, &account(Ferdie), block).await, ferdie_share as i128);
-	assert_eq!(delta(&rpc, &platform, block).await, fee as i128);
-	assert_eq!(delta(&rpc, &escrow, block).await, -(paid as i128));
+	assert_eq!(rpc.balance_change(&account(Bob), block).await, bob_share as i128);
+	assert_eq!(rpc.balance_change(&account(Ferdie), block).await, ferdie_share as i128);
+	assert_eq!(rpc.balance_change(&platform, block).await, fee as i128);
+	assert_eq!(rpc.balance_change(&escrow, block).await, -(paid as i128));
 
 	// A replayed voucher is a no-op.
 	let replay: BoundedVec<_, _> = vec![voucher(
@@ -267,12 +243,12 @@ async fn viewers_pay_exactly_per_second_settled_in_batches() {
 		.await;
 	assert_eq!(batch_settled(&events), (0, 1, 0));
 	assert_eq!(rejections(&events), vec![(charlie_session, RejectReason::NotIncreasing)]);
-	assert_eq!(delta(&rpc, &account(Bob), replay_block).await, 0);
-	assert_eq!(delta(&rpc, &escrow, replay_block).await, 0);
+	assert_eq!(rpc.balance_change(&account(Bob), replay_block).await, 0);
+	assert_eq!(rpc.balance_change(&escrow, replay_block).await, 0);
 
 	// The RPC agrees with chain state.
 	let bob_ss58 = account(Bob).to_ss58check();
-	let live = rpc_call(&rpc, "vilokanam_liveStreams", rpc_params![]).await;
+	let live = rpc.call("vilokanam_liveStreams", rpc_params![]).await;
 	let s = live
 		.as_array()
 		.and_then(|a| a.iter().find(|s| s["id"] == stream_id))
@@ -280,32 +256,32 @@ async fn viewers_pay_exactly_per_second_settled_in_batches() {
 	assert_eq!(s["title"], "Late Night JAZZ");
 	assert_eq!(s["status"], "Live");
 	assert_eq!(s["creator"], bob_ss58.as_str());
-	let by_category = rpc_call(&rpc, "vilokanam_liveStreams", rpc_params![1, 0, 10]).await;
+	let by_category = rpc.call("vilokanam_liveStreams", rpc_params![1, 0, 10]).await;
 	assert_eq!(by_category.as_array().map(Vec::len), Some(1));
-	let s = rpc_call(&rpc, "vilokanam_stream", rpc_params![stream_id]).await;
+	let s = rpc.call("vilokanam_stream", rpc_params![stream_id]).await;
 	assert_eq!(s["totalSeconds"], 18);
 	assert_eq!(s["totalEarned"], paid.to_string());
 	assert_eq!(s["currentViewers"], 2);
 	assert_eq!(s["pricePerSecond"], PRICE.to_string());
 	assert_eq!(s["collaborators"][0][1], 250_000);
-	let found = rpc_call(&rpc, "vilokanam_searchStreams", rpc_params!["jazz"]).await;
+	let found = rpc.call("vilokanam_searchStreams", rpc_params!["jazz"]).await;
 	assert_eq!(found.as_array().map(Vec::len), Some(1), "search ignores case");
-	let none = rpc_call(&rpc, "vilokanam_searchStreams", rpc_params!["polka"]).await;
+	let none = rpc.call("vilokanam_searchStreams", rpc_params!["polka"]).await;
 	assert_eq!(none.as_array().map(Vec::len), Some(0));
-	let mine = rpc_call(&rpc, "vilokanam_streamsByCreator", rpc_params![bob_ss58.clone()]).await;
+	let mine = rpc.call("vilokanam_streamsByCreator", rpc_params![bob_ss58.clone()]).await;
 	assert_eq!(mine[0]["id"], stream_id);
-	let session = rpc_call(&rpc, "vilokanam_session", rpc_params![dave_session, 12]).await;
+	let session = rpc.call("vilokanam_session", rpc_params![dave_session, 12]).await;
 	assert_eq!(session["settledSeconds"], 8);
 	assert_eq!(session["escrowRemaining"], ((MAX_SECONDS - 8) as u128 * PRICE).to_string());
 	assert_eq!(session["voucherCost"], (4 * PRICE).to_string());
-	let stale = rpc_call(&rpc, "vilokanam_session", rpc_params![dave_session, 8]).await;
+	let stale = rpc.call("vilokanam_session", rpc_params![dave_session, 8]).await;
 	assert_eq!(stale["voucherCost"], Value::Null, "a non-increasing voucher would pay nothing");
-	let quote = rpc_call(&rpc, "vilokanam_quote", rpc_params![stream_id, 100]).await;
+	let quote = rpc.call("vilokanam_quote", rpc_params![stream_id, 100]).await;
 	assert_eq!(quote, (100 * PRICE).to_string());
-	let earned = rpc_call(&rpc, "vilokanam_earnings", rpc_params![bob_ss58.clone()]).await;
+	let earned = rpc.call("vilokanam_earnings", rpc_params![bob_ss58.clone()]).await;
 	assert_eq!(earned, bob_share.to_string());
 	let follows =
-		rpc_call(&rpc, "vilokanam_following", rpc_params![account(Charlie).to_ss58check()]).await;
+		rpc.call("vilokanam_following", rpc_params![account(Charlie).to_ss58check()]).await;
 	assert_eq!(follows, serde_json::json!([bob_ss58]));
 	let err = rpc.0.request::<Value, _>("vilokanam_quote", rpc_params![9_999, 1]).await;
 	assert!(
@@ -359,21 +335,21 @@ async fn viewers_pay_exactly_per_second_settled_in_batches() {
 		}) if *session_id == charlie_session && *refunded == refund
 	)));
 	assert_eq!(fee_paid(&events, &account(Charlie)), 0, "Charlie sent nothing");
-	assert_eq!(delta(&rpc, &account(Charlie), block).await, refund as i128);
+	assert_eq!(rpc.balance_change(&account(Charlie), block).await, refund as i128);
 	let last4 = 4 * PRICE;
-	assert_eq!(delta(&rpc, &platform, block).await, (last4 / 10) as i128);
+	assert_eq!(rpc.balance_change(&platform, block).await, (last4 / 10) as i128);
 
 	// Dave abandons his session. It stays open for the idle timeout (twelve minutes, so that a
 	// sidecar cut off from the chain for ten loses nothing it acknowledged); then the off-chain
 	// worker closes it and Dave gets the rest of his escrow back without sending anything. The
 	// twelve minutes are the long suite's (scripts/test-long.sh sets VILOKANAM_LONG_TESTS=1).
-	let s = rpc_call(&rpc, "vilokanam_session", rpc_params![dave_session]).await;
+	let s = rpc.call("vilokanam_session", rpc_params![dave_session]).await;
 	assert!(
 		s["closed"].is_null() && s["open"] == true,
 		"Dave's session is open after {} blocks idle: {s}",
 		rpc.best_number().await
 	);
-	let s = rpc_call(&rpc, "vilokanam_stream", rpc_params![stream_id]).await;
+	let s = rpc.call("vilokanam_stream", rpc_params![stream_id]).await;
 	assert_eq!(s["currentViewers"], 1);
 	if std::env::var("VILOKANAM_LONG_TESTS").as_deref() != Ok("1") {
 		eprintln!("the idle timeout's expiry is checked by scripts/test-long.sh");
@@ -386,7 +362,7 @@ async fn viewers_pay_exactly_per_second_settled_in_batches() {
 	let dave_before = balance(&rpc, &account(Dave), settle_block).await;
 	let deadline = tokio::time::Instant::now() + idle + Duration::from_secs(150);
 	let closed_at = loop {
-		let s = rpc_call(&rpc, "vilokanam_session", rpc_params![dave_session]).await;
+		let s = rpc.call("vilokanam_session", rpc_params![dave_session]).await;
 		if !s["closed"].is_null() {
 			// Closed by the worker, and still reported, with what it settled and refunded.
 			assert_eq!(s["closed"]["reason"], "Expired", "{s}");
@@ -410,7 +386,7 @@ async fn viewers_pay_exactly_per_second_settled_in_batches() {
 	);
 	let dave_after = rpc.free_balance(&account(Dave), None).await;
 	assert_eq!(dave_after - dave_before, (MAX_SECONDS - 8) as u128 * PRICE);
-	let s = rpc_call(&rpc, "vilokanam_stream", rpc_params![stream_id]).await;
+	let s = rpc.call("vilokanam_stream", rpc_params![stream_id]).await;
 	assert_eq!(s["currentViewers"], 0);
 	assert_eq!(s["peakViewers"], 2);
 	assert_eq!(s["totalSeconds"], 22);

@@ -183,8 +183,8 @@ fn vectors() -> Value {
 		"about": "Produced by sidecar/tests/sdk_vectors.rs from the chain's and the sidecar's \
 			encoders; do not edit: scripts/gen-chain-specs.sh rewrites it",
 		"genesis": hex(genesis().as_bytes()),
-		"voucher": signed_payloads(|g, s, c| Ticks::voucher_payload(g, s, c)),
-		"close": signed_payloads(|g, s, c| Ticks::close_payload(g, s, c)),
+		"voucher": signed_payloads(Ticks::voucher_payload),
+		"close": signed_payloads(Ticks::close_payload),
 		"delegate": delegate_vectors(),
 		"auth": auth_vectors(),
 		"audience": audience_vectors(),

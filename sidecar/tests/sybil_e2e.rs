@@ -374,7 +374,7 @@ async fn sybil_sessions_cost_the_relayer_nothing_it_is_not_paid_for() {
 	// The honest sessions' settlements, block by block: the longest wait between two.
 	let honest_sessions: Vec<SessionId> = sessions[sybils + free_sybils..].to_vec();
 	let mut last_change: Vec<Option<u32>> = vec![None; HONEST];
-	let mut previous = vec![0u64; HONEST];
+	let mut previous = [0u64; HONEST];
 	let mut longest_wait = 0;
 	let mut settlements = 0;
 	for n in start.number..=end.number {

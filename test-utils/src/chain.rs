@@ -88,3 +88,18 @@ pub fn session_opened(events: &[RuntimeEvent], viewer: Option<&AccountId>) -> Se
 		})
 		.expect("SessionOpened among the events")
 }
+
+/// `settle_batch`'s outcome from its events: vouchers accepted and rejected, the total paid.
+pub fn batch_settled(events: &[RuntimeEvent]) -> (u32, u32, Balance) {
+	events
+		.iter()
+		.find_map(|e| match e {
+			RuntimeEvent::Ticks(pallet_ticks::Event::BatchSettled {
+				accepted,
+				rejected,
+				total_paid,
+			}) => Some((*accepted, *rejected, *total_paid)),
+			_ => None,
+		})
+		.expect("BatchSettled among the events")
+}

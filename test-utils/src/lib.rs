@@ -2,13 +2,17 @@
 //! `vilokanam-sidecar`) binaries on free ports in a temporary directory, and stopping them the
 //! way an operator does — or the way a crash does.
 //!
-//! Accounts, calls and event lookups on the runtime's types are in [`chain`].
+//! Accounts, calls and event lookups on the runtime's types are in [`chain`]; a JSON-RPC client
+//! of the node that signs as a wallet does in [`rpc`]; the previous runtime's chain spec and
+//! calls, for the upgrade tests, in [`upgrade`].
 //!
 //! The binaries are the ones cargo built for the test run: integration tests live in
 //! `target/<profile>/deps/`, so the binaries are one directory up. `VILOKANAM_NODE_BIN` and
 //! `VILOKANAM_SIDECAR_BIN` override them.
 
 pub mod chain;
+pub mod rpc;
+pub mod upgrade;
 
 use jsonrpsee::{
 	core::client::ClientT,
@@ -190,7 +194,8 @@ impl Node {
 		Node::start_bin_with(&node_bin(), base_path, extra).await
 	}
 
-	async fn start_bin_with(bin: &Path, base_path: &Path, extra: &[&str]) -> Node {
+	/// As [`Node::start_bin`], with extra command-line arguments (kept across restarts).
+	pub async fn start_bin_with(bin: &Path, base_path: &Path, extra: &[&str]) -> Node {
 		let rpc_port = free_port();
 		let extra: Vec<String> = extra.iter().map(|a| a.to_string()).collect();
 		let process = Node::spawn(bin, base_path, rpc_port, 0, &extra);

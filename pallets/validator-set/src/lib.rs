@@ -9,7 +9,7 @@
 //! ## Map
 //!
 //! - [`Config`]: the manager origin, the set's bounds, the shortest session allowed.
-//! - [`Call`]: [`add_validator`](Pallet::add_validator),
+//! - The calls ([`Call`]): [`add_validator`](Pallet::add_validator),
 //!   [`remove_validator`](Pallet::remove_validator),
 //!   [`set_session_length`](Pallet::set_session_length).
 //! - Storage: [`PlannedValidators`] (the set the next rotation hands to `pallet-session`),

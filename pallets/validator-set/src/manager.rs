@@ -53,10 +53,8 @@ impl<T: Config> Pallet<T> {
 	/// (no change) when nothing is planned or too few would remain.
 	pub(crate) fn take_plan(session: SessionIndex) -> Option<Vec<T::AccountId>> {
 		let planned = PlannedValidators::<T>::take()?;
-		let validators: Vec<_> = planned
-			.into_iter()
-			.filter(|who| pallet_session::Pallet::<T>::is_registered(who))
-			.collect();
+		let validators: Vec<_> =
+			planned.into_iter().filter(pallet_session::Pallet::<T>::is_registered).collect();
 		if (validators.len() as u32) < Self::min_validators() {
 			log::warn!(
 				target: "runtime::validator-set",

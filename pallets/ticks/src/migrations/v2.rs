@@ -106,6 +106,9 @@ impl<T: Config, W: weights::WeightInfo> SteppedMigration for MigrateV1ToV2<T, W>
 			"the number of sessions changed in the migration"
 		);
 		frame_support::ensure!(Pallet::<T>::on_chain_storage_version() == 2, "not at version 2");
-		Pallet::<T>::do_try_state()
+		// Not `do_try_state`: it reads pallet-streams' streams, which the same upgrade may
+		// migrate after this one (streams v0 → v1 does, in the runtime's list), so they do not
+		// decode yet. The runtime's `try_state` after the last migration checks them all.
+		Ok(())
 	}
 }
