@@ -242,11 +242,12 @@ impl Rpc {
 	pub async fn sign(&self, call: RuntimeCall, signer: &sr25519::Pair) -> UncheckedExtrinsic {
 		let who: AccountId = MultiSigner::from(signer.public()).into_account();
 		let nonce = self.next_nonce(&who).await;
-		let genesis = self.block_hash(0).await;
-		let (spec_version, tx_version) = self.runtime_version(None).await;
+		let crate::upgrade::SigningContext { spec_version, transaction_version, genesis } =
+			self.signing_context().await;
 
 		let extension: TxExtension = vilokanam_runtime::tx_extension(nonce);
-		let implicit = ((), (), spec_version, tx_version, genesis, genesis, (), (), (), None, ());
+		let implicit =
+			((), (), spec_version, transaction_version, genesis, genesis, (), (), (), None, ());
 		let payload = SignedPayload::from_raw(call.clone(), extension.clone(), implicit);
 		let signature = payload.using_encoded(|bytes| signer.sign(bytes));
 		UncheckedExtrinsic::new_signed(call, who.into(), signature.into(), extension)
