@@ -1,8 +1,9 @@
 //! The node's JSON-RPC extensions beyond the standard `system_*`, `chain_*`, `state_*` and
 //! `author_*` methods that `sc-service` provides: account nonces, fee queries and Vilokanam's
 //! own `vilokanam_*` methods.
-
-use std::sync::Arc;
+//!
+//! The list lives in `vilokanam_rpc::create_full`, shared with the parachain collator; this
+//! module names the solochain runtime's types for it.
 
 use jsonrpsee::RpcModule;
 use sc_transaction_pool_api::TransactionPool;
@@ -11,13 +12,7 @@ use sp_block_builder::BlockBuilder;
 use sp_blockchain::{Error as BlockChainError, HeaderBackend, HeaderMetadata};
 use vilokanam_runtime::{opaque::Block, AccountId, Balance, Nonce};
 
-/// What the RPC extensions need from the node.
-pub struct FullDeps<C, P> {
-	/// The client.
-	pub client: Arc<C>,
-	/// The transaction pool.
-	pub pool: Arc<P>,
-}
+pub use vilokanam_rpc::FullDeps;
 
 /// All RPC extensions of a full node.
 pub fn create_full<C, P>(
@@ -33,16 +28,5 @@ where
 	C::Api: BlockBuilder<Block>,
 	P: TransactionPool + 'static,
 {
-	use pallet_transaction_payment_rpc::{TransactionPayment, TransactionPaymentApiServer};
-	use substrate_frame_rpc_system::{System, SystemApiServer};
-	use vilokanam_rpc::{Vilokanam, VilokanamApiServer};
-
-	let mut module = RpcModule::new(());
-	let FullDeps { client, pool } = deps;
-
-	module.merge(System::new(client.clone(), pool).into_rpc())?;
-	module.merge(TransactionPayment::new(client.clone()).into_rpc())?;
-	module.merge(Vilokanam::<C, Block, Balance>::new(client).into_rpc())?;
-
-	Ok(module)
+	vilokanam_rpc::create_full::<Block, AccountId, Balance, Nonce, C, P>(deps)
 }

@@ -34,11 +34,7 @@ extern crate alloc;
 
 use alloc::vec::Vec;
 
-use sp_runtime::{
-	generic, impl_opaque_keys,
-	traits::{BlakeTwo256, IdentifyAccount, Verify},
-	MultiAddress, MultiSignature,
-};
+use sp_runtime::{generic, impl_opaque_keys};
 use sp_version::RuntimeVersion;
 
 pub use frame_system::Call as SystemCall;
@@ -47,23 +43,7 @@ pub use pallet_timestamp::Call as TimestampCall;
 #[cfg(any(feature = "std", test))]
 pub use sp_runtime::BuildStorage;
 
-/// Types the node needs without knowing the runtime's extrinsic format, so that it keeps
-/// syncing across runtime upgrades that change it.
-pub mod opaque {
-	use super::*;
-	use sp_runtime::traits::Hash as HashT;
-
-	pub use sp_runtime::OpaqueExtrinsic as UncheckedExtrinsic;
-
-	/// Opaque block header type.
-	pub type Header = generic::Header<BlockNumber, BlakeTwo256>;
-	/// Opaque block type.
-	pub type Block = generic::Block<Header, UncheckedExtrinsic>;
-	/// Opaque block identifier type.
-	pub type BlockId = generic::BlockId<Block>;
-	/// Opaque block hash type.
-	pub type Hash = <BlakeTwo256 as HashT>::Output;
-}
+pub use vilokanam_runtime_common::opaque;
 
 impl_opaque_keys! {
 	/// The keys a validator registers with `session.set_keys`: Aura for authoring, GRANDPA for
@@ -90,64 +70,11 @@ pub const VERSION: RuntimeVersion = RuntimeVersion {
 	system_version: 1,
 };
 
-mod block_times {
-	/// The target block time. Aura produces one block per slot of this length.
-	pub const MILLI_SECS_PER_BLOCK: u64 = 6000;
-
-	// The slot duration cannot change once the chain has started: block production would stop.
-	/// Aura's slot duration.
-	pub const SLOT_DURATION: u64 = MILLI_SECS_PER_BLOCK;
-}
-pub use block_times::*;
-
-/// Blocks in a minute.
-pub const MINUTES: BlockNumber = 60_000 / (MILLI_SECS_PER_BLOCK as BlockNumber);
-/// Blocks in an hour.
-pub const HOURS: BlockNumber = MINUTES * 60;
-/// Blocks in a day.
-pub const DAYS: BlockNumber = HOURS * 24;
-
-/// Name of the token.
-pub const TOKEN_SYMBOL: &str = "VLK";
-/// Decimal places of the token.
-pub const TOKEN_DECIMALS: u8 = 12;
-/// The SS58 address format (42: the generic Substrate prefix, understood by every wallet).
-pub const SS58_PREFIX: u16 = 42;
-
-/// One VLK in plancks.
-pub const VLK: Balance = 1_000_000_000_000;
-/// A thousandth of a VLK.
-pub const MILLI_VLK: Balance = VLK / 1_000;
-/// A millionth of a VLK.
-pub const MICRO_VLK: Balance = VLK / 1_000_000;
-
-/// The existential deposit: accounts below it are reaped. Small enough for a viewer to hold
-/// the price of a few minutes of watching, large enough to make dust accounts costly.
-pub const EXISTENTIAL_DEPOSIT: Balance = MILLI_VLK;
-
-/// A transaction signature: sr25519, ed25519 or ecdsa.
-pub type Signature = MultiSignature;
-
-/// An account: the public key of the signing scheme.
-pub type AccountId = <<Signature as Verify>::Signer as IdentifyAccount>::AccountId;
-
-/// Balance of an account.
-pub type Balance = u128;
-
-/// Index of a transaction in the chain.
-pub type Nonce = u32;
-
-/// A hash of some data used by the chain.
-pub type Hash = sp_core::H256;
-
-/// An index to a block.
-pub type BlockNumber = u32;
-
-/// The address format for describing accounts.
-pub type Address = MultiAddress<AccountId, ()>;
-
-/// Block header type as expected by this runtime.
-pub type Header = generic::Header<BlockNumber, BlakeTwo256>;
+pub use vilokanam_runtime_common::{
+	AccountId, Address, Balance, BlockNumber, Hash, Header, Nonce, Signature, DAYS,
+	EXISTENTIAL_DEPOSIT, HOURS, MICRO_VLK, MILLI_SECS_PER_BLOCK, MILLI_VLK, MINUTES, SLOT_DURATION,
+	SS58_PREFIX, TOKEN_DECIMALS, TOKEN_SYMBOL, VLK,
+};
 
 /// Block type as expected by this runtime.
 pub type Block = generic::Block<Header, UncheckedExtrinsic>;
@@ -290,7 +217,8 @@ mod runtime {
 	#[runtime::pallet_index(9)]
 	pub type ValidatorSet = pallet_validator_set;
 
-	// Vilokanam's own pallets.
+	// Vilokanam's own pallets, at the indices the parachain runtime uses too
+	// (`vilokanam_runtime_common::pallet_index`).
 	#[runtime::pallet_index(20)]
 	pub type Streams = pallet_streams;
 

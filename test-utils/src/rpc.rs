@@ -293,11 +293,11 @@ impl Rpc {
 			)
 			.await
 			.expect("the pool accepts the extrinsic");
-		let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
+		let deadline = tokio::time::Instant::now() + Duration::from_secs(180);
 		loop {
 			let status = tokio::time::timeout_at(deadline, sub.next())
 				.await
-				.expect("the extrinsic is finalized within 90 s")
+				.expect("the extrinsic is finalized within 180 s")
 				.expect("the subscription stays open")
 				.expect("status updates decode");
 			if let Some(hash) = status.get("finalized") {

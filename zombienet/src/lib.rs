@@ -51,6 +51,15 @@ pub const NODE_BINARY_NAME: &str = "vilokanam-node";
 /// Environment variable that overrides where the node binary is.
 pub const NODE_BINARY_ENV: &str = "VILOKANAM_NODE";
 
+/// The relay chain node of the parachain network (`relay/`), as zombienet runs it.
+pub const RELAY_BINARY_NAME: &str = "vilokanam-relay";
+/// Overrides where [`put_parachain_binaries_on_path`] finds the relay chain node.
+pub const RELAY_BINARY_ENV: &str = "VILOKANAM_RELAY";
+/// The parachain's collator (`collator/`), as zombienet runs it.
+pub const COLLATOR_BINARY_NAME: &str = "vilokanam-collator";
+/// Overrides where [`put_parachain_binaries_on_path`] finds the collator.
+pub const COLLATOR_BINARY_ENV: &str = "VILOKANAM_COLLATOR";
+
 /// The validators of `network.toml`, in spawn order (alice is the bootnode).
 pub const VALIDATORS: [&str; 4] = ["alice", "bob", "charlie", "dave"];
 
@@ -66,6 +75,12 @@ pub fn network_toml() -> PathBuf {
 	Path::new(env!("CARGO_MANIFEST_DIR")).join("network.toml")
 }
 
+/// Path of `parachain.toml` in the source tree: a Rococo-local relay chain and Vilokanam's
+/// collator.
+pub fn parachain_toml() -> PathBuf {
+	Path::new(env!("CARGO_MANIFEST_DIR")).join("parachain.toml")
+}
+
 /// Path of `fork.toml` in the source tree: `network.toml`'s validators, linked only where the
 /// test says ([`link`]).
 pub fn fork_toml() -> PathBuf {
@@ -79,12 +94,37 @@ pub fn fork_toml() -> PathBuf {
 /// `target/release/local-testnet` and `target/release/deps/network-…`); then
 /// `$CARGO_TARGET_DIR/release/` and `~/.cache/vilokanam/target/release/`.
 pub fn node_binary() -> Result<PathBuf> {
-	if let Some(path) = env::var_os(NODE_BINARY_ENV) {
+	find_binary(NODE_BINARY_NAME, NODE_BINARY_ENV, "scripts/build.sh")
+}
+
+/// The parachain network's binaries ([`RELAY_BINARY_NAME`] and [`COLLATOR_BINARY_NAME`]), found
+/// as [`node_binary`] finds the node (`$VILOKANAM_RELAY`, `$VILOKANAM_COLLATOR`), and the
+/// directory of each put first on `PATH` under its own name, where zombienet looks.
+///
+/// Call this before starting any thread (it changes the process environment).
+pub fn put_parachain_binaries_on_path() -> Result<(PathBuf, PathBuf)> {
+	let build = "scripts/test-parachain.sh (or scripts/local-parachain.sh)";
+	let relay = find_binary(RELAY_BINARY_NAME, RELAY_BINARY_ENV, build)?;
+	let collator = find_binary(COLLATOR_BINARY_NAME, COLLATOR_BINARY_ENV, build)?;
+	for binary in [&relay, &collator] {
+		let dir = binary.parent().context("a binary has no parent directory")?;
+		prepend_to_path(dir);
+	}
+	Ok((relay, collator))
+}
+
+fn find_binary(name: &str, env_var: &str, build: &str) -> Result<PathBuf> {
+	if let Some(path) = env::var_os(env_var) {
 		let path = PathBuf::from(path);
 		ensure!(
 			path.is_file(),
-			"{NODE_BINARY_ENV} is set to {}, which is not a file; unset it to use the built \
-			 node, or build the node with scripts/build.sh",
+			"{env_var} is set to {}, which is not a file; unset it to use the built binary, or \
+			 build it with {build}",
+			path.display()
+		);
+		ensure!(
+			path.file_name() == Some(name.as_ref()),
+			"{env_var} is set to {}: zombienet runs the binary by its name, {name}",
 			path.display()
 		);
 		return Ok(path);
@@ -101,7 +141,7 @@ pub fn node_binary() -> Result<PathBuf> {
 		dirs.push(PathBuf::from(home).join(".cache/vilokanam/target/release"));
 	}
 	let mut candidates: Vec<PathBuf> = Vec::new();
-	for path in dirs.into_iter().map(|dir| dir.join(NODE_BINARY_NAME)) {
+	for path in dirs.into_iter().map(|dir| dir.join(name)) {
 		if !candidates.contains(&path) {
 			candidates.push(path);
 		}
@@ -110,10 +150,19 @@ pub fn node_binary() -> Result<PathBuf> {
 	candidates.iter().find(|path| path.is_file()).cloned().ok_or_else(|| {
 		let looked = candidates.iter().map(|p| format!("\n  {}", p.display())).collect::<String>();
 		anyhow!(
-			"the {NODE_BINARY_NAME} binary was not found; looked in:{looked}\nbuild it with \
-			 scripts/build.sh, or set {NODE_BINARY_ENV} to its path"
+			"the {name} binary was not found; looked in:{looked}\nbuild it with {build}, or set \
+			 {env_var} to its path"
 		)
 	})
+}
+
+fn prepend_to_path(dir: &Path) {
+	let mut path = OsString::from(dir.as_os_str());
+	if let Some(rest) = env::var_os("PATH") {
+		path.push(":");
+		path.push(rest);
+	}
+	env::set_var("PATH", path);
 }
 
 /// Puts `binary` first on `PATH` under the name zombienet runs, `vilokanam-node`.
@@ -136,12 +185,7 @@ pub fn put_on_path(binary: &Path) -> Result<()> {
 			.with_context(|| format!("linking {} to {}", link.display(), binary.display()))?;
 		dir
 	};
-	let mut path = OsString::from(dir.as_os_str());
-	if let Some(rest) = env::var_os("PATH") {
-		path.push(":");
-		path.push(rest);
-	}
-	env::set_var("PATH", path);
+	prepend_to_path(&dir);
 	Ok(())
 }
 

@@ -17,6 +17,9 @@
 //!
 //! Balances are decimal strings, so JavaScript clients lose no precision. Failures are JSON-RPC
 //! errors with a message that says what went wrong.
+//!
+//! [`create_full`] assembles these with the nonce and fee RPCs into the module both the solochain
+//! node and the parachain collator serve.
 
 #![deny(missing_docs)]
 
@@ -40,6 +43,9 @@ use vilokanam_runtime_api::{
 };
 
 pub use vilokanam_runtime_api::VilokanamApi as RuntimeApi;
+
+mod full;
+pub use full::{create_full, FullDeps};
 
 /// Error code: the runtime API call failed (for example, an unknown block).
 pub const RUNTIME_ERROR: i32 = 1;

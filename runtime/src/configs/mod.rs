@@ -1,31 +1,28 @@
 //! The `Config` of every pallet in the runtime.
 
-use frame_support::PalletId;
 use frame_support::{
 	derive_impl,
 	dispatch::DispatchClass,
 	parameter_types,
-	traits::{ConstBool, ConstU128, ConstU32, ConstU64, ConstU8, VariantCountOf},
+	traits::{ConstBool, ConstU128, ConstU32, ConstU64},
 	weights::{
 		constants::{ParityDbWeight, WEIGHT_REF_TIME_PER_SECOND},
-		IdentityFee, Weight,
+		Weight,
 	},
 };
 use frame_system::{
 	limits::{BlockLength, BlockWeights},
 	EnsureRoot,
 };
-use pallet_transaction_payment::{ConstFeeMultiplier, FungibleAdapter, Multiplier};
 use sp_consensus_aura::sr25519::AuthorityId as AuraId;
-use sp_runtime::{traits::One, Perbill};
+use sp_runtime::Perbill;
 use sp_version::RuntimeVersion;
 
 use super::{
 	AccountId, Aura, Balance, Balances, Block, BlockNumber, Hash, MultiBlockMigrations, Nonce,
 	PalletInfo, Runtime, RuntimeCall, RuntimeEvent, RuntimeFreezeReason, RuntimeHoldReason,
-	RuntimeOrigin, RuntimeTask, SessionKeys, Signature, System, Timestamp, TxExtension,
-	UncheckedExtrinsic, ValidatorSet, DAYS, EXISTENTIAL_DEPOSIT, HOURS, MILLI_SECS_PER_BLOCK,
-	MINUTES, SLOT_DURATION, SS58_PREFIX, VERSION, VLK,
+	RuntimeOrigin, RuntimeTask, SessionKeys, System, Timestamp, TxExtension, UncheckedExtrinsic,
+	ValidatorSet, HOURS, MINUTES, SLOT_DURATION, SS58_PREFIX, VERSION, VLK,
 };
 
 /// Share of a block's weight and length available to ordinary transactions; the rest is kept
@@ -163,149 +160,5 @@ impl pallet_timestamp::Config for Runtime {
 	type WeightInfo = pallet_timestamp::weights::SubstrateWeight<Runtime>;
 }
 
-impl pallet_balances::Config for Runtime {
-	type MaxLocks = ConstU32<50>;
-	type MaxReserves = ();
-	type ReserveIdentifier = [u8; 8];
-	type Balance = Balance;
-	type RuntimeEvent = RuntimeEvent;
-	type DustRemoval = ();
-	type ExistentialDeposit = ConstU128<EXISTENTIAL_DEPOSIT>;
-	type AccountStore = System;
-	type WeightInfo = pallet_balances::weights::SubstrateWeight<Runtime>;
-	type FreezeIdentifier = RuntimeFreezeReason;
-	type MaxFreezes = VariantCountOf<RuntimeFreezeReason>;
-	type RuntimeHoldReason = RuntimeHoldReason;
-	type RuntimeFreezeReason = RuntimeFreezeReason;
-	type DoneSlashHandler = ();
-}
-
-parameter_types! {
-	pub FeeMultiplier: Multiplier = Multiplier::one();
-}
-
-impl pallet_transaction_payment::Config for Runtime {
-	type RuntimeEvent = RuntimeEvent;
-	type OnChargeTransaction = FungibleAdapter<Balances, ()>;
-	type OperationalFeeMultiplier = ConstU8<5>;
-	type WeightToFee = IdentityFee<Balance>;
-	type LengthToFee = IdentityFee<Balance>;
-	type FeeMultiplierUpdate = ConstFeeMultiplier<FeeMultiplier>;
-	type WeightInfo = pallet_transaction_payment::weights::SubstrateWeight<Runtime>;
-}
-
-impl pallet_sudo::Config for Runtime {
-	type RuntimeEvent = RuntimeEvent;
-	type RuntimeCall = RuntimeCall;
-	type WeightInfo = pallet_sudo::weights::SubstrateWeight<Runtime>;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Vilokanam's pallets.
-
-parameter_types! {
-	/// Held from a creator for each registered stream, released when it is removed.
-	pub const StreamDeposit: Balance = VLK;
-	/// The platform account (fees) is derived from this id.
-	pub const PayoutsPalletId: PalletId = PalletId(*b"vlk/fees");
-	/// The escrow account of open viewer sessions is derived from this id.
-	pub const TicksPalletId: PalletId = PalletId(*b"vlk/escr");
-}
-
-impl pallet_streams::Config for Runtime {
-	type Currency = Balances;
-	type RuntimeHoldReason = RuntimeHoldReason;
-	type Time = Timestamp;
-	type StreamDeposit = StreamDeposit;
-	type CategoryOrigin = EnsureRoot<AccountId>;
-	type MaxTitleLen = ConstU32<128>;
-	type MaxMetadataLen = ConstU32<256>;
-	type MaxTagLen = ConstU32<32>;
-	type MaxTags = ConstU32<8>;
-	type MaxEndpointLen = ConstU32<256>;
-	type MaxCategoryNameLen = ConstU32<64>;
-	type MaxCollaborators = ConstU32<8>;
-	type MaxFollows = ConstU32<1_000>;
-	type WeightInfo = pallet_streams::weights::SubstrateWeight<Runtime>;
-}
-
-impl pallet_payouts::Config for Runtime {
-	type Currency = Balances;
-	type PalletId = PayoutsPalletId;
-	type MaxTipMessageLen = ConstU32<256>;
-	type FeeOrigin = EnsureRoot<AccountId>;
-	type WeightInfo = pallet_payouts::weights::SubstrateWeight<Runtime>;
-}
-
-/// Delegate calls pay what a signed transaction of the same weight and length pays (base fee
-/// included), through the transaction payment pallet's own fee formula.
-pub struct DelegateFeeAsTransaction;
-impl pallet_ticks::DelegateFee<Balance> for DelegateFeeAsTransaction {
-	fn fee(weight: Weight, length: u32) -> Balance {
-		let info = frame_support::dispatch::DispatchInfo {
-			call_weight: weight,
-			extension_weight: Weight::zero(),
-			class: DispatchClass::Normal,
-			pays_fee: frame_support::dispatch::Pays::Yes,
-		};
-		pallet_transaction_payment::Pallet::<Runtime>::compute_fee(length, &info, 0)
-	}
-}
-
-impl pallet_ticks::Config for Runtime {
-	type VoucherSignature = Signature;
-	type PalletId = TicksPalletId;
-	/// Bounded so that a full batch's worst-case weight fits a block's normal dispatch share.
-	type MaxVouchersPerBatch = ConstU32<4_096>;
-	type MaxCloseBatch = ConstU32<256>;
-	/// A session with no settlement for twelve minutes on a live stream is abandoned: the
-	/// off-chain worker closes it and refunds the viewer. The sidecar settles every few blocks;
-	/// the margin is for an outage of the sidecar's link to the chain: up to ten minutes (as
-	/// [`Self::SettleWindow`]) lose no acknowledged second, with two more to catch up.
-	type IdleTimeout = ConstU32<{ 12 * MINUTES }>;
-	/// One block of clock skew between a viewer's player and the chain's timestamp.
-	type ElapsedGrace = ConstU64<{ MILLI_SECS_PER_BLOCK / 1_000 }>;
-	/// A day of watching per session at most; `top_up` cannot go beyond it.
-	type MaxSecondsPerSession = ConstU64<86_400>;
-	/// Ten minutes for the relayer to settle what it acknowledged after a viewer asks to close
-	/// or a stream ends: the outage the sidecar is built to survive. The creator's relayer
-	/// usually closes at once, well before.
-	type SettleWindow = ConstU64<{ 10 * 60 * 1_000 }>;
-	type DelegateFee = DelegateFeeAsTransaction;
-	/// A day: a viewer's page or wallet can show what a session settled and refunded the day
-	/// it closed. Records cost no fee, so their number is bounded by the rate of closes.
-	type ClosedRetention = ConstU32<DAYS>;
-	type WeightInfo = pallet_ticks::weights::SubstrateWeight<Runtime>;
-}
-
-impl<C> frame_system::offchain::CreateTransactionBase<C> for Runtime
-where
-	RuntimeCall: From<C>,
-{
-	type Extrinsic = UncheckedExtrinsic;
-	type RuntimeCall = RuntimeCall;
-}
-
-impl<C> frame_system::offchain::CreateTransaction<C> for Runtime
-where
-	RuntimeCall: From<C>,
-{
-	type Extension = TxExtension;
-
-	fn create_transaction(call: RuntimeCall, extension: TxExtension) -> UncheckedExtrinsic {
-		UncheckedExtrinsic::new_transaction(call, extension)
-	}
-}
-
-/// Off-chain workers submit `#[pallet::authorize]`d calls (closing abandoned sessions) as
-/// general transactions: `AuthorizeCall` validates them; nonce and fee checks do not apply to
-/// the authorized origin.
-impl<C> frame_system::offchain::CreateAuthorizedTransaction<C> for Runtime
-where
-	RuntimeCall: From<C>,
-{
-	fn create_extension() -> TxExtension {
-		// Nonce and fee checks do not apply to the authorized origin.
-		super::tx_extension(0)
-	}
-}
+// Balances, fees, sudo and Vilokanam's pallets: configured alike on the parachain.
+vilokanam_runtime_common::impl_vilokanam_configs!(Runtime);

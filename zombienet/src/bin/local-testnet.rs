@@ -1,29 +1,40 @@
-//! `local-testnet`: spawns the four-validator network of `zombienet/network.toml` for a person,
+//! `local-testnet`: spawns the four-validator network of `zombienet/network.toml` (or, with
+//! `--parachain`, the relay chain and collator of `zombienet/parachain.toml`) for a person,
 //! prints where to reach each node, and tears the network down on Ctrl-C (or SIGTERM).
 //!
 //! ```text
-//! local-testnet [NETWORK_TOML]
+//! local-testnet [--parachain] [NETWORK_TOML]
 //! ```
 //!
-//! `scripts/local-testnet.sh` builds the node and this binary, then runs it. The node binary
-//! comes from `$VILOKANAM_NODE` or the Cargo target directory
-//! (see [`vilokanam_zombienet_tests::node_binary`]).
+//! `scripts/local-testnet.sh` builds the node and this binary, then runs it;
+//! `scripts/local-parachain.sh` builds the relay chain node and the collator instead. The
+//! binaries come from `$VILOKANAM_NODE` (`$VILOKANAM_RELAY`, `$VILOKANAM_COLLATOR`) or the Cargo
+//! target directory (see [`vilokanam_zombienet_tests::node_binary`]).
 
 use std::{path::PathBuf, process::ExitCode, time::Duration};
 
 use anyhow::{Context, Result};
 use tokio::signal::unix::{signal, SignalKind};
 use vilokanam_zombienet_tests::{
-	log_path, network_toml, node_binary, prometheus_uri, put_on_path, spawn, wait_for,
-	LocalNetwork, Rpc,
+	log_path, network_toml, node_binary, parachain_toml, prometheus_uri, put_on_path,
+	put_parachain_binaries_on_path, spawn, wait_for, LocalNetwork, Rpc,
 };
 
 fn main() -> ExitCode {
-	// Before the runtime starts any thread: the network finds `vilokanam-node` on PATH.
-	let setup = node_binary().and_then(|binary| {
-		put_on_path(&binary)?;
-		Ok(binary)
-	});
+	let mut args: Vec<_> = std::env::args_os().skip(1).collect();
+	let parachain = args.first().is_some_and(|a| a == "--parachain");
+	if parachain {
+		args.remove(0);
+	}
+	// Before the runtime starts any thread: the network finds its binaries on PATH.
+	let setup = if parachain {
+		put_parachain_binaries_on_path().map(|(_, collator)| collator)
+	} else {
+		node_binary().and_then(|binary| {
+			put_on_path(&binary)?;
+			Ok(binary)
+		})
+	};
 	let binary = match setup {
 		Ok(binary) => binary,
 		Err(e) => {
@@ -31,7 +42,8 @@ fn main() -> ExitCode {
 			return ExitCode::FAILURE;
 		},
 	};
-	let toml = std::env::args_os().nth(1).map(PathBuf::from).unwrap_or_else(network_toml);
+	let default_toml = if parachain { parachain_toml } else { network_toml };
+	let toml = args.into_iter().next().map(PathBuf::from).unwrap_or_else(default_toml);
 
 	let runtime =
 		tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a Tokio runtime");
@@ -99,6 +111,25 @@ async fn describe(network: &LocalNetwork) -> Result<()> {
 		eprintln!(
 			"  alice: best block #{}, finalized #{}; blocks every 6 s",
 			heights.best, heights.finalized
+		);
+	}
+	// A parachain network: its collators' first blocks come once the relay chain includes them.
+	for collator in network.parachains().iter().flat_map(|para| para.collators()) {
+		let heights = wait_for(
+			format!("{}'s first parachain block", collator.name()),
+			Duration::from_secs(300),
+			Duration::from_secs(2),
+			move || async move {
+				let heights = Rpc::connect(collator).await?.heights().await?;
+				Ok((heights.best >= 1).then_some(heights))
+			},
+		)
+		.await?;
+		eprintln!(
+			"  {} (parachain collator): best block #{}, finalized #{}",
+			collator.name(),
+			heights.best,
+			heights.finalized
 		);
 	}
 	Ok(())
