@@ -10,6 +10,9 @@ use sp_runtime::{traits::TransactionExtension, BuildStorage};
 use vilokanam_parachain_runtime as para;
 use vilokanam_runtime as solo;
 
+mod common;
+use common::genesis_of;
+
 #[test]
 fn transaction_extensions_encode_as_on_the_solochain() {
 	for nonce in [0, 1, 7, u32::MAX] {
@@ -56,27 +59,6 @@ fn our_pallets_calls_encode_as_on_the_solochain() {
 		})
 		.encode(),
 	);
-}
-
-/// The genesis of `preset` as a node builds it: the runtime's default config with the preset's
-/// JSON patch merged in.
-fn genesis_of(preset: &str) -> para::RuntimeGenesisConfig {
-	fn merge(base: &mut serde_json::Value, patch: serde_json::Value) {
-		match (base, patch) {
-			(serde_json::Value::Object(base), serde_json::Value::Object(patch)) => {
-				for (key, value) in patch {
-					merge(base.entry(key).or_insert(serde_json::Value::Null), value);
-				}
-			},
-			(base, patch) => *base = patch,
-		}
-	}
-	let patch = para::genesis_config_presets::get_preset(&preset.into())
-		.unwrap_or_else(|| panic!("no preset {preset}"));
-	let mut config = serde_json::to_value(para::RuntimeGenesisConfig::default())
-		.expect("the default genesis config serializes");
-	merge(&mut config, serde_json::from_slice(&patch).expect("a preset is JSON"));
-	serde_json::from_value(config).expect("a preset patches only known fields")
 }
 
 #[test]

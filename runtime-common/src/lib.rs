@@ -11,13 +11,21 @@
 //! - [`impl_vilokanam_configs!`]: the `Config` of balances, transaction payment, sudo and of our
 //!   pallets (streams, payouts, ticks), and the off-chain transaction types the ticks worker
 //!   uses to close abandoned sessions;
-//! - [`impl_vilokanam_views!`]: the read-only views behind the `VilokanamApi` runtime API.
+//! - [`presets`]: the genesis presets' names and their JSON patches;
+//! - [`impl_vilokanam_runtime_apis!`]: the runtime APIs both serve alike (block building, the
+//!   pool, off-chain workers, Aura, session keys, nonces, fees, genesis presets, and
+//!   `VilokanamApi` over the views of [`impl_vilokanam_views!`]), plus each chain's own.
 //!
-//! The two are macros because a pallet's `Config` can only be implemented in the crate that
-//! defines the runtime; each runtime invokes them once, with its own name for the runtime type.
+//! These are macros because a pallet's `Config`, like a runtime's APIs, can only be implemented
+//! in the crate that defines the runtime; each runtime invokes them once.
 
 #![cfg_attr(not(feature = "std"), no_std)]
 
+extern crate alloc;
+
+#[doc(hidden)]
+pub mod apis;
+pub mod presets;
 #[doc(hidden)]
 pub mod views;
 

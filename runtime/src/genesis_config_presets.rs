@@ -76,22 +76,7 @@ pub fn local_config_genesis() -> Value {
 
 /// The JSON patch of the preset named `id`, if there is one.
 pub fn get_preset(id: &PresetId) -> Option<Vec<u8>> {
-	let patch = match id.as_ref() {
-		sp_genesis_builder::DEV_RUNTIME_PRESET => development_config_genesis(),
-		sp_genesis_builder::LOCAL_TESTNET_RUNTIME_PRESET => local_config_genesis(),
-		_ => return None,
-	};
-	Some(
-		serde_json::to_string(&patch)
-			.expect("a serde_json::Value always serializes to a string; qed")
-			.into_bytes(),
-	)
+	vilokanam_runtime_common::presets::patch(id, development_config_genesis, local_config_genesis)
 }
 
-/// The names of the presets.
-pub fn preset_names() -> Vec<PresetId> {
-	vec![
-		PresetId::from(sp_genesis_builder::DEV_RUNTIME_PRESET),
-		PresetId::from(sp_genesis_builder::LOCAL_TESTNET_RUNTIME_PRESET),
-	]
-}
+pub use vilokanam_runtime_common::presets::preset_names;

@@ -27,7 +27,6 @@ mod benchmarks;
 pub mod configs;
 pub mod genesis_config_presets;
 pub mod migrations;
-pub mod views;
 pub mod weights;
 
 extern crate alloc;
