@@ -5,9 +5,10 @@
 /// once), the runtime APIs both runtimes serve alike — `Core`, `Metadata`,
 /// `RuntimeViewFunction`, `BlockBuilder`, `TaggedTransactionQueue`, `OffchainWorkerApi`,
 /// `AuraApi`, `SessionKeys`, `AccountNonceApi`, the two transaction-payment APIs,
-/// `VilokanamApi` and `GenesisBuilder` — followed by the chain's own `impl … for Runtime`
-/// blocks, passed as the macro's input (GRANDPA for the solochain, cumulus' for the parachain,
-/// benchmarks, try-runtime).
+/// `VilokanamApi` and `GenesisBuilder` — with the chain's own `impl … for Runtime` blocks:
+/// `consensus` (GRANDPA for the solochain, cumulus' for the parachain) after `SessionKeys`, and
+/// `extra` (benchmarks, try-runtime) before `GenesisBuilder`. The order is the one the runtimes
+/// had before they shared this, so their metadata (`chain-specs/metadata.scale`) is unchanged.
 ///
 /// The invoking module must have in scope `Runtime`, `Block`, `Executive`, `RuntimeCall`,
 /// `RuntimeGenesisConfig`, `SessionKeys`, `VERSION`, `AccountId`, `Balance` and `Nonce`; the
@@ -17,7 +18,10 @@
 #[allow(clippy::crate_in_macro_def)]
 #[macro_export]
 macro_rules! impl_vilokanam_runtime_apis {
-	($($chain_specific:tt)*) => {
+	(
+		consensus: { $($consensus:tt)* }
+		extra: { $($extra:tt)* }
+	) => {
 		/// The views behind `VilokanamApi`.
 		mod vilokanam_views {
 			use super::Runtime;
@@ -132,6 +136,8 @@ macro_rules! impl_vilokanam_runtime_apis {
 				}
 			}
 
+			$($consensus)*
+
 			impl frame_system_rpc_runtime_api::AccountNonceApi<Block, AccountId, Nonce> for Runtime {
 				fn account_nonce(account: AccountId) -> Nonce {
 					frame_system::Pallet::<Runtime>::account_nonce(account)
@@ -229,6 +235,8 @@ macro_rules! impl_vilokanam_runtime_apis {
 				}
 			}
 
+			$($extra)*
+
 			impl sp_genesis_builder::GenesisBuilder<Block> for Runtime {
 				fn build_state(config: alloc::vec::Vec<u8>) -> sp_genesis_builder::Result {
 					frame_support::genesis_builder_helper::build_state::<RuntimeGenesisConfig>(config)
@@ -248,7 +256,6 @@ macro_rules! impl_vilokanam_runtime_apis {
 				}
 			}
 
-			$($chain_specific)*
 		}
 	};
 }
