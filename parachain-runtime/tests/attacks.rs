@@ -78,63 +78,63 @@ fn dispatch(call: RuntimeCall, origin: RuntimeOrigin) -> Result<(), DispatchErro
 	call.dispatch(origin).map(|_| ()).map_err(|e| e.error)
 }
 
+/// `origin` claims to have put `asset` in our holding (`claim` builds the claiming
+/// instruction) and asks for it to be deposited to Bob; the executor must stop at the claim with
+/// `expected`, crediting nobody.
+fn assert_claim_refused(
+	origin: Location,
+	asset: Location,
+	claim: fn(Assets) -> Instruction<RuntimeCall>,
+	expected: XcmError,
+) {
+	let (bob, before) = (account(Sr25519Keyring::Bob), issuance());
+	let bob_before = free(&bob);
+	let amount: Asset = (asset.clone(), 1_000 * VLK).into();
+	let outcome = execute_incoming(
+		origin.clone(),
+		Xcm(vec![
+			claim(amount.clone().into()),
+			ClearOrigin,
+			BuyExecution { fees: amount, weight_limit: Unlimited },
+			DepositAsset { assets: AllCounted(1).into(), beneficiary: bob_here() },
+		]),
+	);
+	assert_eq!(failed_with(&outcome), Some((0, expected)), "{origin:?} claiming {asset:?}");
+	assert_eq!(free(&bob), bob_before);
+	assert_eq!(issuance(), before);
+}
+
 #[test]
 fn nobody_can_deposit_vlk_or_a_foreign_asset_as_a_reserve() {
 	dev_chain().execute_with(|| {
-		let (bob, before) = (account(Sr25519Keyring::Bob), issuance());
-		let bob_before = free(&bob);
 		for origin in [relay(), sibling()] {
 			// VLK itself, the relay chain's token, and a sibling's token.
 			for asset in [Location::here(), Location::parent(), sibling()] {
-				let amount: Asset = (asset.clone(), 1_000 * VLK).into();
-				let outcome = execute_incoming(
+				assert_claim_refused(
 					origin.clone(),
-					Xcm(vec![
-						ReserveAssetDeposited(amount.clone().into()),
-						ClearOrigin,
-						BuyExecution { fees: amount, weight_limit: Unlimited },
-						DepositAsset { assets: AllCounted(1).into(), beneficiary: bob_here() },
-					]),
-				);
-				assert_eq!(
-					failed_with(&outcome),
-					Some((0, XcmError::UntrustedReserveLocation)),
-					"{origin:?} depositing {asset:?}"
+					asset,
+					ReserveAssetDeposited,
+					XcmError::UntrustedReserveLocation,
 				);
 			}
 		}
-		assert_eq!(free(&bob), bob_before);
-		assert_eq!(issuance(), before);
 	});
 }
 
 #[test]
 fn nobody_can_teleport_an_asset_in() {
 	dev_chain().execute_with(|| {
-		let (bob, before) = (account(Sr25519Keyring::Bob), issuance());
-		let bob_before = free(&bob);
 		for origin in [relay(), sibling()] {
 			// VLK, or the sender's own token.
 			for asset in [Location::here(), origin.clone()] {
-				let amount: Asset = (asset.clone(), 1_000 * VLK).into();
-				let outcome = execute_incoming(
+				assert_claim_refused(
 					origin.clone(),
-					Xcm(vec![
-						ReceiveTeleportedAsset(amount.clone().into()),
-						ClearOrigin,
-						BuyExecution { fees: amount, weight_limit: Unlimited },
-						DepositAsset { assets: AllCounted(1).into(), beneficiary: bob_here() },
-					]),
-				);
-				assert_eq!(
-					failed_with(&outcome),
-					Some((0, XcmError::UntrustedTeleportLocation)),
-					"{origin:?} teleporting {asset:?}"
+					asset,
+					ReceiveTeleportedAsset,
+					XcmError::UntrustedTeleportLocation,
 				);
 			}
 		}
-		assert_eq!(free(&bob), bob_before);
-		assert_eq!(issuance(), before);
 	});
 }
 
