@@ -6,8 +6,11 @@ source "$(dirname "$0")/env.sh"
 cd "$ROOT"
 
 # System packages: a C toolchain for -sys crates, OpenSSL headers (litep2p's WebRTC transport),
-# protoc (libp2p/litep2p protocol definitions), git for build metadata.
-APT_PACKAGES=(build-essential pkg-config libssl-dev protobuf-compiler git ca-certificates curl)
+# protoc (libp2p/litep2p protocol definitions), git for build metadata, coturn (the TURN server
+# scripts/run.sh runs beside the sidecar, and the tests use; its Debian service is left as the
+# package leaves it: where systemd enabled it, it holds 3478, so run.sh defaults to 3479).
+APT_PACKAGES=(build-essential pkg-config libssl-dev protobuf-compiler git ca-certificates curl
+	coturn)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -101,6 +101,13 @@ export declare class SidecarError extends Error {
 /** A server message: `{v: 1, type, …}` (docs/SIDECAR.md "Protocol"). */
 export type ServerMessage = { v: 1; type: string; [field: string]: unknown };
 
+/** A STUN/TURN server as RTCIceServer takes it; the sidecar's carry a TURN REST credential. */
+export interface IceServer {
+  urls: string | string[];
+  username?: string;
+  credential?: string;
+}
+
 export declare class SidecarClient {
   constructor(url: string);
   readonly url: string;
@@ -120,8 +127,11 @@ export declare class SidecarClient {
   publish(streamId: U64, options?: { timeoutMs?: number }): Promise<ServerMessage>;
   leave(): void;
   chat(text: string): void;
+  /** `{token, whep_url, …}`, with TURN also `ice_servers` and `ice_expires_at` (unix seconds). */
   watchToken(options?: { timeoutMs?: number }): Promise<ServerMessage>;
   publishToken(streamId: U64, options?: { rotate?: boolean; timeoutMs?: number }): Promise<ServerMessage>;
+  /** Fresh TURN credentials for a member of a room; `[]` and `null` without TURN. */
+  iceServers(options?: { timeoutMs?: number }): Promise<ServerMessage & { ice_servers: IceServer[]; ice_expires_at: number | null }>;
   close(): void;
 }
 
@@ -134,6 +144,10 @@ export interface WhepPlayerOptions {
   startSeconds?: number;
   watchedSeconds?: () => number;
   intervalMs?: number;
+  /** The `ice_servers` of the `watch_token` reply. */
+  iceServers?: IceServer[];
+  /** `'relay'`: media through a TURN relay only. */
+  iceTransportPolicy?: 'all' | 'relay';
   fetch?: typeof fetch;
   RTCPeerConnection?: unknown;
 }
@@ -144,6 +158,12 @@ export declare class WhepPlayer {
   tick(): Promise<unknown>;
   stop(): Promise<void>;
 }
+
+/**
+ * The ICE servers of RFC 9725 `Link` header values (one, or several comma-joined): one
+ * `{urls: [url], username?, credential?}` per `rel="ice-server"` link.
+ */
+export declare function parseIceServerLinks(headerValue: string | null | undefined): IceServer[];
 
 /** polkadot.js `types` for `ApiPromise.create`. */
 export declare const vilokanamTypes: Record<string, unknown>;

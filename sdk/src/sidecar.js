@@ -199,7 +199,10 @@ export class SidecarClient {
     return this.request(closeMessage(intent), ['closing'], { timeoutMs });
   }
 
-  /** Joins `streamId` as the viewer of `sessionId`; resolves to `joined`. */
+  /**
+   * Joins `streamId` as the viewer of `sessionId`; resolves to `joined` (with TURN, its
+   * `ice_servers` and `ice_expires_at` are for this member's media).
+   */
   watch(streamId, sessionId, options) {
     return this.request({ type: 'watch', stream_id: Number(streamId), session_id: Number(sessionId) }, ['joined'], options);
   }
@@ -219,14 +222,30 @@ export class SidecarClient {
     this.send({ type: 'chat', text });
   }
 
-  /** A WHEP token for this viewer's session (in its room): `{token, whep_url, …}`. */
+  /**
+   * A WHEP token for this viewer's session (in its room): `{token, whep_url, …}`; with a sidecar
+   * that has TURN, also `ice_servers` (RTCIceServer objects, for `WhepPlayer`'s `iceServers`)
+   * and `ice_expires_at` (unix seconds).
+   */
   watchToken(options) {
     return this.request({ type: 'watch_token' }, ['watch_token'], options);
   }
 
-  /** A WHIP (OBS) token for the creator's stream; `rotate` revokes the earlier ones first. */
+  /**
+   * A WHIP (OBS) token for the creator's stream; `rotate` revokes the earlier ones first. With
+   * TURN, the reply also has `ice_servers` and `ice_expires_at`.
+   */
   publishToken(streamId, { rotate = false, ...options } = {}) {
     return this.request({ type: 'publish_token', stream_id: Number(streamId), rotate }, ['publish_token'], options);
+  }
+
+  /**
+   * Fresh TURN credentials for this member of a room (those of `joined` expire at its
+   * `ice_expires_at`): `{ice_servers, ice_expires_at}`; `ice_servers: []` and `ice_expires_at: null`
+   * when the sidecar has no TURN. Outside a room: `not_in_room`; an older sidecar: `unknown_type`.
+   */
+  iceServers(options) {
+    return this.request({ type: 'ice_servers' }, ['ice_servers'], options);
   }
 
   onMessage(ev) {

@@ -2,19 +2,109 @@
 // viewer only while its vouchers arrive (it pauses one whose last voucher is older than
 // `voucher_grace_ms` of /config.json), so a WHEP player alone stops after the grace: this one
 // also signs a voucher a second and posts it to `POST /vouchers` with the same watch token.
+//
+// TURN: the sidecar's `watch_token` reply carries `ice_servers` (give them as `iceServers`): the
+// connection needs them before its offer. WHIP/WHEP endpoints also send them in the `201`'s
+// `Link` headers (RFC 9725 section 4.6), after the offer was made; `parseIceServerLinks` reads
+// those (e.g. for the next connection of a client that only speaks WHEP).
 
 import { signVoucher, voucherBody } from './messages.js';
+
+/** Skips optional whitespace in `s` from `i`. */
+function skipSpace(s, i) {
+  while (i < s.length && (s[i] === ' ' || s[i] === '\t')) i += 1;
+  return i;
+}
+
+/** Reads an RFC 9110 quoted-string at `s[i] === '"'`: `[value, next index]`, or null if unterminated. */
+function quoted(s, i) {
+  let value = '';
+  for (let j = i + 1; j < s.length; j += 1) {
+    if (s[j] === '\\' && j + 1 < s.length) value += s[++j];
+    else if (s[j] === '"') return [value, j + 1];
+    else value += s[j];
+  }
+  return null;
+}
+
+/**
+ * The links of a `Link` header value (RFC 8288: `<url>; name=value; name="quoted, value"`,
+ * several joined by commas): `[{url, params}]`, params by lower-case name, the first of each
+ * name kept. A link that does not parse ends the list (what follows it cannot be trusted).
+ */
+function parseLinks(value) {
+  const links = [];
+  const s = String(value ?? '');
+  let i = 0;
+  for (;;) {
+    while (i < s.length && (s[i] === ',' || s[i] === ' ' || s[i] === '\t')) i += 1;
+    if (i >= s.length || s[i] !== '<') return links;
+    const end = s.indexOf('>', i);
+    if (end < 0) return links;
+    const link = { url: s.slice(i + 1, end).trim(), params: {} };
+    i = skipSpace(s, end + 1);
+    while (s[i] === ';') {
+      i = skipSpace(s, i + 1);
+      const name = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+/.exec(s.slice(i))?.[0];
+      if (!name) return links;
+      i = skipSpace(s, i + name.length);
+      let param = '';
+      if (s[i] === '=') {
+        i = skipSpace(s, i + 1);
+        if (s[i] === '"') {
+          const q = quoted(s, i);
+          if (!q) return links;
+          [param, i] = q;
+        } else {
+          param = /^[^,;\s]*/.exec(s.slice(i))[0];
+          i += param.length;
+        }
+        i = skipSpace(s, i);
+      }
+      const key = name.toLowerCase();
+      if (!(key in link.params)) link.params[key] = param;
+    }
+    if (i < s.length && s[i] !== ',') return links;
+    links.push(link);
+  }
+}
+
+/**
+ * The ICE servers of RFC 9725 `Link` headers (a WHIP/WHEP `201 Created`): `headerValue` is one
+ * value or several joined by commas (as `fetch()`'s `headers.get('link')` joins them). Only
+ * `rel="ice-server"` links count; each becomes one RTCIceServer `{urls: [url], username?,
+ * credential?}`. A TURN link without a password credential is left out (a browser would refuse
+ * the whole configuration); anything unreadable gives `[]`.
+ */
+export function parseIceServerLinks(headerValue) {
+  const servers = [];
+  for (const { url, params } of parseLinks(headerValue)) {
+    const rels = (params.rel ?? '').toLowerCase().split(/\s+/);
+    if (!rels.includes('ice-server') || !/^(stuns?|turns?):/i.test(url)) continue;
+    const server = { urls: [url] };
+    if (/^turns?:/i.test(url)) {
+      const type = params['credential-type'] ?? 'password';
+      if (params.username === undefined || params.credential === undefined || type.toLowerCase() !== 'password') continue;
+      server.username = params.username;
+      server.credential = params.credential;
+    }
+    servers.push(server);
+  }
+  return servers;
+}
 
 /**
  * A WHEP session of one viewer. Options: `whepUrl` and `token` (from `SidecarClient.watchToken`,
  * resolved against the sidecar's origin), `sign(bytes) → signature` with the session's voucher
  * key, `genesis`, `sessionId`, `startSeconds` (the session's seconds already acknowledged),
  * `watchedSeconds()` (seconds watched so far in this player; by default, since media arrived),
- * `intervalMs` (1000), and `fetch` / `RTCPeerConnection` where the globals are not the ones to use.
+ * `intervalMs` (1000), `iceServers` (the `ice_servers` of the `watch_token` reply; none by
+ * default), `iceTransportPolicy` (`'all'`, or `'relay'`: through TURN only), and `fetch` /
+ * `RTCPeerConnection` where the globals are not the ones to use.
  */
 export class WhepPlayer {
   constructor(options) {
-    this.options = { intervalMs: 1000, startSeconds: 0, ...options };
+    this.options = { intervalMs: 1000, startSeconds: 0, iceServers: [], iceTransportPolicy: 'all', ...options };
     this.fetch = options.fetch ?? globalThis.fetch.bind(globalThis);
     this.Pc = options.RTCPeerConnection ?? globalThis.RTCPeerConnection;
     this.pc = null;
@@ -27,8 +117,8 @@ export class WhepPlayer {
 
   /** Offers to receive audio and video; resolves to the `RTCPeerConnection` once answered. */
   async start() {
-    const { whepUrl, token } = this.options;
-    const pc = new this.Pc();
+    const { whepUrl, token, iceServers, iceTransportPolicy } = this.options;
+    const pc = new this.Pc({ iceServers, iceTransportPolicy });
     this.pc = pc;
     pc.addTransceiver('video', { direction: 'recvonly' });
     pc.addTransceiver('audio', { direction: 'recvonly' });

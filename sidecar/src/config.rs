@@ -172,6 +172,17 @@ pub struct Cli {
 	/// [default: wherever the scheduler puts it].
 	#[arg(long, env = "VILOKANAM_SIDECAR_MEDIA_CPU")]
 	pub media_cpu: Option<usize>,
+	/// A TURN server's URL handed to members with a credential, as many times as it has
+	/// (e.g. `turn:turn.example.com:3478?transport=udp,turn:turn.example.com:3478?transport=tcp`);
+	/// needs --turn-secret-file [default: no TURN].
+	#[arg(long = "turn-url", env = "VILOKANAM_SIDECAR_TURN_URL", value_delimiter = ',')]
+	pub turn_urls: Vec<String>,
+	/// A file holding the secret shared with the TURN server (coturn's `static-auth-secret`).
+	#[arg(long, env = "VILOKANAM_SIDECAR_TURN_SECRET_FILE")]
+	pub turn_secret_file: Option<PathBuf>,
+	/// Seconds a TURN credential stays valid once issued [default: 21600, six hours].
+	#[arg(long, env = "VILOKANAM_SIDECAR_TURN_TTL_SECS")]
+	pub turn_ttl_secs: Option<u64>,
 }
 
 /// The TOML file: the same options, all optional.
@@ -240,6 +251,12 @@ pub struct FileConfig {
 	pub media_full_ice: Option<bool>,
 	/// See [`Cli::media_cpu`].
 	pub media_cpu: Option<usize>,
+	/// See [`Cli::turn_urls`].
+	pub turn_url: Option<Vec<String>>,
+	/// See [`Cli::turn_secret_file`].
+	pub turn_secret_file: Option<PathBuf>,
+	/// See [`Cli::turn_ttl_secs`].
+	pub turn_ttl_secs: Option<u64>,
 }
 
 /// Where the relayer key comes from.
@@ -321,6 +338,31 @@ pub struct Config {
 	pub media_full_ice: bool,
 	/// The CPU the media engine runs on, if pinned.
 	pub media_cpu: Option<usize>,
+	/// TURN servers handed to members, if any.
+	pub turn: Option<TurnConfig>,
+}
+
+/// The TURN servers handed to members, and the secret their credentials are derived from.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TurnConfig {
+	/// The servers' `turn:` URLs.
+	pub urls: Vec<String>,
+	/// The file holding the shared secret.
+	pub secret_file: PathBuf,
+	/// A credential's lifetime, seconds.
+	pub ttl_secs: u64,
+}
+
+impl TurnConfig {
+	/// The issuer (reads the secret).
+	pub fn issuer(&self) -> Result<crate::access::turn::TurnIssuer, ConfigError> {
+		crate::access::turn::TurnIssuer::from_file(
+			self.urls.clone(),
+			&self.secret_file,
+			self.ttl_secs,
+		)
+		.map_err(ConfigError::Turn)
+	}
 }
 
 /// A configuration problem.
@@ -344,6 +386,9 @@ pub enum ConfigError {
 	/// A public URL is not an http(s) or ws(s) URL.
 	#[error("invalid public-url {0}")]
 	PublicUrl(String),
+	/// The TURN settings are unusable.
+	#[error("{0}")]
+	Turn(crate::access::turn::TurnConfigError),
 }
 
 /// Where clients reach a sidecar that was not told (`--public-url`): its listen address (the
@@ -467,6 +512,7 @@ impl Config {
 			dev_accounts: cli.dev_accounts || file.dev_accounts.unwrap_or(false),
 			media_full_ice: cli.media_full_ice || file.media_full_ice.unwrap_or(false),
 			media_cpu: cli.media_cpu.or(file.media_cpu),
+			turn: None,
 		};
 		let mut config = config;
 		config.public_node_url =
@@ -486,6 +532,29 @@ impl Config {
 				config.audiences.push(audience);
 			}
 		}
+		let turn_urls = match (cli.turn_urls, file.turn_url) {
+			(cli, _) if !cli.is_empty() => cli,
+			(_, Some(file)) => file,
+			_ => Vec::new(),
+		};
+		let turn_secret_file = cli.turn_secret_file.or(file.turn_secret_file);
+		let turn_ttl_secs = cli
+			.turn_ttl_secs
+			.or(file.turn_ttl_secs)
+			.unwrap_or(crate::access::turn::DEFAULT_TTL_SECS);
+		config.turn = match (turn_urls.is_empty(), turn_secret_file) {
+			(true, None) => None,
+			(false, Some(secret_file)) => {
+				let turn = TurnConfig { urls: turn_urls, secret_file, ttl_secs: turn_ttl_secs };
+				// Checked now, so that a bad URL, secret or lifetime stops the start.
+				turn.issuer()?;
+				Some(turn)
+			},
+			(true, Some(_)) => {
+				return Err(ConfigError::Invalid("turn-secret-file needs at least one turn-url"))
+			},
+			(false, None) => return Err(ConfigError::Invalid("turn-url needs turn-secret-file")),
+		};
 		if config.settle_every_blocks == 0 {
 			return Err(ConfigError::Invalid("settle-every-blocks must be at least 1"));
 		}
@@ -586,6 +655,7 @@ mod tests {
 		assert_eq!(c.public_node_url, DEFAULT_NODE_URL);
 		assert!(!c.dev_accounts && c.web_dir.is_none() && c.record_dir.is_none());
 		assert_eq!(c.media_cpu, None);
+		assert_eq!(c.turn, None);
 		assert_eq!(c.audiences, ["http://127.0.0.1:7070", "http://localhost:7070"]);
 		assert!(!c.audiences_guessed);
 	}
@@ -700,6 +770,46 @@ mod tests {
 		assert_eq!(c.relayer_key_warnings().len(), 1, "readable by others");
 		std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
 		assert!(c.relayer_key_warnings().is_empty(), "the owner's alone");
+	}
+
+	#[test]
+	fn turn_servers() {
+		let dir = tempfile::tempdir().unwrap();
+		let secret = dir.path().join("turn-secret");
+		std::fs::write(&secret, "00112233445566778899aabbccddeeff\n").unwrap();
+		let secret_arg = secret.to_str().unwrap();
+		let urls = "turn:127.0.0.1:3478?transport=udp,turn:127.0.0.1:3478?transport=tcp";
+		let c = Config::merge(
+			parse(&["--turn-url", urls, "--turn-secret-file", secret_arg]),
+			FileConfig::default(),
+		)
+		.unwrap();
+		let turn = c.turn.clone().unwrap();
+		assert_eq!(turn.urls.len(), 2);
+		assert_eq!(turn.ttl_secs, crate::access::turn::DEFAULT_TTL_SECS);
+		let grant = turn.issuer().unwrap().issue(crate::access::turn::TurnUser::Session(3), 10);
+		assert_eq!(grant.expires_at, Some(10 + 6 * 3600));
+		// From the file, with a lifetime.
+		let file: FileConfig = toml::from_str(&format!(
+			"turn-url = [\"turns:turn.example:443?transport=tcp\"]\nturn-secret-file = \
+			 \"{secret_arg}\"\nturn-ttl-secs = 60"
+		))
+		.unwrap();
+		let c = Config::merge(parse(&[]), file).unwrap();
+		assert_eq!(c.turn.unwrap().ttl_secs, 60);
+		// Half a configuration, a bad URL, a bad secret, a zero lifetime: refused at start.
+		std::fs::write(dir.path().join("short"), "abc").unwrap();
+		let short = dir.path().join("short");
+		for args in [
+			vec!["--turn-url", urls],
+			vec!["--turn-secret-file", secret_arg],
+			vec!["--turn-url", "stun:127.0.0.1:3478", "--turn-secret-file", secret_arg],
+			vec!["--turn-url", urls, "--turn-secret-file", short.to_str().unwrap()],
+			vec!["--turn-url", urls, "--turn-secret-file", "/nonexistent/secret"],
+			vec!["--turn-url", urls, "--turn-secret-file", secret_arg, "--turn-ttl-secs", "0"],
+		] {
+			assert!(Config::merge(parse(&args), FileConfig::default()).is_err(), "{args:?}");
+		}
 	}
 
 	#[test]

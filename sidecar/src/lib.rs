@@ -156,6 +156,8 @@ pub struct Sidecar {
 	pub door: access::admission::Door,
 	/// The streams it serves: those naming [`Sidecar::relayer`], on the operator's terms.
 	pub terms: access::terms::Terms,
+	/// The TURN servers members get credentials for, if any.
+	pub turn: Option<access::turn::TurnIssuer>,
 }
 
 impl Sidecar {
@@ -187,6 +189,7 @@ impl Sidecar {
 			tokens: Tokens::ephemeral(),
 			web: Arc::new(WebSettings::default()),
 			whip: Arc::default(),
+			turn: None,
 			relayer: None,
 			door,
 			terms: access::terms::Terms {
@@ -210,6 +213,20 @@ impl Sidecar {
 		self.media = Some(media);
 		self.tokens = tokens;
 		self
+	}
+
+	/// With TURN servers for members.
+	pub fn with_turn(mut self, turn: access::turn::TurnIssuer) -> Self {
+		self.turn = Some(turn);
+		self
+	}
+
+	/// TURN credentials for `user` (none without TURN servers, or without a user).
+	pub fn ice_grant(&self, user: Option<access::turn::TurnUser>) -> access::turn::IceGrant {
+		match (&self.turn, user) {
+			(Some(turn), Some(user)) => turn.issue(user, clock::unix_secs()),
+			_ => access::turn::IceGrant::default(),
+		}
 	}
 
 	/// With web pages.

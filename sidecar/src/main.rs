@@ -117,6 +117,11 @@ async fn run(config: Config) -> Result<(), String> {
 		node_url: config.public_node_url.clone(),
 		dev_accounts: config.dev_accounts,
 	});
+	if let Some(turn) = &config.turn {
+		let issuer = turn.issuer().map_err(|e| e.to_string())?;
+		tracing::info!(urls = ?issuer.urls(), ttl_secs = turn.ttl_secs, "TURN credentials for members");
+		sidecar = sidecar.with_turn(issuer);
+	}
 	if let Some(pair) = &relayer {
 		use sp_runtime::traits::IdentifyAccount;
 		sidecar = sidecar.with_relayer(

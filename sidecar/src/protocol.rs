@@ -174,6 +174,17 @@ pub struct PeerInfo {
 	pub role: Role,
 }
 
+/// A TURN server and a credential for it, in the shape of a browser's `RTCIceServer`.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct IceServer {
+	/// `turn:host:port?transport=udp|tcp` URLs sharing the credential.
+	pub urls: Vec<String>,
+	/// `<expires, unix seconds>:<user id>`.
+	pub username: String,
+	/// The password the TURN server derives from the username and their shared secret.
+	pub credential: String,
+}
+
 /// A chat message.
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
 pub struct ChatEntry {
@@ -372,6 +383,9 @@ pub enum ClientMessage {
 	},
 	/// Ask for a WHEP token for the session watched on this connection.
 	WatchToken {},
+	/// Ask for fresh TURN credentials (a member of a room only), e.g. before re-offering
+	/// media once those of `joined` are about to expire.
+	IceServers {},
 }
 
 impl ClientMessage {
@@ -391,12 +405,13 @@ impl ClientMessage {
 			Self::MediaClose {} => "media_close",
 			Self::PublishToken { .. } => "publish_token",
 			Self::WatchToken {} => "watch_token",
+			Self::IceServers {} => "ice_servers",
 		}
 	}
 }
 
 /// The `type`s of [`ClientMessage`], to tell `unknown_type` from `bad_json`.
-const CLIENT_TYPES: [&str; 13] = [
+const CLIENT_TYPES: [&str; 14] = [
 	"auth",
 	"publish",
 	"watch",
@@ -410,6 +425,7 @@ const CLIENT_TYPES: [&str; 13] = [
 	"media_close",
 	"publish_token",
 	"watch_token",
+	"ice_servers",
 ];
 
 /// The state of a connection's media, in `media_state`.
@@ -457,6 +473,12 @@ pub enum ServerMessage {
 		/// The members this one may signal: the publisher for a viewer, the viewers for the
 		/// publisher.
 		peers: Vec<PeerInfo>,
+		/// TURN servers for this member's media, when the sidecar has any.
+		#[serde(default, skip_serializing_if = "Vec::is_empty")]
+		ice_servers: Vec<IceServer>,
+		/// When their credentials stop working, unix seconds.
+		#[serde(default, skip_serializing_if = "Option::is_none")]
+		ice_expires_at: Option<u64>,
 	},
 	/// The room's recent chat, after `joined`.
 	ChatHistory {
@@ -548,6 +570,12 @@ pub enum ServerMessage {
 		whip_url: String,
 		/// When the token stops being accepted, unix seconds.
 		expires_at: u64,
+		/// TURN servers for the WHIP client, when the sidecar has any.
+		#[serde(default, skip_serializing_if = "Vec::is_empty")]
+		ice_servers: Vec<IceServer>,
+		/// When their credentials stop working, unix seconds.
+		#[serde(default, skip_serializing_if = "Option::is_none")]
+		ice_expires_at: Option<u64>,
 	},
 	/// A session's WHEP endpoint and bearer token.
 	WatchToken {
@@ -559,6 +587,20 @@ pub enum ServerMessage {
 		token: String,
 		/// The WHEP endpoint (a path on this server).
 		whep_url: String,
+		/// TURN servers for the WHEP client, when the sidecar has any.
+		#[serde(default, skip_serializing_if = "Vec::is_empty")]
+		ice_servers: Vec<IceServer>,
+		/// When their credentials stop working, unix seconds.
+		#[serde(default, skip_serializing_if = "Option::is_none")]
+		ice_expires_at: Option<u64>,
+	},
+	/// Fresh TURN credentials, answering `ice_servers`: none (and no expiry) when the sidecar
+	/// has no TURN server.
+	IceServers {
+		/// The servers, each with a credential.
+		ice_servers: Vec<IceServer>,
+		/// When the credentials stop working, unix seconds.
+		ice_expires_at: Option<u64>,
 	},
 	/// A request failed.
 	Error {
@@ -790,6 +832,7 @@ mod tests {
 		});
 		roundtrip_client(ClientMessage::Chat { text: "hello \"world\" ✓".into() });
 		roundtrip_client(ClientMessage::DeleteChat { id: 5 });
+		roundtrip_client(ClientMessage::IceServers {});
 	}
 
 	#[test]
@@ -805,7 +848,42 @@ mod tests {
 			stream_id: 1,
 			peer_id: 2,
 			peers: vec![PeerInfo { peer_id: 1, account: "x".into(), role: Role::Publisher }],
+			ice_servers: Vec::new(),
+			ice_expires_at: None,
 		});
+		let ice = IceServer {
+			urls: vec!["turn:127.0.0.1:3478?transport=udp".into()],
+			username: "1700000000:s2".into(),
+			credential: "c2Vj".into(),
+		};
+		roundtrip_server(ServerMessage::Joined {
+			role: Role::Publisher,
+			stream_id: 1,
+			peer_id: 2,
+			peers: Vec::new(),
+			ice_servers: vec![ice.clone()],
+			ice_expires_at: Some(1_700_000_000),
+		});
+		roundtrip_server(ServerMessage::IceServers {
+			ice_servers: vec![ice],
+			ice_expires_at: Some(1_700_000_000),
+		});
+		roundtrip_server(ServerMessage::IceServers {
+			ice_servers: Vec::new(),
+			ice_expires_at: None,
+		});
+		// Without TURN, `joined` is what it always was.
+		assert_eq!(
+			encode(&ServerMessage::Joined {
+				role: Role::Viewer,
+				stream_id: 1,
+				peer_id: 2,
+				peers: Vec::new(),
+				ice_servers: Vec::new(),
+				ice_expires_at: None,
+			}),
+			r#"{"v":1,"type":"joined","role":"viewer","stream_id":1,"peer_id":2,"peers":[]}"#
+		);
 		let entry = ChatEntry { id: 1, from: "a".into(), text: "hi".into(), at_ms: 5 };
 		roundtrip_server(ServerMessage::ChatHistory { messages: vec![entry.clone()] });
 		roundtrip_server(ServerMessage::Chat(entry));

@@ -70,6 +70,20 @@ async fn server_relaying(
 	tweak: impl FnOnce(&mut Settings),
 	relayer: Option<sp_core::crypto::AccountId32>,
 ) -> Server {
+	server_built(max_message_bytes, media, tweak, move |sidecar| match relayer {
+		Some(relayer) => sidecar.with_relayer(relayer),
+		None => sidecar,
+	})
+	.await
+}
+
+/// As [`server_tweaked`], with the services changed by `build` (a relayer, TURN servers).
+async fn server_built(
+	max_message_bytes: usize,
+	media: bool,
+	tweak: impl FnOnce(&mut Settings),
+	build: impl FnOnce(Sidecar) -> Sidecar,
+) -> Server {
 	let dir = tempfile::tempdir().unwrap();
 	let store = Store::open(dir.path().join("db.sqlite")).unwrap();
 	let chain = ChainView::offline(GENESIS);
@@ -95,10 +109,7 @@ async fn server_relaying(
 	};
 	tweak(&mut settings);
 	let metrics = Metrics::new().unwrap();
-	let mut sidecar = Sidecar::new(chain.clone(), store.clone(), metrics.clone(), settings);
-	if let Some(relayer) = relayer {
-		sidecar = sidecar.with_relayer(relayer);
-	}
+	let mut sidecar = build(Sidecar::new(chain.clone(), store.clone(), metrics.clone(), settings));
 	let tokens = Tokens::ephemeral();
 	if media {
 		let sfu = MediaServer::start(MediaConfig::default(), metrics.media.clone()).unwrap();
@@ -608,7 +619,8 @@ async fn media_signaling_rules() {
 	send(&mut bob, &ClientMessage::MediaOffer { sdp: "not sdp".into() }).await;
 	assert_eq!(error_code(&mut bob).await, ErrorCode::BadSdp);
 	send(&mut bob, &ClientMessage::WatchToken {}).await;
-	let ServerMessage::WatchToken { stream_id, session_id, token, whep_url } = recv(&mut bob).await
+	let ServerMessage::WatchToken { stream_id, session_id, token, whep_url, .. } =
+		recv(&mut bob).await
 	else {
 		panic!("a watch token")
 	};
@@ -654,6 +666,211 @@ async fn media_signaling_rules() {
 	send(&mut bob, &ClientMessage::Leave {}).await;
 	let ServerMessage::MediaState { state, reason } = recv(&mut bob).await else { panic!() };
 	assert_eq!((state, reason.as_deref()), (protocol::MediaState::Closed, Some("closed")));
+}
+
+/// A raw HTTP/1.1 request's whole response (the request must say `Connection: close`).
+async fn http_raw(addr: SocketAddr, request: &str) -> String {
+	let mut tcp = TcpStream::connect(addr).await.unwrap();
+	tcp.write_all(request.as_bytes()).await.unwrap();
+	let mut out = Vec::new();
+	tokio::time::timeout(Duration::from_secs(10), tcp.read_to_end(&mut out))
+		.await
+		.expect("an answer within 10 s")
+		.unwrap();
+	String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The `Link` header values of a raw response.
+fn links(response: &str) -> Vec<String> {
+	let head = response.split("\r\n\r\n").next().unwrap_or_default();
+	head.lines()
+		.filter_map(|l| l.split_once(':'))
+		.filter(|(name, _)| name.eq_ignore_ascii_case("link"))
+		.map(|(_, v)| v.trim().to_owned())
+		.collect()
+}
+
+/// TURN credentials go to members only, bound to what they are members for: a viewer's
+/// session, a stream's publisher. A stranger (not in a room, no token, a forged or rotated
+/// token, a CORS preflight) gets none, and `/config.json` says only that TURN exists.
+#[tokio::test]
+async fn turn_credentials_only_for_members() {
+	use vilokanam_sidecar::access::turn::{TurnIssuer, TurnUser};
+	const TTL: u64 = 600;
+	let urls = vec![
+		"turn:127.0.0.1:3478?transport=udp".to_owned(),
+		"turn:127.0.0.1:3478?transport=tcp".to_owned(),
+	];
+	let secret = "0123456789abcdef0123456789abcdef";
+	let issuer = TurnIssuer::new(urls.clone(), secret, TTL).unwrap();
+	let s = server_built(16 * 1024, true, |_| {}, {
+		let issuer = issuer.clone();
+		move |sidecar| sidecar.with_turn(issuer)
+	})
+	.await;
+	// What a member should have been given: the issuer's credential for `user`, issued when
+	// the server said it expires (so the HMAC is checked, not only the shape).
+	let expected = |user: TurnUser, expires_at: u64| issuer.issue(user, expires_at - TTL).servers;
+	let fresh = |expires_at: u64| {
+		let now = vilokanam_sidecar::clock::unix_secs();
+		(now + TTL - 5..=now + TTL + 5).contains(&expires_at)
+	};
+
+	let config = reqwest_free_get(s.addr, "/config.json").await;
+	assert!(config.contains("\"turn\":true"), "{config}");
+	assert!(!config.contains(secret) && !config.contains("turn:"), "{config}");
+
+	// Not in a room: nothing, authenticated or not.
+	let (mut stranger, _) = connect(&s).await;
+	send(&mut stranger, &ClientMessage::IceServers {}).await;
+	assert_eq!(error_code(&mut stranger).await, ErrorCode::NotInRoom);
+	let mut dave = authed(&s, &pair("Dave")).await;
+	send(&mut dave, &ClientMessage::IceServers {}).await;
+	assert_eq!(error_code(&mut dave).await, ErrorCode::NotInRoom);
+	// Dave cannot join with Bob's session, so he gets no credential that way either.
+	send(&mut dave, &ClientMessage::Watch { stream_id: 1, session_id: 100 }).await;
+	assert_eq!(error_code(&mut dave).await, ErrorCode::Forbidden);
+	send(&mut dave, &ClientMessage::IceServers {}).await;
+	assert_eq!(error_code(&mut dave).await, ErrorCode::NotInRoom);
+
+	// Bob, watching with session 100: a credential of his session in `joined`, again on
+	// request, and with his WHEP token.
+	let mut bob = authed(&s, &pair("Bob")).await;
+	send(&mut bob, &ClientMessage::Watch { stream_id: 1, session_id: 100 }).await;
+	let ServerMessage::Joined { ice_servers, ice_expires_at: Some(expires_at), .. } =
+		recv(&mut bob).await
+	else {
+		panic!("joined with TURN servers")
+	};
+	assert!(fresh(expires_at), "{expires_at}");
+	assert_eq!(ice_servers, expected(TurnUser::Session(100), expires_at));
+	assert_eq!(ice_servers[0].urls, urls);
+	assert_eq!(ice_servers[0].username, format!("{expires_at}:s100"));
+	assert!(matches!(recv(&mut bob).await, ServerMessage::ChatHistory { .. }));
+	send(&mut bob, &ClientMessage::IceServers {}).await;
+	let ServerMessage::IceServers { ice_servers, ice_expires_at: Some(expires_at) } =
+		recv(&mut bob).await
+	else {
+		panic!("ice_servers")
+	};
+	assert!(fresh(expires_at));
+	assert_eq!(ice_servers, expected(TurnUser::Session(100), expires_at));
+	send(&mut bob, &ClientMessage::WatchToken {}).await;
+	let ServerMessage::WatchToken { token: watch_token, ice_servers, ice_expires_at, .. } =
+		recv(&mut bob).await
+	else {
+		panic!("a watch token")
+	};
+	assert_eq!(ice_servers, expected(TurnUser::Session(100), ice_expires_at.unwrap()));
+
+	// Alice, the creator: the stream's publisher credential, in `joined` and with her token.
+	let mut alice = authed(&s, &pair("Alice")).await;
+	send(&mut alice, &ClientMessage::Publish { stream_id: 1 }).await;
+	let ServerMessage::Joined { ice_servers, ice_expires_at: Some(expires_at), .. } =
+		recv(&mut alice).await
+	else {
+		panic!("joined with TURN servers")
+	};
+	assert_eq!(ice_servers, expected(TurnUser::Publisher(1), expires_at));
+	assert!(matches!(recv(&mut alice).await, ServerMessage::ChatHistory { .. }));
+	send(&mut alice, &ClientMessage::PublishToken { stream_id: 1, rotate: false }).await;
+	let ServerMessage::PublishToken { token: publish_token, ice_servers, ice_expires_at, .. } =
+		recv(&mut alice).await
+	else {
+		panic!("a publish token")
+	};
+	assert_eq!(ice_servers, expected(TurnUser::Publisher(1), ice_expires_at.unwrap()));
+
+	// WHEP/WHIP `OPTIONS`: Links with a valid bearer token only, never on a preflight.
+	let options = |path: &str, extra: &str| {
+		format!("OPTIONS {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n{extra}\r\n")
+	};
+	let bearer = |t: &str| format!("Authorization: Bearer {t}\r\n");
+	let got = links(&http_raw(s.addr, &options("/whep/1", &bearer(&watch_token))).await);
+	assert_eq!(got.len(), 2, "{got:?}");
+	assert!(got[0].starts_with(&format!("<{}>; rel=\"ice-server\"; username=\"", urls[0])));
+	assert!(got[0].contains(":s100\"; credential=\"") && got[1].contains(":s100\""), "{got:?}");
+	let got = links(&http_raw(s.addr, &options("/whip/1", &bearer(&publish_token))).await);
+	assert!(got.len() == 2 && got[0].contains(":p1\""), "{got:?}");
+	let preflight = format!("{}Access-Control-Request-Method: POST\r\n", bearer(&watch_token));
+	let r = http_raw(s.addr, &options("/whep/1", &preflight)).await;
+	assert!(r.starts_with("HTTP/1.1 204") && links(&r).is_empty(), "{r}");
+	let last = if watch_token.ends_with('0') { '1' } else { '0' };
+	let forged = format!("{}{last}", &watch_token[..watch_token.len() - 1]);
+	for request in [
+		options("/whep/1", ""),
+		options("/whep/1", &bearer(&forged)),
+		options("/whep/1", &bearer(&publish_token)),
+		options("/whip/1", &bearer(&watch_token)),
+		// Another stream's publish token names stream 1: refused for stream 2.
+		options("/whip/2", &bearer(&publish_token)),
+	] {
+		let r = http_raw(s.addr, &request).await;
+		assert!(r.starts_with("HTTP/1.1 204") && links(&r).is_empty(), "{request}\n{r}");
+	}
+
+	// The `201` of a WHEP offer carries the session's servers.
+	let (_, offer) = vilokanam_media_bots::ViewerBot::new().await.unwrap();
+	let post = format!(
+		"POST /whep/1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n{}Content-Type: \
+		 application/sdp\r\nContent-Length: {}\r\n\r\n{offer}",
+		bearer(&watch_token),
+		offer.len()
+	);
+	let r = http_raw(s.addr, &post).await;
+	assert!(r.starts_with("HTTP/1.1 201"), "{r}");
+	let got = links(&r);
+	assert!(got.len() == 2 && got.iter().all(|l| l.contains(":s100\"")), "{got:?}");
+
+	// Rotating the publish tokens takes their TURN servers with them.
+	send(&mut alice, &ClientMessage::PublishToken { stream_id: 1, rotate: true }).await;
+	assert!(matches!(recv(&mut alice).await, ServerMessage::PublishToken { .. }));
+	let r = http_raw(s.addr, &options("/whip/1", &bearer(&publish_token))).await;
+	assert!(links(&r).is_empty(), "{r}");
+
+	// A watch token outlives its session; the TURN servers it fetched do not come again once
+	// the session closed on chain, nor does a WHEP offer get any.
+	s.chain.apply_events([RuntimeEvent::Ticks(pallet_ticks::Event::SessionClosed {
+		session_id: 100,
+		settled_seconds: 0,
+		refunded: 0,
+		reason: vilokanam_chain_client::CloseReason::Closed,
+	})]);
+	let r = http_raw(s.addr, &options("/whep/1", &bearer(&watch_token))).await;
+	assert!(r.starts_with("HTTP/1.1 204") && links(&r).is_empty(), "{r}");
+	let r = http_raw(s.addr, &post).await;
+	assert!(r.starts_with("HTTP/1.1 403") && links(&r).is_empty(), "{r}");
+}
+
+/// Without TURN servers nothing changes for clients: `joined` has no `ice_servers`, asking
+/// for them gets none, `/config.json` says `turn: false`, WHEP answers carry no `Link`.
+#[tokio::test]
+async fn no_turn_no_ice_servers() {
+	let s = server_with(16 * 1024, true).await;
+	assert!(reqwest_free_get(s.addr, "/config.json").await.contains("\"turn\":false"));
+	let mut bob = authed(&s, &pair("Bob")).await;
+	send(&mut bob, &ClientMessage::Watch { stream_id: 1, session_id: 100 }).await;
+	let ServerMessage::Joined { ice_servers, ice_expires_at, .. } = recv(&mut bob).await else {
+		panic!("joined")
+	};
+	assert!(ice_servers.is_empty() && ice_expires_at.is_none());
+	assert!(matches!(recv(&mut bob).await, ServerMessage::ChatHistory { .. }));
+	send(&mut bob, &ClientMessage::IceServers {}).await;
+	assert_eq!(
+		recv(&mut bob).await,
+		ServerMessage::IceServers { ice_servers: Vec::new(), ice_expires_at: None }
+	);
+	send(&mut bob, &ClientMessage::WatchToken {}).await;
+	let ServerMessage::WatchToken { token, .. } = recv(&mut bob).await else { panic!() };
+	let r = http_raw(
+		s.addr,
+		&format!(
+			"OPTIONS /whep/1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: \
+			 Bearer {token}\r\n\r\n"
+		),
+	)
+	.await;
+	assert!(r.starts_with("HTTP/1.1 204") && links(&r).is_empty(), "{r}");
 }
 
 /// Whether the server closed `tcp` (EOF or reset) within `within`.

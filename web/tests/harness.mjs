@@ -3,8 +3,10 @@
 // `stopAll()` (SIGINT, then SIGKILL after a grace period), also when a test fails.
 
 import { spawn, spawnSync } from 'node:child_process';
+import { randomInt } from 'node:crypto';
 import { createWriteStream, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import dgram from 'node:dgram';
+import net from 'node:net';
 import { homedir, tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -21,6 +23,7 @@ const targetDir = process.env.CARGO_TARGET_DIR || join(homedir(), '.cache', 'vil
 export const NODE_BIN = process.env.NODE_BIN || join(targetDir, 'release', 'vilokanam-node');
 export const SIDECAR_BIN = process.env.SIDECAR_BIN || join(targetDir, 'release', 'vilokanam-sidecar');
 export const CHROMIUM = process.env.CHROMIUM_BIN || '/usr/bin/chromium';
+export const TURN_BIN = process.env.TURN_BIN || '/usr/bin/turnserver';
 
 export const CHROMIUM_ARGS = [
   '--no-sandbox',
@@ -93,7 +96,7 @@ export function ensureArtifacts() {
 
 /** Starts `bin` with `args`; its output goes to test-artifacts/<run>-<name>.log. */
 function start(name, bin, args, opts = {}) {
-  if (!existsSync(bin)) throw new Error(`${name} binary not found at ${bin} (set ${name === 'node' ? 'NODE_BIN' : 'SIDECAR_BIN'})`);
+  if (!existsSync(bin)) throw new Error(`${name} binary not found at ${bin} (set ${name.toUpperCase()}_BIN)`);
   ensureArtifacts();
   const logPath = join(ARTIFACTS_DIR, `${RUN_NAME}-${name}.log`);
   const log = createWriteStream(logPath);
@@ -133,8 +136,51 @@ export async function startNode() {
   return { proc, rpcPort, wsUrl: `ws://127.0.0.1:${rpcPort}` };
 }
 
-/** The sidecar in front of `nodeWsUrl` with a fresh database; resolves once /health is ok. */
-export async function startSidecar(nodeWsUrl, { alsoKnownAs = [] } = {}) {
+/** Whether something accepts TCP connections on 127.0.0.1:`port`. */
+function tcpOpen(port) {
+  return new Promise((resolveOpen) => {
+    const sock = net.connect(port, '127.0.0.1');
+    sock.once('connect', () => {
+      sock.destroy();
+      resolveOpen(true);
+    });
+    sock.once('error', () => resolveOpen(false));
+  });
+}
+
+/**
+ * coturn on 127.0.0.1 with the TURN REST shared secret (`use-auth-secret`, as the sidecar's
+ * `--turn-secret-file`), configured by scripts/coturn-conf.sh: UDP and TCP on one free port, UDP relays only, to
+ * 127.0.0.1 only (the SFU). Resolves once its TCP port accepts connections to
+ * `{proc, port, secretFile, urls}`; its log (stdout) is test-artifacts/<run>-turn.log.
+ */
+export async function startTurn() {
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'vilokanam-web-turn-'));
+  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+  // The configuration scripts/run.sh runs coturn with (scripts/coturn-conf.sh): a fresh secret,
+  // relays from 127.0.0.1 to 127.0.0.1 (the SFU) only, on relay ports of their own.
+  const minPort = randomInt(50000, 60000 - 41);
+  const r = spawnSync(join(REPO_DIR, 'scripts', 'coturn-conf.sh'), [dir, '127.0.0.1', String(port), '127.0.0.1', String(minPort)], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`scripts/coturn-conf.sh failed:\n${r.stdout}\n${r.stderr}`);
+  const secretFile = join(dir, 'turn-secret');
+  const conf = join(dir, 'turnserver.conf');
+  const proc = start('turn', TURN_BIN, ['-c', conf]);
+  await waitFor('coturn to accept TCP connections', async () => {
+    if (proc.exited) throw new Error(`coturn exited; see ${proc.logPath}`);
+    return tcpOpen(port);
+  }, { timeoutMs: 20_000, intervalMs: 200 });
+  return {
+    proc, port, secretFile,
+    urls: [`turn:127.0.0.1:${port}?transport=udp`, `turn:127.0.0.1:${port}?transport=tcp`],
+  };
+}
+
+/**
+ * The sidecar in front of `nodeWsUrl` with a fresh database; resolves once /health is ok.
+ * `extraArgs`: more flags (e.g. `--turn-url …`).
+ */
+export async function startSidecar(nodeWsUrl, { alsoKnownAs = [], extraArgs = [] } = {}) {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'vilokanam-web-sidecar-'));
   cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
@@ -148,7 +194,7 @@ export async function startSidecar(nodeWsUrl, { alsoKnownAs = [] } = {}) {
   // Other origins it is reached at (a reverse proxy in front of it): logins bound to those are
   // its own too.
   if (alsoKnownAs.length) args.push('--public-url', [`http://127.0.0.1:${port}`, ...alsoKnownAs].join(','));
-  args.push(...(process.env.SIDECAR_EXTRA_ARGS ?? '').split(/\s+/).filter(Boolean));
+  args.push(...extraArgs, ...(process.env.SIDECAR_EXTRA_ARGS ?? '').split(/\s+/).filter(Boolean));
   const proc = start('sidecar', SIDECAR_BIN, args, { cwd: REPO_DIR });
   await waitFor('the sidecar /health to be ok', async () => {
     if (proc.exited) throw new Error(`the sidecar exited; see ${proc.logPath}`);

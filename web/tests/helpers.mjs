@@ -21,16 +21,17 @@ export const TX_TIMEOUT = 8 * BLOCK_MS; // a transaction is in a block within on
 
 /**
  * Builds the pages and starts a fresh dev node, the sidecar in front of it (serving the pages and
- * /config.json, relayer //Ferdie), polkadot.js and Chromium; all stopped by `stopAll()`.
+ * /config.json, relayer //Ferdie; `sidecarArgs`: more of its flags), polkadot.js and Chromium;
+ * all stopped by `stopAll()`.
  */
-export async function startStack({ alsoKnownAs = [] } = {}) {
+export async function startStack({ alsoKnownAs = [], sidecarArgs = [] } = {}) {
   // This file's screenshots of an earlier run would mislead.
   for (const f of readdirSync(ensureArtifacts())) {
     if (f.startsWith(`${RUN_NAME}-`) && f.endsWith('.png')) rmSync(join(ARTIFACTS_DIR, f));
   }
   build();
   const node = await startNode();
-  const sidecar = await startSidecar(node.wsUrl, { alsoKnownAs });
+  const sidecar = await startSidecar(node.wsUrl, { alsoKnownAs, extraArgs: sidecarArgs });
   assert.ok(await sidecarServesPages(sidecar.origin), 'the sidecar serves the built pages');
   const provider = new WsProvider(node.wsUrl);
   const api = await ApiPromise.create({ provider, noInitWarn: true });

@@ -4,7 +4,7 @@
 //! tokens of WHIP and WHEP, [`rights`] decides who may publish and watch (and builds the media
 //! gates that keep deciding) for the streams [`terms`] says this sidecar serves, [`rate`]
 //! limits how often, [`admission`] how many connections and costly requests each client
-//! address gets.
+//! address gets, and [`turn`] issues the TURN credentials of members.
 
 pub mod admission;
 pub mod identity;
@@ -12,3 +12,4 @@ pub mod rate;
 pub mod rights;
 pub mod terms;
 pub mod tokens;
+pub mod turn;

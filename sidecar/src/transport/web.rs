@@ -1,7 +1,7 @@
 //! The web pages (viewer and creator), served from `--web-dir`, and what they need to know.
 //!
-//! - `GET /config.json`: where the chain node is, whether to offer development accounts, and
-//!   the media server's candidate;
+//! - `GET /config.json`: where the chain node is, whether to offer development accounts, the
+//!   media server's candidate, and whether members get TURN servers (never a credential);
 //! - `GET /media/stats`: the SFU's once-per-second snapshot (rooms, publishers, viewers);
 //! - any other `GET`: a file under the web directory (`/` is `index.html`); paths are
 //!   confined to that directory.
@@ -23,6 +23,8 @@ pub fn config(sidecar: &Sidecar) -> Response<Full<Bytes>> {
 		"ws_path": "/ws",
 		"dev": sidecar.web.dev_accounts,
 		"media": sidecar.media.as_ref().map(|m| m.candidate().to_string()),
+		// Members get TURN credentials in `joined`; only whether there are any is public.
+		"turn": sidecar.turn.is_some(),
 		"genesis": sidecar.chain.genesis().map(|g| format!("{g:?}")),
 		// How late a voucher may be before the media pauses.
 		"voucher_grace_ms": sidecar.settings.voucher_grace.as_millis() as u64,

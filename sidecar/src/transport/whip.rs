@@ -6,7 +6,11 @@
 //! - `POST /whep/{stream}` the same with a watch token (the viewer's open session);
 //! - `DELETE` on the `Location` ends the session; `OPTIONS` answers CORS preflights;
 //!   `PATCH` (trickle ICE, ICE restart) is not supported: the server is ICE-lite and its one
-//!   candidate is in the answer, so `405`.
+//!   candidate is in the answer, so `405`;
+//! - TURN servers, when the sidecar has them, come as RFC 9725 `Link: <turn:…>;
+//!   rel="ice-server"` headers on the `201` (credentials of the token's session or stream),
+//!   and on an `OPTIONS` whose bearer token an offer would be accepted with (never on a CORS
+//!   preflight, which carries no credentials).
 //!
 //! Rights are the same as over the WebSocket ([`crate::access::rights`]), checked against the
 //! chain when the offer comes and then by the media engine's gates for as long as the session
@@ -20,6 +24,7 @@ use crate::{
 	access::{
 		rights::{self, PublisherGate, Refusal, ViewerGate},
 		tokens::{PublishClaims, TokenError},
+		turn::TurnUser,
 	},
 	clock, protocol,
 	transport::http,
@@ -129,7 +134,11 @@ pub async fn handle(req: Request<Incoming>, sidecar: Sidecar) -> Response<Full<B
 	}
 	match (req.method().clone(), resource) {
 		(Method::OPTIONS, _) => {
+			let links = ice_links(&req, &sidecar, kind, stream_id).await;
 			let mut r = respond(StatusCode::NO_CONTENT, Bytes::new());
+			for link in links {
+				r.headers_mut().append(header::LINK, link);
+			}
 			let h = r.headers_mut();
 			h.insert(
 				header::ACCESS_CONTROL_ALLOW_METHODS,
@@ -201,6 +210,10 @@ async fn offer(
 	};
 	let Ok(sdp) = std::str::from_utf8(&body) else {
 		return respond(StatusCode::BAD_REQUEST, "the offer is not UTF-8\n");
+	};
+	let turn_user = match &claimed {
+		Claimed::Publisher(_) => TurnUser::Publisher(stream_id),
+		Claimed::Viewer(session_id, _) => TurnUser::Session(*session_id),
 	};
 	let (gate, label, seat): (Arc<dyn Gate>, String, _) = match claimed {
 		Claimed::Publisher(claims) => {
@@ -289,8 +302,60 @@ async fn offer(
 	if let Ok(v) = HeaderValue::from_str(&format!("/{prefix}/{stream_id}/{id}")) {
 		h.insert(header::LOCATION, v);
 	}
+	for link in link_values(&sidecar, turn_user) {
+		h.append(header::LINK, link);
+	}
 	cors(h);
 	r
+}
+
+/// The `Link` values of `user`'s TURN servers (none without TURN).
+fn link_values(sidecar: &Sidecar, user: TurnUser) -> Vec<HeaderValue> {
+	let grant = sidecar.ice_grant(Some(user));
+	grant.link_headers().into_iter().filter_map(|l| HeaderValue::from_str(&l).ok()).collect()
+}
+
+/// TURN `Link`s for an `OPTIONS` request: only with a bearer token an offer would be accepted
+/// with (its MAC, expiry and generation, and the chain's say on the right it names), and never
+/// on a CORS preflight (RFC 9725: it carries no credentials, and its answer may be cached for
+/// others).
+async fn ice_links(
+	req: &Request<Incoming>,
+	sidecar: &Sidecar,
+	role: MediaRole,
+	stream_id: u64,
+) -> Vec<HeaderValue> {
+	if sidecar.turn.is_none() || req.headers().contains_key(header::ACCESS_CONTROL_REQUEST_METHOD) {
+		return Vec::new();
+	}
+	let Some(token) = http::bearer(req) else { return Vec::new() };
+	// The checks of an offer: the token, then the right it names, now.
+	let (chain, terms) = (&sidecar.chain, &sidecar.terms);
+	let user = match role {
+		MediaRole::Publisher => {
+			let Ok(claims) = sidecar.tokens.check_publish(&token, stream_id, clock::unix_secs())
+			else {
+				return Vec::new();
+			};
+			// A rotated token is worth nothing, TURN included.
+			let current = sidecar.store.publish_generation(stream_id).await;
+			let right = rights::may_publish(chain, terms, stream_id, |c| *c == claims.account);
+			match (current, right.await) {
+				(Ok(g), Ok(_)) if g == claims.generation => TurnUser::Publisher(stream_id),
+				_ => return Vec::new(),
+			}
+		},
+		MediaRole::Viewer => {
+			let Ok((session_id, viewer)) = sidecar.tokens.check_watch(&token) else {
+				return Vec::new();
+			};
+			match rights::may_watch(chain, terms, stream_id, session_id, |v| *v == viewer).await {
+				Ok(_) => TurnUser::Session(session_id),
+				Err(_) => return Vec::new(),
+			}
+		},
+	};
+	link_values(sidecar, user)
 }
 
 /// What a token claims, checked before the body is read.

@@ -12,6 +12,7 @@ use crate::{
 	access::rate::TokenBucket,
 	access::rights::{self, PublisherGate, Refusal, ViewerGate, WatchRight},
 	access::tokens::PublishClaims,
+	access::turn::TurnUser,
 	billing::close_intent::{self, CloseError, IntentRequest},
 	billing::heartbeat::{Heartbeat, HeartbeatError, Verdict},
 	chain::view::{SessionEntry, ViewError},
@@ -419,6 +420,7 @@ impl Conn {
 				self.on_publish_token(stream_id, rotate).await
 			},
 			ClientMessage::WatchToken {} => self.on_watch_token(),
+			ClientMessage::IceServers {} => self.on_ice_servers(),
 			ClientMessage::Close {
 				session_id,
 				cumulative_seconds,
@@ -614,8 +616,16 @@ impl Conn {
 		}
 		let stream_id = req.stream.id;
 		let role = req.role;
+		let grant = self.sidecar.ice_grant(turn_user(role, stream_id, req.session.as_ref()));
 		let (membership, peers) = self.sidecar.rooms.join(req);
-		self.send(&ServerMessage::Joined { role, stream_id, peer_id: membership.peer_id, peers });
+		self.send(&ServerMessage::Joined {
+			role,
+			stream_id,
+			peer_id: membership.peer_id,
+			peers,
+			ice_servers: grant.servers,
+			ice_expires_at: grant.expires_at,
+		});
 		self.membership = Some(membership);
 		match self.sidecar.rooms.chat_history(stream_id).await {
 			Ok(messages) => self.send(&ServerMessage::ChatHistory { messages }),
@@ -728,11 +738,14 @@ impl Conn {
 		}
 		let expires_s = clock::unix_secs() + self.sidecar.settings.publish_token_ttl.as_secs();
 		let claims = PublishClaims { stream_id, account, generation, expires_s };
+		let grant = self.sidecar.ice_grant(Some(TurnUser::Publisher(stream_id)));
 		self.send(&ServerMessage::PublishToken {
 			stream_id,
 			token: self.sidecar.tokens.publish(&claims),
 			whip_url: format!("/whip/{stream_id}"),
 			expires_at: expires_s,
+			ice_servers: grant.servers,
+			ice_expires_at: grant.expires_at,
 		});
 		Ok(())
 	}
@@ -743,13 +756,38 @@ impl Conn {
 		let session = m.session.clone().ok_or_else(not_in_room)?;
 		let stream_id = m.stream_id();
 		let token = self.sidecar.tokens.watch(session.id, &account);
+		let grant = self.sidecar.ice_grant(Some(TurnUser::Session(session.id)));
 		self.send(&ServerMessage::WatchToken {
 			stream_id,
 			session_id: session.id,
 			token,
 			whep_url: format!("/whep/{stream_id}"),
+			ice_servers: grant.servers,
+			ice_expires_at: grant.expires_at,
 		});
 		Ok(())
+	}
+
+	/// `ice_servers`: fresh TURN credentials for the room's member.
+	fn on_ice_servers(&mut self) -> Result<(), (ErrorCode, String)> {
+		let m = active(&mut self.membership).ok_or_else(not_in_room)?;
+		let user = turn_user(m.role, m.stream_id(), m.session.as_ref());
+		let grant = self.sidecar.ice_grant(user);
+		self.send(&ServerMessage::IceServers {
+			ice_servers: grant.servers,
+			ice_expires_at: grant.expires_at,
+		});
+		Ok(())
+	}
+}
+
+/// Whose TURN credential a member gets: its session's for a viewer, the stream's for the
+/// publisher (None for a viewer without a session, which cannot be a member).
+fn turn_user(role: Role, stream_id: u64, session: Option<&Arc<SessionEntry>>) -> Option<TurnUser> {
+	match (role, session) {
+		(Role::Publisher, _) => Some(TurnUser::Publisher(stream_id)),
+		(Role::Viewer, Some(s)) => Some(TurnUser::Session(s.id)),
+		(Role::Viewer, None) => None,
 	}
 }
 

@@ -8,7 +8,7 @@ import { ChatView } from '../lib/chat.js';
 import { byId, copyText, errorText, h, setStatus, withBusy } from '../lib/dom.js';
 import { formatBalance, parseUnits, shortAddress, tokenSymbol } from '../lib/format.js';
 import { applyRelayerTerms } from '../lib/terms.js';
-import { MediaSession, MediaUnavailable, MediaUnsupported, mediaStateText } from '../lib/media.js';
+import { MediaSession, MediaUnavailable, MediaUnsupported, iceFromJoined, mediaStateText } from '../lib/media.js';
 import { loadCategories, startPage } from '../lib/page.js';
 import { SidecarClient, SidecarError, accountLogin, sidecarHttpOrigin } from '@vilokanam/sdk';
 import { devAccounts } from '../lib/wallet.js';
@@ -441,9 +441,10 @@ function setPublishMedia(state, detail) {
   });
 }
 
-async function startBrowserMedia(c) {
+/** Publishes the camera over `c`; `ice`: the TURN credentials of its `joined`. */
+async function startBrowserMedia(c, ice) {
   media?.close({ notify: false });
-  media = new MediaSession(c, setPublishMedia);
+  media = new MediaSession(c, setPublishMedia, { ice });
   const stream = localStream ?? await openDevices();
   try {
     await media.publish(stream);
@@ -468,7 +469,7 @@ ui.goLive.addEventListener('click', () => withBusy([ui.goLive, ui.endStream], as
     }
     const c = await ensureClient();
     setStatus(ui.studioStatus, 'Joining the room as publisher…', 'busy');
-    await c.request({ type: 'publish', stream_id: selected.id }, ['joined']);
+    const joined = await c.request({ type: 'publish', stream_id: selected.id }, ['joined']);
     joinedStream = selected.id;
     chat.creator = account.address;
     chat.attach(c);
@@ -479,7 +480,7 @@ ui.goLive.addEventListener('click', () => withBusy([ui.goLive, ui.endStream], as
     ui.studioStatus.dataset.live = 'true';
     renderStudioMeta();
     if (ui.sendBrowserMedia.checked) {
-      await startBrowserMedia(c);
+      await startBrowserMedia(c, iceFromJoined(joined));
     } else {
       ui.mediaStatus.dataset.state = 'idle';
       ui.mediaStatus.textContent = 'Media: publish from OBS (WHIP) with the credentials below.';

@@ -12,7 +12,9 @@ import { sidecarForStream } from '../lib/config.js';
 import { byId, errorText, h, setStatus, withBusy } from '../lib/dom.js';
 import { clockTime, duration, formatBalance, parseUnits, shortAddress, tokenSymbol } from '../lib/format.js';
 import { Heartbeats, joinRetryDelayMs } from '../lib/heartbeats.js';
-import { MediaSession, MediaUnavailable, MediaUnsupported, mediaStateText } from '../lib/media.js';
+import {
+  MediaSession, MediaUnavailable, MediaUnsupported, iceFromJoined, mediaStateText, routeLabel,
+} from '../lib/media.js';
 import { WatchMeter } from '../lib/meter.js';
 import { loadCategories, startPage } from '../lib/page.js';
 import { pageKey } from '../lib/pagekey.js';
@@ -75,7 +77,11 @@ const ui = {
 byId('tip-unit').textContent = tokenSymbol();
 byId('budget-unit').textContent = `${tokenSymbol()} per day`;
 
-const idParam = new URLSearchParams(window.location.search).get('id');
+const query = new URLSearchParams(window.location.search);
+const idParam = query.get('id');
+// ?ice=relay: media only through the sidecar's TURN relay (iceTransportPolicy 'relay'), to check
+// from a given network that the relay works; with a sidecar without TURN, no media then.
+const forceRelay = query.get('ice') === 'relay';
 const streamId = idParam === null || idParam.trim() === '' ? NaN : Number(idParam);
 let stream = Number.isSafeInteger(streamId) && streamId >= 0 ? await chain.stream(streamId) : null;
 if (!stream) {
@@ -116,6 +122,7 @@ let key = null; // the page key of (chain, account)
 const hb = new Heartbeats();
 let client = null;
 let media = null;
+let roomIce = null; // the TURN credentials of the room's `joined`
 let mediaTimer = null;
 let lastMediaStart = 0;
 let restartTimer = null;
@@ -363,10 +370,14 @@ function voucherGraceText() {
 }
 
 function onMediaState(state, detail) {
-  setMediaStatus(state, mediaStateText(state, detail, {
-    connected: 'Media: connected.',
-    paused: `Media: paused by the media server (no voucher acknowledged in the last ${voucherGraceText()}) — reconnecting the video…`,
-  }));
+  // ?ice=relay: media that failed, or that the server dropped as disconnected, found no relay.
+  const noRelay = forceRelay && (state === 'failed' || (state === 'closed' && detail === 'disconnected'));
+  setMediaStatus(state, noRelay
+    ? `Media: ${state} through the TURN relay only (?ice=relay): this sidecar has no TURN relay, or this network cannot reach it.`
+    : mediaStateText(state, detail, {
+      connected: 'Media: connected.',
+      paused: `Media: paused by the media server (no voucher acknowledged in the last ${voucherGraceText()}) — reconnecting the video…`,
+    }));
   ui.overlay.hidden = state === 'connected';
   if (state === 'unsupported') ui.overlay.textContent = 'No video: this sidecar does not speak the media protocol.';
   if (state === 'closed' || state === 'failed') ui.overlay.textContent = 'Video stopped.';
@@ -376,7 +387,7 @@ function onMediaState(state, detail) {
 async function startMedia() {
   if (!client?.open) return;
   media?.close({ notify: false });
-  media = new MediaSession(client, onMediaState);
+  media = new MediaSession(client, onMediaState, { ice: roomIce, iceTransportPolicy: forceRelay ? 'relay' : 'all' });
   lastMediaStart = Date.now();
   try {
     await media.receive((ms) => {
@@ -392,11 +403,13 @@ async function startMedia() {
   }
   clearInterval(mediaTimer);
   mediaTimer = setInterval(async () => {
-    const s = await media?.inboundVideo().catch(() => null);
+    const [s, route] = await Promise.all([media?.inboundVideo().catch(() => null), media?.route().catch(() => null)]);
     if (!s) return;
     ui.mediaStatus.dataset.framesDecoded = String(s.framesDecoded);
+    ui.mediaStatus.dataset.route = routeLabel(route);
     if (media?.state === 'connected') {
-      ui.mediaStatus.textContent = `Media: connected — ${s.frameWidth}×${s.frameHeight}, ${s.framesDecoded} frames decoded.`;
+      const via = route?.candidateType === 'relay' ? ` via TURN relay (${route.relayProtocol ?? '?'})` : '';
+      ui.mediaStatus.textContent = `Media: connected${via} — ${s.frameWidth}×${s.frameHeight}, ${s.framesDecoded} frames decoded.`;
     }
   }, 1000);
 }
@@ -522,7 +535,8 @@ async function connectToRoom() {
       });
       c.on('close', () => onConnectionClosed(c));
       // The sidecar reads the session at its best block: it may not have seen it yet.
-      await c.request({ type: 'watch', stream_id: streamId, session_id: hb.session.id }, ['joined']);
+      const joined = await c.request({ type: 'watch', stream_id: streamId, session_id: hb.session.id }, ['joined']);
+      roomIce = iceFromJoined(joined);
       return c;
     } catch (e) {
       c.close();
