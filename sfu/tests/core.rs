@@ -370,6 +370,34 @@ fn media_flows_from_a_keyframe_and_keyframe_requests_are_coalesced_to_one_per_se
 	assert!(net.clients[p].keyframe_requests - asked_before <= 3, "one deferred, sent later");
 }
 
+/// Time to first frame: a new viewer is asked a keyframe for as it connects, not when its
+/// media starts (200 ms later); the keyframe the publisher sends at once waits for the start,
+/// with the frames after it, rather than being dropped for one a second later.
+#[test]
+fn a_new_viewer_starts_on_the_keyframe_asked_for_when_it_connected() {
+	let (mut net, p, _) = Net::room(0);
+	net.stream(p, 3, |n| n == 0);
+	let asked = net.clients[p].keyframe_requests;
+	let v = net.join(MediaRole::Viewer, Arc::new(OpenGate));
+	while !net.events_of(v).contains(&MediaEvent::Connected) {
+		net.stream(p, 1, |_| false);
+	}
+	let connected_at = net.now;
+	net.run(Duration::from_millis(10));
+	assert_eq!(net.clients[p].keyframe_requests, asked + 1, "asked as the viewer connected");
+	// The publisher answers at once; the frames come before the viewer's start.
+	net.stream(p, 4, |n| n == 0);
+	assert!(net.now < connected_at + Duration::from_millis(200));
+	assert!(net.clients[v].received.is_empty(), "nothing before the start");
+	net.stream(p, 4, |_| false);
+	let got = &net.clients[v].received;
+	assert_eq!(got.len(), 8 * 3, "every packet from the keyframe on: {got:?}");
+	assert!(got[0].1, "starting with the keyframe");
+	let seqs: Vec<u64> = got.iter().map(|r| r.0).collect();
+	assert!(seqs.windows(2).all(|w| w[1] == w[0] + 1), "in order, no gap: {seqs:?}");
+	assert_eq!(net.clients[p].keyframe_requests, asked + 1, "and asked once");
+}
+
 #[test]
 fn a_paused_viewer_gets_nothing_and_resumes_on_a_keyframe() {
 	let mut net = Net::new();

@@ -60,7 +60,9 @@ use viewer::Viewer;
 const STATS_PERIOD: Duration = Duration::from_secs(1);
 /// How long after DTLS completes (on our side) a viewer's media starts. The client completes
 /// its side a round trip later; webrtc-rs, for one, loses a stream whose first packets come
-/// before its receivers are started.
+/// before its receivers are started. The keyframe asked for at the connection comes meanwhile
+/// and waits for the start (see `viewer::write_to_viewer`), so the delay is all a new viewer
+/// waits for when the publisher answers at once.
 const START_DELAY: Duration = Duration::from_millis(200);
 /// How long the first packets of a video frame may wait for the rest of it (its marker
 /// packet), to be forwarded together. A frame cannot be decoded before its last packet, so
@@ -173,8 +175,6 @@ pub(crate) struct Peer {
 	connected: bool,
 	/// Media is forwarded to a viewer from this instant on (see [`START_DELAY`]).
 	start_at: Option<Instant>,
-	/// Whether its start was announced to the publisher (a keyframe request).
-	started: bool,
 	paused: bool,
 	/// `Rtc` failed or disconnected: close at the next sweep.
 	dead: bool,
@@ -232,6 +232,7 @@ struct Fanout {
 }
 
 /// A packet from a publisher, to go to its room's viewers.
+#[derive(Clone)]
 pub(crate) struct Forward {
 	stream_id: StreamId,
 	epoch: u64,
@@ -417,7 +418,6 @@ impl Sfu {
 			deadline: created,
 			connected: false,
 			start_at: None,
-			started: false,
 			paused: false,
 			dead: false,
 			addrs: Vec::new(),
@@ -753,13 +753,6 @@ impl Sfu {
 		let mut close = Vec::new();
 		let mut keyframes = Vec::new();
 		for peer in self.peers.values_mut() {
-			if let (Some(t), Kind::Viewer(_)) = (peer.start_at, &peer.kind) {
-				if now >= t && !peer.started {
-					// Start the new viewer on a fresh keyframe rather than wait for the next.
-					peer.started = true;
-					keyframes.push(peer.stream_id);
-				}
-			}
 			if peer.dead || !peer.rtc.is_alive() {
 				close.push((peer.id, CloseReason::Disconnected));
 				continue;
@@ -823,6 +816,11 @@ fn on_event(
 		Event::Connected => {
 			peer.connected = true;
 			peer.start_at = Some(now + START_DELAY);
+			if let Kind::Viewer(_) = peer.kind {
+				// Start the new viewer on a fresh keyframe rather than wait for the next; asked
+				// now, it comes while the start is delayed, and waits for it.
+				jobs.push_back(Job::Keyframe { stream_id: peer.stream_id, layer: None });
+			}
 			out.event(peer.id, MediaEvent::Connected);
 		},
 		Event::IceConnectionStateChange(IceConnectionState::Disconnected) => peer.dead = true,

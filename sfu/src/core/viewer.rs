@@ -47,7 +47,14 @@ pub(crate) struct Viewer {
 	pub(crate) estimate_bps: Option<u64>,
 	/// The layer to move to; `None`: whichever starts a keyframe first.
 	pub(crate) target: Option<Option<Rid>>,
+	/// What the publisher sent between this viewer's connection and its start (above all the
+	/// keyframe asked for when it connected), sent at the start rather than lost.
+	early: Vec<Forward>,
 }
+
+/// The most packets kept for a viewer before its start: a few hundred milliseconds of video
+/// and audio. Past it they are dropped, and the viewer starts at a later keyframe.
+const EARLY_MAX: usize = 512;
 
 impl Viewer {
 	pub(crate) fn new(audio: Option<Mid>, video: Option<Mid>, epoch: u64) -> Self {
@@ -58,11 +65,13 @@ impl Viewer {
 			epoch,
 			estimate_bps: None,
 			target: None,
+			early: Vec::new(),
 		}
 	}
 
 	/// Start over at the next keyframe (resume, new publisher).
 	pub(crate) fn restart(&mut self) {
+		self.early.clear();
 		if let Some(a) = &mut self.audio {
 			a.rebase = true;
 		}
@@ -83,8 +92,9 @@ impl Viewer {
 }
 
 /// Write a batch of forwarded packets to a viewer (its direct sender, or its `Rtc`); returns
-/// how many were for it (none while it is not started or paused; not those of another layer,
-/// or before the keyframe it waits for, or of a codec it lacks).
+/// how many were for it (none while it is paused, or before its start, when they are kept for
+/// it; not those of another layer, or before the keyframe it waits for, or of a codec it
+/// lacks).
 pub(super) fn write_to_viewer(
 	peer: &mut Peer,
 	batch: &[Forward],
@@ -110,6 +120,16 @@ pub(super) fn write_to_viewer(
 			v.pts.push((pt, mapped));
 		}
 	}
+	if now < start_at {
+		if v.early.len() + batch.len() > EARLY_MAX {
+			v.early.clear();
+		}
+		v.early.extend(batch.iter().cloned());
+		return 0;
+	}
+	// At the start: what came since the connection first, then the batch.
+	let early = std::mem::take(&mut v.early);
+	let packets = || early.iter().chain(batch.iter());
 	let mut count = |len: usize| {
 		counters.packets += 1;
 		counters.bytes += len as u64;
@@ -117,8 +137,8 @@ pub(super) fn write_to_viewer(
 	};
 	if let Some(d) = direct.as_mut() {
 		let mut wrote = 0;
-		for f in batch {
-			let Some((pt, _, seq, ts)) = route(v, f, start_at, *id) else { continue };
+		for f in packets() {
+			let Some((pt, _, seq, ts)) = route(v, f, *id) else { continue };
 			let packet = direct::Packet {
 				video: f.kind == MediaKind::Video,
 				pt,
@@ -141,8 +161,8 @@ pub(super) fn write_to_viewer(
 	let mut tx_mid = None;
 	let mut tx = None;
 	let mut wrote = 0;
-	for f in batch {
-		let Some((pt, mid, seq, ts)) = route(v, f, start_at, *id) else { continue };
+	for f in packets() {
+		let Some((pt, mid, seq, ts)) = route(v, f, *id) else { continue };
 		if tx_mid != Some(mid) {
 			tx = api.stream_tx_by_mid(mid, None);
 			tx_mid = Some(mid);
@@ -167,16 +187,11 @@ pub(super) fn write_to_viewer(
 }
 
 /// A packet of a batch as this viewer takes it: its payload type, mid, sequence number and
-/// timestamp; `None` if it does not (from before it started or from an earlier publisher, of
-/// a codec it lacks, or not for it: see [`map_packet`]).
-fn route(
-	v: &mut Viewer,
-	f: &Forward,
-	start_at: Instant,
-	id: MediaPeerId,
-) -> Option<(u8, Mid, u64, u32)> {
+/// timestamp; `None` if it does not (from an earlier publisher, of a codec it lacks, or not
+/// for it: see [`map_packet`]).
+fn route(v: &mut Viewer, f: &Forward, id: MediaPeerId) -> Option<(u8, Mid, u64, u32)> {
 	// A batch spanning a new publisher: the old one's packets are not forwarded.
-	if f.arrival < start_at || f.epoch != v.epoch {
+	if f.epoch != v.epoch {
 		return None;
 	}
 	let pt = v.pts.iter().find(|(p, _)| *p == *f.params.pt()).and_then(|(_, m)| *m)?;
