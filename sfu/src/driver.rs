@@ -21,7 +21,7 @@ use std::{
 		atomic::{AtomicU64, Ordering},
 		mpsc, Arc, RwLock,
 	},
-	time::Instant,
+	time::{Duration, Instant},
 };
 use tokio::sync::mpsc as tokio_mpsc;
 
@@ -96,12 +96,15 @@ impl Driver {
 		waker: SocketAddr,
 		offers: &Offers,
 		metrics: SfuMetrics,
+		keyframe_cache: Duration,
 		recorder: Option<Recorder>,
 		snapshot: Arc<RwLock<MediaSnapshot>>,
 		peer_count: Arc<AtomicU64>,
 	) -> std::io::Result<Self> {
 		socket.set_nonblocking(true)?;
-		let core = offers.sfu(Instant::now(), metrics, recorder.is_some());
+		let core = offers
+			.sfu(Instant::now(), metrics, recorder.is_some())
+			.with_keyframe_cache(keyframe_cache);
 		let wire =
 			Wire { socket, outbox: Outbox::new(), events: HashMap::new(), recorder, snapshot };
 		Ok(Self { core, wire, commands, waker, peer_count, stop: false })

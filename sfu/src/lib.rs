@@ -60,7 +60,7 @@ pub use crate::core::{Input, NewPeer, Sfu};
 pub use gate::{Gate, GateState, OpenGate};
 pub use metrics::SfuMetrics;
 pub use output::{Collected, Output};
-pub use server::{MediaConfig, MediaServer, SOCKET_BUFFER_BYTES};
+pub use server::{MediaConfig, MediaServer, DEFAULT_KEYFRAME_CACHE, SOCKET_BUFFER_BYTES};
 
 /// How often the core re-checks every peer's [`Gate`].
 pub const GATE_PERIOD: Duration = Duration::from_millis(100);

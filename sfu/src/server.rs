@@ -16,7 +16,7 @@ use std::{
 		mpsc, Arc, Mutex, RwLock,
 	},
 	thread::JoinHandle,
-	time::Instant,
+	time::{Duration, Instant},
 };
 
 /// The media socket's receive and send buffers: bursts of keyframe packets fanned out to
@@ -46,7 +46,14 @@ pub struct MediaConfig {
 	/// Run the engine thread on this CPU only. A dedicated core keeps the engine's caches
 	/// warm; unset, the scheduler moves it between cores.
 	pub cpu: Option<usize>,
+	/// Start a new viewer on the packets since its publisher's last keyframe while that
+	/// keyframe is at most this old, rather than ask for a fresh one (zero: always ask). See
+	/// [`crate::Sfu::with_keyframe_cache`]: a faster first frame for a delay of up to this.
+	pub keyframe_cache: Duration,
 }
+
+/// See [`MediaConfig::keyframe_cache`].
+pub const DEFAULT_KEYFRAME_CACHE: Duration = Duration::from_millis(1000);
 
 impl Default for MediaConfig {
 	fn default() -> Self {
@@ -58,6 +65,7 @@ impl Default for MediaConfig {
 			max_peers: 10_000,
 			full_ice: false,
 			cpu: None,
+			keyframe_cache: DEFAULT_KEYFRAME_CACHE,
 		}
 	}
 }
@@ -175,6 +183,7 @@ impl MediaServer {
 			waker.local_addr()?,
 			&offers,
 			metrics,
+			config.keyframe_cache,
 			recorder,
 			snapshot.clone(),
 			peers.clone(),

@@ -70,6 +70,11 @@ const CORE: &str = "10.0.0.1:4000";
 
 impl Net {
 	fn new() -> Self {
+		Self::with_keyframe_cache(Duration::ZERO)
+	}
+
+	/// A core whose rooms keep the packets since the last keyframe for `max_age`.
+	fn with_keyframe_cache(max_age: Duration) -> Self {
 		let now = Instant::now();
 		let candidate: SocketAddr = CORE.parse().unwrap();
 		let offers = Offers {
@@ -78,7 +83,7 @@ impl Net {
 			full_ice: false,
 			publishers: Publishers::default(),
 		};
-		let sfu = offers.sfu(now, SfuMetrics::unregistered(), false);
+		let sfu = offers.sfu(now, SfuMetrics::unregistered(), false).with_keyframe_cache(max_age);
 		Self {
 			now,
 			sfu,
@@ -396,6 +401,53 @@ fn a_new_viewer_starts_on_the_keyframe_asked_for_when_it_connected() {
 	let seqs: Vec<u64> = got.iter().map(|r| r.0).collect();
 	assert!(seqs.windows(2).all(|w| w[1] == w[0] + 1), "in order, no gap: {seqs:?}");
 	assert_eq!(net.clients[p].keyframe_requests, asked + 1, "and asked once");
+}
+
+/// With the keyframe cache: a viewer who connects while the last keyframe is young starts on
+/// it and the frames since, sent at its start, and the publisher is not asked for another
+/// (a join storm then costs no keyframes); once it is older than the cache allows, a new
+/// viewer asks, as without the cache.
+#[test]
+fn a_new_viewer_starts_on_the_cached_keyframe_while_young_and_asks_once_it_is_old() {
+	let mut net = Net::with_keyframe_cache(Duration::from_millis(1000));
+	let p = net.join(MediaRole::Publisher, Arc::new(OpenGate));
+	net.run(Duration::from_millis(500));
+	// Before any viewer: delta frames (not kept), then a keyframe and what follows (kept):
+	// more packets than one write sends a starting viewer, so the rest follow in order.
+	net.stream(p, 2, |_| false);
+	net.stream(p, 22, |n| n == 0);
+	let asked = net.clients[p].keyframe_requests;
+	let v = net.join(MediaRole::Viewer, Arc::new(OpenGate));
+	let mut frames = 22;
+	while !net.events_of(v).contains(&MediaEvent::Connected) {
+		net.stream(p, 1, |_| false);
+		frames += 1;
+	}
+	net.run(Duration::from_millis(10));
+	assert_eq!(net.clients[p].keyframe_requests, asked, "not asked: the cached keyframe is young");
+	assert!(net.clients[v].received.is_empty(), "nothing before the start");
+	// Past the start (200 ms after the connection): the group, then live frames, in order.
+	net.stream(p, 8, |_| false);
+	frames += 8;
+	let got = &net.clients[v].received;
+	assert!(got[0].1, "starting with the cached keyframe");
+	assert_eq!(got.len(), frames * 3, "every packet from the cached keyframe on: {got:?}");
+	let seqs: Vec<u64> = got.iter().map(|r| r.0).collect();
+	assert!(seqs.windows(2).all(|w| w[1] == w[0] + 1), "in order, no gap: {seqs:?}");
+	assert_eq!(net.clients[p].keyframe_requests, asked, "still not asked");
+
+	// A second later, no keyframe since: too old to start on. The next viewer asks.
+	net.stream(p, 30, |_| false);
+	let w = net.join(MediaRole::Viewer, Arc::new(OpenGate));
+	while !net.events_of(w).contains(&MediaEvent::Connected) {
+		net.stream(p, 1, |_| false);
+	}
+	net.run(Duration::from_millis(10));
+	assert_eq!(net.clients[p].keyframe_requests, asked + 1, "asked: the cached keyframe is old");
+	net.stream(p, 12, |n| n == 0);
+	let got = &net.clients[w].received;
+	assert!(got[0].1, "starting with the fresh keyframe");
+	assert_eq!(got.len(), 12 * 3, "from the fresh keyframe on, not the old one");
 }
 
 #[test]

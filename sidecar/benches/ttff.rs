@@ -1,21 +1,27 @@
 //! Time to first frame: how long a person waits, from a viewer's WHEP offer to the first video
-//! frame its browser decodes and presents.
+//! frame its browser decodes and presents, with and without the SFU's keyframe cache.
 //!
 //! ```text
 //! scripts/bench.sh ttff [--single 20] [--storm 100] [--storm-secs 10] [--hold-ms 1000]
+//!                       [--rounds 2] [--cache-ms 1000]
 //! ```
 //!
-//! Starts the sidecar in this process with its SFU and a chain view seeded without a node (one
-//! live stream and a session per viewer, vouchers not required for the run's length), mints a
-//! WHIP token for the creator and a WHEP token per session, and hands them to
-//! `web/bench/ttff.mjs`, which drives Debian's Chromium: one page publishes the fake camera over
-//! WHIP; viewers then offer over WHEP and wait for `requestVideoFrameCallback`'s first frame,
-//! first `--single` viewers one at a time, then `--storm` viewers joining evenly within
+//! Starts two sidecars in this process, each with its SFU, on one chain view seeded without a
+//! node (one live stream and a session per viewer, vouchers not required for the run's
+//! length): `ask`, whose SFU asks the publisher for a keyframe for every new viewer (the
+//! keyframe cache off), and `cache`, whose SFU starts new viewers on the packets since the last
+//! keyframe while it is at most `--cache-ms` old. It mints a WHIP token for the creator and a
+//! WHEP token per session and hands them to `web/bench/ttff.mjs`, which drives Debian's
+//! Chromium, `--rounds` times alternating the two sidecars: one page publishes the fake camera
+//! over WHIP; viewers then offer over WHEP and wait for `requestVideoFrameCallback`'s first
+//! frame, first `--single` viewers one at a time, then `--storm` viewers joining evenly within
 //! `--storm-secs`. Each viewer leaves `--hold-ms` after its first frame, so that Chromium
 //! decoding many streams on this machine's two cores does not become what is measured.
-//! Reported, as p50/p95/max in milliseconds: offer → answer, offer → ICE+DTLS connected, offer
-//! → first frame. The publisher's keyframes come when the SFU asks for them (PLI): a browser
-//! sends no periodic ones.
+//! Reported per sidecar, as p50/p95/max in milliseconds: offer → answer, offer → ICE+DTLS
+//! connected, offer → first frame, and the delay a frame waits in the viewer between its
+//! arrival and its presentation in the second half of the hold (what a viewer started on an
+//! old keyframe lags behind, if its player keeps the lag). The publisher's keyframes come when
+//! the SFU asks for them (PLI): a browser sends no periodic ones.
 
 use std::{
 	io::Write,
@@ -46,28 +52,68 @@ fn viewer_pair(i: u64) -> sr25519::Pair {
 	sr25519::Pair::from_seed(&seed)
 }
 
-/// The options (`--name number` pairs), passed on to the Chromium driver as they are, and how
-/// many sessions they need.
-fn driver_args() -> (Vec<String>, u64) {
+/// The options (`--name number` pairs), passed on to the Chromium driver as they are; how
+/// many sessions they need; the `cache` sidecar's keyframe cache.
+fn driver_args() -> (Vec<String>, u64, Duration) {
 	let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
 	assert!(args.len().is_multiple_of(2), "options come in pairs: {args:?}");
 	let mut single = 20;
 	let mut storm = 100;
+	let mut cache_ms = vilokanam_sfu::DEFAULT_KEYFRAME_CACHE.as_millis() as u64;
 	for pair in args.chunks(2) {
-		let known = ["--single", "--storm", "--storm-secs", "--hold-ms"];
+		let known = ["--single", "--storm", "--storm-secs", "--hold-ms", "--rounds", "--cache-ms"];
 		assert!(known.contains(&pair[0].as_str()), "unknown option {} (see the header)", pair[0]);
 		let n: u64 = pair[1].parse().unwrap_or_else(|_| panic!("{} takes a number", pair[0]));
 		match pair[0].as_str() {
 			"--single" => single = n,
 			"--storm" => storm = n,
+			"--cache-ms" => cache_ms = n,
 			_ => {},
 		}
 	}
-	(args, single + storm)
+	(args, single + storm, Duration::from_millis(cache_ms))
+}
+
+/// A sidecar with its SFU on `chain`, serving HTTP on a loopback port: its origin.
+fn start_sidecar(
+	rt: &tokio::runtime::Runtime,
+	chain: &ChainView,
+	tokens: &Tokens,
+	keyframe_cache: Duration,
+	db: &Path,
+	shutdown: watch::Receiver<bool>,
+) -> String {
+	let addr: SocketAddr = rt.block_on(async {
+		let metrics = Metrics::new().expect("metrics");
+		let store = Store::open(db).expect("store");
+		let settings = Settings {
+			// No vouchers in this run: the media must not pause for want of them.
+			voucher_grace: Duration::from_secs(3600),
+			limits: Limits::off(),
+			..Settings::default()
+		};
+		let media = MediaServer::start(
+			MediaConfig {
+				listen: "127.0.0.1:0".parse().expect("addr"),
+				keyframe_cache,
+				..MediaConfig::default()
+			},
+			metrics.media.clone(),
+		)
+		.expect("the SFU starts");
+		let sidecar = Sidecar::new(chain.clone(), store, metrics.clone(), settings)
+			.with_media(media, tokens.clone());
+		sidecar.spawn_background();
+		let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+		let addr = listener.local_addr().expect("addr");
+		tokio::spawn(http::serve(listener, sidecar, shutdown));
+		addr
+	});
+	format!("http://{addr}")
 }
 
 fn main() {
-	let (args, viewers) = driver_args();
+	let (args, viewers, cache) = driver_args();
 	let genesis = H256::repeat_byte(0x42);
 	let chain = ChainView::offline(genesis);
 	let creator = sr25519::Pair::from_string("//Alice", None).expect("dev key");
@@ -88,30 +134,17 @@ fn main() {
 		.enable_all()
 		.build()
 		.expect("runtime");
-	let metrics = Metrics::new().expect("metrics");
 	let tokens = Tokens::ephemeral();
 	let (_shutdown, shutdown_rx) = watch::channel(false);
-	let addr: SocketAddr = rt.block_on(async {
-		let store = Store::open(dir.path().join("ttff.sqlite")).expect("store");
-		let settings = Settings {
-			// No vouchers in this run: the media must not pause for want of them.
-			voucher_grace: Duration::from_secs(3600),
-			limits: Limits::off(),
-			..Settings::default()
-		};
-		let media = MediaServer::start(
-			MediaConfig { listen: "127.0.0.1:0".parse().expect("addr"), ..MediaConfig::default() },
-			metrics.media.clone(),
-		)
-		.expect("the SFU starts");
-		let sidecar = Sidecar::new(chain.clone(), store, metrics.clone(), settings)
-			.with_media(media, tokens.clone());
-		sidecar.spawn_background();
-		let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-		let addr = listener.local_addr().expect("addr");
-		tokio::spawn(http::serve(listener, sidecar, shutdown_rx));
-		addr
-	});
+	let targets: Vec<serde_json::Value> = [("ask", Duration::ZERO), ("cache", cache)]
+		.into_iter()
+		.map(|(name, keyframe_cache)| {
+			let db = dir.path().join(format!("ttff-{name}.sqlite"));
+			let origin =
+				start_sidecar(&rt, &chain, &tokens, keyframe_cache, &db, shutdown_rx.clone());
+			serde_json::json!({ "name": name, "cache_ms": keyframe_cache.as_millis() as u64, "origin": origin })
+		})
+		.collect();
 	let publish = tokens.publish(&PublishClaims {
 		stream_id: STREAM_ID,
 		account: account_of(&creator),
@@ -121,7 +154,7 @@ fn main() {
 	let watch: Vec<String> =
 		(0..viewers).map(|i| tokens.watch(i, &account_of(&viewer_pair(i)))).collect();
 	let config = serde_json::json!({
-		"origin": format!("http://{addr}"),
+		"targets": targets,
 		"stream_id": STREAM_ID,
 		"publish_token": publish,
 		"watch_tokens": watch,

@@ -17,6 +17,7 @@ use sp_core::{sr25519, Get, Pair};
 use std::{
 	net::{IpAddr, SocketAddr},
 	path::PathBuf,
+	time::Duration,
 };
 
 /// Default `--listen`.
@@ -172,6 +173,11 @@ pub struct Cli {
 	/// [default: wherever the scheduler puts it].
 	#[arg(long, env = "VILOKANAM_SIDECAR_MEDIA_CPU")]
 	pub media_cpu: Option<usize>,
+	/// Start a new viewer on the packets since the publisher's last keyframe while it is at
+	/// most this many milliseconds old, rather than ask for a fresh keyframe: a faster first
+	/// frame, played up to this much behind; 0 always asks [default: 1000].
+	#[arg(long, env = "VILOKANAM_SIDECAR_KEYFRAME_CACHE_MS")]
+	pub keyframe_cache_ms: Option<u64>,
 	/// A TURN server's URL handed to members with a credential, as many times as it has
 	/// (e.g. `turn:turn.example.com:3478?transport=udp,turn:turn.example.com:3478?transport=tcp`);
 	/// needs --turn-secret-file [default: no TURN].
@@ -251,6 +257,8 @@ pub struct FileConfig {
 	pub media_full_ice: Option<bool>,
 	/// See [`Cli::media_cpu`].
 	pub media_cpu: Option<usize>,
+	/// See [`Cli::keyframe_cache_ms`].
+	pub keyframe_cache_ms: Option<u64>,
 	/// See [`Cli::turn_urls`].
 	pub turn_url: Option<Vec<String>>,
 	/// See [`Cli::turn_secret_file`].
@@ -338,6 +346,8 @@ pub struct Config {
 	pub media_full_ice: bool,
 	/// The CPU the media engine runs on, if pinned.
 	pub media_cpu: Option<usize>,
+	/// See [`vilokanam_sfu::MediaConfig::keyframe_cache`].
+	pub keyframe_cache: Duration,
 	/// TURN servers handed to members, if any.
 	pub turn: Option<TurnConfig>,
 }
@@ -512,6 +522,10 @@ impl Config {
 			dev_accounts: cli.dev_accounts || file.dev_accounts.unwrap_or(false),
 			media_full_ice: cli.media_full_ice || file.media_full_ice.unwrap_or(false),
 			media_cpu: cli.media_cpu.or(file.media_cpu),
+			keyframe_cache: cli
+				.keyframe_cache_ms
+				.or(file.keyframe_cache_ms)
+				.map_or(vilokanam_sfu::DEFAULT_KEYFRAME_CACHE, Duration::from_millis),
 			turn: None,
 		};
 		let mut config = config;
@@ -655,6 +669,7 @@ mod tests {
 		assert_eq!(c.public_node_url, DEFAULT_NODE_URL);
 		assert!(!c.dev_accounts && c.web_dir.is_none() && c.record_dir.is_none());
 		assert_eq!(c.media_cpu, None);
+		assert_eq!(c.keyframe_cache, vilokanam_sfu::DEFAULT_KEYFRAME_CACHE);
 		assert_eq!(c.turn, None);
 		assert_eq!(c.audiences, ["http://127.0.0.1:7070", "http://localhost:7070"]);
 		assert!(!c.audiences_guessed);
@@ -728,11 +743,13 @@ mod tests {
 			chat-rate = 3
 			relayer-seed = "//Ferdie"
 			media-cpu = 1
+			keyframe-cache-ms = 250
 			"#,
 		)
 		.unwrap();
 		let c = Config::merge(parse(&["--chat-rate", "5", "--db", "/tmp/x.sqlite"]), file).unwrap();
 		assert_eq!(c.media_cpu, Some(1));
+		assert_eq!(c.keyframe_cache, Duration::from_millis(250));
 		assert_eq!(c.listen.to_string(), "0.0.0.0:8000");
 		assert_eq!(c.node_url, "ws://node:9944");
 		assert_eq!(c.chat_rate, 5);

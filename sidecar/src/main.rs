@@ -94,6 +94,7 @@ async fn run(config: Config) -> Result<(), String> {
 			record_max_bytes: config.record_max_bytes,
 			full_ice: config.media_full_ice,
 			cpu: config.media_cpu,
+			keyframe_cache: config.keyframe_cache,
 			..MediaConfig::default()
 		},
 		metrics.media.clone(),

@@ -18,10 +18,11 @@
 //! completes (the header written and the packet encrypted here, not queued in its `Rtc`); the
 //! others through their `Rtc`.
 //!
-//! Split by concern: [`keyframes`] (coalescing), [`layers`] (simulcast choice), `publisher`
+//! Split by concern: [`keyframes`] (coalescing), [`gop`] (the packets a new viewer starts on), [`layers`] (simulcast choice), `publisher`
 //! (incoming RTP), `viewer` (outgoing RTP and the direct path), `stats` (the snapshot and the
 //! metrics).
 
+mod gop;
 mod keyframes;
 pub mod layers;
 mod publisher;
@@ -38,6 +39,7 @@ use crate::{
 	CloseReason, Gate, GateState, MediaEvent, MediaPeerId, MediaRole, Publishers, StreamId,
 	CONNECT_TIMEOUT, GATE_PERIOD,
 };
+use gop::Gop;
 use publisher::Publisher;
 use std::{
 	cmp::Reverse,
@@ -219,6 +221,8 @@ impl Peer {
 /// A stream's forwarding state: its publisher, its viewers and the frame being held.
 #[derive(Default)]
 struct Fanout {
+	/// The packets since the publisher's last keyframe, for viewers who connect.
+	gop: Gop,
 	publisher: Option<MediaPeerId>,
 	viewers: Vec<MediaPeerId>,
 	/// Bumped for each new publisher: viewers then restart their streams.
@@ -278,6 +282,8 @@ pub struct Sfu {
 	publishers: Publishers,
 	metrics: SfuMetrics,
 	recording: bool,
+	/// See [`Sfu::with_keyframe_cache`].
+	keyframe_cache: Duration,
 	next_gate: Instant,
 	next_stats: Instant,
 	forwarded: u64,
@@ -314,6 +320,7 @@ impl Sfu {
 			publishers,
 			metrics,
 			recording,
+			keyframe_cache: Duration::ZERO,
 			next_gate: now + GATE_PERIOD,
 			next_stats: now + STATS_PERIOD,
 			forwarded: 0,
@@ -321,6 +328,14 @@ impl Sfu {
 			unrouted: 0,
 			metric_streams: Vec::new(),
 		}
+	}
+
+	/// Keep each room's packets since its last keyframe, and start a viewer who connects on
+	/// them while that keyframe is at most `max_age` old, instead of asking the publisher for
+	/// one (see [`gop`]). Zero (the default) keeps none.
+	pub fn with_keyframe_cache(mut self, max_age: Duration) -> Self {
+		self.keyframe_cache = max_age;
+		self
 	}
 
 	/// Media peers running.
@@ -395,12 +410,17 @@ impl Sfu {
 			ufrag,
 			seat,
 		} = new;
-		let room = self.rooms.entry(stream_id).or_default();
+		let keyframe_cache = self.keyframe_cache;
+		let room = self
+			.rooms
+			.entry(stream_id)
+			.or_insert_with(|| Fanout { gop: Gop::new(keyframe_cache), ..Fanout::default() });
 		let mut replaced = seat.and_then(|s| self.seats.insert((stream_id, s), id));
 		let kind = match role {
 			MediaRole::Publisher => {
 				replaced = replaced.or(room.publisher.replace(id));
 				room.epoch += 1;
+				room.gop.clear();
 				Kind::Publisher(Publisher::new(room.epoch))
 			},
 			MediaRole::Viewer => {
@@ -669,6 +689,11 @@ impl Sfu {
 		let Some(room) = self.rooms.get_mut(&stream_id) else { return };
 		let mut batch = std::mem::take(&mut room.held);
 		room.held_since = None;
+		// Kept as released, not as held: a viewer seeded with the group then gets each packet
+		// once, from the group or from a later batch.
+		for f in &batch {
+			room.gop.push(f);
+		}
 		self.forward(stream_id, &batch, out);
 		// Keep the allocation for the next frame.
 		batch.clear();
@@ -816,10 +841,16 @@ fn on_event(
 		Event::Connected => {
 			peer.connected = true;
 			peer.start_at = Some(now + START_DELAY);
-			if let Kind::Viewer(_) = peer.kind {
-				// Start the new viewer on a fresh keyframe rather than wait for the next; asked
-				// now, it comes while the start is delayed, and waits for it.
-				jobs.push_back(Job::Keyframe { stream_id: peer.stream_id, layer: None });
+			if let Kind::Viewer(v) = &mut peer.kind {
+				match rooms.get(&peer.stream_id).and_then(|r| r.gop.fresh(now)) {
+					// A recent keyframe and what followed it: the viewer starts on them.
+					Some(group) => v.seed(group, &mut peer.rtc),
+					// Otherwise a fresh keyframe rather than wait for the next; asked now, it
+					// comes while the start is delayed, and waits for it.
+					None => {
+						jobs.push_back(Job::Keyframe { stream_id: peer.stream_id, layer: None })
+					},
+				}
 			}
 			out.event(peer.id, MediaEvent::Connected);
 		},
@@ -830,8 +861,11 @@ fn on_event(
 			}
 		},
 		Event::RtpPacket(packet) => {
-			let has_viewers = rooms.get(&peer.stream_id).is_some_and(|r| !r.viewers.is_empty());
-			publisher::on_rtp(peer, packet, has_viewers, jobs, recording, out)
+			// Taken for viewers, or for the group a viewer would start on.
+			let wanted = rooms
+				.get(&peer.stream_id)
+				.is_some_and(|r| !r.viewers.is_empty() || r.gop.enabled());
+			publisher::on_rtp(peer, packet, wanted, jobs, recording, out)
 		},
 		Event::KeyframeRequest(_) => {
 			if let Kind::Viewer(v) = &peer.kind {

@@ -51,11 +51,12 @@ impl Publisher {
 	}
 }
 
-/// A publisher's packet: account for it, and queue it for the room (if it has viewers).
+/// A publisher's packet: account for it, and queue it for the room (if `wanted`: it has
+/// viewers, or keeps a group of pictures for those to come).
 pub(super) fn on_rtp(
 	peer: &mut Peer,
 	packet: RtpPacket,
-	has_viewers: bool,
+	wanted: bool,
 	jobs: &mut VecDeque<Job>,
 	recording: bool,
 	out: &mut dyn Output,
@@ -125,7 +126,7 @@ pub(super) fn on_rtp(
 			}));
 		}
 	}
-	if !has_viewers {
+	if !wanted {
 		return;
 	}
 	jobs.push_back(Job::Forward(Box::new(Forward {

@@ -52,9 +52,15 @@ pub(crate) struct Viewer {
 	early: Vec<Forward>,
 }
 
-/// The most packets kept for a viewer before its start: a few hundred milliseconds of video
-/// and audio. Past it they are dropped, and the viewer starts at a later keyframe.
-const EARLY_MAX: usize = 512;
+/// The most packets kept for a viewer before its start: a cached group of pictures and a few
+/// hundred milliseconds of video and audio after it. Past it they are dropped, and the viewer
+/// starts at a later keyframe.
+const EARLY_MAX: usize = super::gop::GOP_MAX + 512;
+/// The most kept packets written to a viewer per batch from its start on, until none are
+/// left (later batches wait behind them): a seeded group of hundreds of packets at once would
+/// overflow a client's receive buffer (seen with webrtc-rs on loopback), while this many
+/// carry a keyframe in the first write and catch up a second's group within a few frames.
+const EARLY_PER_WRITE: usize = 64;
 
 impl Viewer {
 	pub(crate) fn new(audio: Option<Mid>, video: Option<Mid>, epoch: u64) -> Self {
@@ -79,6 +85,19 @@ impl Viewer {
 			x.out.rebase = true;
 			x.current = None;
 		}
+	}
+
+	/// Start on `group` (a room's packets since its last keyframe), sent from the start on
+	/// before what comes meanwhile. `rtc` is the viewer's: the group's payload types are
+	/// matched to its own.
+	pub(crate) fn seed(&mut self, group: &[Forward], rtc: &mut Rtc) {
+		self.early.clear();
+		for f in group {
+			if f.epoch == self.epoch {
+				learn_pt(self, rtc, f);
+			}
+		}
+		self.early.extend_from_slice(group);
 	}
 
 	/// The layer it is being sent: `None` before a keyframe started one.
@@ -114,11 +133,7 @@ pub(super) fn write_to_viewer(
 			v.pts.clear();
 			v.restart();
 		}
-		let pt = *f.params.pt();
-		if !v.pts.iter().any(|(p, _)| *p == pt) {
-			let mapped = rtc.codec_config().match_params(f.params).map(|p| *p.pt());
-			v.pts.push((pt, mapped));
-		}
+		learn_pt(v, rtc, f);
 	}
 	if now < start_at {
 		if v.early.len() + batch.len() > EARLY_MAX {
@@ -127,9 +142,16 @@ pub(super) fn write_to_viewer(
 		v.early.extend(batch.iter().cloned());
 		return 0;
 	}
-	// At the start: what came since the connection first, then the batch.
-	let early = std::mem::take(&mut v.early);
-	let packets = || early.iter().chain(batch.iter());
+	// From the start: what was kept for it first, a bounded part per write, the batch behind
+	// it; then batches as they come.
+	let kept: Vec<Forward> = if v.early.is_empty() {
+		Vec::new()
+	} else {
+		v.early.extend(batch.iter().cloned());
+		let n = v.early.len().min(EARLY_PER_WRITE);
+		v.early.drain(..n).collect()
+	};
+	let batch = if kept.is_empty() { batch } else { &kept[..] };
 	let mut count = |len: usize| {
 		counters.packets += 1;
 		counters.bytes += len as u64;
@@ -137,7 +159,7 @@ pub(super) fn write_to_viewer(
 	};
 	if let Some(d) = direct.as_mut() {
 		let mut wrote = 0;
-		for f in packets() {
+		for f in batch {
 			let Some((pt, _, seq, ts)) = route(v, f, *id) else { continue };
 			let packet = direct::Packet {
 				video: f.kind == MediaKind::Video,
@@ -161,7 +183,7 @@ pub(super) fn write_to_viewer(
 	let mut tx_mid = None;
 	let mut tx = None;
 	let mut wrote = 0;
-	for f in packets() {
+	for f in batch {
 		let Some((pt, mid, seq, ts)) = route(v, f, *id) else { continue };
 		if tx_mid != Some(mid) {
 			tx = api.stream_tx_by_mid(mid, None);
@@ -184,6 +206,15 @@ pub(super) fn write_to_viewer(
 		wrote += 1;
 	}
 	wrote
+}
+
+/// Map the publisher's payload type of `f` to the viewer's, once per type.
+fn learn_pt(v: &mut Viewer, rtc: &mut Rtc, f: &Forward) {
+	let pt = *f.params.pt();
+	if !v.pts.iter().any(|(p, _)| *p == pt) {
+		let mapped = rtc.codec_config().match_params(f.params).map(|p| *p.pt());
+		v.pts.push((pt, mapped));
+	}
 }
 
 /// A packet of a batch as this viewer takes it: its payload type, mid, sequence number and
