@@ -199,6 +199,22 @@ impl Peer {
 		Ok(local.sdp)
 	}
 
+	/// Sets the remote offer, answers it, waits for ICE gathering to finish and returns the
+	/// local answer with all candidates in it (for servers that offer, as Janus does to its
+	/// subscribers).
+	pub(crate) async fn answer(&self, offer: &str) -> anyhow::Result<String> {
+		let offer = RTCSessionDescription::offer(offer.to_owned()).context("parsing the offer")?;
+		self.pc.set_remote_description(offer).await.context("setting the remote offer")?;
+		let answer = self.pc.create_answer(None).await.context("creating the answer")?;
+		let mut gathered = self.pc.gathering_complete_promise().await;
+		self.pc.set_local_description(answer).await.context("setting the local answer")?;
+		tokio::time::timeout(GATHER_TIMEOUT, gathered.recv())
+			.await
+			.context("ICE gathering did not complete")?;
+		let local = self.pc.local_description().await.context("no local description")?;
+		Ok(local.sdp)
+	}
+
 	/// Sets the remote answer.
 	pub(crate) async fn accept_answer(&self, sdp: &str) -> anyhow::Result<()> {
 		let answer = RTCSessionDescription::answer(sdp.to_owned()).context("parsing the answer")?;

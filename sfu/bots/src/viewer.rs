@@ -149,6 +149,23 @@ impl ViewerBot {
 				.context("adding the video transceiver")?;
 		}
 
+		let bot = Self::reading(peer);
+		let offer = bot.peer.offer().await?;
+		Ok((bot, offer))
+	}
+
+	/// A viewer that answers a server's offer (Janus offers to its subscribers) rather than
+	/// offering: VP8, H264 and Opus accepted, full ICE gathering; returns the bot and its
+	/// answer SDP.
+	pub async fn answer(offer: &str) -> anyhow::Result<(Self, String)> {
+		let api = build_api(&[VideoCodec::Vp8, VideoCodec::H264], true, true)?;
+		let bot = Self::reading(Peer::new(&api).await?);
+		let answer = bot.peer.answer(offer).await?;
+		Ok((bot, answer))
+	}
+
+	/// The bot around `peer`, reading and checking every track it will receive.
+	fn reading(peer: Peer) -> Self {
 		let stats = Arc::new(watch::Sender::new(ViewerStats::default()));
 		let tasks = Arc::new(Mutex::new(Vec::new()));
 		{
@@ -159,8 +176,7 @@ impl ViewerBot {
 				Box::pin(async {})
 			}));
 		}
-		let offer = peer.offer().await?;
-		Ok((Self { peer, stats, tasks }, offer))
+		Self { peer, stats, tasks }
 	}
 
 	/// Sets the SFU's answer.

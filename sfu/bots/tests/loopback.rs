@@ -203,6 +203,24 @@ impl Relay {
 		Ok(answer)
 	}
 
+	/// A viewer leg the relay offers (as Janus does to subscribers): the offer, and the leg to
+	/// set the viewer's answer on.
+	async fn offer_viewer(&self) -> anyhow::Result<(Arc<RTCPeerConnection>, String)> {
+		let pc = Arc::new(self.api.new_peer_connection(RTCConfiguration::default()).await?);
+		for track in [&self.audio_out, &self.video_out] {
+			let sender =
+				pc.add_track(Arc::clone(track) as Arc<dyn TrackLocal + Send + Sync>).await?;
+			tokio::spawn(async move { while sender.read_rtcp().await.is_ok() {} });
+		}
+		let offer = pc.create_offer(None).await?;
+		let mut gathered = pc.gathering_complete_promise().await;
+		pc.set_local_description(offer).await?;
+		let _ = gathered.recv().await;
+		let sdp = pc.local_description().await.context("no local description")?.sdp;
+		self.viewers.lock().unwrap().push(Arc::clone(&pc));
+		Ok((pc, sdp))
+	}
+
 	/// The publisher's incoming video track with this rid ("" without simulcast).
 	async fn video_track(&self, rid: &str) -> anyhow::Result<Arc<TrackRemote>> {
 		for _ in 0..100 {
@@ -305,6 +323,34 @@ async fn vp8_frames_audio_and_pli() -> anyhow::Result<()> {
 	assert!(p.frames_sent >= s.frames_complete && p.packets_sent > 0, "{p:?}");
 	assert!(p.audio_packets_sent > 0, "{p:?}");
 
+	publisher.close().await?;
+	viewer.close().await?;
+	relay.close().await;
+	Ok(())
+}
+
+/// `ViewerBot::answer`: a viewer of a server that offers (Janus' subscribers, in the
+/// side-by-side benchmark) receives and checks the stream as an offering viewer does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_viewer_answers_a_server_that_offers() -> anyhow::Result<()> {
+	init_tracing();
+	let opts = PublisherOptions { keyframe_interval: 30, ..Default::default() };
+	let relay = Relay::new(opts.video, None, false).await?;
+	let (publisher, offer) = PublisherBot::new(opts).await?;
+	publisher.accept_answer(&relay.answer_publisher(offer).await?).await?;
+	let (leg, offer) = relay.offer_viewer().await?;
+	let (viewer, answer) = ViewerBot::answer(&offer).await?;
+	assert!(answer.contains("a=recvonly"), "{answer}");
+	leg.set_remote_description(RTCSessionDescription::answer(answer)?).await?;
+	publisher.wait_connected(CONNECT).await?;
+	viewer.wait_connected(CONNECT).await?;
+	tokio::time::sleep(VIEWER_SETTLE).await;
+	publisher.start();
+	let s = viewer.wait_for_frames(60, Duration::from_secs(6)).await?;
+	assert_eq!(s.first_video_frame_is_keyframe, Some(true), "{s:?}");
+	assert_eq!((s.frames_out_of_order, s.frames_corrupt), (0, 0), "{s:?}");
+	let s = viewer.wait_until("audio", Duration::from_secs(2), |s| s.audio_packets >= 50).await?;
+	assert_eq!(s.audio_corrupt, 0, "{s:?}");
 	publisher.close().await?;
 	viewer.close().await?;
 	relay.close().await;
