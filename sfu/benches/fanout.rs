@@ -56,7 +56,11 @@
 //! three layers; each viewer gets one, chosen by the SFU), `--engine-cpu C` (pin the engine's
 //! thread to CPU C, as the sidecar's `--media-cpu`), `--stun-flood R` (R forged ICE binding
 //! requests per second with usernames no peer has, from a socket of the server process, once
-//! the viewers joined: forwarding must keep its rate beside them).
+//! the viewers joined: forwarding must keep its rate beside them), `--edges N` (N edge
+//! servers in the server process each pull the stream from the origin, the server above, as
+//! one viewer there ([`MediaServer::pull`]); the viewers join the edges, spread evenly. The
+//! engine figures are then the origin's, which forwards to N legs however many viewers there
+//! are; a last line adds every engine's CPU over the packets the viewers received).
 
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
@@ -107,6 +111,9 @@ struct Args {
 	/// the server process once the viewers have joined, through the warm-up and the window.
 	#[arg(long, default_value_t = 0)]
 	stun_flood: u64,
+	/// Edge servers pulling the stream from the origin; viewers join them (see the docs).
+	#[arg(long, default_value_t = 0)]
+	edges: usize,
 	/// Passed by `cargo bench`; ignored.
 	#[arg(long, hide = true)]
 	bench: bool,
@@ -283,6 +290,18 @@ fn find_thread(name: &str) -> Option<String> {
 	None
 }
 
+/// utime + stime (clock ticks) of every `media-engine` thread of this process.
+fn all_engines_ticks() -> u64 {
+	let Ok(tasks) = std::fs::read_dir("/proc/self/task") else { return 0 };
+	tasks
+		.flatten()
+		.filter(|t| {
+			std::fs::read_to_string(t.path().join("comm")).is_ok_and(|c| c.trim() == "media-engine")
+		})
+		.map(|t| stat_ticks(&t.path().join("stat").to_string_lossy()))
+		.sum()
+}
+
 /// VmRSS of a process, in bytes.
 fn rss_of(pid: &str) -> u64 {
 	let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
@@ -362,6 +381,8 @@ struct Clients {
 	stdin: ChildStdin,
 	rx: mpsc::Receiver<ToServer>,
 	media: MediaServer,
+	/// With `--edges`: the servers the viewers join (viewer `i` the `i % N`th).
+	edges: Vec<MediaServer>,
 	/// Viewer index → its peer in the engine.
 	peers: HashMap<u64, MediaPeerId>,
 	/// The publisher's peers in the engine, the current one last.
@@ -423,7 +444,7 @@ fn closed_before(clients: &Clients, until: Instant) -> (BTreeMap<&'static str, u
 }
 
 impl Clients {
-	fn spawn(args: &Args, media: MediaServer) -> Self {
+	fn spawn(args: &Args, media: MediaServer, edges: Vec<MediaServer>) -> Self {
 		let exe = std::env::current_exe().expect("current_exe");
 		let mut cmd = Command::new(exe);
 		cmd.arg("--clients");
@@ -463,6 +484,7 @@ impl Clients {
 			stdin,
 			rx,
 			media,
+			edges,
 			peers: HashMap::new(),
 			publishers: Vec::new(),
 			events,
@@ -523,7 +545,11 @@ impl Clients {
 			seat: None,
 			take_over: true,
 		};
-		match self.media.offer(sdp, setup) {
+		let server = match role {
+			MediaRole::Viewer => self.viewer_server(index),
+			MediaRole::Publisher => &self.media,
+		};
+		match server.offer(sdp, setup) {
 			Ok((peer, sdp)) => {
 				match role {
 					MediaRole::Publisher => self.publishers.push(peer),
@@ -546,7 +572,34 @@ impl Clients {
 
 	fn close_viewer(&mut self, index: u64) {
 		if let Some(peer) = self.peers.remove(&index) {
-			self.media.close(peer, CloseReason::Closed);
+			self.viewer_server(index).close(peer, CloseReason::Closed);
+		}
+	}
+
+	/// The server viewer `index` joins: the origin, or its edge.
+	fn viewer_server(&self, index: u64) -> &MediaServer {
+		match self.edges.len() {
+			0 => &self.media,
+			n => &self.edges[index as usize % n],
+		}
+	}
+
+	/// Each edge pulls the stream from the origin (after the publisher started there).
+	fn connect_edges(&self) {
+		for (i, edge) in self.edges.iter().enumerate() {
+			let setup = |role| PeerSetup {
+				stream_id: STREAM_ID,
+				role,
+				gate: Arc::new(OpenGate),
+				events: None,
+				label: format!("edge-{i}"),
+				seat: None,
+				take_over: true,
+			};
+			let (pull, offer) = edge.pull(setup(MediaRole::Publisher)).expect("the edge offers");
+			let (_, answer) =
+				self.media.offer(&offer, setup(MediaRole::Viewer)).expect("the origin answers");
+			edge.pulled(pull, &answer).expect("the edge pulls");
 		}
 	}
 
@@ -695,9 +748,19 @@ fn server(args: &Args) {
 	}
 	let rss_started = rss_of("self");
 
-	let mut clients = Clients::spawn(args, media.clone());
+	let edges: Vec<MediaServer> = (0..args.edges)
+		.map(|_| {
+			let config = MediaConfig { full_ice: true, ..MediaConfig::default() };
+			MediaServer::start(config, SfuMetrics::unregistered()).expect("an edge server")
+		})
+		.collect();
+	let mut clients = Clients::spawn(args, media.clone(), edges.clone());
 	// (The publisher's offer is answered inside `recv`.)
 	let ToServer::PublisherStarted = clients.recv() else { panic!("expected the publisher") };
+	if !edges.is_empty() {
+		clients.connect_edges();
+		println!("{} edges pull the stream from the origin; the viewers join them", edges.len());
+	}
 	// The engine with the publisher alone: its ingress cost, for reference.
 	std::thread::sleep(Duration::from_secs(2));
 	let t0 = (Instant::now(), stat_ticks(&format!("/proc/self/task/{engine_tid}/stat")));
@@ -720,6 +783,9 @@ fn server(args: &Args) {
 		fanout(args, &media, &metrics, &mut clients, &engine_tid, rss_publisher, tck);
 	}
 	clients.quit();
+	for edge in &edges {
+		edge.shutdown();
+	}
 	media.shutdown();
 }
 
@@ -771,14 +837,36 @@ fn fanout(
 	let flood = (args.stun_flood > 0).then(|| StunFlood::start(media.candidate(), args.stun_flood));
 	let warm_until = Instant::now() + Duration::from_secs(args.warmup);
 	let r0 = read_at_refresh(media, metrics, clients, engine_tid, warm_until);
+	let engines0 = all_engines_ticks();
 	let flood_sent_r0 = flood.as_ref().map(|f| f.sent());
 	let s0 = clients.sample();
 	// The refresh period is about a second; ending half a second early catches the one due at
 	// the nominal end.
 	let end = r0.at + Duration::from_secs(args.seconds) - Duration::from_millis(500);
 	let r1 = read_at_refresh(media, metrics, clients, engine_tid, end);
+	let engines1 = all_engines_ticks();
 	let s1 = clients.sample();
 	report(args, &r0, &r1, &s0, &s1, rss_publisher, rss_joined, joined, tck);
+	if args.edges > 0 {
+		let delivered: u64 = s1
+			.viewers
+			.iter()
+			.filter_map(|b| s0.viewers.iter().find(|a| a.index == b.index).map(|a| (a, b)))
+			.map(|(a, b)| {
+				(b.video - b.padding + b.audio).saturating_sub(a.video - a.padding + a.audio)
+			})
+			.sum();
+		let secs = r1.at.duration_since(r0.at).as_secs_f64();
+		let cpu = (engines1 - engines0) as f64 / tck;
+		println!(
+			"all {} engines (origin and edges): {:.1} % of a core, {:.2} µs per packet the viewers \
+			 received ({:.0}/s)",
+			args.edges + 1,
+			100.0 * cpu / secs,
+			cpu / delivered.max(1) as f64 * 1e6,
+			delivered as f64 / secs,
+		);
+	}
 	if let (Some(flood), Some(sent_r0)) = (flood, flood_sent_r0) {
 		let secs = r1.at.duration_since(r0.at).as_secs_f64();
 		let sent = flood.sent() - sent_r0;

@@ -13,7 +13,7 @@ use std::{
 };
 use str0m::{
 	bwe::Bitrate,
-	change::SdpOffer,
+	change::{SdpAnswer, SdpOffer, SdpPendingOffer},
 	config::CryptoProvider,
 	media::{Direction, MediaKind, Mid},
 	rtp::{Extension, ExtensionMap},
@@ -162,8 +162,119 @@ impl Offers {
 			cert: cert_der,
 			ufrag,
 			seat: setup.seat,
+			upstream: false,
 		};
 		Ok((peer, answer.to_sdp_string()))
+	}
+}
+
+/// A pull from an origin server waiting for its answer: our offer's `Rtc` (full ICE,
+/// controlling, receive-only audio and video) and what is needed to run it once answered. See
+/// [`crate::MediaServer::pull`].
+pub struct PendingPull {
+	id: MediaPeerId,
+	rtc: Rtc,
+	pending: SdpPendingOffer,
+	pub(crate) setup: PeerSetup,
+	audio: Mid,
+	video: Mid,
+	cert: Vec<u8>,
+	ufrag: String,
+	created: Instant,
+}
+
+impl PendingPull {
+	/// The peer id it will run as.
+	pub fn id(&self) -> MediaPeerId {
+		self.id
+	}
+}
+
+impl Offers {
+	/// Offer to pull `setup.stream_id` from another server (an origin): this server then runs
+	/// the pull as the room's publisher. `setup.role` is ignored (a pull publishes here).
+	pub fn pull(
+		&self,
+		id: MediaPeerId,
+		setup: PeerSetup,
+		now: Instant,
+	) -> Result<(PendingPull, String), MediaError> {
+		let cert =
+			self.crypto.dtls_provider.generate_certificate().ok_or(MediaError::NoCertificate)?;
+		let cert_der = cert.certificate.clone();
+		let mut rtc = Rtc::builder()
+			// The origin answers as ICE-lite (or full): we check the pair, as the controlling
+			// agent an offerer is.
+			.set_ice_lite(false)
+			.set_rtp_mode(true)
+			.set_crypto_provider(self.crypto.clone())
+			.set_dtls_cert(cert)
+			.set_stats_interval(Some(Duration::from_secs(1)))
+			.build(now);
+		let candidate = Candidate::host(self.candidate, "udp")
+			.map_err(|e| MediaError::BadSdp(e.to_string()))?;
+		rtc.add_local_candidate(candidate);
+		let mut api = rtc.sdp_api();
+		let audio = api.add_media(MediaKind::Audio, Direction::RecvOnly, None, None, None);
+		let video = api.add_media(MediaKind::Video, Direction::RecvOnly, None, None, None);
+		let (offer, pending) =
+			api.apply().ok_or(MediaError::BadOffer("nothing to offer for the pull"))?;
+		let ufrag = rtc.direct_api().local_ice_credentials().ufrag;
+		let setup = PeerSetup { role: MediaRole::Publisher, ..setup };
+		let pull = PendingPull {
+			id,
+			rtc,
+			pending,
+			setup,
+			audio,
+			video,
+			cert: cert_der,
+			ufrag,
+			created: now,
+		};
+		Ok((pull, offer.to_sdp_string()))
+	}
+
+	/// The origin answered `pull`: the peer for the core, the room's publisher from now on
+	/// (it takes over from one there).
+	pub fn pulled(&self, pull: PendingPull, answer: &str) -> Result<NewPeer, MediaError> {
+		let PendingPull { id, mut rtc, pending, setup, audio, video, cert, ufrag, created } = pull;
+		let answer =
+			SdpAnswer::from_sdp_string(answer).map_err(|e| MediaError::BadSdp(e.to_string()))?;
+		// As for offers: an answer str0m would assert on refuses the pull, nothing else.
+		let accepted = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+			rtc.sdp_api().accept_answer(pending, answer)
+		}));
+		match accepted {
+			Ok(r) => r.map_err(|e| MediaError::BadSdp(e.to_string()))?,
+			Err(_) => return Err(MediaError::BadSdp("the answer cannot be negotiated".into())),
+		}
+		let received = |mid| rtc.media(mid).is_some_and(|m| m.direction() == Direction::RecvOnly);
+		let (audio, video) =
+			(Some(audio).filter(|m| received(*m)), Some(video).filter(|m| received(*m)));
+		if audio.is_none() && video.is_none() {
+			return Err(MediaError::BadOffer("the origin's answer sends neither audio nor video"));
+		}
+		self.publishers
+			.lock()
+			.unwrap_or_else(|p| p.into_inner())
+			.insert(setup.stream_id, (id, false));
+		Ok(NewPeer {
+			id,
+			rtc,
+			stream_id: setup.stream_id,
+			role: MediaRole::Publisher,
+			gate: setup.gate.clone(),
+			label: setup.label.clone(),
+			audio,
+			video,
+			created,
+			direct: false,
+			cert,
+			ufrag,
+			seat: None,
+			upstream: true,
+		})
 	}
 }
 

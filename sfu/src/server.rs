@@ -4,7 +4,7 @@
 
 use crate::{
 	driver::{Command, Driver},
-	offer::{self, Offers},
+	offer::{self, Offers, PendingPull},
 	recorder::Recorder,
 	CloseReason, MediaError, MediaPeerId, MediaSnapshot, PeerSetup, Publishers, SfuMetrics,
 };
@@ -234,6 +234,27 @@ impl MediaServer {
 		let (peer, answer) = self.inner.offers.accept(id, sdp, &setup, Instant::now())?;
 		self.send(Command::Add(Box::new(peer), setup.events))?;
 		Ok((id, answer))
+	}
+
+	/// Offer to pull `setup.stream_id` from another server (an origin, which takes the offer
+	/// as a viewer's): the pending pull and the SDP offer to send there. Hand the origin's
+	/// answer to [`MediaServer::pulled`]; this server's viewers of the stream are then fed by
+	/// the pull as by a publisher, their keyframe requests sent upstream.
+	pub fn pull(&self, setup: PeerSetup) -> Result<(PendingPull, String), MediaError> {
+		if self.peers() as usize >= self.inner.max_peers {
+			return Err(MediaError::Full);
+		}
+		let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
+		self.inner.offers.pull(id, setup, Instant::now())
+	}
+
+	/// The origin's answer to a [`MediaServer::pull`]: the pull runs, as the room's publisher.
+	pub fn pulled(&self, pull: PendingPull, answer: &str) -> Result<MediaPeerId, MediaError> {
+		let events = pull.setup.events.clone();
+		let peer = self.inner.offers.pulled(pull, answer)?;
+		let id = peer.id();
+		self.send(Command::Add(Box::new(peer), events))?;
+		Ok(id)
 	}
 
 	/// Close a peer (no-op if it is already gone).

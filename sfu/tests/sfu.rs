@@ -342,3 +342,55 @@ async fn nacked_video_is_sent_again_and_an_unknown_packet_is_not() {
 	publisher.close().await.unwrap();
 	media.shutdown();
 }
+
+/// A cascade of one hop: an edge server pulls the stream from the origin as one viewer there
+/// (its own offer: full ICE, controlling, the origin's address learnt from where it checks)
+/// and feeds its own viewers from it as from a publisher. They start on a keyframe and get
+/// every frame in order, audio too; the origin serves the edge one viewer's worth however many
+/// watch at the edge; a keyframe asked for at the edge reaches the publisher at the origin.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_edge_pulls_a_stream_from_its_origin_and_feeds_its_viewers() {
+	let origin = server();
+	let edge = server();
+	let publisher = publisher(&origin, PublisherOptions::default()).await;
+	let (pull_setup, mut pull_events) = setup(MediaRole::Publisher, Arc::new(OpenGate));
+	let (pull, offer) = edge.pull(pull_setup).unwrap();
+	assert!(offer.contains("a=recvonly") && !offer.contains("a=ice-lite"), "{offer}");
+	let (leg_setup, mut leg_events) = setup(MediaRole::Viewer, Arc::new(OpenGate));
+	let (_, answer) = origin.offer(&offer, leg_setup).unwrap();
+	edge.pulled(pull, &answer).unwrap();
+	next_event(&mut pull_events, MediaEvent::Connected).await;
+	next_event(&mut leg_events, MediaEvent::Connected).await;
+
+	let mut viewers = Vec::new();
+	for _ in 0..3 {
+		viewers.push(viewer(&edge, Arc::new(OpenGate)).await);
+	}
+	for (bot, _, _) in &viewers {
+		let s = bot.wait_for_frames(60, T).await.unwrap();
+		assert_eq!(s.first_video_frame_is_keyframe, Some(true), "{s:?}");
+		assert_eq!((s.frames_out_of_order, s.frames_corrupt), (0, 0), "{s:?}");
+		assert!(s.audio_packets > 30 && s.audio_corrupt == 0, "{s:?}");
+	}
+	tokio::time::sleep(Duration::from_millis(1_200)).await;
+	let at_origin = origin.snapshot();
+	let room = at_origin.rooms.iter().find(|r| r.stream_id == 1).unwrap();
+	assert_eq!(room.viewers.len(), 1, "the edge is one viewer at the origin: {room:?}");
+	let at_edge = edge.snapshot();
+	let room = at_edge.rooms.iter().find(|r| r.stream_id == 1).unwrap();
+	assert_eq!(room.viewers.len(), 3, "{room:?}");
+	assert!(room.publisher.as_ref().is_some_and(|p| p.bitrate_bps > 500_000), "{room:?}");
+
+	// Past the coalescing interval, a PLI from an edge viewer goes up to the publisher.
+	tokio::time::sleep(Duration::from_millis(1_100)).await;
+	let before = publisher.stats().plis_received;
+	viewers[0].0.request_keyframe().await.unwrap();
+	let deadline = std::time::Instant::now() + Duration::from_secs(5);
+	while publisher.stats().plis_received == before {
+		assert!(std::time::Instant::now() < deadline, "the request did not reach the publisher");
+		tokio::time::sleep(Duration::from_millis(50)).await;
+	}
+	publisher.close().await.unwrap();
+	edge.shutdown();
+	origin.shutdown();
+}

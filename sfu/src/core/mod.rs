@@ -124,6 +124,9 @@ pub struct NewPeer {
 	pub(crate) ufrag: String,
 	/// See [`crate::PeerSetup::seat`].
 	pub(crate) seat: Option<u64>,
+	/// A pull from an origin ([`crate::offer::Offers::pull`]): we offered and check the pair,
+	/// so the addresses it sends to are learnt from its transmits, not from binding requests.
+	pub(crate) upstream: bool,
 }
 
 impl NewPeer {
@@ -191,6 +194,8 @@ pub(crate) struct Peer {
 	ufrag: String,
 	/// See [`NewPeer::seat`].
 	seat: Option<u64>,
+	/// See [`NewPeer::upstream`].
+	upstream: bool,
 	/// The SRTP export of its handshake, until its [`direct::Direct`] sender is made.
 	keys: Option<TappedKeys>,
 	/// Where its media goes: see [`Peer::follow`].
@@ -409,6 +414,7 @@ impl Sfu {
 			cert,
 			ufrag,
 			seat,
+			upstream,
 		} = new;
 		let keyframe_cache = self.keyframe_cache;
 		let room = self
@@ -447,6 +453,7 @@ impl Sfu {
 			cert,
 			ufrag: ufrag.clone(),
 			seat,
+			upstream,
 			keys: None,
 			media_dest: None,
 			direct: None,
@@ -592,7 +599,7 @@ impl Sfu {
 	}
 
 	fn drain_rtc(&mut self, id: MediaPeerId, out: &mut dyn Output) {
-		let Self { peers, jobs, timers, rooms, now, recording, .. } = self;
+		let Self { peers, jobs, timers, rooms, now, recording, by_addr, .. } = self;
 		let now = *now;
 		let Some(peer) = peers.get_mut(&id) else { return };
 		let mut immediate = 0;
@@ -632,6 +639,12 @@ impl Sfu {
 				},
 				RtcOutput::Transmit(t) => {
 					progress = true;
+					// An origin answers our checks from where we send them; it sends no
+					// binding request of its own to introduce its address.
+					if peer.upstream && !peer.addrs.contains(&t.destination) {
+						peer.addrs.push(t.destination);
+						by_addr.insert(t.destination, id);
+					}
 					// Not STUN (RFC 7983: its first byte is 0–3): DTLS or RTCP, which str0m
 					// sends on the nominated pair only.
 					if t.contents.first().is_some_and(|b| *b > 3) {
