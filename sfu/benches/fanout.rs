@@ -62,7 +62,11 @@
 //! engine figures are then the origin's, which forwards to N legs however many viewers there
 //! are; a last line adds every engine's CPU over the packets the viewers received).
 
+#[path = "common/proc.rs"]
+mod proc;
+
 use futures::StreamExt;
+use proc::{clock_ticks_per_second, stat_ticks};
 use serde::{Deserialize, Serialize};
 use std::{
 	collections::{BTreeMap, HashMap},
@@ -243,28 +247,6 @@ struct ViewerSample {
 }
 
 // --- /proc readers ---
-
-fn clock_ticks_per_second() -> f64 {
-	// SAFETY: sysconf has no preconditions.
-	let t = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
-	if t > 0 {
-		t as f64
-	} else {
-		100.0
-	}
-}
-
-/// utime + stime (clock ticks) from a `/proc/.../stat` file.
-fn stat_ticks(path: &str) -> u64 {
-	let stat = std::fs::read_to_string(path).unwrap_or_default();
-	// The command name may contain spaces: fields are counted after its closing parenthesis,
-	// by position (some, like tpgid, may be -1).
-	let after = stat.rsplit_once(')').map(|(_, a)| a).unwrap_or("");
-	let f: Vec<&str> = after.split_whitespace().collect();
-	// Fields 14 and 15 (utime, stime) are the 12th and 13th after the comm.
-	let field = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
-	field(11) + field(12)
-}
 
 /// utime (clock ticks) alone, from a `/proc/.../stat` file.
 fn stat_user_ticks(path: &str) -> u64 {

@@ -26,6 +26,10 @@
 //! little above the fan-out benchmark's engine-only figure. The bots run in this process, on
 //! the same two cores as the server: both servers share the machine with them alike.
 
+#[path = "common/proc.rs"]
+mod proc;
+
+use proc::{clock_ticks_per_second, stat_ticks};
 use serde_json::{json, Value};
 use std::{
 	collections::HashMap,
@@ -385,25 +389,6 @@ impl Server {
 	}
 }
 
-/// utime + stime (clock ticks) of a process, all its threads.
-fn process_ticks(pid: u32) -> u64 {
-	let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-	let after = stat.rsplit_once(')').map(|(_, a)| a).unwrap_or("");
-	let f: Vec<&str> = after.split_whitespace().collect();
-	let field = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
-	field(11) + field(12)
-}
-
-fn ticks_per_second() -> f64 {
-	// SAFETY: sysconf has no preconditions.
-	let t = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
-	if t > 0 {
-		t as f64
-	} else {
-		100.0
-	}
-}
-
 /// What one round measured on one server.
 struct Round {
 	server: &'static str,
@@ -462,16 +447,17 @@ async fn measure(mut server: Server, args: &Args) -> anyhow::Result<Round> {
 		let s = p.stats();
 		s.packets_sent + s.audio_packets_sent
 	};
-	let (t0, cpu0, sent0) = (Instant::now(), process_ticks(pid), sent(&publisher));
+	let (t0, cpu0, sent0) =
+		(Instant::now(), stat_ticks(&format!("/proc/{pid}/stat")), sent(&publisher));
 	let got0: Vec<u64> = viewers.iter().map(|(v, _, _)| received(v)).collect();
 	tokio::time::sleep(Duration::from_secs(args.seconds)).await;
-	let (cpu1, sent1) = (process_ticks(pid), sent(&publisher));
+	let (cpu1, sent1) = (stat_ticks(&format!("/proc/{pid}/stat")), sent(&publisher));
 	let got1: Vec<u64> = viewers.iter().map(|(v, _, _)| received(v)).collect();
 	let elapsed = t0.elapsed().as_secs_f64();
 
 	let published = (sent1 - sent0).max(1) as f64;
 	let packets: u64 = got1.iter().zip(&got0).map(|(b, a)| b - a).sum();
-	let cpu_s = (cpu1 - cpu0) as f64 / ticks_per_second();
+	let cpu_s = (cpu1 - cpu0) as f64 / clock_ticks_per_second();
 	let mut loss: Vec<f64> =
 		got1.iter().zip(&got0).map(|(b, a)| (1.0 - (b - a) as f64 / published).max(0.0)).collect();
 	loss.sort_by(|a, b| a.total_cmp(b));

@@ -190,13 +190,7 @@ impl Peer {
 	/// with all candidates in it.
 	pub(crate) async fn offer(&self) -> anyhow::Result<String> {
 		let offer = self.pc.create_offer(None).await.context("creating the offer")?;
-		let mut gathered = self.pc.gathering_complete_promise().await;
-		self.pc.set_local_description(offer).await.context("setting the local offer")?;
-		tokio::time::timeout(GATHER_TIMEOUT, gathered.recv())
-			.await
-			.context("ICE gathering did not complete")?;
-		let local = self.pc.local_description().await.context("no local description")?;
-		Ok(local.sdp)
+		self.set_local_gathered(offer).await
 	}
 
 	/// Sets the remote offer, answers it, waits for ICE gathering to finish and returns the
@@ -206,8 +200,14 @@ impl Peer {
 		let offer = RTCSessionDescription::offer(offer.to_owned()).context("parsing the offer")?;
 		self.pc.set_remote_description(offer).await.context("setting the remote offer")?;
 		let answer = self.pc.create_answer(None).await.context("creating the answer")?;
+		self.set_local_gathered(answer).await
+	}
+
+	/// Sets `local`, waits for ICE gathering to finish and returns the local SDP with all
+	/// candidates in it.
+	async fn set_local_gathered(&self, local: RTCSessionDescription) -> anyhow::Result<String> {
 		let mut gathered = self.pc.gathering_complete_promise().await;
-		self.pc.set_local_description(answer).await.context("setting the local answer")?;
+		self.pc.set_local_description(local).await.context("setting the local description")?;
 		tokio::time::timeout(GATHER_TIMEOUT, gathered.recv())
 			.await
 			.context("ICE gathering did not complete")?;

@@ -78,11 +78,6 @@ impl Gop {
 #[cfg(test)]
 mod tests {
 	use super::*;
-	use std::sync::Arc;
-	use str0m::{
-		format::{Codec, CodecSpec, FormatParams, PayloadParams},
-		media::{Frequency, Rid},
-	};
 
 	fn packet(
 		kind: MediaKind,
@@ -91,27 +86,7 @@ mod tests {
 		keyframe: bool,
 		at: Instant,
 	) -> Forward {
-		let spec = CodecSpec {
-			codec: if kind == MediaKind::Video { Codec::Vp8 } else { Codec::Opus },
-			clock_rate: Frequency::NINETY_KHZ,
-			channels: None,
-			format: FormatParams::default(),
-		};
-		Forward {
-			stream_id: 1,
-			epoch: 1,
-			kind,
-			params: PayloadParams::new(96.into(), None, spec),
-			layer: layer.map(Rid::from),
-			keyframe,
-			seq,
-			timestamp: seq as u32 * 3000,
-			marker: true,
-			arrival: at,
-			audio_level: None,
-			voice_activity: None,
-			payload: Arc::from(&[0u8; 10][..]),
-		}
+		Forward::for_test(kind, layer, seq, keyframe, at)
 	}
 
 	fn seqs(g: &Gop, now: Instant) -> Option<Vec<u64>> {

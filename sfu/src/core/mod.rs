@@ -18,9 +18,11 @@
 //! completes (the header written and the packet encrypted here, not queued in its `Rtc`); the
 //! others through their `Rtc`.
 //!
-//! Split by concern: [`keyframes`] (coalescing), [`gop`] (the packets a new viewer starts on), [`layers`] (simulcast choice), `publisher`
-//! (incoming RTP), `viewer` (outgoing RTP and the direct path), `stats` (the snapshot and the
-//! metrics).
+//! Split by concern: [`keyframes`] (coalescing), [`gop`] (the packets a new viewer starts
+//! on), [`layers`] (simulcast choice), `publisher` (incoming RTP), `viewer` (outgoing RTP and
+//! the direct path), `stats` (the snapshot and the metrics). A room's publisher may be a pull
+//! from another server ([`crate::offer::Offers::pull`]): an `upstream` peer, the same to the
+//! rest of the core.
 
 mod gop;
 mod keyframes;
@@ -256,6 +258,45 @@ pub(crate) struct Forward {
 	audio_level: Option<i8>,
 	voice_activity: Option<bool>,
 	payload: Arc<[u8]>,
+}
+
+#[cfg(test)]
+impl Forward {
+	/// A packet for unit tests: VP8 video or Opus audio of stream 1, epoch 1, a 10-byte
+	/// payload, 3000 RTP ticks per sequence number.
+	pub(crate) fn for_test(
+		kind: MediaKind,
+		layer: Option<&str>,
+		seq: u64,
+		keyframe: bool,
+		at: Instant,
+	) -> Self {
+		use str0m::{
+			format::{Codec, CodecSpec, FormatParams, PayloadParams},
+			media::Frequency,
+		};
+		let spec = CodecSpec {
+			codec: if kind == MediaKind::Video { Codec::Vp8 } else { Codec::Opus },
+			clock_rate: Frequency::NINETY_KHZ,
+			channels: None,
+			format: FormatParams::default(),
+		};
+		Self {
+			stream_id: 1,
+			epoch: 1,
+			kind,
+			params: PayloadParams::new(96.into(), None, spec),
+			layer: layer.map(Rid::from),
+			keyframe,
+			seq,
+			timestamp: seq as u32 * 3000,
+			marker: true,
+			arrival: at,
+			audio_level: None,
+			voice_activity: None,
+			payload: Arc::from(&[0u8; 10][..]),
+		}
+	}
 }
 
 pub(crate) enum Job {

@@ -296,32 +296,10 @@ fn stream_info(rtc: &mut Rtc, mid: Mid, clock_rate: u32, nackable: bool) -> Opti
 #[cfg(test)]
 mod tests {
 	use super::*;
-	use std::{sync::Arc, time::Duration};
-	use str0m::format::{Codec, CodecSpec, FormatParams, PayloadParams};
-	use str0m::media::Frequency;
+	use std::time::Duration;
 
 	fn packet(layer: &str, seq: u64, keyframe: bool, at: Instant) -> Forward {
-		let spec = CodecSpec {
-			codec: Codec::Vp8,
-			clock_rate: Frequency::NINETY_KHZ,
-			channels: None,
-			format: FormatParams::default(),
-		};
-		Forward {
-			stream_id: 1,
-			epoch: 1,
-			kind: MediaKind::Video,
-			params: PayloadParams::new(96.into(), None, spec),
-			layer: Some(Rid::from(layer)),
-			keyframe,
-			seq,
-			timestamp: seq as u32 * 3000,
-			marker: true,
-			arrival: at,
-			audio_level: None,
-			voice_activity: None,
-			payload: Arc::from(&[0u8; 10][..]),
-		}
+		Forward::for_test(MediaKind::Video, Some(layer), seq, keyframe, at)
 	}
 
 	#[test]
