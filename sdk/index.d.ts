@@ -82,6 +82,10 @@ export declare function authMessage(fields: LoginFields): {
   v: 1; type: 'auth'; account: Address; crypto: Crypto; signature: Hex; encoding: Encoding; session_id?: number;
 };
 
+/** The sidecars a stream's on-chain endpoint names: its ws(s) URLs, space-separated, the origin first. */
+export declare function streamEndpoints(endpoint: string | null | undefined): string[];
+/** The sidecar a viewer watches at: one of `streamEndpoints(endpoint)`, the same for the same seed; `null` if none. */
+export declare function pickEndpoint(endpoint: string | null | undefined, seed: string): string | null;
 /** A login: turns the challenge's payload into the `auth` message's fields. */
 export type Login = (payload: Uint8Array) => Promise<LoginFields>;
 export declare function accountLogin(account: {

@@ -13,6 +13,32 @@ export function sidecarHttpOrigin(sidecarUrl) {
   return url.origin;
 }
 
+/**
+ * The sidecars a stream's on-chain `endpoint` names: its `ws://` and `wss://` URLs, separated by
+ * spaces, the origin (where the creator publishes) first and then its edges (docs/SIDECAR.md,
+ * "Scaling out"). Anything else in the field is ignored.
+ */
+export function streamEndpoints(endpoint) {
+  return String(endpoint ?? '')
+    .split(/\s+/)
+    .filter((u) => /^wss?:\/\/[^\s]+$/i.test(u));
+}
+
+/**
+ * The sidecar a viewer watches `endpoint`'s stream at: one of its sidecars, the same one for the
+ * same `seed` (a page keeps a random seed, so a viewer stays on one sidecar across reloads while
+ * viewers spread evenly), or `null` when the field names none. FNV-1a over the seed's UTF-8.
+ */
+export function pickEndpoint(endpoint, seed) {
+  const urls = streamEndpoints(endpoint);
+  if (urls.length === 0) return null;
+  let hash = 0x811c9dc5;
+  for (const byte of new TextEncoder().encode(String(seed))) {
+    hash = Math.imul(hash ^ byte, 0x01000193) >>> 0;
+  }
+  return urls[hash % urls.length];
+}
+
 /** An `error` message from the sidecar: `code` is e.g. `forbidden`, `unknown_type`. */
 export class SidecarError extends Error {
   constructor(code, message, request) {

@@ -189,6 +189,25 @@ pub struct Cli {
 	/// Seconds a TURN credential stays valid once issued [default: 21600, six hours].
 	#[arg(long, env = "VILOKANAM_SIDECAR_TURN_TTL_SECS")]
 	pub turn_ttl_secs: Option<u64>,
+	/// Run as an edge of this origin sidecar (`http://host[:port]`, as the origin's
+	/// --public-url names it): the streams of --serve-for are pulled from there, once per
+	/// stream, and served here; needs --serve-for and a relayer key [default: not an edge].
+	#[arg(long, env = "VILOKANAM_SIDECAR_ORIGIN_URL")]
+	pub origin_url: Option<String>,
+	/// The origin's relayer account (SS58), as many times as there are origins: streams that
+	/// name it as relayer are served here as an edge (their viewers' vouchers settled by this
+	/// sidecar's own key) [default: none].
+	#[arg(long = "serve-for", env = "VILOKANAM_SIDECAR_SERVE_FOR", value_delimiter = ',')]
+	pub serve_for: Vec<String>,
+	/// An edge sidecar's relayer account (SS58) that may pull streams from this one
+	/// (`POST /edge/{stream}`), as many times as there are edges [default: none].
+	#[arg(long = "edge-account", env = "VILOKANAM_SIDECAR_EDGE_ACCOUNT", value_delimiter = ',')]
+	pub edge_accounts: Vec<String>,
+	/// An edge's WebSocket URL (`wss://edge.example.com/ws`), as many times as there are
+	/// edges: the creator page registers them after this sidecar's own in a stream's
+	/// endpoint, and viewers' pages spread over them [default: none].
+	#[arg(long = "edge-url", env = "VILOKANAM_SIDECAR_EDGE_URL", value_delimiter = ',')]
+	pub edge_urls: Vec<String>,
 }
 
 /// The TOML file: the same options, all optional.
@@ -265,6 +284,14 @@ pub struct FileConfig {
 	pub turn_secret_file: Option<PathBuf>,
 	/// See [`Cli::turn_ttl_secs`].
 	pub turn_ttl_secs: Option<u64>,
+	/// See [`Cli::origin_url`].
+	pub origin_url: Option<String>,
+	/// See [`Cli::serve_for`].
+	pub serve_for: Option<Vec<String>>,
+	/// See [`Cli::edge_accounts`].
+	pub edge_account: Option<Vec<String>>,
+	/// See [`Cli::edge_urls`].
+	pub edge_url: Option<Vec<String>>,
 }
 
 /// Where the relayer key comes from.
@@ -350,6 +377,14 @@ pub struct Config {
 	pub keyframe_cache: Duration,
 	/// TURN servers handed to members, if any.
 	pub turn: Option<TurnConfig>,
+	/// See [`Cli::origin_url`].
+	pub origin_url: Option<String>,
+	/// See [`Cli::serve_for`].
+	pub serve_for: Vec<vilokanam_chain_client::AccountId>,
+	/// See [`Cli::edge_accounts`].
+	pub edge_accounts: Vec<vilokanam_chain_client::AccountId>,
+	/// See [`Cli::edge_urls`].
+	pub edge_urls: Vec<String>,
 }
 
 /// The TURN servers handed to members, and the secret their credentials are derived from.
@@ -396,9 +431,26 @@ pub enum ConfigError {
 	/// A public URL is not an http(s) or ws(s) URL.
 	#[error("invalid public-url {0}")]
 	PublicUrl(String),
+	/// An account (serve-for, edge-account) is neither SS58 nor `0x` hex.
+	#[error("invalid account {0}: expected SS58 or 0x and 64 hex digits")]
+	Account(String),
 	/// The TURN settings are unusable.
 	#[error("{0}")]
 	Turn(crate::access::turn::TurnConfigError),
+}
+
+/// The accounts given on the command line, or else in the file (SS58 or `0x` hex).
+fn accounts(
+	cli: Vec<String>,
+	file: Option<Vec<String>>,
+) -> Result<Vec<vilokanam_chain_client::AccountId>, ConfigError> {
+	let given = if cli.is_empty() { file.unwrap_or_default() } else { cli };
+	given
+		.iter()
+		.map(|a| {
+			crate::protocol::parse_account(a.trim()).ok_or_else(|| ConfigError::Account(a.clone()))
+		})
+		.collect()
 }
 
 /// Where clients reach a sidecar that was not told (`--public-url`): its listen address (the
@@ -527,6 +579,14 @@ impl Config {
 				.or(file.keyframe_cache_ms)
 				.map_or(vilokanam_sfu::DEFAULT_KEYFRAME_CACHE, Duration::from_millis),
 			turn: None,
+			origin_url: cli.origin_url.or(file.origin_url),
+			serve_for: accounts(cli.serve_for, file.serve_for)?,
+			edge_accounts: accounts(cli.edge_accounts, file.edge_account)?,
+			edge_urls: if cli.edge_urls.is_empty() {
+				file.edge_url.unwrap_or_default()
+			} else {
+				cli.edge_urls
+			},
 		};
 		let mut config = config;
 		config.public_node_url =
@@ -569,6 +629,25 @@ impl Config {
 			},
 			(false, None) => return Err(ConfigError::Invalid("turn-url needs turn-secret-file")),
 		};
+		match (&config.origin_url, config.serve_for.is_empty(), &config.relayer) {
+			(None, true, _) => {},
+			(Some(url), false, Some(_)) => {
+				crate::rooms::upstream::Upstream::check_url(url)
+					.map_err(|_| ConfigError::Invalid("origin-url must be http://host[:port]"))?;
+			},
+			(Some(_), false, None) => {
+				return Err(ConfigError::Invalid(
+					"an edge (origin-url) needs a relayer key: it settles its viewers' vouchers",
+				))
+			},
+			_ => return Err(ConfigError::Invalid("origin-url and serve-for go together")),
+		}
+		let is_ws = |u: &String| {
+			url::Url::parse(u).is_ok_and(|u| matches!(u.scheme(), "ws" | "wss") && u.has_host())
+		};
+		if !config.edge_urls.iter().all(is_ws) {
+			return Err(ConfigError::Invalid("edge-url must be ws:// or wss:// URLs"));
+		}
 		if config.settle_every_blocks == 0 {
 			return Err(ConfigError::Invalid("settle-every-blocks must be at least 1"));
 		}
@@ -824,6 +903,53 @@ mod tests {
 			vec!["--turn-url", urls, "--turn-secret-file", short.to_str().unwrap()],
 			vec!["--turn-url", urls, "--turn-secret-file", "/nonexistent/secret"],
 			vec!["--turn-url", urls, "--turn-secret-file", secret_arg, "--turn-ttl-secs", "0"],
+		] {
+			assert!(Config::merge(parse(&args), FileConfig::default()).is_err(), "{args:?}");
+		}
+	}
+
+	#[test]
+	fn origins_and_edges() {
+		let ferdie = "5CiPPseXPECbkjWCa6MnjNokrgYjMqmKndv2rSnekmSK2DjL";
+		let charlie = "5FLSigC9HGRKVhB9FiEo4Y3koPsNmBmLJbpXg2mp1hXcS59Y";
+		// An origin lists its edges' accounts and URLs.
+		let c = Config::merge(
+			parse(&["--edge-account", charlie, "--edge-url", "wss://edge.example/ws"]),
+			FileConfig::default(),
+		)
+		.unwrap();
+		assert_eq!(c.edge_accounts.len(), 1);
+		assert_eq!(c.edge_urls, ["wss://edge.example/ws"]);
+		// An edge names its origin and whose streams it serves, and has a key to settle with.
+		let edge = ["--relayer-seed", "//Charlie", "--origin-url", "http://10.0.0.1:7070"];
+		let c = Config::merge(
+			parse(&[&edge[..], &["--serve-for", ferdie]].concat()),
+			FileConfig::default(),
+		)
+		.unwrap();
+		assert_eq!(c.origin_url.as_deref(), Some("http://10.0.0.1:7070"));
+		assert_eq!(c.serve_for.len(), 1);
+		let file: FileConfig = toml::from_str(&format!(
+			"origin-url = \"http://origin:7070\"\nserve-for = [\"{ferdie}\"]\nrelayer-seed = \"//C\""
+		))
+		.unwrap();
+		assert_eq!(Config::merge(parse(&[]), file).unwrap().serve_for.len(), 1);
+		for args in [
+			// Half an edge, an edge that cannot settle, an origin over https, bad accounts.
+			vec!["--relayer-seed", "//Charlie", "--origin-url", "http://10.0.0.1:7070"],
+			vec!["--relayer-seed", "//Charlie", "--serve-for", ferdie],
+			vec!["--origin-url", "http://10.0.0.1:7070", "--serve-for", ferdie],
+			vec![
+				"--relayer-seed",
+				"//C",
+				"--origin-url",
+				"https://o.example",
+				"--serve-for",
+				ferdie,
+			],
+			vec!["--edge-account", "not-an-account"],
+			vec!["--relayer-seed", "//C", "--origin-url", "http://o", "--serve-for", "5Fake"],
+			vec!["--edge-url", "https://edge.example/ws"],
 		] {
 			assert!(Config::merge(parse(&args), FileConfig::default()).is_err(), "{args:?}");
 		}

@@ -124,6 +124,8 @@ pub struct WebSettings {
 	pub node_url: String,
 	/// Whether to offer the well-known development accounts.
 	pub dev_accounts: bool,
+	/// The edges' WebSocket URLs, for the creator page to register after this sidecar's own.
+	pub edge_urls: Vec<String>,
 }
 
 /// Everything a connection needs. Cheap to clone.
@@ -158,6 +160,10 @@ pub struct Sidecar {
 	pub terms: access::terms::Terms,
 	/// The TURN servers members get credentials for, if any.
 	pub turn: Option<access::turn::TurnIssuer>,
+	/// The edge sidecars that may pull streams from this one (`POST /edge/…`).
+	pub edges: Arc<access::edge::EdgeAccounts>,
+	/// At an edge: the origin it pulls its streams from.
+	pub upstream: Option<Arc<rooms::upstream::Upstream>>,
 }
 
 impl Sidecar {
@@ -197,7 +203,37 @@ impl Sidecar {
 				min_price_per_second: settings_terms.0,
 				min_relayer_share: settings_terms.1,
 				min_settle_seconds: settings_terms.2,
+				serve_for: Vec::new(),
 			},
+			edges: Arc::default(),
+			upstream: None,
+		}
+	}
+
+	/// With the edge sidecars (their relayer accounts) that may pull streams from this one.
+	pub fn with_edges(mut self, edges: Vec<vilokanam_chain_client::AccountId>) -> Self {
+		self.edges = Arc::new(access::edge::EdgeAccounts::new(edges));
+		self
+	}
+
+	/// As an edge: serving the streams that name one of `serve_for` (origins' relayer
+	/// accounts), pulled from `upstream`.
+	pub fn with_origin(
+		mut self,
+		upstream: rooms::upstream::Upstream,
+		serve_for: Vec<vilokanam_chain_client::AccountId>,
+	) -> Self {
+		self.upstream = Some(Arc::new(upstream));
+		self.terms.serve_for = serve_for;
+		self
+	}
+
+	/// A viewer offered media for `stream`: at an edge, make sure the stream is pulled from
+	/// the origin (nothing to do for a stream published here).
+	pub fn feed(&self, stream: &chain::view::StreamEntry) {
+		let (Some(upstream), Some(media)) = (&self.upstream, &self.media) else { return };
+		if let Ok(access::terms::Serving::Edge { .. }) = self.terms.serves(stream) {
+			upstream.feed(stream.id, media.clone(), self.chain.clone(), self.metrics.clone());
 		}
 	}
 

@@ -10,6 +10,7 @@ use vilokanam_sidecar::{
 	billing::relay::{self, Relay, SettlePolicy},
 	chain::link::NodeLink,
 	config::Config,
+	rooms::upstream::Upstream,
 	transport::http,
 	ChainView, Metrics, Settings, Sidecar, Store, Tokens, WebSettings,
 };
@@ -117,6 +118,7 @@ async fn run(config: Config) -> Result<(), String> {
 		dir: config.web_dir.clone(),
 		node_url: config.public_node_url.clone(),
 		dev_accounts: config.dev_accounts,
+		edge_urls: config.edge_urls.clone(),
 	});
 	if let Some(turn) = &config.turn {
 		let issuer = turn.issuer().map_err(|e| e.to_string())?;
@@ -128,7 +130,13 @@ async fn run(config: Config) -> Result<(), String> {
 		sidecar = sidecar.with_relayer(
 			sp_runtime::MultiSigner::from(sp_core::Pair::public(pair)).into_account(),
 		);
+		if let Some(origin) = &config.origin_url {
+			let upstream = Upstream::new(origin, pair.clone()).map_err(|e| e.to_string())?;
+			tracing::info!(%origin, serve_for = ?config.serve_for, "an edge of its origin");
+			sidecar = sidecar.with_origin(upstream, config.serve_for.clone());
+		}
 	}
+	sidecar = sidecar.with_edges(config.edge_accounts.clone());
 	// Viewers who left and streams that ended: sessions for the relay to release (recorded
 	// even without a relayer key, for a relay started later on this database).
 	let releases =

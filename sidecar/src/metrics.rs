@@ -49,6 +49,10 @@ pub struct Metrics {
 	/// Connections and requests turned away at the door, by reason (`full`,
 	/// `too_many_from_ip`, `connecting_too_fast`, `too_many_requests`).
 	pub turned_away: IntCounterVec,
+	/// At an origin, edges' pulls (`POST /edge/…`), by result (`accepted`, `refused`).
+	pub edge_pulls: IntCounterVec,
+	/// At an edge, pulls from its origin, by result (`connected`, `failed`).
+	pub origin_pulls: IntCounterVec,
 	/// The SFU's (`vilokanam-sfu`), in this registry.
 	pub media: vilokanam_sfu::SfuMetrics,
 }
@@ -137,6 +141,16 @@ impl Metrics {
 				"relay_errors_total",
 				"Relay failures retried in a later round, by kind",
 				"kind",
+			)?,
+			edge_pulls: counter_vec(
+				"edge_pulls_total",
+				"At an origin, edge sidecars' pulls of a stream, by result",
+				"result",
+			)?,
+			origin_pulls: counter_vec(
+				"origin_pulls_total",
+				"At an edge, pulls of a stream from its origin, by result",
+				"result",
 			)?,
 			media: vilokanam_sfu::SfuMetrics::register(&registry)?,
 			registry,

@@ -18,15 +18,14 @@
 
 mod common;
 
-use common::*;
-use sp_core::{sr25519, Pair};
+use common::{media::*, *};
+use sp_core::Pair;
 use std::time::{Duration, Instant};
-use tokio::{sync::watch, task::JoinHandle};
 use vilokanam_chain_client::{
-	voucher, Client, RuntimeCall, SessionId, StreamId, VoucherEncoding, VoucherSigner,
+	voucher, Client, RuntimeCall, StreamId, VoucherEncoding, VoucherSigner,
 };
 use vilokanam_media_bots::{PublisherBot, PublisherOptions, ViewerBot};
-use vilokanam_sidecar::protocol::{ClientMessage, ErrorCode, MediaState, Role, ServerMessage};
+use vilokanam_sidecar::protocol::{ClientMessage, ErrorCode, MediaState, ServerMessage};
 use vilokanam_test_utils::Node;
 
 const T: Duration = Duration::from_secs(30);
@@ -62,76 +61,6 @@ async fn publish_token(alice: &mut Peer, stream_id: StreamId, rotate: bool) -> (
 		.await
 }
 
-async fn media_offer(peer: &mut Peer, sdp: String) -> String {
-	peer.send(ClientMessage::MediaOffer { sdp }).await;
-	peer.expect("media_answer", |m| match m {
-		ServerMessage::MediaAnswer { sdp } => Some(sdp.clone()),
-		_ => None,
-	})
-	.await
-}
-
-async fn media_state(peer: &mut Peer, want: MediaState) -> Option<String> {
-	peer.expect(&format!("media_state {want:?}"), |m| match m {
-		ServerMessage::MediaState { state, reason } if *state == want => Some(reason.clone()),
-		_ => None,
-	})
-	.await
-}
-
-/// A viewer that watches and pays every second until told to stop; returns its connection,
-/// the last acknowledged cumulative and when it was acknowledged.
-struct Paying {
-	stop: watch::Sender<bool>,
-	task: JoinHandle<(Peer, u64, Instant)>,
-}
-
-impl Paying {
-	/// Pay from `after + 1` seconds on.
-	fn start(mut peer: Peer, session: SessionId, after: u64) -> Self {
-		let (stop, mut stopped) = watch::channel(false);
-		let task = tokio::spawn(async move {
-			let mut c = after;
-			loop {
-				c += 1;
-				peer.heartbeat(session, c, false).await;
-				let at = Instant::now();
-				tokio::select! {
-					_ = tokio::time::sleep(Duration::from_secs(1)) => {},
-					_ = stopped.changed() => return (peer, c, at),
-				}
-			}
-		});
-		Self { stop, task }
-	}
-
-	async fn stop(self) -> (Peer, u64, Instant) {
-		let _ = self.stop.send(true);
-		self.task.await.expect("the heartbeat task ends")
-	}
-}
-
-async fn viewer(
-	name: &'static str,
-	url: &str,
-	who: sr25519::Pair,
-	stream_id: StreamId,
-	session: SessionId,
-) -> (ViewerBot, Paying) {
-	let mut peer = Peer::connect(name, url, who).await;
-	peer.watch(stream_id, session).await;
-	let (bot, offer) = ViewerBot::new().await.expect("a viewer bot");
-	let answer = media_offer(&mut peer, offer).await;
-	bot.accept_answer(&answer).await.expect("the bot takes the answer");
-	bot.wait_connected(T).await.expect("ICE + DTLS with the SFU");
-	(bot, Paying::start(peer, session, 0))
-}
-
-async fn packets(bot: &ViewerBot) -> u64 {
-	let s = bot.stats();
-	s.video_packets + s.audio_packets
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn media_flows_only_to_paying_viewers_over_websocket_whip_and_whep() {
 	let dir = tempfile::tempdir().expect("temp dir");
@@ -157,20 +86,7 @@ async fn media_flows_only_to_paying_viewers_over_websocket_whip_and_whep() {
 	let url = sidecar.ws_url();
 
 	// Alice publishes over the WebSocket.
-	let mut alice = Peer::connect("alice", &url, pair("//Alice")).await;
-	alice.send(ClientMessage::Publish { stream_id }).await;
-	alice
-		.expect("joined", |m| {
-			matches!(m, ServerMessage::Joined { role: Role::Publisher, .. }).then_some(())
-		})
-		.await;
-	let (publisher, offer) =
-		PublisherBot::new(PublisherOptions::default()).await.expect("a publisher bot");
-	let answer = media_offer(&mut alice, offer).await;
-	publisher.accept_answer(&answer).await.expect("the bot takes the answer");
-	publisher.wait_connected(T).await.expect("ICE + DTLS with the SFU");
-	publisher.start();
-	media_state(&mut alice, MediaState::Connected).await;
+	let (mut alice, publisher) = publish(&url, pair("//Alice"), stream_id).await;
 
 	// Bob has no session: no room, no media, no WHEP.
 	let mut bob = Peer::connect("bob", &url, pair("//Bob")).await;

@@ -4,9 +4,11 @@
 //! tokens of WHIP and WHEP, [`rights`] decides who may publish and watch (and builds the media
 //! gates that keep deciding) for the streams [`terms`] says this sidecar serves, [`rate`]
 //! limits how often, [`admission`] how many connections and costly requests each client
-//! address gets, and [`turn`] issues the TURN credentials of members.
+//! address gets, [`turn`] issues the TURN credentials of members, and [`edge`] checks the
+//! edge sidecars that pull streams from this one.
 
 pub mod admission;
+pub mod edge;
 pub mod identity;
 pub mod rate;
 pub mod rights;

@@ -2,7 +2,8 @@
 //!
 //! - **Serving at all**: only the streams assigned to this sidecar, on its terms ([`Terms`]),
 //!   checked when a member joins.
-//! - **Publishing**: the stream's creator, while the stream has not ended.
+//! - **Publishing**: the stream's creator, while the stream has not ended, at its origin
+//!   (never at an edge, [`Serving::Edge`]).
 //! - **Watching**: the viewer of an open session of that stream, while the stream is live and
 //!   its creator has not banned the viewer; media keeps flowing while the viewer's vouchers keep
 //!   coming (at most `voucher_grace` apart). One media peer per session: a viewer's peer holds
@@ -16,7 +17,7 @@
 //! ([`PublisherGate`], [`ViewerGate`]) apply the same standing rules ([`publish_standing`],
 //! [`watch_standing`]) to the chain view as it changes.
 
-use super::terms::Terms;
+use super::terms::{Serving, Terms};
 use crate::{
 	chain::view::{ChainView, SessionEntry, StreamEntry, ViewError},
 	clock,
@@ -57,6 +58,10 @@ pub enum Refusal {
 		"this sidecar does not serve stream {0}: its creator has not named this sidecar's relayer"
 	)]
 	NotAssigned(StreamId),
+	/// This sidecar is an edge for the stream ([`Serving::Edge`]): it is published to its
+	/// origin.
+	#[error("this sidecar relays stream {0} from its origin sidecar: publish it there")]
+	PublishAtOrigin(StreamId),
 	/// The stream does not pay for relaying on this sidecar's terms ([`Terms`]).
 	#[error("{0}")]
 	BelowTerms(String),
@@ -134,7 +139,9 @@ pub async fn may_publish(
 	if !is_requester(&stream.creator) {
 		return Err(Refusal::NotCreator);
 	}
-	terms.serves(&stream)?;
+	if let Serving::Edge { .. } = terms.serves(&stream)? {
+		return Err(Refusal::PublishAtOrigin(stream_id));
+	}
 	publish_standing(&stream)?;
 	Ok(PublishRight { stream })
 }

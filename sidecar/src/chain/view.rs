@@ -101,6 +101,9 @@ pub struct Relaying {
 	/// That account's share of the creator's part of the revenue (zero if it is not a
 	/// collaborator).
 	pub relayer_share: Permill,
+	/// Every collaborator's share: an edge sidecar, which relays a stream named to its origin,
+	/// is paid as one of them ([`crate::access::terms`]).
+	pub collaborators: Vec<(AccountId, Permill)>,
 }
 
 impl Relaying {
@@ -110,7 +113,17 @@ impl Relaying {
 			.as_ref()
 			.and_then(|r| s.collaborators.iter().find(|(a, _)| a == r))
 			.map_or(Permill::zero(), |(_, share)| *share);
-		Self { price_per_second: s.price_per_second, relayer: s.relayer.clone(), relayer_share }
+		Self {
+			price_per_second: s.price_per_second,
+			relayer: s.relayer.clone(),
+			relayer_share,
+			collaborators: s.collaborators.iter().cloned().collect(),
+		}
+	}
+
+	/// `who`'s share of the creator's part (zero if it is not a collaborator).
+	pub fn share_of(&self, who: &AccountId) -> Permill {
+		self.collaborators.iter().find(|(a, _)| a == who).map_or(Permill::zero(), |(_, s)| *s)
 	}
 }
 
@@ -141,7 +154,19 @@ impl StreamEntry {
 
 	/// With `relayer` relaying it for `relayer_share` (as [`StreamEntry::new`] names none).
 	pub fn with_relayer(self, relayer: AccountId, relayer_share: Permill) -> Self {
-		let relaying = Relaying { relayer: Some(relayer), relayer_share, ..self.relaying() };
+		let mut relaying = self.relaying();
+		relaying.collaborators.retain(|(a, _)| *a != relayer);
+		relaying.collaborators.push((relayer.clone(), relayer_share));
+		let relaying = Relaying { relayer: Some(relayer), relayer_share, ..relaying };
+		*write(&self.relaying) = relaying;
+		self
+	}
+
+	/// With `who` among its collaborators, at `share` (tests).
+	pub fn with_collaborator(self, who: AccountId, share: Permill) -> Self {
+		let mut relaying = self.relaying();
+		relaying.collaborators.retain(|(a, _)| *a != who);
+		relaying.collaborators.push((who, share));
 		*write(&self.relaying) = relaying;
 		self
 	}

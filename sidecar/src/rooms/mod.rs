@@ -18,6 +18,10 @@
 //! next tick, the members that wrote nothing during the last second get that (now one second
 //! old) snapshot pushed. So every member gets `stats` about once per second, without a burst
 //! of one write per member at each tick.
+//!
+//! At an edge sidecar, a room's media comes from its origin: [`upstream`].
+
+pub mod upstream;
 
 use crate::{
 	access::rate::TokenBucket,

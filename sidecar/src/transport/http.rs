@@ -5,6 +5,7 @@
 //!   node is connected and the database answers, 503 otherwise;
 //! - `GET /metrics`: Prometheus text format;
 //! - `/whip/…`, `/whep/…`: WHIP and WHEP ([`crate::transport::whip`]);
+//! - `POST /edge/{stream}`: an edge sidecar pulls a stream ([`crate::transport::edge`]);
 //! - `POST /close`: a viewer's close intent as JSON (the beacon a page sends when its tab
 //!   closes; [`crate::billing::close_intent`]): `202`, or `400`/`403`/`404`/`503` with `{code, message}`;
 //! - `POST /vouchers` with `Authorization: Bearer <watch token>`: a voucher as JSON, for
@@ -18,7 +19,7 @@
 //! address's rate get `429`; a client has `http_timeout` to send a request's headers.
 
 use crate::{access::admission::Permit, transport::ws, Sidecar};
-use http_body_util::Full;
+use http_body_util::{BodyExt, Full, Limited};
 use hyper::{
 	body::{Bytes, Incoming},
 	header::{self, HeaderValue},
@@ -123,12 +124,41 @@ pub(crate) fn bearer(req: &Request<Incoming>) -> Option<String> {
 	scheme.eq_ignore_ascii_case("bearer").then(|| token.trim().to_owned())
 }
 
+/// The largest accepted SDP offer.
+const MAX_OFFER_BYTES: usize = 64 * 1024;
+
+/// The `application/sdp` body of an offer (WHIP, WHEP, an edge's pull), read within `timeout`;
+/// or the status and message to refuse it with.
+pub(crate) async fn read_sdp(
+	req: Request<Incoming>,
+	timeout: Duration,
+) -> Result<String, (StatusCode, &'static str)> {
+	let is_sdp = req
+		.headers()
+		.get(header::CONTENT_TYPE)
+		.and_then(|v| v.to_str().ok())
+		.is_some_and(|v| v.trim().to_ascii_lowercase().starts_with("application/sdp"));
+	if !is_sdp {
+		return Err((StatusCode::UNSUPPORTED_MEDIA_TYPE, "the offer must be application/sdp"));
+	}
+	// A slow body must not hold a connection and its task.
+	let limited = Limited::new(req.into_body(), MAX_OFFER_BYTES);
+	let body = match tokio::time::timeout(timeout, limited.collect()).await {
+		Ok(Ok(b)) => b.to_bytes(),
+		Ok(Err(_)) => return Err((StatusCode::PAYLOAD_TOO_LARGE, "the offer is too large")),
+		Err(_) => return Err((StatusCode::REQUEST_TIMEOUT, "the offer took too long")),
+	};
+	String::from_utf8(body.to_vec())
+		.map_err(|_| (StatusCode::BAD_REQUEST, "the offer is not UTF-8"))
+}
+
 /// Whether a request costs enough work (an SDP offer, a signature check and a write) to be
 /// rate-limited per client address.
 fn is_costly(method: &Method, path: &str) -> bool {
 	*method == Method::POST
 		&& (path.starts_with("/whip/")
 			|| path.starts_with("/whep/")
+			|| path.starts_with("/edge/")
 			|| path == "/close"
 			|| path == "/vouchers")
 }
@@ -156,6 +186,9 @@ async fn route(
 		},
 		(_, p) if p.starts_with("/whip/") || p.starts_with("/whep/") => {
 			crate::transport::whip::handle(req, sidecar).await
+		},
+		(&Method::POST, p) if p.starts_with("/edge/") => {
+			crate::transport::edge::pull(req, sidecar).await
 		},
 		(&Method::POST, "/close") => crate::transport::vouchers::close(req, &sidecar).await,
 		(&Method::POST, "/vouchers") => crate::transport::vouchers::post(req, &sidecar).await,

@@ -1,6 +1,7 @@
 //! Transport: how clients reach the sidecar. Each transport authenticates its requester its own
 //! way, asks [`crate::access`] for rights and maps refusals to its own errors.
 
+pub mod edge;
 pub mod http;
 pub mod vouchers;
 pub mod web;

@@ -38,6 +38,8 @@ pub fn config(sidecar: &Sidecar) -> Response<Full<Bytes>> {
 			"min_relayer_share_ppm": sidecar.terms.min_relayer_share.deconstruct(),
 			"min_settle_seconds": sidecar.terms.min_settle_seconds,
 		},
+		// Its edges' WebSocket URLs: a stream's endpoint names them after this sidecar.
+		"edge_urls": sidecar.web.edge_urls,
 	});
 	let mut r = response(StatusCode::OK, "application/json", body.to_string());
 	r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));

@@ -30,7 +30,7 @@ use crate::{
 	transport::http,
 	Sidecar,
 };
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::Full;
 use hyper::{
 	body::{Bytes, Incoming},
 	header::{self, HeaderValue},
@@ -42,9 +42,6 @@ use std::{
 };
 use tokio::sync::mpsc;
 use vilokanam_sfu::{CloseReason, Gate, MediaError, MediaEvent, MediaPeerId, MediaRole, PeerSetup};
-
-/// The largest accepted offer.
-const MAX_OFFER_BYTES: usize = 64 * 1024;
 
 /// The live WHIP/WHEP sessions, by resource id.
 #[derive(Default)]
@@ -189,33 +186,15 @@ async fn offer(
 			Err(e) => return unauthorized(&e.to_string()),
 		},
 	};
-	let is_sdp = req
-		.headers()
-		.get(header::CONTENT_TYPE)
-		.and_then(|v| v.to_str().ok())
-		.is_some_and(|v| v.trim().to_ascii_lowercase().starts_with("application/sdp"));
-	if !is_sdp {
-		return respond(StatusCode::UNSUPPORTED_MEDIA_TYPE, "the offer must be application/sdp\n");
-	}
-	// A slow body must not hold a connection and its task.
-	let body = match tokio::time::timeout(
-		sidecar.settings.http_timeout,
-		Limited::new(req.into_body(), MAX_OFFER_BYTES).collect(),
-	)
-	.await
-	{
-		Ok(Ok(b)) => b.to_bytes(),
-		Ok(Err(_)) => return respond(StatusCode::PAYLOAD_TOO_LARGE, "the offer is too large\n"),
-		Err(_) => return respond(StatusCode::REQUEST_TIMEOUT, "the offer took too long\n"),
-	};
-	let Ok(sdp) = std::str::from_utf8(&body) else {
-		return respond(StatusCode::BAD_REQUEST, "the offer is not UTF-8\n");
+	let sdp = match http::read_sdp(req, sidecar.settings.http_timeout).await {
+		Ok(sdp) => sdp,
+		Err((status, message)) => return respond(status, format!("{message}\n")),
 	};
 	let turn_user = match &claimed {
 		Claimed::Publisher(_) => TurnUser::Publisher(stream_id),
 		Claimed::Viewer(session_id, _) => TurnUser::Session(*session_id),
 	};
-	let (gate, label, seat): (Arc<dyn Gate>, String, _) = match claimed {
+	let (gate, label, seat, fed): (Arc<dyn Gate>, String, _, _) = match claimed {
 		Claimed::Publisher(claims) => {
 			match sidecar.store.publish_generation(stream_id).await {
 				Ok(g) if g == claims.generation => {},
@@ -229,7 +208,7 @@ async fn offer(
 			match right {
 				Ok(right) => {
 					let label = protocol::account_to_ss58(&right.stream.creator);
-					(Arc::new(PublisherGate::from(right)), label, None)
+					(Arc::new(PublisherGate::from(right)), label, None, None)
 				},
 				Err(Refusal::NotCreator) => {
 					return unauthorized("the token's account no longer creates this stream")
@@ -246,13 +225,14 @@ async fn offer(
 			match right {
 				Ok(right) => {
 					let label = protocol::account_to_ss58(&right.session.viewer);
+					let fed = Some(right.stream.clone());
 					let gate = ViewerGate::new(
 						right,
 						sidecar.chain.clone(),
 						sidecar.settings.voucher_grace,
 					);
 					let seat = Some(gate.seat());
-					(Arc::new(gate), label, seat)
+					(Arc::new(gate), label, seat, fed)
 				},
 				Err(Refusal::NotViewer) => {
 					return unauthorized("the token does not grant watching with this session")
@@ -266,7 +246,7 @@ async fn offer(
 	let setup =
 		PeerSetup { stream_id, role, gate, events: Some(events), label, seat, take_over: false };
 	let (peer, answer) =
-		match media.offer(sdp, setup) {
+		match media.offer(&sdp, setup) {
 			Ok(ok) => ok,
 			Err(e @ (MediaError::BadSdp(_) | MediaError::BadOffer(_))) => {
 				return respond(StatusCode::BAD_REQUEST, format!("{e}\n"))
@@ -278,6 +258,9 @@ async fn offer(
 			),
 			Err(e) => return respond(StatusCode::SERVICE_UNAVAILABLE, format!("{e}\n")),
 		};
+	if let Some(stream) = fed {
+		sidecar.feed(&stream);
+	}
 	let id = hex::encode(rand::random::<[u8; 16]>());
 	sidecar.whip.lock().insert(id.clone(), Resource { peer, stream_id, role, token });
 	// Forget the resource when the engine closes the peer (gate, failure).

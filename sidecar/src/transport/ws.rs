@@ -675,6 +675,7 @@ impl Conn {
 		let m = active(&mut self.membership).ok_or_else(not_in_room)?;
 		let (stream_id, role, session) = (m.stream_id(), m.role, m.session.clone());
 		let stream = rights::stream(&self.sidecar.chain, stream_id).await.map_err(refusal)?;
+		let fed = stream.clone();
 		// The gate re-checks the room's standing rules as the chain changes (the join checked
 		// them once).
 		let (role, gate, seat): (_, Arc<dyn vilokanam_sfu::Gate>, _) = match (role, session) {
@@ -709,6 +710,9 @@ impl Conn {
 			Ok((id, answer)) => {
 				self.media = Some(id);
 				self.send(&ServerMessage::MediaAnswer { sdp: answer });
+				if role == MediaRole::Viewer {
+					self.sidecar.feed(&fed);
+				}
 				Ok(())
 			},
 			Err(e) => Err(media_error(e)),

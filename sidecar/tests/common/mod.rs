@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod media;
+
 use futures::{SinkExt, StreamExt};
 use sp_core::{sr25519, Pair, H256};
 use std::{
@@ -73,6 +75,20 @@ impl Sidecar {
 		let mut args = vec!["--relayer-seed".to_owned(), RELAYER.to_owned()];
 		args.extend_from_slice(extra);
 		Self::spawn(node_url, db, log, &args).await
+	}
+
+	/// As [`Sidecar::start_with`], settling with `relayer` (a secret URI) instead of
+	/// [`RELAYER`].
+	pub async fn start_as(
+		node: &Node,
+		relayer: &str,
+		db: &Path,
+		log: &Path,
+		extra: &[String],
+	) -> Sidecar {
+		let mut args = vec!["--relayer-seed".to_owned(), relayer.to_owned()];
+		args.extend_from_slice(extra);
+		Self::spawn(&node.ws_url(), db, log, &args).await
 	}
 
 	/// As [`Sidecar::start`], but without a relayer key: vouchers are stored and acknowledged,

@@ -12,6 +12,8 @@
 // When neither /config.json nor ?dev= says whether the chain is a development chain, the chain
 // itself is asked (system_chainType: Development or Local).
 
+import { pickEndpoint } from '@vilokanam/sdk';
+
 /** The query parameters carried over to every link between the pages. */
 export const KEPT_PARAMS = ['node', 'sidecar', 'dev'];
 
@@ -78,12 +80,42 @@ export function keepQueryOnLinks(root = document) {
 }
 
 /**
- * The sidecar a viewer of `stream` connects to: a `?sidecar=` override, else the stream's
- * registered endpoint when it is a WebSocket URL, else the configured (same-origin) one.
+ * The sidecar a viewer of `stream` connects to: a `?sidecar=` override, else one of the
+ * WebSocket URLs its registered endpoint names (an origin and its edges, picked by `seed`:
+ * `pickEndpoint` of @vilokanam/sdk), else the configured (same-origin) one.
  */
-export function sidecarForStream(config, stream) {
+export function sidecarForStream(config, stream, seed = '') {
   if (config.sidecarFromQuery) return config.sidecarUrl;
-  const endpoint = stream?.endpoint;
-  if (endpoint && /^wss?:\/\//i.test(endpoint)) return endpoint;
-  return config.sidecarUrl;
+  return pickEndpoint(stream?.endpoint, seed) ?? config.sidecarUrl;
+}
+
+/** The longest endpoint the chain stores (`MaxEndpointLen`), in bytes. */
+export const MAX_ENDPOINT_BYTES = 256;
+
+/**
+ * The endpoint a creator registers for a stream published at `sidecarUrl`: that URL, then the
+ * edges its /config.json lists (`edge_urls`), space-separated, as many as fit in
+ * `MAX_ENDPOINT_BYTES`. Viewers' pages pick one of them (`sidecarForStream`).
+ */
+export function streamEndpointFor(sidecarUrl, edgeUrls = []) {
+  let endpoint = sidecarUrl;
+  for (const url of edgeUrls ?? []) {
+    if (!/^wss?:\/\/\S+$/i.test(url) || url === sidecarUrl) continue;
+    const next = `${endpoint} ${url}`;
+    if (new TextEncoder().encode(next).length > MAX_ENDPOINT_BYTES) break;
+    endpoint = next;
+  }
+  return endpoint;
+}
+
+/** This browser's seed for `pickEndpoint`: random once, then kept, so a viewer stays on one
+ * sidecar of a stream across reloads. `storage`: a `localStorage`-like object. */
+export function endpointSeed(storage = globalThis.localStorage) {
+  const key = 'vilokanam.endpointSeed';
+  let seed = storage?.getItem(key);
+  if (!seed) {
+    seed = Array.from(crypto.getRandomValues(new Uint8Array(8)), (b) => b.toString(16).padStart(2, '0')).join('');
+    storage?.setItem(key, seed);
+  }
+  return seed;
 }

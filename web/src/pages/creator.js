@@ -7,6 +7,7 @@ import { accountPicker } from '../lib/account-picker.js';
 import { ChatView } from '../lib/chat.js';
 import { byId, copyText, errorText, h, setStatus, withBusy } from '../lib/dom.js';
 import { formatBalance, parseUnits, shortAddress, tokenSymbol } from '../lib/format.js';
+import { streamEndpointFor } from '../lib/config.js';
 import { applyRelayerTerms } from '../lib/terms.js';
 import { MediaSession, MediaUnavailable, MediaUnsupported, iceFromJoined, mediaStateText } from '../lib/media.js';
 import { loadCategories, startPage } from '../lib/page.js';
@@ -219,8 +220,10 @@ ui.registerForm.addEventListener('submit', (ev) => {
       // The sidecar's relayer may close this stream's sessions at once, so viewers who leave are
       // refunded within a few blocks instead of after the settlement window.
       const relayer = config.file?.relayer ?? null;
+      // Viewers spread over this sidecar and its edges (docs/SIDECAR.md, "Scaling out").
+      const endpoint = streamEndpointFor(sidecarUrl, config.file?.edge_urls);
       const tx = api.tx.streams.createStream(title, ui.description.value.trim(), Number(ui.category.value), tags, price,
-        sidecarUrl, relayer);
+        endpoint, relayer);
       const { events } = await chain.send(tx, account, (s) => setStatus(ui.registerStatus, `Registering: ${s}`, 'busy'));
       const created = chain.findEvent(events, 'streams', 'StreamCreated');
       const id = created.data[0].toNumber();

@@ -8,7 +8,7 @@
 
 import { accountPicker } from '../lib/account-picker.js';
 import { ChatView } from '../lib/chat.js';
-import { sidecarForStream } from '../lib/config.js';
+import { endpointSeed, sidecarForStream } from '../lib/config.js';
 import { byId, errorText, h, setStatus, withBusy } from '../lib/dom.js';
 import { clockTime, duration, formatBalance, parseUnits, shortAddress, tokenSymbol } from '../lib/format.js';
 import { Heartbeats, joinRetryDelayMs } from '../lib/heartbeats.js';
@@ -92,7 +92,7 @@ if (!stream) {
 }
 const categories = await loadCategories(chain);
 const price = BigInt(stream.pricePerSecond);
-const sidecarUrl = sidecarForStream(config, stream);
+const sidecarUrl = sidecarForStream(config, stream, endpointSeed());
 const sidecarOrigin = sidecarHttpOrigin(sidecarUrl);
 document.title = `${stream.title} — Vilokanam`;
 ui.title.textContent = stream.title;
