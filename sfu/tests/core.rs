@@ -450,6 +450,44 @@ fn a_new_viewer_starts_on_the_cached_keyframe_while_young_and_asks_once_it_is_ol
 	assert_eq!(got.len(), 12 * 3, "from the fresh keyframe on, not the old one");
 }
 
+/// An attack: a viewer that reconnects over and over (a new peer in its session's seat each
+/// time) would draw a burst of the cached group each time. One start on the group per seat per
+/// `SEED_PER_SEAT`; a reconnection within it waits for a fresh keyframe like any late joiner.
+#[test]
+fn a_viewer_reconnecting_again_and_again_starts_on_the_cached_group_once() {
+	let mut net = Net::with_keyframe_cache(Duration::from_millis(1000));
+	let p = net.join(MediaRole::Publisher, Arc::new(OpenGate));
+	net.run(Duration::from_millis(500));
+	net.stream(p, 10, |n| n == 0);
+	let connect = |net: &mut Net, seat| {
+		let v = net.join_seated(MediaRole::Viewer, Arc::new(OpenGate), Some(seat));
+		while !net.events_of(v).contains(&MediaEvent::Connected) {
+			net.stream(p, 1, |_| false);
+		}
+		// Past the start, a live frame: what a started viewer is sent goes out with it.
+		net.run(Duration::from_millis(250));
+		net.stream(p, 1, |_| false);
+		v
+	};
+	let asked = net.clients[p].keyframe_requests;
+	let first = connect(&mut net, 7);
+	let burst = net.clients[first].received.len();
+	assert!(burst >= 10 * 3, "the first start is on the cached group: {burst}");
+	assert_eq!(net.clients[p].keyframe_requests, asked, "and asks nothing");
+	// The same seat again, five times, while the group is still young.
+	for round in 0..5 {
+		let again = connect(&mut net, 7);
+		assert!(net.clients[again].received.is_empty(), "round {round}: no second burst");
+		assert!(net.clients[p].keyframe_requests > asked, "round {round}: it asks instead");
+		net.stream(p, 1, |n| n == 0);
+		assert!(net.clients[again].received[0].1, "round {round}: it starts on the new keyframe");
+	}
+	// Another seat (another paid session) starts on the group as usual.
+	net.stream(p, 3, |_| false);
+	let other = connect(&mut net, 8);
+	assert!(!net.clients[other].received.is_empty(), "another session starts on the group");
+}
+
 #[test]
 fn a_paused_viewer_gets_nothing_and_resumes_on_a_keyframe() {
 	let mut net = Net::new();

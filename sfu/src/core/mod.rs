@@ -68,6 +68,10 @@ const STATS_PERIOD: Duration = Duration::from_secs(1);
 /// and waits for the start (see `viewer::write_to_viewer`), so the delay is all a new viewer
 /// waits for when the publisher answers at once.
 const START_DELAY: Duration = Duration::from_millis(200);
+/// How often one seat (one paid session) may start on the cached keyframe group: a viewer who
+/// reconnects over and over must not draw a burst of up to [`gop::GOP_MAX`] packets each time.
+/// Within this, a reconnecting seat asks for a fresh keyframe (coalesced per layer) instead.
+pub(crate) const SEED_PER_SEAT: Duration = Duration::from_secs(10);
 /// How long the first packets of a video frame may wait for the rest of it (its marker
 /// packet), to be forwarded together. A frame cannot be decoded before its last packet, so
 /// holding the earlier ones delays nothing a viewer sees; the bound covers a lost last packet
@@ -240,6 +244,8 @@ struct Fanout {
 	/// frame is complete or [`FRAME_HOLD`] after the first: see [`Sfu::hold`].
 	held: Vec<Forward>,
 	held_since: Option<Instant>,
+	/// When each seat last started on the cached group (see [`SEED_PER_SEAT`]).
+	seeded: HashMap<u64, Instant>,
 }
 
 /// A packet from a publisher, to go to its room's viewers.
@@ -695,7 +701,7 @@ impl Sfu {
 				},
 				RtcOutput::Event(e) => {
 					progress = true;
-					on_event(peer, e, now, jobs, rooms, *recording, out);
+					on_event(peer, e, now, jobs, &mut *rooms, *recording, out);
 				},
 			}
 		}
@@ -881,13 +887,27 @@ impl Sfu {
 	}
 }
 
+/// The cached group a viewer in `seat` starts on, if it is young and the seat did not start on
+/// one within [`SEED_PER_SEAT`].
+fn seed_for(room: &mut Fanout, seat: Option<u64>, now: Instant) -> Option<&[Forward]> {
+	let group = room.gop.fresh(now)?;
+	if let Some(seat) = seat {
+		room.seeded.retain(|_, at| now.saturating_duration_since(*at) < SEED_PER_SEAT);
+		if room.seeded.contains_key(&seat) {
+			return None;
+		}
+		room.seeded.insert(seat, now);
+	}
+	Some(group)
+}
+
 /// What a peer's `Rtc` reported.
 fn on_event(
 	peer: &mut Peer,
 	event: Event,
 	now: Instant,
 	jobs: &mut VecDeque<Job>,
-	rooms: &HashMap<StreamId, Fanout>,
+	rooms: &mut HashMap<StreamId, Fanout>,
 	recording: bool,
 	out: &mut dyn Output,
 ) {
@@ -896,7 +916,9 @@ fn on_event(
 			peer.connected = true;
 			peer.start_at = Some(now + START_DELAY);
 			if let Kind::Viewer(v) = &mut peer.kind {
-				match rooms.get(&peer.stream_id).and_then(|r| r.gop.fresh(now)) {
+				let room = rooms.get_mut(&peer.stream_id);
+				let group = room.and_then(|r| seed_for(r, peer.seat, now));
+				match group {
 					// A recent keyframe and what followed it: the viewer starts on them.
 					Some(group) => v.seed(group, &mut peer.rtc),
 					// Otherwise a fresh keyframe rather than wait for the next; asked now, it
