@@ -23,7 +23,7 @@
 use crate::{
 	access::{
 		rights::{self, PublisherGate, Refusal, ViewerGate},
-		tokens::{PublishClaims, TokenError},
+		tokens::TokenError,
 		turn::TurnUser,
 	},
 	clock, protocol,
@@ -173,72 +173,29 @@ async fn offer(
 	let Some(token) = http::bearer(&req) else {
 		return unauthorized("an Authorization: Bearer token is required");
 	};
-	// The token first: it needs neither the body, the store nor the chain.
-	let claimed = match role {
-		MediaRole::Publisher => {
-			match sidecar.tokens.check_publish(&token, stream_id, clock::unix_secs()) {
-				Ok(claims) => Claimed::Publisher(claims),
-				Err(e) => return unauthorized(&e.to_string()),
-			}
-		},
-		MediaRole::Viewer => match sidecar.tokens.check_watch(&token) {
-			Ok((session_id, viewer)) => Claimed::Viewer(session_id, viewer),
-			Err(e) => return unauthorized(&e.to_string()),
-		},
+	// The token and the right it names come first: no body is read for a refused one.
+	let right = match authorize(&sidecar, role, stream_id, &token).await {
+		Ok(right) => right,
+		Err(refusal) => return refusal,
 	};
 	let sdp = match http::read_sdp(req, sidecar.settings.http_timeout).await {
 		Ok(sdp) => sdp,
 		Err((status, message)) => return respond(status, format!("{message}\n")),
 	};
-	let turn_user = match &claimed {
-		Claimed::Publisher(_) => TurnUser::Publisher(stream_id),
-		Claimed::Viewer(session_id, _) => TurnUser::Session(*session_id),
-	};
-	let (gate, label, seat, fed): (Arc<dyn Gate>, String, _, _) = match claimed {
-		Claimed::Publisher(claims) => {
-			match sidecar.store.publish_generation(stream_id).await {
-				Ok(g) if g == claims.generation => {},
-				Ok(_) => return unauthorized(&TokenError::Rotated.to_string()),
-				Err(e) => return respond(StatusCode::SERVICE_UNAVAILABLE, format!("{e}\n")),
-			}
-			let right = rights::may_publish(&sidecar.chain, &sidecar.terms, stream_id, |creator| {
-				*creator == claims.account
-			})
-			.await;
-			match right {
-				Ok(right) => {
-					let label = protocol::account_to_ss58(&right.stream.creator);
-					(Arc::new(PublisherGate::from(right)), label, None, None)
-				},
-				Err(Refusal::NotCreator) => {
-					return unauthorized("the token's account no longer creates this stream")
-				},
-				Err(r) => return refused(r),
-			}
+	let turn_user = right.turn_user(stream_id);
+	let (gate, label, seat, fed): (Arc<dyn Gate>, String, _, _) = match right {
+		Right::Publish(right) => {
+			let label = protocol::account_to_ss58(&right.stream.creator);
+			(Arc::new(PublisherGate::from(right)), label, None, None)
 		},
-		Claimed::Viewer(session_id, viewer) => {
-			let right =
-				rights::may_watch(&sidecar.chain, &sidecar.terms, stream_id, session_id, |v| {
-					*v == viewer
-				})
-				.await;
-			match right {
-				Ok(right) => {
-					let label = protocol::account_to_ss58(&right.session.viewer);
-					let fed = Some(right.stream.clone());
-					let gate = ViewerGate::new(
-						right,
-						sidecar.chain.clone(),
-						sidecar.settings.voucher_grace,
-					);
-					let seat = Some(gate.seat());
-					(Arc::new(gate), label, seat, fed)
-				},
-				Err(Refusal::NotViewer) => {
-					return unauthorized("the token does not grant watching with this session")
-				},
-				Err(r) => return refused(r),
-			}
+		Right::Watch(right) => {
+			let label = protocol::account_to_ss58(&right.session.viewer);
+			let fed = Some(right.stream.clone());
+			// Built here only, with media coming: it starts the session's first voucher grace.
+			let gate =
+				ViewerGate::new(right, sidecar.chain.clone(), sidecar.settings.voucher_grace);
+			let seat = Some(gate.seat());
+			(Arc::new(gate), label, seat, fed)
 		},
 	};
 	let (events, mut rx) = mpsc::channel(8);
@@ -312,39 +269,71 @@ async fn ice_links(
 		return Vec::new();
 	}
 	let Some(token) = http::bearer(req) else { return Vec::new() };
-	// The checks of an offer: the token, then the right it names, now.
-	let (chain, terms) = (&sidecar.chain, &sidecar.terms);
-	let user = match role {
-		MediaRole::Publisher => {
-			let Ok(claims) = sidecar.tokens.check_publish(&token, stream_id, clock::unix_secs())
-			else {
-				return Vec::new();
-			};
-			// A rotated token is worth nothing, TURN included.
-			let current = sidecar.store.publish_generation(stream_id).await;
-			let right = rights::may_publish(chain, terms, stream_id, |c| *c == claims.account);
-			match (current, right.await) {
-				(Ok(g), Ok(_)) if g == claims.generation => TurnUser::Publisher(stream_id),
-				_ => return Vec::new(),
-			}
-		},
-		MediaRole::Viewer => {
-			let Ok((session_id, viewer)) = sidecar.tokens.check_watch(&token) else {
-				return Vec::new();
-			};
-			match rights::may_watch(chain, terms, stream_id, session_id, |v| *v == viewer).await {
-				Ok(_) => TurnUser::Session(session_id),
-				Err(_) => return Vec::new(),
-			}
-		},
+	let user = match authorize(sidecar, role, stream_id, &token).await {
+		Ok(right) => right.turn_user(stream_id),
+		Err(_) => return Vec::new(),
 	};
 	link_values(sidecar, user)
 }
 
-/// What a token claims, checked before the body is read.
-enum Claimed {
-	Publisher(PublishClaims),
-	Viewer(u64, vilokanam_chain_client::AccountId),
+/// The right a bearer token grants now.
+enum Right {
+	Publish(rights::PublishRight),
+	Watch(rights::WatchRight),
+}
+
+impl Right {
+	/// Whose TURN credentials it comes with.
+	fn turn_user(&self, stream_id: u64) -> TurnUser {
+		match self {
+			Self::Publish(_) => TurnUser::Publisher(stream_id),
+			Self::Watch(w) => TurnUser::Session(w.session.id),
+		}
+	}
+}
+
+/// The checks of an offer (and of an `OPTIONS` asking for TURN servers), written once: the
+/// token's MAC and expiry first, needing neither the store nor the chain; then a publish
+/// token's generation (rotation) and the chain's say on the right the token names. A refusal
+/// comes as the response to give.
+async fn authorize(
+	sidecar: &Sidecar,
+	role: MediaRole,
+	stream_id: u64,
+	token: &str,
+) -> Result<Right, Response<Full<Bytes>>> {
+	let (chain, terms) = (&sidecar.chain, &sidecar.terms);
+	match role {
+		MediaRole::Publisher => {
+			let claims = sidecar
+				.tokens
+				.check_publish(token, stream_id, clock::unix_secs())
+				.map_err(|e| unauthorized(&e.to_string()))?;
+			match sidecar.store.publish_generation(stream_id).await {
+				Ok(g) if g == claims.generation => {},
+				Ok(_) => return Err(unauthorized(&TokenError::Rotated.to_string())),
+				Err(e) => return Err(respond(StatusCode::SERVICE_UNAVAILABLE, format!("{e}\n"))),
+			}
+			match rights::may_publish(chain, terms, stream_id, |c| *c == claims.account).await {
+				Ok(right) => Ok(Right::Publish(right)),
+				Err(Refusal::NotCreator) => {
+					Err(unauthorized("the token's account no longer creates this stream"))
+				},
+				Err(r) => Err(refused(r)),
+			}
+		},
+		MediaRole::Viewer => {
+			let (session_id, viewer) =
+				sidecar.tokens.check_watch(token).map_err(|e| unauthorized(&e.to_string()))?;
+			match rights::may_watch(chain, terms, stream_id, session_id, |v| *v == viewer).await {
+				Ok(right) => Ok(Right::Watch(right)),
+				Err(Refusal::NotViewer) => {
+					Err(unauthorized("the token does not grant watching with this session"))
+				},
+				Err(r) => Err(refused(r)),
+			}
+		},
+	}
 }
 
 /// A refused right, as WHIP and WHEP say it.
