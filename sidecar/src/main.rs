@@ -162,7 +162,9 @@ async fn run(config: Config) -> Result<(), String> {
 		chain_tasks.push(tokio::spawn(relay.run()));
 	}
 
+	let reloads = tokio::spawn(reload_on_hangup(sidecar.clone()));
 	wait_for_signal().await;
+	reloads.abort();
 	tracing::info!("shutting down");
 	let _ = shutdown_tx.send(true);
 	for task in chain_tasks {
@@ -204,6 +206,31 @@ async fn follow_chain(link: NodeLink, chain: ChainView) {
 			tokio::time::sleep(Duration::from_secs(1)).await;
 		}
 	}
+}
+
+/// On SIGHUP, read the configuration again (flags, environment, file) and apply what can
+/// change while running: the edges allowed to pull (`--edge-account`). A configuration that
+/// does not load changes nothing.
+async fn reload_on_hangup(sidecar: Sidecar) {
+	#[cfg(unix)]
+	{
+		use tokio::signal::unix::{signal, SignalKind};
+		let Ok(mut hangups) = signal(SignalKind::hangup()) else {
+			tracing::warn!("cannot listen for SIGHUP: the edge list is fixed");
+			return;
+		};
+		while hangups.recv().await.is_some() {
+			match Config::load() {
+				Ok(config) => {
+					sidecar.edges.replace(config.edge_accounts);
+					tracing::info!(edges = sidecar.edges.len(), "SIGHUP: edge accounts re-read");
+				},
+				Err(e) => tracing::error!("SIGHUP: the configuration does not load, kept: {e}"),
+			}
+		}
+	}
+	#[cfg(not(unix))]
+	let _ = sidecar;
 }
 
 async fn wait_for_signal() {

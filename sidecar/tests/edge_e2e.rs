@@ -7,7 +7,9 @@
 //! stash at edge A, Bob's stash at edge B: every viewer gets the stream from a keyframe, the
 //! origin counts each edge as one viewer (one pull for edge A's two viewers), and every
 //! viewer's acknowledged seconds settle exactly, each by the sidecar it paid at: the edges pay
-//! their own `settle_batch` fees. Edge B's pull is closed once its viewer has gone.
+//! their own `settle_batch` fees. Edge B's pull is closed once its viewer has gone. The
+//! operator takes edge A off the origin's list (its configuration file, SIGHUP): edge A's pull
+//! is cut and its pulls again are refused.
 //!
 //! Attacks, each changing nothing: a stranger's sidecar (a viewer's own key) signing a pull
 //! gets 403; a stale, replayed or malformed header 401; a header for another stream 401; an
@@ -119,11 +121,19 @@ async fn an_origin_feeds_two_edges_and_every_viewer_settles_where_it_paid() {
 	}
 	let log = |name: &str| dir.path().join(format!("{name}.log"));
 	let db = |name: &str| dir.path().join(format!("{name}.sqlite"));
+	// The origin's edges are in its configuration file, which SIGHUP re-reads.
+	let origin_toml = dir.path().join("origin.toml");
+	let edge_list = |keys: &[&sr25519::Pair]| {
+		let quoted: Vec<String> = keys.iter().map(|k| format!("\"{}\"", ss58(k))).collect();
+		std::fs::write(&origin_toml, format!("edge-account = [{}]\n", quoted.join(", ")))
+			.expect("the origin's configuration is written");
+	};
+	edge_list(&[&edge_a_key, &edge_b_key]);
 	let origin = Sidecar::start_with(
 		&node,
 		&db("origin"),
 		&log("origin"),
-		&["--edge-account".into(), format!("{},{}", ss58(&edge_a_key), ss58(&edge_b_key))],
+		&["--config".into(), origin_toml.display().to_string()],
 	)
 	.await;
 	let origin_url = format!("http://127.0.0.1:{}", origin.port);
@@ -201,11 +211,14 @@ async fn an_origin_feeds_two_edges_and_every_viewer_settles_where_it_paid() {
 	for (i, (bot, _)) in watching.iter().enumerate() {
 		receives(names[i], bot, 30).await;
 	}
-	// The origin serves Bob and one pull per edge (the probe's seat was edge A's: replaced).
+	// The origin serves Bob and one pull per edge (the probe's seat was edge A's: replaced);
+	// edge A serves its two viewers from its one pull. (Stats are once a second.)
+	room_until(origin.port, stream_id, "Bob and two edges at the origin", |v, _| v.len() == 3)
+		.await;
+	room_until(edge_a.port, stream_id, "edge A's two viewers, fed", |v, fed| v.len() == 2 && fed)
+		.await;
 	let (origin_viewers, _) = room(origin.port, stream_id).await;
-	assert_eq!(origin_viewers.len(), 3, "Bob and two edges");
-	let (edge_a_viewers, fed) = room(edge_a.port, stream_id).await;
-	assert!(fed && edge_a_viewers.len() == 2, "edge A: {edge_a_viewers:?}, fed {fed}");
+	assert_eq!(origin_viewers.len(), 3, "not one peer per edge viewer");
 
 	// Everyone pays a few seconds more, then stops.
 	tokio::time::sleep(Duration::from_secs(WATCH_SECS)).await;
@@ -263,6 +276,39 @@ async fn an_origin_feeds_two_edges_and_every_viewer_settles_where_it_paid() {
 		let after = client.free_balance(&account(key), Some(settled_at)).await.expect("rpc");
 		assert!(after < before, "{} paid no fee: it settled nothing", ss58(key));
 	}
+
+	// The operator takes edge A off the origin's list: its pull is cut at the next gate poll,
+	// and its pulls again (its viewers are still there) are refused.
+	let refused_before = metric(origin.port, "edge_pulls_total{result=\"refused\"}").await;
+	edge_list(&[&edge_b_key]);
+	let pid = origin.process.id().expect("the origin runs");
+	let hup = std::process::Command::new("kill").args(["-HUP", &pid.to_string()]).status();
+	assert!(hup.expect("kill runs").success());
+	let deadline = Instant::now() + Duration::from_secs(60);
+	loop {
+		let failed = metric(edge_a.port, "origin_pulls_total{result=\"failed\"}").await;
+		let refused = metric(origin.port, "edge_pulls_total{result=\"refused\"}").await;
+		if failed >= 1 && refused > refused_before {
+			break;
+		}
+		assert!(
+			Instant::now() < deadline,
+			"edge A kept its pull ({failed} failed, {refused} refused)\norigin:\n{}\nedge A:\n{}",
+			origin.process.log_tail(),
+			edge_a.process.log_tail()
+		);
+		tokio::time::sleep(Duration::from_millis(500)).await;
+	}
 	drop(bots);
 	drop(publisher);
+}
+
+/// The value of `vilokanam_sidecar_<name>` (with its labels) in `port`'s `/metrics`; 0 if absent.
+async fn metric(port: u16, name: &str) -> u64 {
+	let text = http(port, "GET", "/metrics", &[], "").await.body;
+	let line = format!("vilokanam_sidecar_{name} ");
+	text.lines()
+		.find_map(|l| l.strip_prefix(&line))
+		.and_then(|v| v.trim().parse::<f64>().ok())
+		.map_or(0, |v| v as u64)
 }

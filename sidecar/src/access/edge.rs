@@ -14,12 +14,17 @@
 //!   nothing.
 //!
 //! Only the accounts the origin's operator lists (`--edge-account`) are edges: any other
-//! signer is refused before its signature is checked ([`EdgeRefusal::NotAnEdge`]).
+//! signer is refused before its signature is checked ([`EdgeRefusal::NotAnEdge`]). The list is
+//! re-read on SIGHUP ([`EdgeAccounts::replace`]); an edge taken off it loses its pull at the
+//! next gate poll ([`super::rights::EdgeGate`]).
 
 use crate::protocol::{self, Crypto};
 use codec::Encode;
 use sp_core::{sr25519, Pair, H256};
-use std::{collections::HashMap, sync::Mutex};
+use std::{
+	collections::HashMap,
+	sync::{Mutex, RwLock},
+};
 use vilokanam_chain_client::{AccountId, StreamId};
 
 /// The domain tag of an edge's signed payload.
@@ -83,7 +88,7 @@ pub fn authorization(
 /// The origin's side: which accounts are edges, and the signatures it has seen.
 #[derive(Debug, Default)]
 pub struct EdgeAccounts {
-	accounts: Vec<AccountId>,
+	accounts: RwLock<Vec<AccountId>>,
 	/// Accepted signatures → when they may be forgotten (unix seconds).
 	seen: Mutex<HashMap<[u8; 64], u64>>,
 }
@@ -91,17 +96,27 @@ pub struct EdgeAccounts {
 impl EdgeAccounts {
 	/// The edges `accounts`.
 	pub fn new(accounts: Vec<AccountId>) -> Self {
-		Self { accounts, seen: Mutex::default() }
+		Self { accounts: RwLock::new(accounts), seen: Mutex::default() }
 	}
 
 	/// Whether `account` is one of the edges.
 	pub fn contains(&self, account: &AccountId) -> bool {
-		self.accounts.contains(account)
+		self.accounts.read().unwrap_or_else(|p| p.into_inner()).contains(account)
+	}
+
+	/// How many there are.
+	pub fn len(&self) -> usize {
+		self.accounts.read().unwrap_or_else(|p| p.into_inner()).len()
 	}
 
 	/// Whether there are none (then `/edge/…` is refused to everyone).
 	pub fn is_empty(&self) -> bool {
-		self.accounts.is_empty()
+		self.len() == 0
+	}
+
+	/// The operator changed the list (SIGHUP): from now on only `accounts` are edges.
+	pub fn replace(&self, accounts: Vec<AccountId>) {
+		*self.accounts.write().unwrap_or_else(|p| p.into_inner()) = accounts;
 	}
 
 	/// Check the `Authorization` value `header` of a pull of `stream_id`, at `now` (unix

@@ -191,6 +191,31 @@ impl Gate for PublisherGate {
 	}
 }
 
+/// An edge sidecar receives a stream at its origin while the stream may be published and the
+/// edge is still one of the origin's (`--edge-account`, re-read on SIGHUP); its own viewers'
+/// gates, at the edge, decide who among them gets it.
+pub struct EdgeGate {
+	/// The stream.
+	pub stream: Arc<StreamEntry>,
+	/// The origin's edges.
+	pub edges: Arc<super::edge::EdgeAccounts>,
+	/// This edge's relayer account.
+	pub edge: AccountId,
+}
+
+impl Gate for EdgeGate {
+	fn check(&self) -> GateState {
+		if let Err(r) = publish_standing(&self.stream) {
+			return GateState::Closed(close_reason(&r));
+		}
+		if self.edges.contains(&self.edge) {
+			GateState::Open
+		} else {
+			GateState::Closed(CloseReason::Revoked)
+		}
+	}
+}
+
 /// A viewer receives while [`watch_standing`] holds and its last acknowledged voucher is at
 /// most `voucher_grace` old.
 pub struct ViewerGate {
@@ -337,5 +362,20 @@ mod tests {
 		assert_eq!(publisher.check(), GateState::Closed(CloseReason::StreamEnded));
 		f.session.close();
 		assert_eq!(viewer.check(), GateState::Closed(CloseReason::SessionClosed));
+	}
+
+	#[test]
+	fn an_edge_gets_a_stream_while_listed_and_the_stream_not_ended() {
+		let f = fixture();
+		let edges = Arc::new(super::super::edge::EdgeAccounts::new(vec![acct(7), acct(8)]));
+		let gate = EdgeGate { stream: f.stream.clone(), edges: edges.clone(), edge: acct(7) };
+		assert_eq!(gate.check(), GateState::Open);
+		// The operator takes edge 7 off the list (SIGHUP).
+		edges.replace(vec![acct(8)]);
+		assert_eq!(gate.check(), GateState::Closed(CloseReason::Revoked));
+		edges.replace(vec![acct(7)]);
+		assert_eq!(gate.check(), GateState::Open);
+		f.stream.set_status(StreamStatus::Ended);
+		assert_eq!(gate.check(), GateState::Closed(CloseReason::StreamEnded));
 	}
 }

@@ -4,7 +4,8 @@
 //! ([`crate::access::edge`]) and an `application/sdp` offer (receive-only audio and video,
 //! from [`vilokanam_sfu::MediaServer::pull`]); the answer is `201 Created` with the SDP answer.
 //! The edge then counts here as one viewer of the stream, seated by its account so that a new
-//! pull replaces its last one, until the stream ends or the edge goes away (ICE consent). It
+//! pull replaces its last one, until the stream ends, the edge goes away (ICE consent) or the
+//! operator takes it off the list (SIGHUP: cut at the next gate poll, [`EdgeGate`]). It
 //! pays nothing here: its own viewers pay for their seconds at the edge.
 //!
 //! Refusals: `401` for a missing, malformed, stale, replayed or wrongly signed header, `403`
@@ -16,7 +17,7 @@
 use crate::{
 	access::{
 		edge::EdgeRefusal,
-		rights::{self, PublisherGate, Refusal},
+		rights::{self, EdgeGate, Refusal},
 		terms::Serving,
 	},
 	clock, protocol,
@@ -108,9 +109,7 @@ pub async fn pull(req: Request<Incoming>, sidecar: Sidecar) -> Response<Full<Byt
 	let setup = PeerSetup {
 		stream_id,
 		role: MediaRole::Viewer,
-		// Open while the stream may be published: the edge's viewers' own gates, at the edge,
-		// decide who among them gets it.
-		gate: Arc::new(PublisherGate { stream }),
+		gate: Arc::new(EdgeGate { stream, edges: sidecar.edges.clone(), edge: edge.clone() }),
 		events: None,
 		label,
 		seat: Some(edge_seat(&edge)),
