@@ -51,7 +51,8 @@ pub struct Metrics {
 	pub turned_away: IntCounterVec,
 	/// At an origin, edges' pulls (`POST /edge/…`), by result (`accepted`, `refused`).
 	pub edge_pulls: IntCounterVec,
-	/// At an edge, pulls from its origin, by result (`connected`, `failed`).
+	/// At an edge, pulls from its origin, by result (`answered`: the origin answered the offer;
+	/// `failed`: it refused, or could not be reached).
 	pub origin_pulls: IntCounterVec,
 	/// The SFU's (`vilokanam-sfu`), in this registry.
 	pub media: vilokanam_sfu::SfuMetrics,

@@ -108,11 +108,6 @@ impl Upstream {
 		});
 	}
 
-	/// Whether `stream_id` is being pulled.
-	pub fn is_pulling(&self, stream_id: StreamId) -> bool {
-		self.running.lock().unwrap_or_else(|p| p.into_inner()).contains(&stream_id)
-	}
-
 	async fn keep_pulling(
 		&self,
 		stream_id: StreamId,
@@ -142,7 +137,7 @@ impl Upstream {
 			};
 			match self.pull(stream_id, media, chain, setup).await {
 				Ok(peer) => {
-					metrics.origin_pulls.with_label_values(&["connected"]).inc();
+					metrics.origin_pulls.with_label_values(&["answered"]).inc();
 					tracing::info!(stream_id, origin = %self.authority, "pulling from the origin");
 					backoff = Duration::from_secs(1);
 					match run(peer, &mut rx, media, stream_id, &mut idle).await {
