@@ -73,7 +73,7 @@ impl Terms {
 		let Some(ours) = &self.relayer else { return Ok(Serving::Origin) };
 		let relaying = stream.relaying();
 		let (serving, share) = match &relaying.relayer {
-			Some(r) if r == ours => (Serving::Origin, relaying.relayer_share),
+			Some(r) if r == ours => (Serving::Origin, relaying.share_of(ours)),
 			Some(r) if self.serve_for.contains(r) => {
 				(Serving::Edge { origin: r.clone() }, relaying.share_of(ours))
 			},

@@ -98,25 +98,16 @@ pub struct Relaying {
 	pub price_per_second: Balance,
 	/// The account the creator named to relay the stream's vouchers, if any.
 	pub relayer: Option<AccountId>,
-	/// That account's share of the creator's part of the revenue (zero if it is not a
-	/// collaborator).
-	pub relayer_share: Permill,
-	/// Every collaborator's share: an edge sidecar, which relays a stream named to its origin,
-	/// is paid as one of them ([`crate::access::terms`]).
+	/// Every collaborator's share of the creator's part of the revenue: the relayer's, and an
+	/// edge sidecar's, which relays a stream named to its origin ([`crate::access::terms`]).
 	pub collaborators: Vec<(AccountId, Permill)>,
 }
 
 impl Relaying {
 	fn of(s: &Stream) -> Self {
-		let relayer_share = s
-			.relayer
-			.as_ref()
-			.and_then(|r| s.collaborators.iter().find(|(a, _)| a == r))
-			.map_or(Permill::zero(), |(_, share)| *share);
 		Self {
 			price_per_second: s.price_per_second,
 			relayer: s.relayer.clone(),
-			relayer_share,
 			collaborators: s.collaborators.iter().cloned().collect(),
 		}
 	}
@@ -154,12 +145,9 @@ impl StreamEntry {
 
 	/// With `relayer` relaying it for `relayer_share` (as [`StreamEntry::new`] names none).
 	pub fn with_relayer(self, relayer: AccountId, relayer_share: Permill) -> Self {
-		let mut relaying = self.relaying();
-		relaying.collaborators.retain(|(a, _)| *a != relayer);
-		relaying.collaborators.push((relayer.clone(), relayer_share));
-		let relaying = Relaying { relayer: Some(relayer), relayer_share, ..relaying };
-		*write(&self.relaying) = relaying;
-		self
+		let this = self.with_collaborator(relayer.clone(), relayer_share);
+		write(&this.relaying).relayer = Some(relayer);
+		this
 	}
 
 	/// With `who` among its collaborators, at `share` (tests).
