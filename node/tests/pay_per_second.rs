@@ -94,22 +94,28 @@ fn rejections(events: &[RuntimeEvent]) -> Vec<(u64, RejectReason)> {
 		.collect()
 }
 
+/// A fresh dev node past its first block, with a category and a [`FEE_BPS`] platform fee (sudo
+/// is Alice on the dev chain): its folder, the node, a client and the genesis hash.
+async fn governed_chain() -> (tempfile::TempDir, Node, Rpc, H256) {
+	let dir = tempfile::tempdir().expect("temp dir");
+	let node = Node::start(&dir.path().join("node")).await;
+	let rpc = node.client().await;
+	rpc.wait_best(1, Duration::from_secs(60)).await;
+	let genesis = rpc.block_hash(0).await;
+	for call in governance_calls(FEE_BPS) {
+		rpc.execute(call, &Alice.pair()).await;
+	}
+	(dir, node, rpc, genesis)
+}
+
 fn account(k: Sr25519Keyring) -> AccountId {
 	k.to_account_id()
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn viewers_pay_exactly_per_second_settled_in_batches() {
-	let dir = tempfile::tempdir().expect("temp dir");
-	let node = Node::start(&dir.path().join("node")).await;
-	let rpc = node.client().await;
-	rpc.wait_best(1, Duration::from_secs(60)).await;
-	let genesis = rpc.block_hash(0).await;
-
 	// Governance: a category and a 10% platform fee (sudo is Alice on the dev chain).
-	for call in governance_calls(FEE_BPS) {
-		rpc.execute(call, &Alice.pair()).await;
-	}
+	let (_dir, node, rpc, genesis) = governed_chain().await;
 
 	// Bob creates a stream, shares 25% with Ferdie, goes live.
 	let (_, events) = rpc
@@ -394,4 +400,121 @@ async fn viewers_pay_exactly_per_second_settled_in_batches() {
 	// Escrow keeps exactly its existential deposit once no session is open.
 	let escrow_left = rpc.free_balance(&escrow, None).await;
 	assert_eq!(escrow_left, vilokanam_runtime::EXISTENTIAL_DEPOSIT);
+}
+
+/// Whether `events` hold a failed extrinsic with `error`.
+fn failed_with(events: &[RuntimeEvent], error: sp_runtime::DispatchError) -> bool {
+	let sp_runtime::DispatchError::Module(want) = error else { return false };
+	events.iter().any(|e| {
+		matches!(e, RuntimeEvent::System(frame_system::Event::ExtrinsicFailed {
+			dispatch_error: sp_runtime::DispatchError::Module(got), ..
+		}) if got.index == want.index && got.error == want.error)
+	})
+}
+
+/// An ended stream's replay, as the creator offers it: sessions opened after the end pay the
+/// offer's price for exactly the seconds settled, nobody can open one without an offer, and
+/// the RPC shows the offer to dApps.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_ended_streams_replay_is_paid_per_second_at_its_offer_price() {
+	let (_dir, node, rpc, genesis) = governed_chain().await;
+	let (_, events) = rpc
+		.execute(
+			vilokanam_test_utils::chain::create_stream_call("Replayed", PRICE, None),
+			&Bob.pair(),
+		)
+		.await;
+	let stream_id = stream_created(&events);
+	rpc.execute(go_live_call(stream_id), &Bob.pair()).await;
+	rpc.execute(RuntimeCall::Streams(pallet_streams::Call::end_stream { stream_id }), &Bob.pair())
+		.await;
+
+	// No offer: no replay session, and the RPC says why.
+	let s = rpc.call("vilokanam_stream", rpc_params![stream_id]).await;
+	assert_eq!((s["status"].as_str(), &s["replayPrice"]), (Some("Ended"), &Value::Null));
+	let err = rpc.0.request::<Value, _>("vilokanam_quote", rpc_params![stream_id, 10]).await;
+	assert!(format!("{:?}", err.expect_err("no offer")).contains("offers no replay"));
+	let open = |price| {
+		RuntimeCall::Ticks(pallet_ticks::Call::open_session {
+			stream_id,
+			max_seconds: 100,
+			max_price_per_second: price,
+			voucher_key: account(Eve),
+		})
+	};
+	let xt = rpc.sign(open(PRICE), &Eve.pair()).await;
+	let block = rpc.submit_and_wait(xt, false).await;
+	let error = pallet_ticks::Error::<Runtime>::ReplayNotOffered.into();
+	assert!(failed_with(&rpc.events(block).await, error), "refused without an offer");
+
+	// A stranger cannot offer it; its creator offers it at half the live price.
+	let offer = |price| {
+		RuntimeCall::Streams(pallet_streams::Call::set_replay_offer {
+			stream_id,
+			price_per_second: price,
+		})
+	};
+	let xt = rpc.sign(offer(Some(1)), &Eve.pair()).await;
+	let block = rpc.submit_and_wait(xt, false).await;
+	let error = pallet_streams::Error::<Runtime>::NotCreator.into();
+	assert!(failed_with(&rpc.events(block).await, error), "only the creator offers a replay");
+	let replay_price = PRICE / 2;
+	rpc.execute(offer(Some(replay_price)), &Bob.pair()).await;
+	let s = rpc.call("vilokanam_stream", rpc_params![stream_id]).await;
+	assert_eq!(s["replayPrice"], replay_price.to_string());
+	let mine =
+		rpc.call("vilokanam_streamsByCreator", rpc_params![account(Bob).to_ss58check()]).await;
+	assert_eq!(mine[0]["replayPrice"], replay_price.to_string(), "lists carry it too");
+	let quote = rpc.call("vilokanam_quote", rpc_params![stream_id, 10]).await;
+	assert_eq!(quote, (10 * replay_price).to_string());
+
+	// Eve watches the replay: she escrows at the offer's price and pays for the seconds settled.
+	let (_, events) = rpc.execute(open(replay_price), &Eve.pair()).await;
+	let session = opened_session(&events, &account(Eve));
+	let s = rpc.call("vilokanam_session", rpc_params![session]).await;
+	assert_eq!(s["pricePerSecond"], replay_price.to_string());
+	let opened = rpc.best_number().await;
+	rpc.wait_best(opened + 2, Duration::from_secs(60)).await;
+	let vouchers: BoundedVec<_, _> =
+		vec![voucher(session, 10, sign_voucher(&Eve.pair(), genesis, session, 10, false))]
+			.try_into()
+			.expect("one voucher fits");
+	let (block, events) = rpc
+		.execute(
+			RuntimeCall::Ticks(pallet_ticks::Call::settle_batch {
+				vouchers,
+				witness: BatchWitness { streams: 1, pages: 1 },
+			}),
+			&Alice.pair(),
+		)
+		.await;
+	let paid = 10 * replay_price;
+	assert_eq!(batch_settled(&events), (1, 0, paid));
+	assert_eq!(rpc.balance_change(&account(Bob), block).await, (paid - paid / 10) as i128);
+
+	// Withdrawn: no new replay sessions; the stream cannot be removed while Eve's is open.
+	rpc.execute(offer(None), &Bob.pair()).await;
+	let s = rpc.call("vilokanam_stream", rpc_params![stream_id]).await;
+	assert_eq!(s["replayPrice"], Value::Null);
+	let xt = rpc
+		.sign(
+			RuntimeCall::Ticks(pallet_ticks::Call::open_session {
+				stream_id,
+				max_seconds: 100,
+				max_price_per_second: PRICE,
+				voucher_key: account(Ferdie),
+			}),
+			&Ferdie.pair(),
+		)
+		.await;
+	let block = rpc.submit_and_wait(xt, false).await;
+	let error = pallet_ticks::Error::<Runtime>::ReplayNotOffered.into();
+	assert!(failed_with(&rpc.events(block).await, error), "refused once withdrawn");
+	let xt = rpc
+		.sign(RuntimeCall::Streams(pallet_streams::Call::remove_stream { stream_id }), &Bob.pair())
+		.await;
+	let block = rpc.submit_and_wait(xt, false).await;
+	let error = pallet_streams::Error::<Runtime>::ViewersPresent.into();
+	assert!(failed_with(&rpc.events(block).await, error), "replay viewers hold the stream");
+	drop(node);
 }

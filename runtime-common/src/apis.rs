@@ -233,6 +233,9 @@ macro_rules! impl_vilokanam_runtime_apis {
 				fn following(who: AccountId) -> alloc::vec::Vec<AccountId> {
 					vilokanam_views::following(who)
 				}
+				fn replay_prices(ids: alloc::vec::Vec<u64>) -> alloc::vec::Vec<Option<Balance>> {
+					vilokanam_views::replay_prices(ids)
+				}
 			}
 
 			$($extra)*

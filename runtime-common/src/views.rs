@@ -4,7 +4,7 @@
 //! category); only text search scans, and it stops after `SEARCH_SCAN_LIMIT` streams.
 
 /// Defines the views (`live_streams`, `stream`, `search_streams`, `streams_by_creator`,
-/// `session`, `allowance`, `voucher_cost`, `quote`, `earnings`, `following`) of the runtime
+/// `session`, `allowance`, `voucher_cost`, `quote`, `replay_prices`, `earnings`, `following`) of the runtime
 /// type `$runtime` in the invoking module; the runtime's `VilokanamApi` implementation calls
 /// them. The crate must have `alloc` (`extern crate alloc`).
 #[macro_export]
@@ -224,9 +224,24 @@ macro_rules! impl_vilokanam_views {
 			s.price_per_second.checked_mul(delta).filter(|cost| *cost <= s.escrow_remaining)
 		}
 
-		/// The price of `seconds` of stream `id` at its current price.
+		/// The price of `seconds` of a session opened on stream `id` now: at its price while
+		/// live or scheduled, at its replay offer once ended (`None` without an offer).
 		pub fn quote(id: u64, seconds: u64) -> Option<Balance> {
-			Streams::<$runtime>::get(id)?.price_per_second.checked_mul(Balance::from(seconds))
+			let stream = Streams::<$runtime>::get(id)?;
+			let price = match stream.status {
+				StreamStatus::Ended => pallet_streams::ReplayOffers::<$runtime>::get(id)?,
+				_ => stream.price_per_second,
+			};
+			price.checked_mul(Balance::from(seconds))
+		}
+
+		/// The replay price per second of each stream of `ids` (at most `MAX_PAGE`), `None`
+		/// where its creator offers no replay or the stream is unknown.
+		pub fn replay_prices(ids: Vec<u64>) -> Vec<Option<Balance>> {
+			ids.into_iter()
+				.take(MAX_PAGE as usize)
+				.map(pallet_streams::ReplayOffers::<$runtime>::get)
+				.collect()
 		}
 
 		/// Everything `who` received through payouts.

@@ -28,6 +28,7 @@ export const vilokanamTypes = {
     totalEarned: 'Balance',
     currentViewers: 'u32',
     peakViewers: 'u32',
+    replayPrice: 'Option<Balance>',
   },
   VilokanamSession: {
     id: 'u64',

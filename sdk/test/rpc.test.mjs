@@ -16,7 +16,7 @@ test('a Stream result decodes field for field', () => {
     status: 'Live', createdAt: 1767225600000, startedAt: 1767225660000, endedAt: null,
     endpoint: 'wss://sidecar.example.com/ws', relayer: '5CiPPseXPECbkjWCa6MnjNokrgYjMqmKndv2rSnekmSK2DjL',
     collaborators: [['5CiPPseXPECbkjWCa6MnjNokrgYjMqmKndv2rSnekmSK2DjL', 100000]], totalSeconds: 180,
-    totalEarned: '180000000000', currentViewers: 2, peakViewers: 3,
+    totalEarned: '180000000000', currentViewers: 2, peakViewers: 3, replayPrice: null,
   };
   const s = registry.createType('VilokanamStream', json);
   assert.equal(s.id.toNumber(), 7);
@@ -29,6 +29,18 @@ test('a Stream result decodes field for field', () => {
   assert.equal(s.relayer.unwrap().toString(), json.relayer);
   assert.equal(s.collaborators[0][1].toNumber(), 100000);
   assert.deepEqual(s.tags.map(String), ['jazz', 'live']);
+  assert.ok(s.replayPrice.isNone);
+});
+
+test("an ended Stream's replay price decodes as a Balance", () => {
+  const s = registry.createType('VilokanamStream', {
+    id: 8, creator: '5FHneW46xGXgs5mUiveU4sbTyGBzmstUspZC92UhjJM694ty', title: 'Replay', metadata: '',
+    category: 1, tags: [], pricePerSecond: '1000000000', status: 'Ended', createdAt: 1, startedAt: 2,
+    endedAt: 3, endpoint: null, relayer: null, collaborators: [], totalSeconds: 0, totalEarned: '0',
+    currentViewers: 0, peakViewers: 0, replayPrice: '18446744073709551616',
+  });
+  assert.ok(s.status.isEnded);
+  assert.equal(s.replayPrice.unwrap().toBigInt(), 18446744073709551616n);
 });
 
 test('a Session result keeps a voucher cost above 2^53', () => {

@@ -32,8 +32,11 @@ pub struct MediaConfig {
 	/// The address announced in answers (the host candidate); defaults to `listen`, with
 	/// 127.0.0.1 for an unspecified IP.
 	pub public_ip: Option<IpAddr>,
-	/// Record every publisher's video here (an IVF or Annex-B file per publisher), if set.
+	/// Record every publisher here, if set: VP8 with its Opus audio as WebM, H.264 video as
+	/// an Annex-B stream (a file per publisher connection; see [`crate::recorder`]).
 	pub record_dir: Option<PathBuf>,
+	/// Called with each finished WebM recording and its index (on the recorder's thread).
+	pub on_recorded: Option<crate::recorder::OnRecorded>,
 	/// The most bytes the recording directory may hold (what is there already counts).
 	pub record_max_bytes: u64,
 	/// Most media peers at once.
@@ -61,6 +64,7 @@ impl Default for MediaConfig {
 			listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
 			public_ip: None,
 			record_dir: None,
+			on_recorded: None,
 			record_max_bytes: 10 << 30,
 			max_peers: 10_000,
 			full_ice: false,
@@ -176,7 +180,10 @@ impl MediaServer {
 		let (tx, rx) = mpsc::channel();
 		let snapshot = Arc::new(RwLock::new(MediaSnapshot::default()));
 		let peers = Arc::new(AtomicU64::new(0));
-		let recorder = config.record_dir.clone().map(|d| Recorder::new(d, config.record_max_bytes));
+		let recorder = config
+			.record_dir
+			.clone()
+			.map(|d| Recorder::new(d, config.record_max_bytes, config.on_recorded.clone()));
 		let driver = Driver::new(
 			socket,
 			rx,

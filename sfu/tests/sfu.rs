@@ -8,6 +8,7 @@ use common::Switch;
 use std::{sync::Arc, time::Duration};
 use vilokanam_media_bots::{PublisherBot, PublisherOptions, VideoCodec, ViewerBot, ViewerOptions};
 use vilokanam_sfu::{
+	recorder::{ebml, OnRecorded, Recorded},
 	CloseReason, Gate, MediaConfig, MediaEvent, MediaPeerId, MediaRole, MediaServer, OpenGate,
 	PeerSetup, SfuMetrics,
 };
@@ -88,8 +89,11 @@ async fn next_event(events: &mut Events, want: MediaEvent) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_viewers_receive_in_order_from_a_keyframe_and_a_gated_one_receives_nothing() {
 	let recordings = tempfile::tempdir().unwrap();
+	let recorded = Arc::new(std::sync::Mutex::new(Vec::new()));
+	let report = recorded.clone();
 	let media = server_with(MediaConfig {
 		record_dir: Some(recordings.path().to_path_buf()),
+		on_recorded: Some(OnRecorded(Arc::new(move |r| report.lock().unwrap().push(r)))),
 		..MediaConfig::default()
 	});
 	let publisher = publisher(&media, PublisherOptions::default()).await;
@@ -158,16 +162,25 @@ async fn three_viewers_receive_in_order_from_a_keyframe_and_a_gated_one_receives
 	publisher.close().await.unwrap();
 	media.shutdown();
 
-	// The publisher's video was recorded: an IVF file of the frames from the first keyframe.
-	let file = std::fs::read_dir(recordings.path()).unwrap().next().unwrap().unwrap().path();
-	let ivf = std::fs::read(&file).unwrap();
-	assert_eq!(&ivf[0..4], b"DKIF", "{file:?}");
-	assert_eq!(
-		(u16::from_le_bytes([ivf[12], ivf[13]]), u16::from_le_bytes([ivf[14], ivf[15]])),
-		(640, 480)
-	);
-	let frames = u32::from_le_bytes(ivf[24..28].try_into().unwrap()) as u64;
-	assert!(frames > 90 && frames <= sent, "{frames} frames recorded of {sent} sent");
+	// The publisher was recorded, reported once finished: a WebM of its video from the first
+	// keyframe and its audio, a cluster at each keyframe, with Cues.
+	let recorded = recorded.lock().unwrap().clone();
+	assert_eq!(recorded.len(), 1, "{recorded:?}");
+	let Recorded { stream_id, path, index } = &recorded[0];
+	assert_eq!(*stream_id, 1);
+	assert!(path.to_string_lossy().ends_with(".webm"), "{path:?}");
+	let kinds: Vec<u64> = index.tracks.iter().map(|t| t.kind).collect();
+	assert_eq!(kinds, vec![1, 2], "video and audio: {index:?}");
+	assert_eq!(index.tracks[0].pixels, Some((640, 480)));
+	assert!(index.cues && !index.clusters.is_empty(), "{index:?}");
+	let mut video_blocks = 0u64;
+	for cluster in &index.clusters {
+		let blocks = ebml::blocks(&mut std::fs::File::open(path).unwrap(), cluster.offset).unwrap();
+		let mut video = blocks.iter().filter(|b| b.track == index.tracks[0].number).peekable();
+		assert!(video.peek().is_none_or(|b| b.key), "a cluster starts on a keyframe");
+		video_blocks += video.count() as u64;
+	}
+	assert!(video_blocks > 90 && video_blocks <= sent, "{video_blocks} frames of {sent} sent");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -164,6 +164,8 @@ pub struct Sidecar {
 	pub edges: Arc<access::edge::EdgeAccounts>,
 	/// At an edge: the origin it pulls its streams from.
 	pub upstream: Option<Arc<rooms::upstream::Upstream>>,
+	/// What each replay session has been sent.
+	pub replays: Arc<billing::pacing::ReplayMeters>,
 }
 
 impl Sidecar {
@@ -207,6 +209,7 @@ impl Sidecar {
 			},
 			edges: Arc::default(),
 			upstream: None,
+			replays: Default::default(),
 		}
 	}
 

@@ -5,7 +5,7 @@
 use std::{process::ExitCode, time::Duration};
 use tokio::{net::TcpListener, sync::watch};
 use tracing_subscriber::EnvFilter;
-use vilokanam_sfu::{MediaConfig, MediaServer};
+use vilokanam_sfu::{recorder::OnRecorded, MediaConfig, MediaServer};
 use vilokanam_sidecar::{
 	billing::relay::{self, Relay, SettlePolicy},
 	chain::link::NodeLink,
@@ -92,6 +92,14 @@ async fn run(config: Config) -> Result<(), String> {
 			listen: config.media_listen,
 			public_ip: config.media_public_ip,
 			record_dir: config.record_dir.clone(),
+			// On the recorder's thread, which waits: a finished recording is kept for replays
+			// before the next one (and before shutdown completes).
+			on_recorded: Some({
+				let (handle, store) = (tokio::runtime::Handle::current(), store.clone());
+				OnRecorded(std::sync::Arc::new(move |r| {
+					handle.block_on(vilokanam_sidecar::transport::replay::keep(&store, r))
+				}))
+			}),
 			record_max_bytes: config.record_max_bytes,
 			full_ice: config.media_full_ice,
 			cpu: config.media_cpu,
@@ -142,6 +150,9 @@ async fn run(config: Config) -> Result<(), String> {
 	let releases =
 		tokio::spawn(relay::follow_revocations(store.clone(), sidecar.chain.subscribe()));
 	let background = sidecar.spawn_background();
+	// The recordings of streams the chain removes go with them.
+	let removals =
+		tokio::spawn(vilokanam_sidecar::transport::replay::forget_removed(sidecar.clone()));
 	let listener = TcpListener::bind(config.listen)
 		.await
 		.map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
@@ -179,6 +190,7 @@ async fn run(config: Config) -> Result<(), String> {
 		task.abort();
 	}
 	releases.abort();
+	removals.abort();
 	media.shutdown();
 	// Every acknowledged heartbeat is already committed; nothing else needs flushing.
 	tracing::info!("stopped");

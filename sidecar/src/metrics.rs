@@ -54,6 +54,8 @@ pub struct Metrics {
 	/// At an edge, pulls from its origin, by result (`answered`: the origin answered the offer;
 	/// `failed`: it refused, or could not be reached).
 	pub origin_pulls: IntCounterVec,
+	/// Bytes of recordings sent to replay viewers (`GET /replay/…`), as their vouchers allowed.
+	pub replay_bytes: IntCounter,
 	/// The SFU's (`vilokanam-sfu`), in this registry.
 	pub media: vilokanam_sfu::SfuMetrics,
 }
@@ -152,6 +154,10 @@ impl Metrics {
 				"origin_pulls_total",
 				"At an edge, pulls of a stream from its origin, by result",
 				"result",
+			)?,
+			replay_bytes: counter(
+				"replay_bytes_total",
+				"Bytes of recordings sent to replay viewers, paced by their vouchers",
 			)?,
 			media: vilokanam_sfu::SfuMetrics::register(&registry)?,
 			registry,

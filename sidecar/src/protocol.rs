@@ -383,6 +383,21 @@ pub enum ClientMessage {
 	},
 	/// Ask for a WHEP token for the session watched on this connection.
 	WatchToken {},
+	/// Ask to watch an ended stream's replay with a replay session (opened after the end, at
+	/// the creator's replay price). Authenticated as the session's viewer; answered with
+	/// `replay_ticket`.
+	Replay {
+		/// The stream.
+		stream_id: u64,
+		/// The viewer's replay session on it.
+		session_id: u64,
+	},
+	/// Delete a stream's recordings (its creator only): its replay can no longer be served
+	/// here. Answered with `replay_deleted`.
+	DeleteReplay {
+		/// The stream.
+		stream_id: u64,
+	},
 	/// Ask for fresh TURN credentials (a member of a room only), e.g. before re-offering
 	/// media once those of `joined` are about to expire.
 	IceServers {},
@@ -405,13 +420,15 @@ impl ClientMessage {
 			Self::MediaClose {} => "media_close",
 			Self::PublishToken { .. } => "publish_token",
 			Self::WatchToken {} => "watch_token",
+			Self::Replay { .. } => "replay",
+			Self::DeleteReplay { .. } => "delete_replay",
 			Self::IceServers {} => "ice_servers",
 		}
 	}
 }
 
 /// The `type`s of [`ClientMessage`], to tell `unknown_type` from `bad_json`.
-const CLIENT_TYPES: [&str; 14] = [
+const CLIENT_TYPES: [&str; 16] = [
 	"auth",
 	"publish",
 	"watch",
@@ -425,6 +442,8 @@ const CLIENT_TYPES: [&str; 14] = [
 	"media_close",
 	"publish_token",
 	"watch_token",
+	"replay",
+	"delete_replay",
 	"ice_servers",
 ];
 
@@ -593,6 +612,28 @@ pub enum ServerMessage {
 		/// When their credentials stop working, unix seconds.
 		#[serde(default, skip_serializing_if = "Option::is_none")]
 		ice_expires_at: Option<u64>,
+	},
+	/// An ended stream's replay, answering `replay`: a `<video src>` for `url` plays it, and
+	/// `POST /vouchers` with `Authorization: Bearer <token>` pays for it (the bytes come as the
+	/// vouchers allow, at most 10 s of media ahead of them).
+	ReplayTicket {
+		/// The stream.
+		stream_id: u64,
+		/// The replay session.
+		session_id: u64,
+		/// The session's watch token: the ticket in `url`, and the bearer for vouchers.
+		token: String,
+		/// The recording, with the ticket (a path on this server).
+		url: String,
+		/// The recording's duration.
+		duration_ms: u64,
+	},
+	/// A stream's recordings were deleted, answering `delete_replay`.
+	ReplayDeleted {
+		/// The stream.
+		stream_id: u64,
+		/// How many files were deleted.
+		files: u32,
 	},
 	/// Fresh TURN credentials, answering `ice_servers`: none (and no expiry) when the sidecar
 	/// has no TURN server.

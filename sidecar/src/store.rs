@@ -1,5 +1,6 @@
 //! Durable state: the latest voucher of each session, the sessions to release (close at once
-//! as the stream's relayer, once settled), and the chat, in an embedded SQLite database (WAL,
+//! as the stream's relayer, once settled), the chat, and the recordings replays are served
+//! from, in an embedded SQLite database (WAL,
 //! `synchronous=FULL`).
 //!
 //! All access goes through ONE writer thread that owns the connection and group-commits: it
@@ -72,6 +73,23 @@ pub struct StoredVoucher {
 	pub signature: Signature,
 	/// Seconds known to be settled on chain (final).
 	pub settled_seconds: u64,
+}
+
+/// A finished recording of a stream, as its replay is served.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct StoredReplay {
+	/// The stream.
+	pub stream_id: u64,
+	/// The WebM file.
+	pub path: String,
+	/// Its size.
+	pub bytes: u64,
+	/// Its duration.
+	pub duration_ms: u64,
+	/// Each cluster's (time in ms, byte offset), in file order.
+	pub clusters: Vec<(u64, u64)>,
+	/// Where the last cluster ends (the Cues follow).
+	pub media_end: u64,
 }
 
 /// A session to release: once everything this sidecar acknowledged for it is settled, the
@@ -243,6 +261,16 @@ const SCHEMA: &str = "
 		stream_id INTEGER PRIMARY KEY,
 		generation INTEGER NOT NULL
 	);
+	CREATE TABLE IF NOT EXISTS replays (
+		path TEXT PRIMARY KEY,
+		stream_id INTEGER NOT NULL,
+		bytes INTEGER NOT NULL,
+		duration_ms INTEGER NOT NULL,
+		clusters BLOB NOT NULL,
+		media_end INTEGER NOT NULL,
+		created_at INTEGER NOT NULL
+	);
+	CREATE INDEX IF NOT EXISTS replays_by_stream ON replays (stream_id, duration_ms);
 ";
 
 const VOUCHER_COLUMNS: &str = "session_id, stream_id, viewer, cumulative_seconds, encoding, \
@@ -914,6 +942,76 @@ impl Store {
 		.await
 	}
 
+	/// Keep a finished recording of a stream (a stream may have several: one per publisher
+	/// connection).
+	pub async fn put_replay(&self, r: StoredReplay) -> Result<(), StoreError> {
+		self.call(move |conn| {
+			conn.prepare_cached(
+				"INSERT OR REPLACE INTO replays (path, stream_id, bytes, duration_ms, clusters, \
+				 media_end, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+			)?
+			.execute(params![
+				r.path,
+				to_i64(r.stream_id, "stream_id")?,
+				to_i64(r.bytes, "bytes")?,
+				to_i64(r.duration_ms, "duration_ms")?,
+				r.clusters.encode(),
+				to_i64(r.media_end, "media_end")?,
+				now_ms(),
+			])?;
+			Ok(())
+		})
+		.await
+	}
+
+	/// The recording a stream's replay is served from: its longest (a publisher that
+	/// reconnected leaves one per connection).
+	pub async fn replay(&self, stream_id: u64) -> Result<Option<StoredReplay>, StoreError> {
+		self.call(move |conn| {
+			let row = conn
+				.prepare_cached(
+					"SELECT path, bytes, duration_ms, clusters, media_end FROM replays \
+					 WHERE stream_id = ?1 ORDER BY duration_ms DESC, path LIMIT 1",
+				)?
+				.query_row(params![to_i64(stream_id, "stream_id")?], |r| {
+					Ok((
+						r.get::<_, String>(0)?,
+						r.get::<_, i64>(1)?,
+						r.get::<_, i64>(2)?,
+						r.get::<_, Vec<u8>>(3)?,
+						r.get::<_, i64>(4)?,
+					))
+				})
+				.optional()?;
+			let Some((path, bytes, duration_ms, clusters, media_end)) = row else {
+				return Ok(None);
+			};
+			let clusters = Vec::<(u64, u64)>::decode(&mut &clusters[..])
+				.map_err(|e| StoreError::Corrupt(format!("replay clusters: {e}")))?;
+			Ok(Some(StoredReplay {
+				stream_id,
+				path,
+				bytes: to_u64(bytes, "bytes")?,
+				duration_ms: to_u64(duration_ms, "duration_ms")?,
+				clusters,
+				media_end: to_u64(media_end, "media_end")?,
+			}))
+		})
+		.await
+	}
+
+	/// Forget a stream's recordings; returns their files, for the caller to delete.
+	pub async fn delete_replays(&self, stream_id: u64) -> Result<Vec<String>, StoreError> {
+		self.call(move |conn| {
+			let paths = conn
+				.prepare_cached("DELETE FROM replays WHERE stream_id = ?1 RETURNING path")?
+				.query_map(params![to_i64(stream_id, "stream_id")?], |r| r.get::<_, String>(0))?
+				.collect::<Result<Vec<_>, _>>()?;
+			Ok(paths)
+		})
+		.await
+	}
+
 	/// Whether the database answers (for `/health`).
 	pub async fn ping(&self) -> Result<(), StoreError> {
 		self.call(|conn| {
@@ -991,6 +1089,30 @@ mod tests {
 		let store = open(&dir);
 		let next = store.unsettled_vouchers(10).await.unwrap();
 		assert!(next.iter().all(|v| waited[&v.session_id] == 1), "the longest waiting come first");
+	}
+
+	#[tokio::test]
+	async fn a_streams_replay_is_its_longest_recording_until_deleted() {
+		let dir = tempfile::tempdir().unwrap();
+		let store = open(&dir);
+		let replay = |path: &str, stream_id, duration_ms| StoredReplay {
+			stream_id,
+			path: path.into(),
+			bytes: 1_000,
+			duration_ms,
+			clusters: vec![(0, 300), (2_000, 600)],
+			media_end: 900,
+		};
+		assert_eq!(store.replay(7).await.unwrap(), None);
+		store.put_replay(replay("/r/a.webm", 7, 5_000)).await.unwrap();
+		store.put_replay(replay("/r/b.webm", 7, 60_000)).await.unwrap();
+		store.put_replay(replay("/r/c.webm", 8, 90_000)).await.unwrap();
+		assert_eq!(store.replay(7).await.unwrap(), Some(replay("/r/b.webm", 7, 60_000)));
+		let mut gone = store.delete_replays(7).await.unwrap();
+		gone.sort();
+		assert_eq!(gone, vec!["/r/a.webm".to_string(), "/r/b.webm".to_string()]);
+		assert_eq!(store.replay(7).await.unwrap(), None);
+		assert!(store.replay(8).await.unwrap().is_some(), "other streams keep theirs");
 	}
 
 	#[tokio::test]

@@ -94,6 +94,9 @@ pub struct Stream<AccountId> {
 	pub current_viewers: u32,
 	/// Most open sessions at once.
 	pub peak_viewers: u32,
+	/// The replay's price per second, decimal string, while its creator offers it (sessions
+	/// opened once the stream has ended pay it); `null` otherwise.
+	pub replay_price: Option<String>,
 }
 
 /// A session, for JSON clients.
@@ -237,6 +240,7 @@ impl<AccountId, Balance: ToString> From<StreamView<AccountId, Balance>> for Stre
 			total_earned: v.total_earned.to_string(),
 			current_viewers: v.current_viewers,
 			peak_viewers: v.peak_viewers,
+			replay_price: None,
 		}
 	}
 }
@@ -350,6 +354,39 @@ where
 	fn at(&self, at: Option<Block::Hash>) -> Block::Hash {
 		at.unwrap_or_else(|| self.client.info().best_hash)
 	}
+
+	/// `views` as JSON streams with their replay prices, read in one runtime call (a runtime
+	/// before version 3 of the API offers no replays: `null`).
+	fn streams<AccountId>(
+		&self,
+		at: Block::Hash,
+		views: Vec<StreamView<AccountId, Balance>>,
+	) -> RpcResult<Vec<Stream<AccountId>>>
+	where
+		C: ProvideRuntimeApi<Block>,
+		C::Api: RuntimeApi<Block, AccountId, Balance>,
+		AccountId: Codec,
+		Balance: Codec + ToString,
+	{
+		let api = self.client.runtime_api();
+		let version = api
+			.api_version::<dyn RuntimeApi<Block, AccountId, Balance>>(at)
+			.map_err(runtime_error)?
+			.unwrap_or(1);
+		let prices = if version >= 3 && !views.is_empty() {
+			api.replay_prices(at, views.iter().map(|v| v.id).collect()).map_err(runtime_error)?
+		} else {
+			Vec::new()
+		};
+		let mut prices = prices.into_iter();
+		Ok(views
+			.into_iter()
+			.map(|v| {
+				let price = prices.next().flatten().map(|p| p.to_string());
+				Stream { replay_price: price, ..Stream::from(v) }
+			})
+			.collect())
+	}
 }
 
 #[async_trait]
@@ -380,12 +417,13 @@ where
 			.runtime_api()
 			.live_streams(self.at(at), category, offset, limit)
 			.map_err(runtime_error)?;
-		Ok(views.into_iter().map(Into::into).collect())
+		self.streams(self.at(at), views)
 	}
 
 	fn stream(&self, id: u64, at: Option<Block::Hash>) -> RpcResult<Option<Stream<AccountId>>> {
-		let view = self.client.runtime_api().stream(self.at(at), id).map_err(runtime_error)?;
-		Ok(view.map(Into::into))
+		let at = self.at(at);
+		let view = self.client.runtime_api().stream(at, id).map_err(runtime_error)?;
+		Ok(self.streams(at, view.into_iter().collect())?.pop())
 	}
 
 	fn search_streams(
@@ -404,7 +442,7 @@ where
 			.runtime_api()
 			.search_streams(self.at(at), query.into_bytes(), offset, limit)
 			.map_err(runtime_error)?;
-		Ok(views.into_iter().map(Into::into).collect())
+		self.streams(self.at(at), views)
 	}
 
 	fn streams_by_creator(
@@ -420,7 +458,7 @@ where
 			.runtime_api()
 			.streams_by_creator(self.at(at), creator, offset, limit)
 			.map_err(runtime_error)?;
-		Ok(views.into_iter().map(Into::into).collect())
+		self.streams(self.at(at), views)
 	}
 
 	fn session(
@@ -483,12 +521,20 @@ where
 	}
 
 	fn quote(&self, stream_id: u64, seconds: u64, at: Option<Block::Hash>) -> RpcResult<String> {
-		self.client
-			.runtime_api()
-			.quote(self.at(at), stream_id, seconds)
-			.map_err(runtime_error)?
-			.map(|b| b.to_string())
-			.ok_or_else(|| error(NOT_FOUND, format!("stream {stream_id} does not exist")))
+		let at = self.at(at);
+		let api = self.client.runtime_api();
+		if let Some(price) = api.quote(at, stream_id, seconds).map_err(runtime_error)? {
+			return Ok(price.to_string());
+		}
+		// Say why: the stream is unknown, has ended without a replay, or the product overflows.
+		let message = match api.stream(at, stream_id).map_err(runtime_error)? {
+			None => format!("stream {stream_id} does not exist"),
+			Some(s) if s.status == StreamStatus::Ended => {
+				format!("stream {stream_id} has ended and offers no replay")
+			},
+			Some(_) => format!("the price of {seconds} s of stream {stream_id} overflows"),
+		};
+		Err(error(NOT_FOUND, message))
 	}
 
 	fn earnings(&self, who: AccountId, at: Option<Block::Hash>) -> RpcResult<String> {

@@ -233,7 +233,8 @@ sp_api::decl_runtime_apis! {
 	///
 	/// Version 2: `session` also returns sessions closed within the last day
 	/// ([`SessionView::closed`]).
-	#[api_version(2)]
+	/// Version 3: `replay_prices`; `quote` prices an ended stream at its replay offer.
+	#[api_version(3)]
 	pub trait VilokanamApi<AccountId, Balance>
 	where
 		AccountId: Codec,
@@ -257,11 +258,16 @@ sp_api::decl_runtime_apis! {
 		/// What settling a voucher for `cumulative_seconds` on session `id` would pay now, or
 		/// `None` when the session is unknown or the voucher would be rejected.
 		fn voucher_cost(id: u64, cumulative_seconds: u64) -> Option<Balance>;
-		/// The price of watching stream `id` for `seconds` at its current price.
+		/// The price of watching stream `id` for `seconds` in a session opened now: at its
+		/// price, or at its replay offer once it has ended (`None` without one).
 		fn quote(id: u64, seconds: u64) -> Option<Balance>;
 		/// Lifetime earnings of an account (creator or collaborator shares and tips).
 		fn earnings(who: AccountId) -> Balance;
 		/// The creators an account follows.
 		fn following(who: AccountId) -> Vec<AccountId>;
+		/// The replay price per second of each of `ids` (at most [`MAX_PAGE`]), in order:
+		/// `None` where its creator offers no replay (or the stream is unknown).
+		#[api_version(3)]
+		fn replay_prices(ids: Vec<u64>) -> Vec<Option<Balance>>;
 	}
 }

@@ -203,9 +203,25 @@ mod benchmarks {
 		let id = create::<T>(&caller)?;
 		Streams::<T>::go_live(RawOrigin::Signed(caller.clone()).into(), id)?;
 		Streams::<T>::end_stream(RawOrigin::Signed(caller.clone()).into(), id)?;
+		Streams::<T>::set_replay_offer(
+			RawOrigin::Signed(caller.clone()).into(),
+			id,
+			Some(10u32.into()),
+		)?;
 		#[extrinsic_call]
 		_(RawOrigin::Signed(caller), id);
 		assert!(Streams::<T>::stream(id).is_none());
+		assert!(!ReplayOffers::<T>::contains_key(id));
+		Ok(())
+	}
+
+	#[benchmark]
+	fn set_replay_offer() -> Result<(), BenchmarkError> {
+		let caller = funded::<T>("creator", 0);
+		let id = create::<T>(&caller)?;
+		#[extrinsic_call]
+		_(RawOrigin::Signed(caller), id, Some(10u32.into()));
+		assert!(ReplayOffers::<T>::contains_key(id));
 		Ok(())
 	}
 

@@ -12,12 +12,14 @@
 //!   [`ban_viewer`](Pallet::ban_viewer) / [`unban_viewer`](Pallet::unban_viewer),
 //!   [`follow`](Pallet::follow) / [`unfollow`](Pallet::unfollow),
 //!   [`add_category`](Pallet::add_category) / [`remove_category`](Pallet::remove_category),
-//!   [`remove_stream`](Pallet::remove_stream).
+//!   [`remove_stream`](Pallet::remove_stream), [`set_replay_offer`](Pallet::set_replay_offer).
 //! - Storage: [`Streams`] plus the indexes [`LiveStreams`], [`StreamsByCreator`],
-//!   [`StreamsByCategory`], [`Followers`] / [`Following`], [`Banned`], [`Categories`].
+//!   [`StreamsByCategory`], [`Followers`] / [`Following`], [`Banned`], [`Categories`]; the
+//!   creators' [`ReplayOffers`].
 //! - [`Event`] and [`Error`].
 //! - Public API for `pallet-ticks` and `pallet-payouts`: [`Pallet::stream`],
-//!   [`Pallet::is_banned`], [`Pallet::is_banned_by`], [`Pallet::note_session_opened`],
+//!   [`Pallet::is_banned`], [`Pallet::is_banned_by`], [`Pallet::session_price`],
+//!   [`Pallet::is_replay`], [`Pallet::note_session_opened`],
 //!   [`Pallet::note_session_closed`], [`Pallet::note_settled`].
 //! - Domain types: [`types`].
 //!
@@ -32,6 +34,9 @@
 //! - **Deposit**: [`Config::StreamDeposit`], held from the creator with
 //!   [`HoldReason::StreamDeposit`] while the stream is stored.
 //! - **Ban**: a creator bans a viewer from all of the creator's streams.
+//! - **Replay**: the recording of an ended stream, watched through sessions opened after the
+//!   end, at the price of the creator's [`ReplayOffers`] entry (paid per second like live).
+//!   Withdrawing the offer stops new replay sessions; removing the stream removes the offer.
 //!
 //! ## Assumptions
 //!
@@ -224,6 +229,13 @@ pub mod pallet {
 	pub type FollowerCount<T: Config> =
 		StorageMap<_, Blake2_128Concat, T::AccountId, u32, ValueQuery>;
 
+	/// The price per second of each stream whose creator offers its replay. Sessions can be
+	/// opened on an ended stream only while it has an entry here. Kept apart from [`Streams`]
+	/// so that the stream's layout (and its migrations) stay as they are.
+	#[pallet::storage]
+	pub type ReplayOffers<T: Config> =
+		StorageMap<_, Twox64Concat, StreamId, BalanceOf<T>, OptionQuery>;
+
 	/// Events of the streams pallet.
 	#[pallet::event]
 	#[pallet::generate_deposit(pub(super) fn deposit_event)]
@@ -306,6 +318,13 @@ pub mod pallet {
 			/// The deposit released to the creator.
 			deposit: BalanceOf<T>,
 		},
+		/// The creator offered the stream's replay at a price, changed it, or withdrew it.
+		ReplayOfferChanged {
+			/// The stream.
+			stream_id: StreamId,
+			/// The replay's price per second, or `None` once withdrawn.
+			price_per_second: Option<BalanceOf<T>>,
+		},
 	}
 
 	/// Errors of the streams pallet.
@@ -361,6 +380,8 @@ pub mod pallet {
 		StreamIdOverflow,
 		/// The viewer counter would overflow.
 		TooManyViewers,
+		/// The stream has ended and its creator does not offer its replay.
+		ReplayNotOffered,
 	}
 
 	#[pallet::hooks]
@@ -712,7 +733,30 @@ pub mod pallet {
 			StreamsByCreator::<T>::remove(&who, stream_id);
 			StreamsByCategory::<T>::remove(stream.category, stream_id);
 			LiveStreams::<T>::remove(stream_id);
+			ReplayOffers::<T>::remove(stream_id);
 			Self::deposit_event(Event::StreamRemoved { stream_id, deposit: released });
+			Ok(())
+		}
+
+		/// Offer the replay of a stream at `price_per_second`, change its price, or withdraw it
+		/// with `None` (creator only, in any state: the offer applies once the stream has
+		/// ended). Replay sessions already open keep the price they were opened with; a
+		/// withdrawal stops new ones, and the open ones idle out.
+		///
+		/// Emits [`Event::ReplayOfferChanged`].
+		///
+		/// Errors: [`Error::StreamNotFound`], [`Error::NotCreator`].
+		#[pallet::call_index(12)]
+		pub fn set_replay_offer(
+			origin: OriginFor<T>,
+			stream_id: StreamId,
+			price_per_second: Option<BalanceOf<T>>,
+		) -> DispatchResult {
+			let who = ensure_signed(origin)?;
+			let stream = Streams::<T>::get(stream_id).ok_or(Error::<T>::StreamNotFound)?;
+			ensure!(stream.creator == who, Error::<T>::NotCreator);
+			ReplayOffers::<T>::set(stream_id, price_per_second);
+			Self::deposit_event(Event::ReplayOfferChanged { stream_id, price_per_second });
 			Ok(())
 		}
 	}
@@ -734,15 +778,38 @@ pub mod pallet {
 			Banned::<T>::contains_key(creator, who)
 		}
 
-		/// Record that a viewing session was opened on a live stream: `current_viewers + 1`,
-		/// `peak_viewers` updated.
+		/// The price per second of a session opened on `stream` now: its price while live, its
+		/// replay offer once ended.
+		///
+		/// Errors: [`Error::StreamNotLive`] (scheduled), [`Error::ReplayNotOffered`] (ended
+		/// without an offer).
+		pub fn session_price(stream: &Stream<T>) -> Result<BalanceOf<T>, Error<T>> {
+			match stream.status {
+				StreamStatus::Live => Ok(stream.price_per_second),
+				StreamStatus::Ended => {
+					ReplayOffers::<T>::get(stream.id).ok_or(Error::<T>::ReplayNotOffered)
+				},
+				StreamStatus::Scheduled => Err(Error::<T>::StreamNotLive),
+			}
+		}
+
+		/// Whether a session opened at `opened_at` (ms) on `stream` watches its replay: it was
+		/// opened after the stream ended. A session opened in the very millisecond the stream
+		/// ended counts as live, so a live session can never pass for a replay one.
+		pub fn is_replay(stream: &Stream<T>, opened_at: u64) -> bool {
+			use sp_runtime::SaturatedConversion;
+			stream.ended_at.is_some_and(|ended| opened_at > ended.saturated_into::<u64>())
+		}
+
+		/// Record that a viewing session was opened on a live stream, or on the replay of an
+		/// ended one ([`Pallet::session_price`]): `current_viewers + 1`, `peak_viewers` updated.
 		///
 		/// Errors: [`Error::StreamNotFound`], [`Error::StreamNotLive`],
-		/// [`Error::TooManyViewers`].
+		/// [`Error::ReplayNotOffered`], [`Error::TooManyViewers`].
 		pub fn note_session_opened(stream_id: StreamId) -> DispatchResult {
 			Streams::<T>::try_mutate(stream_id, |maybe| {
 				let stream = maybe.as_mut().ok_or(Error::<T>::StreamNotFound)?;
-				ensure!(stream.status == StreamStatus::Live, Error::<T>::StreamNotLive);
+				Self::session_price(stream)?;
 				stream.current_viewers =
 					stream.current_viewers.checked_add(1).ok_or(Error::<T>::TooManyViewers)?;
 				stream.peak_viewers = stream.peak_viewers.max(stream.current_viewers);
@@ -783,6 +850,7 @@ pub mod pallet {
 		/// - Every split sums to at most 100 %.
 		/// - [`Following`], [`Followers`] and [`FollowerCount`] agree.
 		/// - [`NextStreamId`] is above every stored id.
+		/// - Every [`ReplayOffers`] entry is a stored stream's.
 		#[cfg(any(feature = "try-runtime", test))]
 		pub fn do_try_state() -> Result<(), sp_runtime::TryRuntimeError> {
 			let next = NextStreamId::<T>::get();
@@ -846,6 +914,9 @@ pub mod pallet {
 						"followers index misses an edge"
 					);
 				}
+			}
+			for id in ReplayOffers::<T>::iter_keys() {
+				ensure!(Streams::<T>::contains_key(id), "replay offer of a removed stream");
 			}
 			ensure!(
 				Followers::<T>::iter_keys().count() as u32 == follow_edges,

@@ -432,6 +432,78 @@ fn remove_stream_releases_deposit_and_cleans_indexes() {
 }
 
 #[test]
+fn only_the_creator_offers_a_replay_and_the_offer_opens_sessions_on_the_ended_stream() {
+	ExtBuilder::build_and_execute(|| {
+		let id = create(ALICE);
+		assert_noop!(
+			Streams::set_replay_offer(RuntimeOrigin::signed(BOB), id, Some(2)),
+			Error::<Test>::NotCreator
+		);
+		assert_noop!(
+			Streams::set_replay_offer(RuntimeOrigin::signed(ALICE), 9, Some(2)),
+			Error::<Test>::StreamNotFound
+		);
+		// Offered ahead of time: it applies only once the stream has ended.
+		assert_ok!(Streams::set_replay_offer(RuntimeOrigin::signed(ALICE), id, Some(2)));
+		System::assert_last_event(
+			Event::ReplayOfferChanged { stream_id: id, price_per_second: Some(2) }.into(),
+		);
+		let scheduled = Streams::stream(id).unwrap();
+		assert!(matches!(Streams::session_price(&scheduled), Err(Error::<Test>::StreamNotLive)));
+		assert_ok!(Streams::go_live(RuntimeOrigin::signed(ALICE), id));
+		assert!(matches!(Streams::session_price(&Streams::stream(id).unwrap()), Ok(5)));
+
+		Timestamp::set_timestamp(5_000);
+		assert_ok!(Streams::end_stream(RuntimeOrigin::signed(ALICE), id));
+		let ended = Streams::stream(id).unwrap();
+		assert!(matches!(Streams::session_price(&ended), Ok(2)));
+		assert!(!Streams::is_replay(&ended, 4_000));
+		// Opened in the very millisecond the stream ended: live, never a replay.
+		assert!(!Streams::is_replay(&ended, 5_000));
+		assert!(Streams::is_replay(&ended, 5_001));
+		assert_ok!(Streams::note_session_opened(id));
+		assert_eq!(Streams::stream(id).unwrap().current_viewers, 1);
+
+		// Withdrawn: no new replay session; the open one still counts.
+		assert_ok!(Streams::set_replay_offer(RuntimeOrigin::signed(ALICE), id, None));
+		System::assert_last_event(
+			Event::ReplayOfferChanged { stream_id: id, price_per_second: None }.into(),
+		);
+		assert_noop!(Streams::note_session_opened(id), Error::<Test>::ReplayNotOffered);
+		assert_eq!(Streams::stream(id).unwrap().current_viewers, 1);
+	});
+}
+
+#[test]
+fn removing_a_stream_removes_its_replay_offer_once_its_replay_viewers_left() {
+	ExtBuilder::build_and_execute(|| {
+		let id = create(ALICE);
+		assert_ok!(Streams::end_stream(RuntimeOrigin::signed(ALICE), id));
+		assert_ok!(Streams::set_replay_offer(RuntimeOrigin::signed(ALICE), id, Some(3)));
+		assert_ok!(Streams::note_session_opened(id));
+		assert_noop!(
+			Streams::remove_stream(RuntimeOrigin::signed(ALICE), id),
+			Error::<Test>::ViewersPresent
+		);
+		Streams::note_session_closed(id);
+		assert_ok!(Streams::remove_stream(RuntimeOrigin::signed(ALICE), id));
+		assert!(!ReplayOffers::<Test>::contains_key(id));
+		assert_noop!(
+			Streams::set_replay_offer(RuntimeOrigin::signed(ALICE), id, Some(3)),
+			Error::<Test>::StreamNotFound
+		);
+	});
+}
+
+#[test]
+fn try_state_detects_a_replay_offer_of_a_removed_stream() {
+	ExtBuilder::build().execute_with(|| {
+		ReplayOffers::<Test>::insert(42, 1);
+		assert!(Streams::do_try_state().is_err());
+	});
+}
+
+#[test]
 fn try_state_detects_broken_live_index() {
 	ExtBuilder::build().execute_with(|| {
 		let id = create(ALICE);

@@ -89,7 +89,8 @@ impl<T: Config> Pallet<T> {
 	}
 
 	/// What `op` would commit out of the viewer's balance now (fee aside): the deposit of a
-	/// session at the stream's price (refused above the viewer's maximum), or a top-up at the
+	/// session at the price a session opened now pays (the stream's, or its replay's once
+	/// ended; refused above the viewer's maximum), or a top-up at the
 	/// session's price.
 	pub fn delegate_op_cost(
 		viewer: &T::AccountId,
@@ -99,11 +100,10 @@ impl<T: Config> Pallet<T> {
 			DelegateOp::OpenSession { stream_id, max_seconds, max_price_per_second, .. } => {
 				let stream = pallet_streams::Pallet::<T>::stream(*stream_id)
 					.ok_or(Error::<T>::StreamNotFound)?;
-				ensure!(
-					stream.price_per_second <= *max_price_per_second,
-					Error::<T>::PriceAboveMax
-				);
-				Ok(Self::cost(stream.price_per_second, *max_seconds).ok_or(Error::<T>::Overflow)?)
+				// The price a session opened now pays: live, or the replay's once ended.
+				let price = pallet_streams::Pallet::<T>::session_price(&stream)?;
+				ensure!(price <= *max_price_per_second, Error::<T>::PriceAboveMax);
+				Ok(Self::cost(price, *max_seconds).ok_or(Error::<T>::Overflow)?)
 			},
 			DelegateOp::TopUp { session_id, extra_seconds } => {
 				let info = Sessions::<T>::get(session_id).ok_or(Error::<T>::SessionNotFound)?;

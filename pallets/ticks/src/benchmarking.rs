@@ -80,6 +80,20 @@ fn live_stream<T: Config>(index: u32, collaborators: u32) -> Result<StreamId, Be
 	Ok(id)
 }
 
+/// A stream that ended with its replay offered at [`price`]: opening a session on it reads
+/// the offer as well, the costlier way in.
+fn replay_stream<T: Config>(index: u32) -> Result<StreamId, BenchmarkError> {
+	let id = live_stream::<T>(index, 0)?;
+	let creator: T::AccountId = account("creator", index, 0);
+	pallet_streams::Pallet::<T>::end_stream(RawOrigin::Signed(creator.clone()).into(), id)?;
+	pallet_streams::Pallet::<T>::set_replay_offer(
+		RawOrigin::Signed(creator).into(),
+		id,
+		Some(price::<T>()),
+	)?;
+	Ok(id)
+}
+
 /// The relayer every benchmark stream names.
 fn relayer<T: Config>() -> T::AccountId {
 	account("relayer", 0, 0)
@@ -265,7 +279,7 @@ mod benchmarks {
 
 	#[benchmark]
 	fn open_session() -> Result<(), BenchmarkError> {
-		let stream = live_stream::<T>(0, 0)?;
+		let stream = replay_stream::<T>(0)?;
 		let viewer: T::AccountId = whitelisted_caller();
 		fund::<T>(&viewer);
 		let key: T::AccountId = account("key", 0, 0);
@@ -492,7 +506,7 @@ mod benchmarks {
 	/// A delegate opens a session: fee, open, allowance.
 	#[benchmark]
 	fn delegate_open_session() -> Result<(), BenchmarkError> {
-		let stream = live_stream::<T>(0, 0)?;
+		let stream = replay_stream::<T>(0)?;
 		let viewer: T::AccountId = whitelisted_caller();
 		fund::<T>(&viewer);
 		let (delegate, delegate_account) = viewer_key::<T>(1);

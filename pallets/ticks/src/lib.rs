@@ -1,7 +1,7 @@
 //! # Ticks pallet
 //!
 //! Viewing sessions and per-second settlement for Vilokanam. A viewer opens a session on a live
-//! stream and escrows `price × max_seconds`; while watching, the viewer's client signs
+//! stream (or on an ended stream's replay, which its creator offers) and escrows `price × max_seconds`; while watching, the viewer's client signs
 //! cumulative vouchers ("I watched N seconds of session S") with the session's **voucher key**,
 //! a key the page generated and holds, so no wallet prompt is needed per second; a relayer (or
 //! the viewer) submits the latest voucher and the pallet pays `(N − settled) × price` out of
@@ -514,6 +514,8 @@ pub mod pallet {
 		AllowanceExceeded,
 		/// A delegate call's nonce is not the allowance's next one.
 		BadNonce,
+		/// The stream has ended and its creator does not offer its replay.
+		ReplayNotOffered,
 	}
 
 	#[pallet::hooks]
@@ -540,8 +542,10 @@ pub mod pallet {
 
 	#[pallet::call]
 	impl<T: Config> Pallet<T> {
-		/// Open a session on a live stream and move `price × max_seconds` from the caller to the
-		/// escrow account (the caller is kept alive). The price is fixed for the session; a
+		/// Open a session on a live stream, or on the replay of an ended one whose creator
+		/// offers it (at the offer's price: `pallet_streams::ReplayOffers`), and move
+		/// `price × max_seconds` from the caller to the escrow account (the caller is kept
+		/// alive). The price is fixed for the session; a
 		/// stream whose price is above `max_price_per_second` is refused (the price may change
 		/// while the transaction waits in the pool). Vouchers and close intents may be signed
 		/// by `voucher_key` (or by the caller's own key).
@@ -549,7 +553,8 @@ pub mod pallet {
 		/// Emits [`Event::SessionOpened`].
 		///
 		/// Errors: [`Error::ZeroSeconds`], [`Error::TooManySeconds`], [`Error::StreamNotFound`],
-		/// [`Error::StreamNotLive`], [`Error::PriceAboveMax`], [`Error::Banned`],
+		/// [`Error::StreamNotLive`], [`Error::ReplayNotOffered`], [`Error::PriceAboveMax`],
+		/// [`Error::Banned`],
 		/// [`Error::Overflow`], [`Error::SessionIdOverflow`]; a currency error if the caller
 		/// cannot pay.
 		#[pallet::call_index(0)]

@@ -50,8 +50,11 @@ impl<T: Config> Pallet<T> {
 		ensure!(max_seconds <= T::MaxSecondsPerSession::get(), Error::<T>::TooManySeconds);
 		let stream =
 			pallet_streams::Pallet::<T>::stream(stream_id).ok_or(Error::<T>::StreamNotFound)?;
-		ensure!(stream.status == StreamStatus::Live, Error::<T>::StreamNotLive);
-		let price = stream.price_per_second;
+		// Live at the stream's price, or the replay of an ended one at its offer's.
+		let price = pallet_streams::Pallet::<T>::session_price(&stream).map_err(|e| match e {
+			pallet_streams::Error::ReplayNotOffered => Error::<T>::ReplayNotOffered,
+			_ => Error::<T>::StreamNotLive,
+		})?;
 		ensure!(price <= max_price_per_second, Error::<T>::PriceAboveMax);
 		ensure!(
 			!pallet_streams::Pallet::<T>::is_banned_by(&stream.creator, &viewer),
@@ -317,8 +320,10 @@ impl<T: Config> Pallet<T> {
 	///   [`CloseReason::WindowElapsed`];
 	/// - its stream is not live any more, and the window has passed since it ended (at once if
 	///   the stream is gone): [`CloseReason::WindowElapsed`];
-	/// - open on a live stream, and idle for [`Config::IdleTimeout`] blocks:
-	///   [`CloseReason::Expired`].
+	/// - open on a live stream, or on the replay of an ended one (opened after the end), and
+	///   idle for [`Config::IdleTimeout`] blocks: [`CloseReason::Expired`]. A replay session
+	///   keeps this rule when the offer is withdrawn: its viewer stops getting media, so its
+	///   vouchers stop and it idles out, with the relayer's last vouchers settled.
 	pub fn expiry(
 		session: &Session<T>,
 		stream: Option<&Stream<T>>,
@@ -330,7 +335,10 @@ impl<T: Config> Pallet<T> {
 			return (now_ms >= since.saturating_add(window)).then_some(CloseReason::WindowElapsed);
 		}
 		match stream {
-			Some(s) if s.status == StreamStatus::Live => {
+			Some(s)
+				if s.status == StreamStatus::Live
+					|| pallet_streams::Pallet::<T>::is_replay(s, session.opened_at) =>
+			{
 				(now.saturating_sub(session.last_activity) >= T::IdleTimeout::get())
 					.then_some(CloseReason::Expired)
 			},

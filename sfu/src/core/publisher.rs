@@ -1,11 +1,11 @@
 //! A publisher's incoming RTP: its payload types and layers, accounted and queued for its
-//! room's viewers, keyframes marked, video handed to the recorder.
+//! room's viewers, keyframes marked, audio and video handed to the recorder.
 
 use super::{keyframes::KeyframeLimiter, layers::Layer, Forward, Job, Kind, Peer};
 use crate::{
 	codec::{self, VideoCodec},
 	output::Output,
-	recorder::{RecordMsg, RecordPacket},
+	recorder::{RecordMedia, RecordMsg, RecordPacket},
 };
 use std::collections::{HashMap, VecDeque};
 use str0m::{
@@ -106,22 +106,30 @@ pub(super) fn on_rtp(
 	if keyframe {
 		tracing::trace!(peer = peer.id, ?ssrc, seq = *packet.seq_no, "keyframe from publisher");
 	}
-	if let (true, Some(c)) = (recording, video) {
-		// One layer is recorded: the unnamed one, or the first rid seen.
-		let first_rid = publisher
-			.layers
-			.values()
-			.filter(|l| l.video)
-			.filter_map(|l| l.rid)
-			.min_by_key(|r| r.to_string());
-		if rid == first_rid {
+	if recording {
+		// Audio, and one video layer: the unnamed one, or the first rid seen.
+		let media = match video {
+			Some(c) => {
+				let first_rid = publisher
+					.layers
+					.values()
+					.filter(|l| l.video)
+					.filter_map(|l| l.rid)
+					.min_by_key(|r| r.to_string());
+				(rid == first_rid).then_some(RecordMedia::Video(c))
+			},
+			// WebM holds Opus; other audio codecs are not recorded.
+			None => (params.spec().codec == Codec::Opus).then_some(RecordMedia::Audio),
+		};
+		if let Some(media) = media {
 			out.record(RecordMsg::Packet(RecordPacket {
 				peer: peer.id,
 				stream_id: peer.stream_id,
-				codec: c,
+				media,
 				seq: *packet.seq_no,
 				timestamp: packet.header.timestamp,
 				marker: packet.header.marker,
+				arrival: now,
 				payload: packet.payload.clone(),
 			}));
 		}

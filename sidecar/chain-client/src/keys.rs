@@ -18,6 +18,11 @@ pub fn stream(id: StreamId) -> Vec<u8> {
 	pallet_streams::Streams::<Runtime>::hashed_key_for(id)
 }
 
+/// `Streams::ReplayOffers(id)`: the price of the stream's replay, while its creator offers it.
+pub fn replay_offer(id: StreamId) -> Vec<u8> {
+	pallet_streams::ReplayOffers::<Runtime>::hashed_key_for(id)
+}
+
 /// `Streams::Banned(creator, viewer)`.
 pub fn banned(creator: &AccountId, viewer: &AccountId) -> Vec<u8> {
 	pallet_streams::Banned::<Runtime>::hashed_key_for(creator, viewer)

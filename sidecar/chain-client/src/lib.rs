@@ -368,6 +368,16 @@ impl Client {
 		self.decoded(&keys::stream(id), at).await
 	}
 
+	/// The price per second of stream `id`'s replay in block `at` (best when `None`), while its
+	/// creator offers it.
+	pub async fn replay_offer(
+		&self,
+		id: StreamId,
+		at: Option<H256>,
+	) -> Result<Option<Balance>, Error> {
+		self.decoded(&keys::replay_offer(id), at).await
+	}
+
 	/// Open session `id` in block `at` (best when `None`); `None` if it was never opened or
 	/// was closed (see [`Client::next_session_id`]).
 	pub async fn session(&self, id: SessionId, at: Option<H256>) -> Result<Option<Session>, Error> {

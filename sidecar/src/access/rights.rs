@@ -9,6 +9,10 @@
 //!   coming (at most `voucher_grace` apart). One media peer per session: a viewer's peer holds
 //!   its session's seat ([`ViewerGate::seat`]), so a new one replaces the old, and the first
 //!   voucher's grace runs once per session, from its first media peer, not again for each.
+//! - **Watching a replay**: the viewer of an open session of an ended stream whose creator
+//!   offers its replay, opened after the end (a live session never passes for a replay one),
+//!   unbanned, at the stream's origin (edges hold no recording); the replay's bytes are paced
+//!   by the session's vouchers ([`crate::transport::replay`]).
 //!
 //! Each transport (the WebSocket's `publish`/`watch`/`publish_token`, WHIP, WHEP) authenticates
 //! the requester its own way and asks here with a predicate saying whether the requester is a
@@ -68,6 +72,18 @@ pub enum Refusal {
 	/// The session was closed (or is closing) since it was looked up.
 	#[error("the session is not open")]
 	SessionClosed,
+	/// A replay asked of a stream that has not ended.
+	#[error("the stream has not ended: watch it live")]
+	NotEnded,
+	/// The stream's creator does not offer its replay.
+	#[error("the stream's creator does not offer its replay")]
+	NoReplay,
+	/// A replay asked with a session opened for the live stream.
+	#[error("the session was opened to watch the stream live, not its replay")]
+	LiveSession,
+	/// A replay asked of an edge, which holds no recording.
+	#[error("this sidecar relays stream {0} from its origin sidecar: its replay is there")]
+	ReplayAtOrigin(StreamId),
 	/// The chain could not be read.
 	#[error(transparent)]
 	Chain(#[from] ViewError),
@@ -97,6 +113,17 @@ pub fn publish_standing(stream: &StreamEntry) -> Result<(), Refusal> {
 	}
 }
 
+/// Whether a session is still open and pays for `stream`: first of the watching rules.
+fn session_standing(stream: &StreamEntry, session: &SessionEntry) -> Result<(), Refusal> {
+	if session.is_closed() {
+		return Err(Refusal::SessionClosed);
+	}
+	if session.stream_id != stream.id {
+		return Err(Refusal::OtherStream);
+	}
+	Ok(())
+}
+
 /// Whether a known session may still watch its stream (`banned`: whether the stream's creator
 /// banned the session's viewer). Closing reasons come before pausing ones.
 pub fn watch_standing(
@@ -104,12 +131,7 @@ pub fn watch_standing(
 	session: &SessionEntry,
 	banned: bool,
 ) -> Result<(), Refusal> {
-	if session.is_closed() {
-		return Err(Refusal::SessionClosed);
-	}
-	if session.stream_id != stream.id {
-		return Err(Refusal::OtherStream);
-	}
+	session_standing(stream, session)?;
 	if stream.status() == StreamStatus::Ended {
 		return Err(Refusal::StreamEnded);
 	}
@@ -120,6 +142,67 @@ pub fn watch_standing(
 		return Err(Refusal::NotLive);
 	}
 	Ok(())
+}
+
+/// Whether a known session may watch its stream's replay (`banned`: whether the stream's
+/// creator banned the session's viewer).
+pub fn replay_standing(
+	stream: &StreamEntry,
+	session: &SessionEntry,
+	banned: bool,
+) -> Result<(), Refusal> {
+	session_standing(stream, session)?;
+	if stream.status() != StreamStatus::Ended {
+		return Err(Refusal::NotEnded);
+	}
+	if stream.replay_price().is_none() {
+		return Err(Refusal::NoReplay);
+	}
+	if !stream.is_replay_session(session.opened_at_ms) {
+		return Err(Refusal::LiveSession);
+	}
+	if banned {
+		return Err(Refusal::Banned);
+	}
+	Ok(())
+}
+
+/// May the requester watch the replay of `stream_id` with session `session_id`?
+/// `is_requester(account)`: whether the requester is that account.
+pub async fn may_replay(
+	chain: &ChainView,
+	terms: &Terms,
+	stream_id: StreamId,
+	session_id: SessionId,
+	is_requester: impl FnOnce(&AccountId) -> bool,
+) -> Result<WatchRight, Refusal> {
+	let (stream, session) = viewers_session(chain, stream_id, session_id, is_requester).await?;
+	if let Serving::Edge { .. } = terms.serves(&stream)? {
+		return Err(Refusal::ReplayAtOrigin(stream_id));
+	}
+	let banned = chain.is_banned(&stream.creator, &session.viewer).await?;
+	replay_standing(&stream, &session, banned)?;
+	Ok(WatchRight { stream, session })
+}
+
+/// The stream and the requester's open session, whatever the session is for (the standing
+/// rules check that).
+async fn viewers_session(
+	chain: &ChainView,
+	stream_id: StreamId,
+	session_id: SessionId,
+	is_requester: impl FnOnce(&AccountId) -> bool,
+) -> Result<(Arc<StreamEntry>, Arc<SessionEntry>), Refusal> {
+	let stream = stream(chain, stream_id).await?;
+	let session = chain
+		.session(session_id)
+		.await?
+		.filter(|s| !s.is_closed())
+		.ok_or(Refusal::NoOpenSession(session_id))?;
+	if !is_requester(&session.viewer) {
+		return Err(Refusal::NotViewer);
+	}
+	Ok((stream, session))
 }
 
 /// The stream, or [`Refusal::NoStream`].
@@ -155,15 +238,7 @@ pub async fn may_watch(
 	session_id: SessionId,
 	is_requester: impl FnOnce(&AccountId) -> bool,
 ) -> Result<WatchRight, Refusal> {
-	let stream = stream(chain, stream_id).await?;
-	let session = chain
-		.session(session_id)
-		.await?
-		.filter(|s| !s.is_closed())
-		.ok_or(Refusal::NoOpenSession(session_id))?;
-	if !is_requester(&session.viewer) {
-		return Err(Refusal::NotViewer);
-	}
+	let (stream, session) = viewers_session(chain, stream_id, session_id, is_requester).await?;
 	terms.serves(&stream)?;
 	let banned = chain.is_banned(&stream.creator, &session.viewer).await?;
 	watch_standing(&stream, &session, banned)?;
@@ -334,6 +409,37 @@ mod tests {
 		f.stream.set_status(StreamStatus::Live);
 		f.chain.insert_ban(acct(1), acct(2));
 		assert!(matches!(watch(2, 1, 10), Err(Refusal::Banned)));
+	}
+
+	#[test]
+	fn only_a_session_opened_after_the_end_watches_an_offered_replay() {
+		let chain = ChainView::offline(H256::zero());
+		let stream = chain.insert_stream(
+			StreamEntry::new(1, acct(1), 5, StreamStatus::Live).with_replay(1_000, Some(2)),
+		);
+		let replay = chain.insert_session(SessionEntry::new(10, acct(2), 1, 2, 1_001, 100, 0));
+		let live = chain.insert_session(SessionEntry::new(11, acct(3), 1, 5, 1_000, 100, 0));
+		let other = chain.insert_stream(StreamEntry::new(2, acct(1), 5, StreamStatus::Live));
+		let ask = |who: u8, stream, session| {
+			block_on(may_replay(&chain, &Terms::default(), stream, session, |a| *a == acct(who)))
+		};
+		assert!(ask(2, 1, 10).is_ok());
+		assert!(matches!(ask(3, 1, 10), Err(Refusal::NotViewer)));
+		// The live session, opened in the ending millisecond, is not a replay session.
+		assert!(matches!(ask(3, 1, 11), Err(Refusal::LiveSession)));
+		assert!(matches!(ask(2, other.id, 10), Err(Refusal::OtherStream)));
+		assert!(matches!(ask(2, 9, 10), Err(Refusal::NoStream(9))));
+		stream.set_replay_price(None);
+		assert!(matches!(ask(2, 1, 10), Err(Refusal::NoReplay)));
+		stream.set_replay_price(Some(2));
+		chain.insert_ban(acct(1), acct(2));
+		assert!(matches!(ask(2, 1, 10), Err(Refusal::Banned)));
+		replay.close();
+		assert!(matches!(ask(2, 1, 10), Err(Refusal::NoOpenSession(10))));
+		let _ = live;
+		let not_ended = chain.insert_stream(StreamEntry::new(3, acct(1), 5, StreamStatus::Live));
+		let on_live = chain.insert_session(SessionEntry::new(12, acct(2), 3, 5, 9_999, 100, 0));
+		assert!(matches!(replay_standing(&not_ended, &on_live, false), Err(Refusal::NotEnded)));
 	}
 
 	#[test]

@@ -88,6 +88,10 @@ pub struct StreamEntry {
 	pub price_per_second: Balance,
 	status: AtomicU8,
 	relaying: RwLock<Relaying>,
+	/// When it ended (Unix ms, the chain's clock; 0: not ended).
+	ended_at_ms: AtomicU64,
+	/// The price per second of its replay, while its creator offers it.
+	replay_price: RwLock<Option<Balance>>,
 }
 
 /// Who relays a stream's vouchers and what relaying it pays, as of the last block read: the
@@ -140,7 +144,44 @@ impl StreamEntry {
 			price_per_second,
 			status: AtomicU8::new(status_to_u8(status)),
 			relaying: RwLock::new(Relaying { price_per_second, ..Relaying::default() }),
+			ended_at_ms: AtomicU64::new(0),
+			replay_price: RwLock::new(None),
 		}
+	}
+
+	/// Ended at `ended_at_ms`, its replay offered at `price` (tests).
+	pub fn with_replay(self, ended_at_ms: u64, price: Option<Balance>) -> Self {
+		self.set_status(StreamStatus::Ended);
+		self.ended_at_ms.store(ended_at_ms, Ordering::Release);
+		*write(&self.replay_price) = price;
+		self
+	}
+
+	/// When it ended (Unix ms; 0: not ended, as far as the view knows).
+	pub fn ended_at_ms(&self) -> u64 {
+		self.ended_at_ms.load(Ordering::Acquire)
+	}
+
+	/// The price per second of its replay, while its creator offers it.
+	pub fn replay_price(&self) -> Option<Balance> {
+		*read(&self.replay_price)
+	}
+
+	/// Whether a session opened at `opened_at_ms` watches its replay: opened after the end (as
+	/// `pallet_streams::Pallet::is_replay` decides; a session opened in the ending
+	/// millisecond is a live one).
+	pub fn is_replay_session(&self, opened_at_ms: u64) -> bool {
+		let ended = self.ended_at_ms();
+		ended > 0 && opened_at_ms > ended
+	}
+
+	pub(crate) fn set_replay_price(&self, price: Option<Balance>) {
+		*write(&self.replay_price) = price;
+	}
+
+	fn apply_chain(&self, s: &Stream) {
+		*write(&self.relaying) = Relaying::of(s);
+		self.ended_at_ms.store(s.ended_at.unwrap_or(0), Ordering::Release);
 	}
 
 	/// With `relayer` relaying it for `relayer_share` (as [`StreamEntry::new`] names none).
@@ -159,9 +200,10 @@ impl StreamEntry {
 		self
 	}
 
-	fn from_chain(id: StreamId, s: &Stream) -> Self {
+	fn from_chain(id: StreamId, s: &Stream, replay_price: Option<Balance>) -> Self {
 		let entry = Self::new(id, s.creator.clone(), s.price_per_second, s.status);
-		*write(&entry.relaying) = Relaying::of(s);
+		entry.apply_chain(s);
+		entry.set_replay_price(replay_price);
 		entry
 	}
 
@@ -393,6 +435,8 @@ struct Inner {
 	/// When the last new best block arrived (Unix ms); the view's creation before any.
 	last_block_ms: AtomicU64,
 	revocations: broadcast::Sender<Revocation>,
+	/// Streams removed on chain (`StreamRemoved`), whether cached or not.
+	removals: broadcast::Sender<StreamId>,
 }
 
 /// Streams and sessions the node said do not exist at best block `at`: asking again before the
@@ -453,6 +497,7 @@ impl Default for ChainView {
 impl ChainView {
 	fn build(offline: bool) -> Self {
 		let (revocations, _) = broadcast::channel(REVOCATION_CAPACITY);
+		let (removals, _) = broadcast::channel(REVOCATION_CAPACITY);
 		Self {
 			inner: Arc::new(Inner {
 				offline,
@@ -465,6 +510,7 @@ impl ChainView {
 				misses: Mutex::new(Misses::default()),
 				last_block_ms: AtomicU64::new(crate::clock::unix_ms()),
 				revocations,
+				removals,
 			}),
 		}
 	}
@@ -559,6 +605,11 @@ impl ChainView {
 		self.inner.revocations.subscribe()
 	}
 
+	/// The streams removed on chain from now on (what was kept of them can go).
+	pub fn subscribe_removals(&self) -> broadcast::Receiver<StreamId> {
+		self.inner.removals.subscribe()
+	}
+
 	fn revoke(&self, r: Revocation) {
 		tracing::debug!(?r, "revocation");
 		// No receiver (no rooms yet) is fine.
@@ -629,7 +680,8 @@ impl ChainView {
 			self.note_missing(asked_at, Some(id), None);
 			return Ok(None);
 		};
-		let entry = Arc::new(StreamEntry::from_chain(id, &stream));
+		let replay_price = client.replay_offer(id, None).await?;
+		let entry = Arc::new(StreamEntry::from_chain(id, &stream, replay_price));
 		// Another task may have fetched it meanwhile: keep the first so everybody shares it.
 		Ok(Some(write(&self.inner.streams).entry(id).or_insert(entry).clone()))
 	}
@@ -711,9 +763,18 @@ impl ChainView {
 						if s.set_status(StreamStatus::Ended) != StreamStatus::Ended {
 							self.revoke(Revocation::StreamEnded { stream_id });
 						}
+						// When it ended (the block's time) decides which sessions are replays.
+						updated.push(stream_id);
+					}
+				},
+				RuntimeEvent::Streams(S::ReplayOfferChanged { stream_id, price_per_second }) => {
+					if let Some(s) = self.cached_stream(stream_id) {
+						s.set_replay_price(price_per_second);
 					}
 				},
 				RuntimeEvent::Streams(S::StreamRemoved { stream_id, .. }) => {
+					// No receiver is fine.
+					let _ = self.inner.removals.send(stream_id);
 					if let Some(s) = write(&self.inner.streams).remove(&stream_id) {
 						if s.set_status(StreamStatus::Ended) != StreamStatus::Ended {
 							self.revoke(Revocation::StreamEnded { stream_id });
@@ -909,13 +970,23 @@ impl ChainView {
 		if streams.is_empty() {
 			return Ok(());
 		}
-		let keys: Vec<_> = streams.iter().map(|s| keys::stream(s.id)).collect();
-		let values = self.query(client, &keys, at).await?;
-		for (entry, value) in streams.iter().zip(values) {
+		// Each stream, then each one's replay offer.
+		let keys: Vec<_> = streams
+			.iter()
+			.map(|s| keys::stream(s.id))
+			.chain(streams.iter().map(|s| keys::replay_offer(s.id)))
+			.collect();
+		let mut values = self.query(client, &keys, at).await?;
+		let offers = values.split_off(streams.len());
+		for (entry, (value, offer)) in streams.iter().zip(values.into_iter().zip(offers)) {
+			match offer.map(|raw| Balance::decode(&mut &raw[..])).transpose() {
+				Ok(price) => entry.set_replay_price(price),
+				Err(e) => tracing::warn!(stream = entry.id, "undecodable replay offer: {e}"),
+			}
 			let status = match value {
 				Some(raw) => match Stream::decode(&mut &raw[..]) {
 					Ok(s) => {
-						*write(&entry.relaying) = Relaying::of(&s);
+						entry.apply_chain(&s);
 						s.status
 					},
 					Err(e) => {

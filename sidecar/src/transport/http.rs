@@ -6,6 +6,8 @@
 //! - `GET /metrics`: Prometheus text format;
 //! - `/whip/…`, `/whep/…`: WHIP and WHEP ([`crate::transport::whip`]);
 //! - `POST /edge/{stream}`: an edge sidecar pulls a stream ([`crate::transport::edge`]);
+//! - `GET /replay/{stream}.webm?ticket=…`: an ended stream's recording, paced by the replay
+//!   session's vouchers ([`crate::transport::replay`]);
 //! - `POST /close`: a viewer's close intent as JSON (the beacon a page sends when its tab
 //!   closes; [`crate::billing::close_intent`]): `202`, or `400`/`403`/`404`/`503` with `{code, message}`;
 //! - `POST /vouchers` with `Authorization: Bearer <watch token>`: a voucher as JSON, for
@@ -37,6 +39,14 @@ use tokio_tungstenite::{
 	},
 	WebSocketStream,
 };
+
+/// Every response's body: whole (most), or streamed (replays).
+pub type Body = http_body_util::combinators::UnsyncBoxBody<Bytes, std::io::Error>;
+
+/// A whole body as a [`Body`].
+fn whole(r: Response<Full<Bytes>>) -> Response<Body> {
+	r.map(|b| b.map_err(|never| match never {}).boxed_unsync())
+}
 
 /// How long `/health` waits for the database.
 const DB_PING_TIMEOUT: Duration = Duration::from_secs(2);
@@ -88,7 +98,7 @@ pub async fn serve(listener: TcpListener, sidecar: Sidecar, mut shutdown: watch:
 				let sidecar = sidecar.clone();
 				let shutdown = shutdown.clone();
 				let permit = permit.clone();
-				async move { Ok::<_, Infallible>(route(req, sidecar, shutdown, permit).await) }
+				async move { Ok::<_, Infallible>(dispatch(req, sidecar, shutdown, permit).await) }
 			});
 			if let Err(e) = http1::Builder::new()
 				// Slow or silent clients must not hold connections open forever.
@@ -161,6 +171,28 @@ fn is_costly(method: &Method, path: &str) -> bool {
 			|| path.starts_with("/edge/")
 			|| path == "/close"
 			|| path == "/vouchers")
+		|| (*method == Method::GET && path.starts_with("/replay/"))
+}
+
+async fn dispatch(
+	req: Request<Incoming>,
+	sidecar: Sidecar,
+	shutdown: watch::Receiver<bool>,
+	permit: Arc<Permit>,
+) -> Response<Body> {
+	if is_costly(req.method(), req.uri().path()) {
+		if let Err(turned) = sidecar.door.request(permit.ip()) {
+			sidecar.metrics.turned_away.with_label_values(&[turned.as_str()]).inc();
+			let mut r =
+				response(StatusCode::TOO_MANY_REQUESTS, "text/plain", format!("{turned}\n"));
+			r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+			return whole(r);
+		}
+	}
+	if req.method() == Method::GET && req.uri().path().starts_with("/replay/") {
+		return crate::transport::replay::get(req, &sidecar).await;
+	}
+	whole(route(req, sidecar, shutdown, permit).await)
 }
 
 async fn route(
@@ -169,15 +201,6 @@ async fn route(
 	shutdown: watch::Receiver<bool>,
 	permit: Arc<Permit>,
 ) -> Response<Full<Bytes>> {
-	if is_costly(req.method(), req.uri().path()) {
-		if let Err(turned) = sidecar.door.request(permit.ip()) {
-			sidecar.metrics.turned_away.with_label_values(&[turned.as_str()]).inc();
-			let mut r =
-				response(StatusCode::TOO_MANY_REQUESTS, "text/plain", format!("{turned}\n"));
-			r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-			return r;
-		}
-	}
 	match (req.method(), req.uri().path()) {
 		(&Method::GET, "/ws") => upgrade(req, sidecar, shutdown, permit),
 		(&Method::GET, "/health") => health(&sidecar).await,

@@ -3,6 +3,7 @@
 
 pub mod edge;
 pub mod http;
+pub mod replay;
 pub mod vouchers;
 pub mod web;
 pub mod whip;

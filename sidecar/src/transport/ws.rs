@@ -383,6 +383,8 @@ impl Conn {
 				| ClientMessage::MediaOffer { .. }
 				| ClientMessage::Close { .. }
 				| ClientMessage::PublishToken { .. }
+				| ClientMessage::Replay { .. }
+				| ClientMessage::DeleteReplay { .. }
 		);
 		if expensive && !self.expensive.try_take(Instant::now(), EXPENSIVE_BURST, EXPENSIVE_PER_SEC)
 		{
@@ -420,6 +422,10 @@ impl Conn {
 				self.on_publish_token(stream_id, rotate).await
 			},
 			ClientMessage::WatchToken {} => self.on_watch_token(),
+			ClientMessage::Replay { stream_id, session_id } => {
+				self.on_replay(stream_id, session_id).await
+			},
+			ClientMessage::DeleteReplay { stream_id } => self.on_delete_replay(stream_id).await,
 			ClientMessage::IceServers {} => self.on_ice_servers(),
 			ClientMessage::Close {
 				session_id,
@@ -751,6 +757,51 @@ impl Conn {
 			ice_servers: grant.servers,
 			ice_expires_at: grant.expires_at,
 		});
+		Ok(())
+	}
+
+	/// `replay`: a ticket for an ended stream's replay, to the viewer of a replay session.
+	async fn on_replay(
+		&mut self,
+		stream_id: u64,
+		session_id: u64,
+	) -> Result<(), (ErrorCode, String)> {
+		let (account, _) = self.account()?;
+		let sidecar = &self.sidecar;
+		let right =
+			rights::may_replay(&sidecar.chain, &sidecar.terms, stream_id, session_id, |a| {
+				*a == account
+			})
+			.await
+			.map_err(refusal)?;
+		let replay = sidecar
+			.store
+			.replay(stream_id)
+			.await
+			.map_err(|e| (ErrorCode::Internal, format!("the store failed: {e}")))?
+			.ok_or_else(|| (ErrorCode::NotFound, "this stream was not recorded here".to_owned()))?;
+		let token = sidecar.tokens.watch(right.session.id, &account);
+		self.send(&ServerMessage::ReplayTicket {
+			stream_id,
+			session_id,
+			url: format!("/replay/{stream_id}.webm?ticket={token}"),
+			token,
+			duration_ms: replay.duration_ms,
+		});
+		Ok(())
+	}
+
+	/// `delete_replay`: the stream's creator deletes its recordings.
+	async fn on_delete_replay(&mut self, stream_id: u64) -> Result<(), (ErrorCode, String)> {
+		let (account, _) = self.account()?;
+		let stream = rights::stream(&self.sidecar.chain, stream_id).await.map_err(refusal)?;
+		if stream.creator != account {
+			return Err(refusal(Refusal::NotCreator));
+		}
+		let files = crate::transport::replay::delete(&self.sidecar, stream_id)
+			.await
+			.map_err(|e| (ErrorCode::Internal, format!("the store failed: {e}")))?;
+		self.send(&ServerMessage::ReplayDeleted { stream_id, files: files as u32 });
 		Ok(())
 	}
 

@@ -6,7 +6,7 @@
 import { accountPicker } from '../lib/account-picker.js';
 import { ChatView } from '../lib/chat.js';
 import { byId, copyText, errorText, h, setStatus, withBusy } from '../lib/dom.js';
-import { formatBalance, parseUnits, shortAddress, tokenSymbol } from '../lib/format.js';
+import { formatBalance, formatUnits, parseUnits, shortAddress, tokenSymbol } from '../lib/format.js';
 import { streamEndpointFor } from '../lib/config.js';
 import { applyRelayerTerms } from '../lib/terms.js';
 import { MediaSession, MediaUnavailable, MediaUnsupported, iceFromJoined, mediaStateText } from '../lib/media.js';
@@ -260,7 +260,45 @@ async function refreshMyStreams() {
     h('strong', {}, s.title), ` (#${s.id}) · ${formatBalance(BigInt(s.pricePerSecond))}/s · ${s.currentViewers} watching `,
     s.status !== 'Ended'
       ? h('button', { type: 'button', class: 'secondary', onclick: () => selectStream(s.id), 'aria-label': `Open ${s.title} in the studio` }, 'Open in studio')
-      : null)));
+      : replayControls(s))));
+}
+
+// ---- replays of ended streams ----
+/**
+ * An ended stream's replay: offered at a price per second (a session opened on the ended stream
+ * pays it, per second watched, as live), withdrawn, and its recordings deleted from the sidecar.
+ */
+function replayControls(s) {
+  const status = h('span', { class: 'replay-status', role: 'status' },
+    s.replayPrice != null ? `Replay offered at ${formatBalance(BigInt(s.replayPrice))}/s. ` : 'No replay offered. ');
+  const price = h('input', {
+    type: 'text', inputmode: 'decimal', size: 8, class: 'replay-price', value: s.replayPrice != null ? formatUnits(BigInt(s.replayPrice)) : '',
+    'aria-label': `Replay price of ${s.title}, ${tokenSymbol()} per second`,
+  });
+  const offer = async (value) => {
+    const what = value === null ? 'Withdrawing the replay' : 'Offering the replay';
+    await chain.send(api.tx.streams.setReplayOffer(s.id, value), account, (x) => { status.textContent = `${what}: ${x}`; });
+    await refreshMyStreams();
+  };
+  const act = (button, work) => withBusy(button, async () => {
+    try {
+      await work();
+    } catch (e) {
+      status.textContent = `Failed: ${errorText(e)} `;
+    }
+  });
+  const offerButton = h('button', { type: 'button', class: 'secondary replay-offer', 'aria-label': `Offer the replay of ${s.title}` }, 'Offer replay');
+  offerButton.onclick = () => act(offerButton, () => offer(parseUnits(price.value)));
+  const withdrawButton = h('button', { type: 'button', class: 'secondary replay-withdraw', disabled: s.replayPrice == null, 'aria-label': `Withdraw the replay of ${s.title}` }, 'Withdraw');
+  withdrawButton.onclick = () => act(withdrawButton, () => offer(null));
+  const deleteButton = h('button', { type: 'button', class: 'danger replay-delete', 'aria-label': `Delete the recordings of ${s.title}` }, 'Delete recordings');
+  deleteButton.onclick = () => act(deleteButton, async () => {
+    if (!window.confirm(`Delete the recordings of “${s.title}” from the sidecar? Its replay cannot be watched any more.`)) return;
+    const c = await ensureClient();
+    const reply = await c.request({ type: 'delete_replay', stream_id: s.id }, ['replay_deleted']);
+    status.textContent = `${reply.files} recording(s) deleted. `;
+  });
+  return h('span', { class: 'replay' }, status, price, ' ', offerButton, ' ', withdrawButton, ' ', deleteButton);
 }
 
 // ---- studio ----

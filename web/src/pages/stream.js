@@ -4,7 +4,9 @@
 // a voucher for each second in which it showed video (meter.js; never more, whatever the sidecar
 // says), logs in to the sidecar with that key, and closes the session with a signed close intent
 // when the viewer leaves, switches streams or closes the tab — the refund (escrow − paid) follows
-// on chain with no further action. Also: WebRTC playback, chat, tip, follow.
+// on chain with no further action. Also: WebRTC playback, chat, tip, follow. An ended stream
+// whose creator offers its replay is watched the same way from its recording (`replay`): a
+// session at the replay price, the recording in the player (seekable), vouchers over HTTP.
 
 import { accountPicker } from '../lib/account-picker.js';
 import { ChatView } from '../lib/chat.js';
@@ -19,7 +21,8 @@ import { WatchMeter } from '../lib/meter.js';
 import { loadCategories, startPage } from '../lib/page.js';
 import { pageKey } from '../lib/pagekey.js';
 import {
-  ERROR_TEXT, SidecarClient, SidecarError, closeIntentFields, closePayload, sessionLogin, sidecarHttpOrigin, voucherPayload,
+  ERROR_TEXT, SidecarClient, SidecarError, closeIntentFields, closePayload, sessionLogin, sidecarHttpOrigin, voucherBody,
+  voucherPayload,
 } from '@vilokanam/sdk';
 import { decodeAddress } from '@polkadot/util-crypto';
 import { u8aEq } from '@polkadot/util';
@@ -91,7 +94,11 @@ if (!stream) {
   throw new Error('no such stream');
 }
 const categories = await loadCategories(chain);
-const price = BigInt(stream.pricePerSecond);
+/** The stream has ended and its creator offers the replay: sessions pay the replay price. */
+const replay = stream.status === 'Ended' && stream.replayPrice != null;
+const price = BigInt(replay ? stream.replayPrice : stream.pricePerSecond);
+/** The sidecar's `replay_ticket` for the replay session: `url` plays it, `token` pays for it. */
+let replayTicket = null;
 const sidecarUrl = sidecarForStream(config, stream, endpointSeed());
 const sidecarOrigin = sidecarHttpOrigin(sidecarUrl);
 document.title = `${stream.title} — Vilokanam`;
@@ -102,7 +109,7 @@ let roomViewers = null;
 function renderMeta() {
   const parts = [
     h('span', { class: `badge ${stream.status === 'Live' ? 'live' : ''}`, id: 'stream-status', dataset: { status: stream.status } },
-      stream.status === 'Live' ? 'LIVE' : stream.status),
+      stream.status === 'Live' ? 'LIVE' : replay ? 'REPLAY' : stream.status),
     ' ',
     h('span', { class: 'badge' }, categories.get(stream.category) ?? `category ${stream.category}`),
     ` ${formatBalance(price)} per second · `,
@@ -415,6 +422,11 @@ async function startMedia() {
 }
 
 function stopMedia() {
+  if (replay && ui.video.src) {
+    ui.video.pause();
+    ui.video.removeAttribute('src');
+    ui.video.load();
+  }
   clearInterval(mediaTimer);
   mediaTimer = null;
   clearTimeout(restartTimer);
@@ -479,7 +491,7 @@ function stopMetering() {
 /** Signs and sends a voucher when the page's own measure is above what it signed. */
 function maybeSign() {
   const { session } = hb;
-  if (!session || !metering || !client?.open) return;
+  if (!session || !metering || !(replay ? replayTicket : client?.open)) return;
   const target = hb.nextVoucher({ watchedMs: meter.watchedMs, nowMs: Date.now() });
   if (target === null) {
     if (hb.usedUp) {
@@ -491,6 +503,10 @@ function maybeSign() {
   hb.signedUpTo(target);
   persist();
   renderCounter();
+  if (replay) {
+    postVoucher({ sessionId: session.id, cumulativeSeconds: target, signature });
+    return;
+  }
   try {
     client.heartbeat({ sessionId: session.id, cumulativeSeconds: target, signature });
   } catch {
@@ -535,6 +551,10 @@ async function connectToRoom() {
       });
       c.on('close', () => onConnectionClosed(c));
       // The sidecar reads the session at its best block: it may not have seen it yet.
+      if (replay) {
+        replayTicket = await c.request({ type: 'replay', stream_id: streamId, session_id: hb.session.id }, ['replay_ticket']);
+        return c;
+      }
       const joined = await c.request({ type: 'watch', stream_id: streamId, session_id: hb.session.id }, ['joined']);
       roomIce = iceFromJoined(joined);
       return c;
@@ -556,13 +576,49 @@ async function joinRoom() {
   setSessionUi('open');
   setStatus(ui.watchStatus, `Watching with session #${hb.session.id}.`, 'ok');
   setStatus(ui.sessionStatus, 'Watching.', 'ok');
-  setStatus(ui.chatStatus, '', 'info');
+  setStatus(ui.chatStatus, replay ? 'No chat on a replay.' : '', 'info');
   startMetering();
-  startMedia();
+  if (replay) startReplay();
+  else startMedia();
+}
+
+/** Plays the replay's recording: the sidecar sends it as the vouchers allow, and it can be sought. */
+function startReplay() {
+  const src = `${sidecarOrigin}${replayTicket.url}`;
+  if (ui.video.src !== src) {
+    ui.video.srcObject = null;
+    ui.video.src = src;
+  }
+  ui.video.controls = true;
+  ui.overlay.hidden = true;
+  ui.mediaStatus.textContent = `Replay: ${duration(Math.round(replayTicket.duration_ms / 1000))} recorded.`;
+  armFrames();
+  // Browsers may refuse to start playing long after the click (opening the session takes
+  // blocks): the viewer presses play then.
+  ui.video.play().catch(() => {
+    ui.mediaStatus.textContent += ' Press play to watch.';
+  });
+}
+
+/** A replay's voucher goes over HTTP with the session's token (there is no room to send it in). */
+async function postVoucher(voucher) {
+  try {
+    const res = await fetch(`${sidecarOrigin}/vouchers`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${replayTicket.token}`, 'Content-Type': 'application/json' },
+      body: JSON.stringify(voucherBody(voucher)),
+    });
+    const body = await res.json().catch(() => ({}));
+    if (res.ok) onAck(body);
+    else onSidecarError({ request: 'heartbeat', code: body.code, message: body.message ?? `HTTP ${res.status}` });
+  } catch {
+    // The next second's voucher covers this one's seconds too.
+  }
 }
 
 function onConnectionClosed(c) {
-  if (client !== c) return;
+  // A replay needs the connection only for its ticket: it plays and pays over HTTP.
+  if (client !== c || replay) return;
   ui.chatInput.disabled = true;
   ui.chatSend.disabled = true;
   if (hb.session && !leaving) {
@@ -771,7 +827,7 @@ async function leave() {
     setStatus(ui.sessionStatus, 'Not watching.', 'info');
     showSummary(s, await waitClosed(s, from));
     setSessionUi('none');
-    ui.openButton.textContent = 'Start watching';
+    ui.openButton.textContent = replay ? 'Watch the replay' : 'Start watching';
     renderBudget();
   } catch (e) {
     if (hb.closeSent) {
@@ -841,7 +897,7 @@ async function onAccount(a) {
   }
   account = a;
   key = a ? await pageKey(chain.genesis, a.address) : null;
-  ui.openButton.textContent = 'Start watching';
+  ui.openButton.textContent = replay ? 'Watch the replay' : 'Start watching';
   await Promise.all([refreshFollow().catch(() => {}), renderBudget()]);
   if (!a) return;
   // A session left open by an earlier visit (a reload) can be resumed or closed. It goes on from
@@ -866,7 +922,10 @@ async function onAccount(a) {
 }
 
 await accountPicker(byId('account-picker'), { chain, dev, storageKey: 'vilokanam.viewer.account', onChange: onAccount });
-if (stream.status !== 'Live') {
+if (replay) {
+  ui.openButton.textContent = 'Watch the replay';
+  setStatus(ui.watchStatus, `This stream has ended. Its replay is offered at ${formatBalance(price)} per second watched.`, 'info');
+} else if (stream.status !== 'Live') {
   ui.openButton.disabled = true;
   setStatus(ui.watchStatus, stream.status === 'Ended' ? 'This stream has ended.' : 'This stream is not live yet.', 'info');
 }
@@ -897,6 +956,7 @@ window.vilokanam = {
   get media() { return media; },
   get client() { return client; },
   get session() { return hb.session; },
+  get replayTicket() { return replayTicket; },
   get meter() { return meter; },
   get signed() { return hb.signed; },
   get pageKey() { return key?.address ?? null; },

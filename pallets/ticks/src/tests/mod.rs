@@ -21,6 +21,7 @@ mod history;
 mod migrations;
 mod offchain;
 mod pages;
+mod replay;
 mod sessions;
 mod settlement;
 

@@ -109,7 +109,7 @@ fn open_session_errors() {
 		assert_noop!(open_(scheduled, 10), Error::<Test>::StreamNotLive);
 		// Ended stream.
 		assert_ok!(Streams::end_stream(RuntimeOrigin::signed(alice()), stream));
-		assert_noop!(open_(stream, 10), Error::<Test>::StreamNotLive);
+		assert_noop!(open_(stream, 10), Error::<Test>::ReplayNotOffered);
 		assert_eq!(free(&charlie()), INITIAL);
 	});
 }
