@@ -121,7 +121,10 @@ test('a recorded stream is replayed from the middle and paid exactly per second 
     assert.equal(seconds, signed, 'the page\'s final count settled');
     // About 6 s were watched from the middle; the page signs a started second as a whole one.
     assert.ok(seconds >= 5n && seconds <= 9n, `settled ${seconds} s for about 6 s watched`);
-    assert.ok(seconds >= decoded - 1n && seconds <= decoded + 1n, `settled ${seconds} s, frames shown in ${decoded} s`);
+    // Never more than the wall-clock seconds in which frames were shown (counted independently);
+    // fewer by the gaps the page does not count (over a second without a frame: the paced body
+    // catching up with the vouchers, the seek), as in the live tests.
+    assert.ok(seconds <= decoded && seconds + 3n >= decoded, `settled ${seconds} s, frames shown in ${decoded} s`);
     assert.equal(paid, seconds * REPLAY_PRICE, 'paid at the replay price');
     assert.ok((await api.query.ticks.sessions(sessionId)).isNone, 'the session is closed');
     const credited = await waitFor('the creator\'s credit', async () => {
